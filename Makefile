@@ -1,0 +1,32 @@
+# The two set-up commands. Each installs what is missing, then does its job.
+.PHONY: run test bench build deps lint clean
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+dist/.built: node_modules/.installed $(shell find src -name '*.ts' 2>/dev/null) tsconfig.json tsconfig.build.json
+	npm run build
+	touch $@
+
+build: dist/.built
+
+run: build
+	scripts/install-deps.sh run
+	node dist/cli/main.js serve
+
+test: node_modules/.installed
+	scripts/install-deps.sh test
+	npm run typecheck
+	npm run lint
+	npm test
+
+bench: node_modules/.installed
+	scripts/install-deps.sh bench
+	npm run bench
+
+lint: node_modules/.installed
+	npm run lint
+
+clean:
+	rm -rf dist node_modules

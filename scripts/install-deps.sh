@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what Sifu needs on Debian 12 and is not there yet. Idempotent and quiet when all is present.
+#   scripts/install-deps.sh run    what `make run` needs (Jupyter)
+#   scripts/install-deps.sh test   what `make test` needs too (Chromium, nginx, PostgreSQL, Docker...)
+#   scripts/install-deps.sh bench  what `npm run bench` needs (JupyterHub, nginx, wrk)
+set -euo pipefail
+what=${1:-run}
+need=()
+have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+want() { for p in "$@"; do have "$p" || need+=("$p"); done; }
+
+want jupyter-notebook python3-ipykernel
+case "$what" in
+  test) want chromium nginx postgresql git ;;
+  bench) want nginx jupyterhub wrk ;;
+esac
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${need[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends "${need[@]}"
+fi

@@ -1,0 +1,97 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import type { z } from 'zod';
+import { SifuError } from '../errors.js';
+import { configSchema, envName, type SifuConfig, walkLeaves } from './schema.js';
+
+export interface LoadOptions {
+  /** Path of a JSON config file; keys as in docs/configuration.md. */
+  file?: string;
+  /** Environment to read `SIFU_*` variables from (default: none). */
+  env?: NodeJS.ProcessEnv;
+  /** Values that win over file and environment (tests, CLI flags). */
+  overrides?: Record<string, unknown>;
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1] as string] = value;
+}
+
+function deepMerge(base: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(extra)) {
+    const prev = out[key];
+    out[key] =
+      value && typeof value === 'object' && !Array.isArray(value) && prev && typeof prev === 'object'
+        ? deepMerge(prev as Record<string, unknown>, value as Record<string, unknown>)
+        : value;
+  }
+  return out;
+}
+
+export function formatIssues(issues: readonly z.core.$ZodIssue[], source: (path: string) => string): string {
+  return issues
+    .map((issue) => {
+      const path = issue.path.join('.');
+      if (issue.code === 'unrecognized_keys') {
+        return issue.keys.map((k) => `\`${path ? `${path}.` : ''}${k}\` is not a known option`).join('; ');
+      }
+      return `\`${path}\`${source(path)} ${issue.message}`;
+    })
+    .join('; ');
+}
+
+/** Reads file, then `SIFU_*` environment, then overrides; validates; fails naming the option's full path. */
+export function loadConfig(options: LoadOptions = {}): SifuConfig {
+  let raw: Record<string, unknown> = {};
+  const origin = new Map<string, string>();
+  if (options.file) {
+    try {
+      raw = JSON.parse(readFileSync(options.file, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new SifuError('SIFU_ERR_CONFIG', `cannot read config file ${options.file}: ${(err as Error).message}`);
+    }
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+      throw new SifuError('SIFU_ERR_CONFIG', `config file ${options.file} must hold a JSON object`);
+    }
+  }
+  const fromEnv: Record<string, unknown> = {};
+  const env = options.env ?? {};
+  for (const { path } of walkLeaves()) {
+    const name = envName(path);
+    const value = env[name];
+    if (value !== undefined && value !== '') {
+      setPath(fromEnv, path, value);
+      origin.set(path.join('.'), name);
+    }
+  }
+  raw = deepMerge(deepMerge(raw, fromEnv), options.overrides ?? {});
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const message = formatIssues(parsed.error.issues, (path) => {
+      const from = origin.get(path);
+      return from ? ` (from ${from})` : '';
+    });
+    throw new SifuError('SIFU_ERR_CONFIG', `invalid configuration: ${message}`);
+  }
+  const config = parsed.data;
+  if (!isAbsolute(config.dataDir)) config.dataDir = resolve(config.dataDir);
+  return config;
+}
+
+export function hubOrigin(config: SifuConfig): string {
+  return config.hub.publicUrl ?? `http://${config.hub.host}:${config.hub.port}`;
+}
+
+export function notebookOrigin(config: SifuConfig): string {
+  return config.notebook.publicUrl ?? `http://${config.notebook.host}:${config.notebook.port}`;
+}
+
+export function storeUrl(config: SifuConfig): string {
+  return config.store.url ?? `sqlite:${resolve(config.dataDir, 'sifu.sqlite')}`;
+}

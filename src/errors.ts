@@ -1,0 +1,59 @@
+/**
+ * The error catalogue: every error Sifu reports to a client has a stable code and an HTTP status,
+ * declared here once. Tests assert codes, never prose.
+ *
+ * An error carries three things, kept apart on purpose (as JupyterHub's SpawnException does):
+ * - `message`: safe to show to the learner or API client;
+ * - `logDetail`: for the operator's log only (may hold paths, exit codes, stderr tails);
+ * - `code`: the stable reason, also used as a metrics label.
+ */
+export const errorCatalogue = {
+  SIFU_ERR_BAD_REQUEST: 400,
+  SIFU_ERR_INVALID_USERNAME: 400,
+  SIFU_ERR_INVALID_SERVER_NAME: 400,
+  SIFU_ERR_INVALID_SCOPE: 400,
+  SIFU_ERR_CONFIG: 500,
+  SIFU_ERR_UNAUTHENTICATED: 401,
+  SIFU_ERR_FORBIDDEN: 403,
+  SIFU_ERR_MISSING_SCOPE: 403,
+  SIFU_ERR_BAD_ORIGIN: 403,
+  SIFU_ERR_NOT_FOUND: 404,
+  SIFU_ERR_USER_NOT_FOUND: 404,
+  SIFU_ERR_SERVER_NOT_FOUND: 404,
+  SIFU_ERR_TOKEN_NOT_FOUND: 404,
+  SIFU_ERR_USER_EXISTS: 409,
+  SIFU_ERR_SERVER_PENDING: 409,
+  SIFU_ERR_SERVER_NOT_RUNNING: 503,
+  SIFU_ERR_SPAWN_TIMEOUT: 500,
+  SIFU_ERR_SPAWN_CRASHED: 500,
+  SIFU_ERR_SPAWN_FAILED: 500,
+  SIFU_ERR_UPSTREAM_UNREACHABLE: 503,
+  SIFU_ERR_UPSTREAM_TIMEOUT: 504,
+  SIFU_ERR_PAYLOAD_TOO_LARGE: 413,
+  SIFU_ERR_INTERNAL: 500,
+} as const;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+export class SifuError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly logDetail: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { logDetail?: string; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'SifuError';
+    this.code = code;
+    this.status = errorCatalogue[code];
+    this.logDetail = options.logDetail;
+  }
+}
+
+export function isSifuError(err: unknown): err is SifuError {
+  return err instanceof SifuError;
+}
+
+/** The JSON body every API error response carries (JupyterHub clients read `status` and `message`). */
+export function errorBody(err: SifuError): { status: number; code: ErrorCode; message: string } {
+  return { status: err.status, code: err.code, message: err.message };
+}

@@ -1,0 +1,47 @@
+import type { IncomingMessage } from 'node:http';
+
+/** Where `/user/<userName>/[<serverName>/]` goes. */
+export interface Route {
+  userName: string;
+  serverName: string;
+  /** Origin of the server, e.g. http://127.0.0.1:45678. */
+  target: string;
+  /** The server's secret token; the proxy adds `Authorization: token <secret>` upstream. */
+  secret: string;
+}
+
+/** The identity of the browser behind a request on the notebook origin. */
+export interface Visitor {
+  userName: string;
+  admin: boolean;
+}
+
+/** What the proxy needs from the rest of Sifu; kept narrow so the hot path stays small and testable. */
+export interface ProxyHooks {
+  /** Finds the route for a user's server; undefined when it is not running. Called on every request. */
+  route(userName: string, serverName: string): Route | undefined;
+  /** Identifies the visitor from the request's notebook-origin session cookie; null when signed out. */
+  visitor(req: IncomingMessage): Promise<Visitor | null> | Visitor | null;
+  /**
+   * Exchanges a one-time sign-in handoff code (minted by the hub) for a notebook-origin session.
+   * Returns the cookie to set (`Set-Cookie` header value), or null if the code is unknown/used/expired.
+   */
+  completeHandoff(code: string): Promise<string | null>;
+  /** Records that a route saw traffic (called at most about once a second per route). */
+  activity(userName: string, serverName: string, at: Date): void;
+  /** An admin entered someone else's server: audited. */
+  adminAccess?(admin: string, userName: string, serverName: string): void;
+}
+
+export interface ProxyOptions {
+  /** Origin of the notebook proxy as browsers see it, e.g. http://127.0.0.1:3335. */
+  notebookOrigin: string;
+  /** Origin of the hub, for redirects to sign-in and spawn pages. */
+  hubOrigin: string;
+  /** Other origins allowed to send state-changing requests / WebSocket upgrades. */
+  allowedOrigins: string[];
+  /** CSP frame-ancestors sources for notebook responses. */
+  frameAncestors: string[];
+  upstreamIdleTimeoutMs: number;
+  clientIdleTimeoutMs: number;
+}

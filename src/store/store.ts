@@ -1,0 +1,120 @@
+/**
+ * The store: everything Sifu must remember across restarts. One interface, two implementations that share
+ * their query code (kysely): SQLite (embedded default, `src/store/sqlite/`) and PostgreSQL (several
+ * replicas, `src/store/postgres/`). Both run the shared suite in `src/store/contract.ts`.
+ *
+ * Conventions for every method:
+ * - names are already validated by the caller (see `src/auth/names.ts`); the store does not re-check them;
+ * - times are JavaScript `Date`s; absent values are `null`, never `undefined`;
+ * - secrets (token values, session ids) never reach the store: only their SHA-256 hashes do.
+ */
+
+export interface UserRecord {
+  name: string;
+  admin: boolean;
+  createdAt: Date;
+  lastActivity: Date | null;
+}
+
+/** What the core remembers about one server of one user. `state` is owned by the spawner backend. */
+export interface ServerRecord {
+  userName: string;
+  /** '' for the default server, as in JupyterHub. */
+  name: string;
+  backend: string;
+  /** Opaque JSON owned by the spawner backend (pid, container id...); the core never looks inside. */
+  state: Record<string, unknown>;
+  /** Where the proxy forwards to, e.g. http://127.0.0.1:45678. Null while the server is starting. */
+  url: string | null;
+  /** The server's secret token (the proxy adds it to forwarded requests). */
+  secret: string;
+  status: 'pending' | 'running';
+  startedAt: Date;
+  lastActivity: Date | null;
+}
+
+export type Scope = 'admin' | 'read:users' | 'admin:users' | 'servers' | 'tokens' | 'launch';
+
+export interface TokenRecord {
+  id: string;
+  userName: string;
+  scopes: Scope[];
+  note: string;
+  createdAt: Date;
+  expiresAt: Date | null;
+  lastActivity: Date | null;
+}
+
+export interface SessionRecord {
+  userName: string;
+  createdAt: Date;
+  expiresAt: Date;
+  /** Hash of the hub session this one was derived from (notebook-origin sessions), or null. */
+  parentHash: string | null;
+}
+
+export interface EventRecord {
+  id: number;
+  at: Date;
+  type: string;
+  userName: string | null;
+  data: Record<string, unknown>;
+}
+
+export interface Store {
+  /** Creates or upgrades the schema. Idempotent; safe to call at every start. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  // users
+  /** Throws SifuError SIFU_ERR_USER_EXISTS if the name is taken. */
+  createUser(name: string, options?: { admin?: boolean }): Promise<UserRecord>;
+  /** Returns the existing user, or creates it: used at sign-in. */
+  ensureUser(name: string): Promise<UserRecord>;
+  getUser(name: string): Promise<UserRecord | null>;
+  listUsers(): Promise<UserRecord[]>;
+  setAdmin(name: string, admin: boolean): Promise<void>;
+  /** Deletes the user with their servers, tokens and sessions (never their files). False if absent. */
+  deleteUser(name: string): Promise<boolean>;
+  touchUser(name: string, at: Date): Promise<void>;
+
+  // servers
+  getServer(userName: string, serverName: string): Promise<ServerRecord | null>;
+  listServers(): Promise<ServerRecord[]>;
+  /**
+   * Inserts a pending server row, only if none exists for (user, name). Returns false if one already
+   * exists: the caller lost the race and must not start a second server.
+   */
+  claimServer(record: ServerRecord): Promise<boolean>;
+  /** Replaces the row's mutable fields (state, url, status, lastActivity). */
+  updateServer(record: ServerRecord): Promise<void>;
+  touchServer(userName: string, serverName: string, at: Date): Promise<void>;
+  deleteServer(userName: string, serverName: string): Promise<void>;
+
+  // tokens
+  /** Stores a token under the hash of its value; returns the record. */
+  createToken(input: {
+    userName: string;
+    hash: string;
+    scopes: Scope[];
+    note?: string;
+    expiresAt?: Date | null;
+  }): Promise<TokenRecord>;
+  /** Looks a token up by hash; null if unknown or expired. */
+  findToken(hash: string): Promise<TokenRecord | null>;
+  listTokens(userName: string): Promise<TokenRecord[]>;
+  deleteToken(userName: string, id: string): Promise<boolean>;
+  touchToken(id: string, at: Date): Promise<void>;
+
+  // sessions
+  createSession(hash: string, session: SessionRecord): Promise<void>;
+  /** Null if unknown or expired. */
+  getSession(hash: string): Promise<SessionRecord | null>;
+  /** Deletes the session and every session derived from it. */
+  deleteSession(hash: string): Promise<void>;
+  deleteExpiredSessions(now: Date): Promise<number>;
+
+  // events (audit log)
+  addEvent(type: string, userName: string | null, data?: Record<string, unknown>): Promise<void>;
+  listEvents(options?: { userName?: string; type?: string; limit?: number }): Promise<EventRecord[]>;
+}
