@@ -120,12 +120,12 @@ export const configTree = {
     ),
   },
   log: {
-    level: opt(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info', 'Log level.'),
+    level: opt(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info', 'Least severe log level written (JSON lines on stdout).'),
   },
 } as const;
 
 type Tree = { readonly [key: string]: Leaf | Tree };
-type Resolve<T> = T extends Leaf<infer S> ? z.output<S> : { [K in keyof T]: Resolve<T[K]> };
+type Resolve<T> = T extends Leaf<infer S> ? z.output<S> : { -readonly [K in keyof T]: Resolve<T[K]> };
 
 export type SifuConfig = Resolve<typeof configTree>;
 

@@ -1,0 +1,182 @@
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
+import type { HubContext } from './api/context.js';
+import { createSessionService } from './auth/sessions.js';
+import { createTokenService } from './auth/tokens.js';
+import { hubOrigin, notebookOrigin, storeUrl } from './config/load.js';
+import type { SifuConfig } from './config/schema.js';
+import { SifuError } from './errors.js';
+import { createHub } from './hub.js';
+import { cullIdleServers, fetchKernels } from './lifecycle/culler.js';
+import { baseUrlOf, ServerManager } from './lifecycle/server-manager.js';
+import { createNotebookProxy } from './proxy/proxy.js';
+import type { ProxyHooks, ProxyOptions } from './proxy/types.js';
+import { createLocalSpawner } from './spawner/local/local-spawner.js';
+import type { Spawner } from './spawner/spawner.js';
+import { openStore } from './store/open-store.js';
+import type { Store } from './store/store.js';
+
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+/** The JupyterHub REST API level Sifu answers as (`GET /hub/api/` -> version), for unchanged clients. */
+export const JUPYTERHUB_API_VERSION = '3.0.0';
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+export interface SifuOptions {
+  log?: Logger;
+  /** Replaces the configured backend (tests use failure doubles). */
+  spawner?: Spawner;
+}
+
+export interface Sifu {
+  config: SifuConfig;
+  store: Store;
+  manager: ServerManager;
+  hubUrl: string;
+  notebookUrl: string;
+  stop(): Promise<void>;
+}
+
+function checkAuthenticator(config: SifuConfig): void {
+  const exposed = [config.hub.host, config.notebook.host].filter((h) => !LOOPBACK.test(h));
+  if (config.authenticator === 'dev' && exposed.length > 0 && !config.auth.dev.allowNonLoopback) {
+    throw new SifuError(
+      'SIFU_ERR_DEV_AUTH_NOT_LOOPBACK',
+      `the dev authenticator signs anyone in without a password; it refuses to listen on ${exposed.join(', ')}. ` +
+        'Use a real authenticator, or set auth.dev.allowNonLoopback (SIFU_AUTH_DEV_ALLOW_NON_LOOPBACK=true).',
+    );
+  }
+}
+
+/**
+ * The composition root: opens the store, re-adopts running servers, then listens. Traffic is served
+ * only after every running server has its route back, so a restart never bounces a learner.
+ */
+export async function startSifu(config: SifuConfig, options: SifuOptions = {}): Promise<Sifu> {
+  checkAuthenticator(config);
+  const log = options.log ?? pino({ level: config.log.level, redact: ['*.secret', '*.token', 'secret', 'token'] });
+  const store = await openStore(storeUrl(config));
+  await store.migrate();
+  const spawner =
+    options.spawner ??
+    createLocalSpawner({ command: config.spawner.command, logDir: join(config.dataDir, 'logs') });
+  const manager = new ServerManager({
+    store,
+    spawner,
+    log: log.child({ component: 'servers' }),
+    homesDir: join(config.dataDir, 'homes'),
+    startTimeoutMs: config.spawner.startTimeout * 1000,
+  });
+  await manager.adopt();
+
+  const secure = (origin: string) =>
+    config.auth.secureCookies === 'always' || (config.auth.secureCookies === 'auto' && origin.startsWith('https:'));
+  const sessions = createSessionService(store, {
+    secure: secure(hubOrigin(config)),
+    maxAgeSeconds: config.auth.sessionMaxAge,
+  });
+  const tokens = createTokenService(store, { bootstrapAdminToken: config.adminToken });
+  const timers: NodeJS.Timeout[] = [];
+  const ctx: HubContext = {
+    config,
+    store,
+    sessions,
+    tokens,
+    manager,
+    log,
+    hubOrigin: hubOrigin(config),
+    notebookOrigin: notebookOrigin(config),
+    version: JUPYTERHUB_API_VERSION,
+  };
+
+  const hooks: ProxyHooks = {
+    route: (user, server) => manager.route(user, server),
+    async visitor(req) {
+      const identity = await sessions.notebookIdentity(req.headers.cookie);
+      return identity ? { userName: identity.userName, admin: identity.admin } : null;
+    },
+    completeHandoff: (code) => sessions.completeHandoff(code),
+    activity: (user, server, at) => manager.activity(user, server, at),
+    adminAccess(admin, user, server) {
+      void store.addEvent('admin.access', user, { admin, server }).catch(() => {});
+    },
+  };
+  const proxyOptions: ProxyOptions = {
+    notebookOrigin: ctx.notebookOrigin,
+    hubOrigin: ctx.hubOrigin,
+    allowedOrigins: config.proxy.allowedOrigins,
+    frameAncestors: config.proxy.frameAncestors,
+    upstreamIdleTimeoutMs: config.proxy.upstreamIdleTimeout * 1000,
+    clientIdleTimeoutMs: config.proxy.clientIdleTimeout * 1000,
+  };
+  const proxy = createNotebookProxy(hooks, proxyOptions);
+  const hub = await createHub(ctx);
+
+  await hub.listen({ host: config.hub.host, port: config.hub.port });
+  await new Promise<void>((resolve, reject) => {
+    proxy.server.once('error', reject);
+    proxy.server.listen(config.notebook.port, config.notebook.host, () => resolve());
+  });
+  const hubPort = (hub.server.address() as AddressInfo).port;
+  const notebookPort = (proxy.server.address() as AddressInfo).port;
+  // With port 0 (tests), the origins are known only now.
+  if (config.hub.port === 0 && !config.hub.publicUrl) ctx.hubOrigin = `http://${config.hub.host}:${hubPort}`;
+  if (config.notebook.port === 0 && !config.notebook.publicUrl) {
+    ctx.notebookOrigin = `http://${config.notebook.host}:${notebookPort}`;
+  }
+  // The proxy reads its origins from this object on each request.
+  proxyOptions.notebookOrigin = ctx.notebookOrigin;
+  proxyOptions.hubOrigin = ctx.hubOrigin;
+
+  const every = (seconds: number, task: () => Promise<unknown>) => {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = true;
+      task()
+        .catch((err) => log.error({ err }, 'background task failed'))
+        .finally(() => {
+          running = false;
+        });
+    }, seconds * 1000);
+    timer.unref();
+    timers.push(timer);
+  };
+  every(config.spawner.pollInterval, () => manager.checkRunning());
+  every(10, () => manager.flushActivity());
+  every(3600, () => store.deleteExpiredSessions(new Date()));
+  if (config.culler.enabled) {
+    every(config.culler.interval, () =>
+      cullIdleServers(
+        {
+          routes: () => manager.runningRoutes(),
+          kernels: (route) => fetchKernels(route, baseUrlOf(route.userName, route.serverName)),
+          stop: (user, server) => manager.stop(user, server, 'idle'),
+          log,
+        },
+        config.culler.idleTimeout * 1000,
+      ),
+    );
+  }
+  log.info({ hub: ctx.hubOrigin, notebooks: ctx.notebookOrigin }, 'Sifu is serving');
+
+  return {
+    config,
+    store,
+    manager,
+    hubUrl: ctx.hubOrigin,
+    notebookUrl: ctx.notebookOrigin,
+    async stop() {
+      for (const timer of timers) clearInterval(timer);
+      await manager.flushActivity().catch(() => {});
+      await Promise.all([hub.close(), proxy.close()]);
+      await store.close();
+    },
+  };
+}
+

@@ -1,0 +1,26 @@
+import { SifuError } from '../errors.js';
+
+/**
+ * A user name is part of URLs (`/user/<name>/`), directory names and container names, so it is held to a
+ * small alphabet. Platform names (edX usernames are case-insensitive) are lower-cased first.
+ */
+export const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+/** Returns the normalised name, or throws SIFU_ERR_INVALID_USERNAME (the input is never echoed raw). */
+export function normalizeUsername(raw: unknown): string {
+  if (typeof raw !== 'string') {
+    throw new SifuError('SIFU_ERR_INVALID_USERNAME', 'a user name is required');
+  }
+  const name = raw.trim().toLowerCase();
+  if (!USERNAME_PATTERN.test(name) || name.includes('..')) {
+    throw new SifuError(
+      'SIFU_ERR_INVALID_USERNAME',
+      'user names are 1 to 64 characters: letters, digits, ".", "_" or "-", starting with a letter or digit',
+    );
+  }
+  return name;
+}
+
+export function isValidUsername(name: string): boolean {
+  return USERNAME_PATTERN.test(name) && !name.includes('..');
+}

@@ -1,0 +1,150 @@
+import type { Scope, Store } from '../store/store.js';
+import { hashSecret, newSecret } from './secrets.js';
+import type { Identity } from './tokens.js';
+
+export const HUB_COOKIE = 'sifu-hub-session';
+export const NOTEBOOK_COOKIE = 'sifu-nb-session';
+
+const HANDOFF_TTL_MS = 60_000;
+const VISITOR_CACHE_MS = 5_000;
+const SESSION_SCOPES: readonly Scope[] = ['servers', 'tokens'];
+
+export interface CookieOptions {
+  secure: boolean;
+  maxAgeSeconds: number;
+}
+
+/** Reads one cookie's value from a `Cookie` header; undefined when absent or malformed. */
+export function readCookie(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    if (part.slice(0, eq).trim() === name) {
+      const value = part.slice(eq + 1).trim();
+      return /^[A-Za-z0-9_-]{20,100}$/.test(value) ? value : undefined;
+    }
+  }
+  return undefined;
+}
+
+export function setCookie(name: string, value: string, options: CookieOptions): string {
+  const parts = [`${name}=${value}`, 'Path=/', 'HttpOnly', 'SameSite=Lax', `Max-Age=${options.maxAgeSeconds}`];
+  if (options.secure) parts.push('Secure');
+  return parts.join('; ');
+}
+
+export function clearCookie(name: string, options: CookieOptions): string {
+  return setCookie(name, '', { ...options, maxAgeSeconds: 0 }).replace(`${name}=;`, `${name}=deleted;`);
+}
+
+interface CachedVisitor {
+  identity: Identity | null;
+  until: number;
+}
+
+/**
+ * Server-side sessions. The hub origin and the notebook origin each have their own cookie: a notebook
+ * session is derived from a hub session through a one-time handoff code, so the two origins may be
+ * different hosts, and signing out of the hub ends both.
+ */
+export function createSessionService(store: Store, cookie: CookieOptions) {
+  const handoffs = new Map<string, { hubHash: string; userName: string; expires: number }>();
+  const visitorCache = new Map<string, CachedVisitor>();
+
+  async function identityFor(hash: string): Promise<Identity | null> {
+    const now = Date.now();
+    const cached = visitorCache.get(hash);
+    if (cached && cached.until > now) return cached.identity;
+    const session = await store.getSession(hash);
+    const user = session ? await store.getUser(session.userName) : null;
+    const identity: Identity | null = user
+      ? {
+          userName: user.name,
+          admin: user.admin,
+          scopes: new Set<Scope>(user.admin ? ['admin', ...SESSION_SCOPES] : SESSION_SCOPES),
+          via: 'session',
+        }
+      : null;
+    if (visitorCache.size > 10_000) visitorCache.clear();
+    visitorCache.set(hash, { identity, until: now + VISITOR_CACHE_MS });
+    return identity;
+  }
+
+  async function newSession(userName: string, parentHash: string | null): Promise<{ id: string; hash: string }> {
+    const id = newSecret();
+    const hash = hashSecret(id);
+    const now = new Date();
+    await store.createSession(hash, {
+      userName,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + cookie.maxAgeSeconds * 1000),
+      parentHash,
+    });
+    return { id, hash };
+  }
+
+  return {
+    /** Signs `userName` in, ending the session the browser had (session ids rotate at sign-in). */
+    async signIn(userName: string, cookieHeader: string | undefined): Promise<{ setCookie: string }> {
+      const previous = readCookie(cookieHeader, HUB_COOKIE);
+      if (previous) await this.forget(hashSecret(previous));
+      const { id } = await newSession(userName, null);
+      await store.addEvent('user.signin', userName, {});
+      return { setCookie: setCookie(HUB_COOKIE, id, cookie) };
+    },
+
+    async signOut(cookieHeader: string | undefined): Promise<{ setCookie: string; userName: string | null }> {
+      const id = readCookie(cookieHeader, HUB_COOKIE);
+      let userName: string | null = null;
+      if (id) {
+        const hash = hashSecret(id);
+        userName = (await store.getSession(hash))?.userName ?? null;
+        await this.forget(hash);
+        if (userName) await store.addEvent('user.signout', userName, {});
+      }
+      return { setCookie: clearCookie(HUB_COOKIE, cookie), userName };
+    },
+
+    async forget(hash: string): Promise<void> {
+      await store.deleteSession(hash);
+      // Derived notebook sessions are deleted by the store; drop every cached visitor to be sure.
+      visitorCache.clear();
+    },
+
+    /** The identity behind the hub cookie, with the session's hash (for handoffs). */
+    async hubIdentity(cookieHeader: string | undefined): Promise<{ identity: Identity; hash: string } | null> {
+      const id = readCookie(cookieHeader, HUB_COOKIE);
+      if (!id) return null;
+      const hash = hashSecret(id);
+      const identity = await identityFor(hash);
+      return identity ? { identity, hash } : null;
+    },
+
+    /** The identity behind the notebook-origin cookie; cached for a few seconds (proxy hot path). */
+    async notebookIdentity(cookieHeader: string | undefined): Promise<Identity | null> {
+      const id = readCookie(cookieHeader, NOTEBOOK_COOKIE);
+      return id ? identityFor(hashSecret(id)) : null;
+    },
+
+    /** A one-time code the notebook origin exchanges for its own session cookie. */
+    mintHandoff(hubHash: string, userName: string): string {
+      const code = newSecret();
+      const now = Date.now();
+      for (const [key, entry] of handoffs) if (entry.expires < now) handoffs.delete(key);
+      handoffs.set(hashSecret(code), { hubHash, userName, expires: now + HANDOFF_TTL_MS });
+      return code;
+    },
+
+    async completeHandoff(code: string): Promise<string | null> {
+      const key = hashSecret(code);
+      const entry = handoffs.get(key);
+      if (!entry || !handoffs.delete(key) || entry.expires < Date.now()) return null;
+      if (!(await store.getSession(entry.hubHash))) return null;
+      const { id } = await newSession(entry.userName, entry.hubHash);
+      return setCookie(NOTEBOOK_COOKIE, id, cookie);
+    },
+  };
+}
+
+export type SessionService = ReturnType<typeof createSessionService>;

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { loadConfig } from './load.js';
+import { configReference } from './reference.js';
+import { envName, walkLeaves } from './schema.js';
+
+test('defaults match the documented ports and data dir', () => {
+  const config = loadConfig();
+  assert.equal(config.hub.port, 3334);
+  assert.equal(config.notebook.port, 3335);
+  assert.equal(config.dataDir, join(process.cwd(), 'data'));
+  assert.equal(config.authenticator, 'dev');
+  assert.equal(config.adminToken, undefined);
+  assert.match(config.spawner.command, /^jupyter notebook /);
+});
+
+test('the required SIFU_* variables map onto their options', () => {
+  const config = loadConfig({
+    env: {
+      SIFU_HUB_PORT: '4000',
+      SIFU_NOTEBOOK_PORT: '4001',
+      SIFU_DATA_DIR: '/tmp/sifu-data',
+      SIFU_ADMIN_TOKEN: 'a-very-long-admin-token',
+      SIFU_SPAWNER_COMMAND: 'jupyter lab --port=${SIFU_SERVER_PORT}',
+      SIFU_AUTHENTICATOR: 'dev',
+      SIFU_PROXY_FRAME_ANCESTORS: "'self', https://lms.example.org",
+      SIFU_CULLER_ENABLED: 'false',
+    },
+  });
+  assert.equal(config.hub.port, 4000);
+  assert.equal(config.notebook.port, 4001);
+  assert.equal(config.dataDir, '/tmp/sifu-data');
+  assert.equal(config.adminToken, 'a-very-long-admin-token');
+  assert.equal(config.spawner.command, 'jupyter lab --port=${SIFU_SERVER_PORT}');
+  assert.deepEqual(config.proxy.frameAncestors, ["'self'", 'https://lms.example.org']);
+  assert.equal(config.culler.enabled, false);
+});
+
+const bad: Array<[string, Parameters<typeof loadConfig>[0], RegExp]> = [
+  ['non-numeric port from env', { env: { SIFU_HUB_PORT: 'abc' } }, /`hub\.port` \(from SIFU_HUB_PORT\)/],
+  ['port out of range', { env: { SIFU_NOTEBOOK_PORT: '70000' } }, /`notebook\.port`/],
+  ['unknown nested key', { overrides: { proxy: { frameAncestor: [] } } }, /`proxy\.frameAncestor` is not a known option/],
+  ['unknown top-level key', { overrides: { hubb: {} } }, /`hubb` is not a known option/],
+  ['unknown authenticator', { env: { SIFU_AUTHENTICATOR: 'ldap' } }, /`authenticator` \(from SIFU_AUTHENTICATOR\)/],
+  ['short admin token', { env: { SIFU_ADMIN_TOKEN: 'short' } }, /`adminToken`.*at least 16/],
+  ['negative timeout', { overrides: { culler: { idleTimeout: -1 } } }, /`culler\.idleTimeout`/],
+  ['bad boolean', { env: { SIFU_CULLER_ENABLED: 'maybe' } }, /`culler\.enabled`/],
+];
+for (const [name, options, message] of bad) {
+  test(`a wrong value fails with the option's path: ${name}`, () => {
+    assert.throws(
+      () => loadConfig(options),
+      (err: Error & { code?: string }) => err.code === 'SIFU_ERR_CONFIG' && message.test(err.message),
+    );
+  });
+}
+
+test('a file is read, and the environment wins over it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sifu-config-'));
+  const file = join(dir, 'sifu.json');
+  writeFileSync(file, JSON.stringify({ hub: { port: 5000 }, notebook: { port: 5001 } }));
+  const config = loadConfig({ file, env: { SIFU_NOTEBOOK_PORT: '6001' } });
+  assert.equal(config.hub.port, 5000);
+  assert.equal(config.notebook.port, 6001);
+  writeFileSync(file, '{ not json');
+  assert.throws(() => loadConfig({ file }), { code: 'SIFU_ERR_CONFIG' });
+});
+
+test('every option has help, an env name, and a row in the reference', () => {
+  const reference = configReference();
+  for (const { path, leaf } of walkLeaves()) {
+    assert.ok(leaf.help.length > 10, `${path.join('.')} needs help text`);
+    assert.ok(reference.includes(`\`${envName(path)}\``), `${envName(path)} missing from the reference`);
+  }
+  assert.equal(envName(['auth', 'dev', 'allowNonLoopback']), 'SIFU_AUTH_DEV_ALLOW_NON_LOOPBACK');
+});

@@ -1,0 +1,56 @@
+import formbody from '@fastify/formbody';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { HubContext } from './api/context.js';
+import { registerRootRoutes } from './api/root.js';
+import { registerServerRoutes } from './api/servers.js';
+import { registerTokenRoutes } from './api/tokens.js';
+import { registerUserRoutes } from './api/users.js';
+import { errorBody, isSifuError, SifuError } from './errors.js';
+import { errorPage } from './pages/layout.js';
+import { registerPageRoutes } from './pages/routes.js';
+
+/** The hub: REST API, sign-in and learner pages, on the hub port. */
+export async function createHub(ctx: HubContext): Promise<FastifyInstance> {
+  // Typed as the default instance: route modules need not know the logger's concrete type.
+  const app = Fastify({
+    loggerInstance: ctx.log.child({ component: 'hub' }),
+    disableRequestLogging: true,
+    bodyLimit: 256 * 1024,
+    trustProxy: false,
+    routerOptions: { maxParamLength: 300 },
+  }) as unknown as FastifyInstance;
+  await app.register(formbody);
+
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'same-origin');
+    reply.header('content-security-policy', `frame-ancestors ${ctx.config.proxy.frameAncestors.join(' ')}`);
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    let error: SifuError;
+    if (isSifuError(err)) {
+      error = err;
+    } else if ((err as { statusCode?: number }).statusCode === 413) {
+      error = new SifuError('SIFU_ERR_PAYLOAD_TOO_LARGE', 'the request body is too large');
+    } else if ((err as { statusCode?: number }).statusCode && (err as { statusCode: number }).statusCode < 500) {
+      error = new SifuError('SIFU_ERR_BAD_REQUEST', 'the request is malformed');
+    } else {
+      req.log.error({ err }, 'unexpected error');
+      error = new SifuError('SIFU_ERR_INTERNAL', 'an unexpected error happened; it has been logged');
+    }
+    if (error.logDetail) req.log.warn({ code: error.code, detail: error.logDetail }, error.message);
+    reply.code(error.status);
+    if (req.url.startsWith('/hub/api')) return reply.send(errorBody(error));
+    return reply.type('text/html').send(errorPage(error.status, error.code, error.message));
+  });
+
+  registerRootRoutes(app, ctx);
+  registerUserRoutes(app, ctx);
+  registerServerRoutes(app, ctx);
+  registerTokenRoutes(app, ctx);
+  registerPageRoutes(app, ctx);
+  return app;
+}

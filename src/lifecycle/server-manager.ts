@@ -1,0 +1,316 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { newSecret } from '../auth/secrets.js';
+import { isSifuError, SifuError } from '../errors.js';
+import type { Route } from '../proxy/types.js';
+import { waitUntilReady } from '../spawner/ready.js';
+import type { ProgressEvent, Spawner } from '../spawner/spawner.js';
+import type { ServerRecord, Store } from '../store/store.js';
+
+/** One start in flight: its progress so far, for the spawn page and the progress API. */
+export interface SpawnProgress {
+  readonly events: ProgressEvent[];
+  /** Settles when the start ends; never rejects (see `error`). */
+  readonly done: Promise<void>;
+  outcome: 'pending' | 'ready' | 'failed';
+  error?: SifuError;
+  subscribe(listener: (event: ProgressEvent) => void): () => void;
+}
+
+export interface ServerManagerOptions {
+  store: Store;
+  spawner: Spawner;
+  log: Logger;
+  homesDir: string;
+  startTimeoutMs: number;
+  /** How long a finished start's progress stays readable (a late progress subscriber sees the end). */
+  outcomeTtlMs?: number;
+}
+
+export const baseUrlOf = (userName: string, serverName: string): string =>
+  serverName ? `/user/${userName}/${serverName}/` : `/user/${userName}/`;
+
+const keyOf = (userName: string, serverName: string): string => `${userName}/${serverName}`;
+
+/**
+ * Owns the lifecycle of every server this Sifu process routes to: start (single flight per user and
+ * server, claimed in the store), stop, re-adoption after a restart, and noticing servers that died.
+ * The route table it keeps is what the proxy reads on every request.
+ */
+export class ServerManager {
+  private readonly routes = new Map<string, Route & { lastActivity: number; flushed: number }>();
+  private readonly spawns = new Map<string, LiveSpawn>();
+  private readonly finished = new Map<string, { progress: SpawnProgress; until: number }>();
+
+  constructor(private readonly options: ServerManagerOptions) {}
+
+  route(userName: string, serverName: string): Route | undefined {
+    return this.routes.get(keyOf(userName, serverName));
+  }
+
+  runningRoutes(): Array<Route & { lastActivity: number }> {
+    return [...this.routes.values()];
+  }
+
+  homeOf(userName: string): string {
+    return join(this.options.homesDir, userName);
+  }
+
+  /** The start in flight, or the last one's outcome for a short while. */
+  progress(userName: string, serverName: string): SpawnProgress | undefined {
+    const key = keyOf(userName, serverName);
+    const finished = this.finished.get(key);
+    return this.spawns.get(key) ?? (finished && finished.until > Date.now() ? finished.progress : undefined);
+  }
+
+  isPending(userName: string, serverName: string): boolean {
+    return this.spawns.has(keyOf(userName, serverName));
+  }
+
+  /**
+   * Starts the server unless it is running or starting; returns its progress. Throws
+   * SIFU_ERR_SERVER_ALREADY_RUNNING / SIFU_ERR_SERVER_PENDING when `exclusive` (the API's semantics).
+   */
+  async start(userName: string, serverName: string, options: { exclusive?: boolean } = {}): Promise<SpawnProgress> {
+    const key = keyOf(userName, serverName);
+    if (this.routes.has(key)) {
+      if (options.exclusive) {
+        throw new SifuError('SIFU_ERR_SERVER_ALREADY_RUNNING', `${userName}'s server is already running`);
+      }
+      return this.finishedProgress('ready');
+    }
+    const inFlight = this.spawns.get(key);
+    if (inFlight) {
+      if (options.exclusive) throw new SifuError('SIFU_ERR_SERVER_PENDING', `${userName}'s server is starting`);
+      return inFlight;
+    }
+    const { store, spawner } = this.options;
+    const record: ServerRecord = {
+      userName,
+      name: serverName,
+      backend: spawner.backend,
+      state: {},
+      url: null,
+      secret: newSecret(),
+      status: 'pending',
+      startedAt: new Date(),
+      lastActivity: null,
+    };
+    if (!(await store.claimServer(record))) {
+      // Another process holds the claim (or holds it since it died): never start a second server.
+      throw new SifuError('SIFU_ERR_SERVER_PENDING', `${userName}'s server is being started elsewhere`);
+    }
+    const progress = this.newProgress();
+    this.spawns.set(key, progress);
+    this.finished.delete(key);
+    void this.runStart(record, progress).finally(() => {
+      this.spawns.delete(key);
+      this.finished.set(key, { progress, until: Date.now() + (this.options.outcomeTtlMs ?? 60_000) });
+    });
+    return progress;
+  }
+
+  private async runStart(record: ServerRecord, progress: LiveSpawn) {
+    const { store, spawner, log, startTimeoutMs } = this.options;
+    const { userName, name: serverName } = record;
+    const emit = (event: ProgressEvent) => progress.emit(event);
+    const timer = setTimeout(() => progress.abort.abort(new Error('start timeout')), startTimeoutMs);
+    const started0 = Date.now();
+    let state: Record<string, unknown> | undefined;
+    try {
+      emit({ progress: 5, message: 'Preparing your files' });
+      const home = this.homeOf(userName);
+      await mkdir(home, { recursive: true, mode: 0o700 });
+      emit({ progress: 10, message: 'Starting your notebook server' });
+      const launched = await spawner.start(
+        { userName, serverName, baseUrl: baseUrlOf(userName, serverName), secret: record.secret, home },
+        { progress: emit, signal: progress.abort.signal },
+      );
+      state = launched.state;
+      await store.updateServer({ ...record, state, url: launched.url });
+      emit({ progress: 50, message: 'Waiting for your notebook server to answer' });
+      await waitUntilReady({
+        url: launched.url,
+        baseUrl: baseUrlOf(userName, serverName),
+        secret: record.secret,
+        timeoutMs: Math.max(1, startTimeoutMs - (Date.now() - started0)),
+        signal: progress.abort.signal,
+        poll: () => spawner.poll(launched.state),
+      });
+      if (progress.abort.signal.aborted) throw abortError(progress.abort.signal);
+      const running: ServerRecord = { ...record, state, url: launched.url, status: 'running' };
+      await store.updateServer(running);
+      this.addRoute(running);
+      await store.addEvent('server.start', userName, { server: serverName, ms: Date.now() - started0 });
+      log.info({ user: userName, server: serverName, ms: Date.now() - started0 }, 'server ready');
+      progress.outcome = 'ready';
+      emit({ progress: 100, message: 'Your notebook server is ready' });
+    } catch (err) {
+      const error = progress.abort.signal.aborted ? abortError(progress.abort.signal) : toSifuError(err);
+      log.warn({ user: userName, server: serverName, code: error.code, detail: error.logDetail }, error.message);
+      if (state) await spawner.stop(state).catch((e) => log.error({ err: e }, 'cleanup after failed start'));
+      await store.deleteServer(userName, serverName).catch(() => {});
+      await store.addEvent('server.start_failed', userName, { server: serverName, code: error.code });
+      progress.error = error;
+      progress.outcome = 'failed';
+      emit({ progress: 100, message: error.message });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Stops the server (or cancels its start). Files are never touched. Resolves when it is gone. */
+  async stop(userName: string, serverName: string, reason = 'requested'): Promise<boolean> {
+    const key = keyOf(userName, serverName);
+    const inFlight = this.spawns.get(key);
+    if (inFlight) {
+      inFlight.abort.abort(new SifuError('SIFU_ERR_SPAWN_FAILED', 'the start was cancelled'));
+      await inFlight.done;
+      return true;
+    }
+    this.routes.delete(key);
+    const record = await this.options.store.getServer(userName, serverName);
+    if (!record) return false;
+    if (Object.keys(record.state).length > 0) await this.options.spawner.stop(record.state);
+    await this.options.store.deleteServer(userName, serverName);
+    await this.options.store.addEvent('server.stop', userName, { server: serverName, reason });
+    this.options.log.info({ user: userName, server: serverName, reason }, 'server stopped');
+    return true;
+  }
+
+  /**
+   * Re-adopts what the store says is running, before the proxy serves traffic: live servers get their
+   * route back; dead ones (and starts that a crash interrupted) are forgotten and cleaned up.
+   */
+  async adopt(): Promise<{ adopted: number; forgotten: number }> {
+    const { store, spawner, log } = this.options;
+    let adopted = 0;
+    let forgotten = 0;
+    for (const record of await store.listServers()) {
+      if (record.backend !== spawner.backend) {
+        log.warn({ user: record.userName, backend: record.backend }, 'server of another backend left alone');
+        continue;
+      }
+      const hasState = Object.keys(record.state).length > 0;
+      const alive = hasState ? (await spawner.poll(record.state)).status === 'running' : false;
+      if (alive && record.status === 'running' && record.url) {
+        this.addRoute(record);
+        adopted += 1;
+        continue;
+      }
+      // Dead, or a start that a crash interrupted: its learner will simply start again.
+      if (alive) await spawner.stop(record.state).catch(() => {});
+      await store.deleteServer(record.userName, record.name);
+      await store.addEvent('server.forgotten', record.userName, { server: record.name, status: record.status });
+      forgotten += 1;
+    }
+    log.info({ adopted, forgotten }, 're-adopted running servers');
+    return { adopted, forgotten };
+  }
+
+  /** Polls every routed server once; a dead one loses its route and row. Returns the names found dead. */
+  async checkRunning(): Promise<string[]> {
+    const dead: string[] = [];
+    for (const route of [...this.routes.values()]) {
+      if (await this.checkOne(route.userName, route.serverName)) continue;
+      dead.push(keyOf(route.userName, route.serverName));
+    }
+    return dead;
+  }
+
+  /** Polls one server; false (and forgotten) when it died. */
+  async checkOne(userName: string, serverName: string): Promise<boolean> {
+    const { store, spawner, log } = this.options;
+    const record = await store.getServer(userName, serverName);
+    if (record?.status !== 'running') return this.spawns.has(keyOf(userName, serverName));
+    const result = await spawner.poll(record.state).catch(() => ({ status: 'running' as const }));
+    if (result.status === 'running') return true;
+    this.routes.delete(keyOf(userName, serverName));
+    await store.deleteServer(userName, serverName);
+    await store.addEvent('server.died', userName, { server: serverName, reason: result.reason });
+    log.warn({ user: userName, server: serverName, reason: result.reason }, 'server died');
+    return false;
+  }
+
+  /** Proxy traffic: kept in memory, written to the store by `flushActivity` (not on the hot path). */
+  activity(userName: string, serverName: string, at: Date): void {
+    const route = this.routes.get(keyOf(userName, serverName));
+    if (route) route.lastActivity = at.getTime();
+  }
+
+  async flushActivity(): Promise<void> {
+    for (const route of this.routes.values()) {
+      if (route.lastActivity <= route.flushed) continue;
+      route.flushed = route.lastActivity;
+      const at = new Date(route.lastActivity);
+      await this.options.store.touchServer(route.userName, route.serverName, at);
+      await this.options.store.touchUser(route.userName, at);
+    }
+  }
+
+  private addRoute(record: ServerRecord): void {
+    const last = (record.lastActivity ?? record.startedAt).getTime();
+    this.routes.set(keyOf(record.userName, record.name), {
+      userName: record.userName,
+      serverName: record.name,
+      target: record.url as string,
+      secret: record.secret,
+      lastActivity: last,
+      flushed: last,
+    });
+  }
+
+  private newProgress(): LiveSpawn {
+    const listeners = new Set<(event: ProgressEvent) => void>();
+    let resolveDone!: () => void;
+    const done = new Promise<void>((resolve) => {
+      resolveDone = resolve;
+    });
+    const progress: LiveSpawn = {
+      events: [],
+      done,
+      outcome: 'pending',
+      abort: new AbortController(),
+      subscribe(listener) {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+      emit(event) {
+        const last = progress.events.at(-1)?.progress ?? 0;
+        const clean = { progress: Math.max(last, event.progress), message: event.message };
+        progress.events.push(clean);
+        for (const listener of listeners) listener(clean);
+        if (progress.outcome !== 'pending') resolveDone();
+      },
+    };
+    return progress;
+  }
+
+  private finishedProgress(outcome: 'ready'): SpawnProgress {
+    const progress = this.newProgress();
+    progress.outcome = outcome;
+    progress.emit({ progress: 100, message: 'Your notebook server is ready' });
+    return progress;
+  }
+}
+
+interface ProgressEmitter {
+  emit(event: ProgressEvent): void;
+}
+
+type LiveSpawn = SpawnProgress & ProgressEmitter & { abort: AbortController };
+
+function abortError(signal: AbortSignal): SifuError {
+  const reason = signal.reason;
+  if (isSifuError(reason)) return reason;
+  return new SifuError('SIFU_ERR_SPAWN_TIMEOUT', 'Your notebook server took too long to start. Please try again.');
+}
+
+function toSifuError(err: unknown): SifuError {
+  if (isSifuError(err)) return err;
+  return new SifuError('SIFU_ERR_SPAWN_FAILED', 'Your notebook server could not be started.', {
+    logDetail: err instanceof Error ? err.stack : String(err),
+    cause: err,
+  });
+}

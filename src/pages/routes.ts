@@ -1,0 +1,147 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { HubContext } from '../api/context.js';
+import { normalizeUsername } from '../auth/names.js';
+import { isSifuError, SifuError } from '../errors.js';
+import { errorPage } from './layout.js';
+import { homePage, loginPage, spawnPage } from './templates.js';
+
+/**
+ * Where a `next` parameter may send the browser: a hub path, or a notebook URL under `/user/`.
+ * Anything else (other hosts, `//host`, `javascript:`) falls back to the home page: no open redirects.
+ */
+export function safeNext(ctx: Pick<HubContext, 'notebookOrigin'>, next: unknown): string | null {
+  if (typeof next !== 'string' || next.length === 0 || next.length > 2000) return null;
+  if (/^\/hub\/[^/\\]/.test(next) && !next.includes('..')) return next;
+  try {
+    const url = new URL(next);
+    if (url.origin === ctx.notebookOrigin && url.pathname.startsWith('/user/') && !url.pathname.includes('..')) {
+      return url.href;
+    }
+  } catch {
+    // not a URL
+  }
+  return null;
+}
+
+/** The user named by a notebook URL's `/user/<name>/` prefix, if any. */
+function notebookOwner(ctx: HubContext, next: string): string | null {
+  if (!next.startsWith(ctx.notebookOrigin)) return null;
+  const match = /^\/user\/([^/]+)\//.exec(new URL(next).pathname);
+  return match ? (match[1] as string) : null;
+}
+
+export function registerPageRoutes(app: FastifyInstance, ctx: HubContext): void {
+  const { sessions, store, manager } = ctx;
+  const notebookHome = (user: string) => `${ctx.notebookOrigin}/user/${user}/`;
+
+  /** Sends a signed-in browser on: notebook URLs go through a one-time handoff to the notebook origin. */
+  function proceed(reply: FastifyReply, hubHash: string, userName: string, next: string | null) {
+    const target = next ?? '/hub/home';
+    if (target.startsWith('/hub/')) return reply.redirect(target, 303);
+    const url = new URL(target);
+    const code = sessions.mintHandoff(hubHash, userName);
+    const handoff = `${ctx.notebookOrigin}/hub-handoff?code=${code}&next=${encodeURIComponent(url.pathname + url.search)}`;
+    return reply.redirect(handoff, 303);
+  }
+
+  const loginRedirect = (req: FastifyRequest) =>
+    `/hub/login?next=${encodeURIComponent(req.url.length <= 2000 ? req.url : '/hub/home')}`;
+
+  app.get('/', (_req, reply) => reply.redirect('/hub/home'));
+  app.get('/hub', (_req, reply) => reply.redirect('/hub/home'));
+  app.get('/hub/', (_req, reply) => reply.redirect('/hub/home'));
+
+  app.get<{ Querystring: { next?: string } }>('/hub/login', async (req, reply) => {
+    const next = safeNext(ctx, req.query.next);
+    const session = await sessions.hubIdentity(req.headers.cookie);
+    if (session) return proceed(reply, session.hash, session.identity.userName, next);
+    return reply.type('text/html').send(loginPage({ next: next ?? '' }));
+  });
+
+  app.post<{ Body: { username?: unknown; next?: unknown } }>('/hub/login', async (req, reply) => {
+    const origin = req.headers.origin;
+    // Login CSRF: a sign-in form posted from another site is refused.
+    if (origin && origin !== ctx.hubOrigin) {
+      throw new SifuError('SIFU_ERR_BAD_ORIGIN', 'sign-in from another site is refused');
+    }
+    const next = safeNext(ctx, req.body?.next);
+    let userName: string;
+    try {
+      userName = normalizeUsername(req.body?.username);
+    } catch (err) {
+      if (!isSifuError(err)) throw err;
+      const username = typeof req.body?.username === 'string' ? req.body.username.slice(0, 64) : '';
+      return reply
+        .code(err.status)
+        .type('text/html')
+        .send(loginPage({ next: next ?? '', error: err.message, username }));
+    }
+    await store.ensureUser(userName);
+    const { setCookie } = await sessions.signIn(userName, req.headers.cookie);
+    reply.header('set-cookie', setCookie);
+    const session = await sessions.hubIdentity(`${setCookie.split(';')[0]}`);
+    if (!session) throw new SifuError('SIFU_ERR_INTERNAL', 'the new session was not found');
+    // Coming from someone else's notebook link: go home rather than to a 403.
+    const owner = next ? notebookOwner(ctx, next) : null;
+    return proceed(reply, session.hash, userName, owner && owner !== userName && !session.identity.admin ? null : next);
+  });
+
+  const logout = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (req.method === 'POST' && req.headers.origin && req.headers.origin !== ctx.hubOrigin) {
+      throw new SifuError('SIFU_ERR_BAD_ORIGIN', 'sign-out from another site is refused');
+    }
+    const { setCookie } = await sessions.signOut(req.headers.cookie);
+    reply.header('set-cookie', setCookie);
+    return reply.redirect('/hub/login', 303);
+  };
+  app.get('/hub/logout', logout);
+  app.post('/hub/logout', logout);
+
+  app.get('/hub/home', async (req, reply) => {
+    const session = await sessions.hubIdentity(req.headers.cookie);
+    if (!session) return reply.redirect(loginRedirect(req));
+    const user = session.identity.userName;
+    return reply.type('text/html').send(
+      homePage({
+        user,
+        running: manager.route(user, '') !== undefined,
+        pending: manager.isPending(user, ''),
+        notebookUrl: notebookHome(user),
+      }),
+    );
+  });
+
+  app.post('/hub/stop', async (req, reply) => {
+    const session = await sessions.hubIdentity(req.headers.cookie);
+    if (!session) return reply.redirect(loginRedirect(req), 303);
+    if (req.headers.origin !== ctx.hubOrigin) {
+      throw new SifuError('SIFU_ERR_BAD_ORIGIN', 'cross-origin requests with a session cookie are refused');
+    }
+    await manager.stop(session.identity.userName, '', 'requested');
+    return reply.redirect('/hub/home', 303);
+  });
+
+  /** Starts the server if needed and shows live progress; when ready, lands in the notebook. */
+  app.get<{ Params: { name: string }; Querystring: { next?: string } }>('/hub/spawn/:name', async (req, reply) => {
+    const session = await sessions.hubIdentity(req.headers.cookie);
+    if (!session) return reply.redirect(loginRedirect(req));
+    const owner = normalizeUsername(req.params.name);
+    const { identity } = session;
+    if (owner !== identity.userName && !identity.admin) {
+      throw new SifuError('SIFU_ERR_FORBIDDEN', 'this is not your server');
+    }
+    if (!(await store.getUser(owner))) throw new SifuError('SIFU_ERR_USER_NOT_FOUND', `no user named ${owner}`);
+    const next = safeNext(ctx, req.query.next);
+    const target = next && notebookOwner(ctx, next) === owner ? next : notebookHome(owner);
+    if (manager.route(owner, '')) return proceed(reply, session.hash, identity.userName, target);
+    // Starts unless a start is in flight; a failed start shows its reason and is retried on reload.
+    await manager.start(owner, '');
+    return reply.type('text/html').send(spawnPage({ user: identity.userName, owner, next: target }));
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const error = new SifuError('SIFU_ERR_NOT_FOUND', 'there is nothing here');
+    if (req.url.startsWith('/hub/api')) return reply.code(404).send({ status: 404, code: error.code, message: error.message });
+    return reply.code(404).type('text/html').send(errorPage(404, error.code, error.message));
+  });
+}

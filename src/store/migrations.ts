@@ -1,0 +1,110 @@
+/**
+ * The schema's history, as code: one entry per migration, applied in name order by kysely's `Migrator`,
+ * each exactly once per database (kysely records them in `kysely_migration`). Never edit a migration that
+ * has shipped; add the next one (`0002_...`) instead.
+ *
+ * Migrations are written against `Kysely<unknown>`, not the current `Database` type, on purpose: they
+ * must keep compiling and meaning the same thing after later migrations change the tables.
+ */
+import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
+import { SifuError } from '../errors.js';
+
+/** The few places where the two databases need different DDL. */
+export type SqlFlavour = 'sqlite' | 'postgres';
+
+function initialSchema(flavour: SqlFlavour): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('users')
+        .addColumn('name', 'text', (col) => col.primaryKey())
+        .addColumn('admin', 'integer', (col) => col.notNull().defaultTo(0))
+        .addColumn('created_at', 'text', (col) => col.notNull())
+        .addColumn('last_activity', 'text')
+        .execute();
+
+      await db.schema
+        .createTable('servers')
+        .addColumn('user_name', 'text', (col) => col.notNull().references('users.name').onDelete('cascade'))
+        .addColumn('name', 'text', (col) => col.notNull())
+        .addColumn('backend', 'text', (col) => col.notNull())
+        .addColumn('state', 'text', (col) => col.notNull())
+        .addColumn('url', 'text')
+        .addColumn('secret', 'text', (col) => col.notNull())
+        .addColumn('status', 'text', (col) => col.notNull().check(sql`status in ('pending', 'running')`))
+        .addColumn('started_at', 'text', (col) => col.notNull())
+        .addColumn('last_activity', 'text')
+        .addPrimaryKeyConstraint('servers_pk', ['user_name', 'name'])
+        .execute();
+
+      await db.schema
+        .createTable('tokens')
+        .addColumn('id', 'text', (col) => col.primaryKey())
+        .addColumn('user_name', 'text', (col) => col.notNull().references('users.name').onDelete('cascade'))
+        .addColumn('hash', 'text', (col) => col.notNull().unique())
+        .addColumn('scopes', 'text', (col) => col.notNull())
+        .addColumn('note', 'text', (col) => col.notNull().defaultTo(''))
+        .addColumn('created_at', 'text', (col) => col.notNull())
+        .addColumn('expires_at', 'text')
+        .addColumn('last_activity', 'text')
+        .execute();
+      await db.schema.createIndex('tokens_user_name').on('tokens').column('user_name').execute();
+
+      await db.schema
+        .createTable('sessions')
+        .addColumn('hash', 'text', (col) => col.primaryKey())
+        .addColumn('user_name', 'text', (col) => col.notNull().references('users.name').onDelete('cascade'))
+        .addColumn('created_at', 'text', (col) => col.notNull())
+        .addColumn('expires_at', 'text', (col) => col.notNull())
+        .addColumn('parent_hash', 'text')
+        .execute();
+      await db.schema.createIndex('sessions_user_name').on('sessions').column('user_name').execute();
+      await db.schema.createIndex('sessions_parent_hash').on('sessions').column('parent_hash').execute();
+      await db.schema.createIndex('sessions_expires_at').on('sessions').column('expires_at').execute();
+
+      // No foreign key on user_name: the audit log outlives the users it mentions.
+      await db.schema
+        .createTable('events')
+        .addColumn('id', flavour === 'postgres' ? 'bigint' : 'integer', (col) =>
+          flavour === 'postgres'
+            ? col.primaryKey().generatedByDefaultAsIdentity()
+            : col.primaryKey().autoIncrement(),
+        )
+        .addColumn('at', 'text', (col) => col.notNull())
+        .addColumn('type', 'text', (col) => col.notNull())
+        .addColumn('user_name', 'text')
+        .addColumn('data', 'text', (col) => col.notNull())
+        .execute();
+      await db.schema.createIndex('events_user_name').on('events').columns(['user_name', 'id']).execute();
+      await db.schema.createIndex('events_type').on('events').columns(['type', 'id']).execute();
+    },
+  };
+}
+
+export function migrationProvider(flavour: SqlFlavour): MigrationProvider {
+  return {
+    async getMigrations() {
+      return {
+        '0001_initial': initialSchema(flavour),
+      };
+    },
+  };
+}
+
+/**
+ * Applies every pending migration. Concurrent callers (several Sifu processes starting at once) are
+ * serialised by the migrator's lock: an advisory lock on PostgreSQL, the database write lock on SQLite
+ * (see `sqlite/immediate-dialect.ts`); whoever comes second finds nothing left to do.
+ */
+export async function migrateToLatest(db: Kysely<unknown>, flavour: SqlFlavour): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrationProvider(flavour) });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? '(before any migration)';
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new SifuError('SIFU_ERR_INTERNAL', 'The database schema could not be brought up to date.', {
+      logDetail: `store migration ${failed} failed: ${reason}`,
+      cause: error,
+    });
+  }
+}

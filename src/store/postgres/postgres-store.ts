@@ -1,0 +1,21 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { KyselyStore } from '../kysely-store.js';
+import type { Database } from '../schema.js';
+import type { Store } from '../store.js';
+
+/** Connections per Sifu process; several replicas share the server's `max_connections`. */
+const POOL_SIZE = 10;
+
+/**
+ * Connects (lazily: the first query opens the first connection) to the PostgreSQL database at `url`
+ * (`postgres://user:password@host:port/database`). Call `migrate()` before use.
+ */
+export async function openPostgresStore(url: string): Promise<Store> {
+  const pool = new pg.Pool({ connectionString: url, max: POOL_SIZE });
+  // An idle connection that breaks (server restart) is dropped by the pool and reported here; without a
+  // listener it would crash the process. The next query opens a new connection or reports its own error.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return new KyselyStore(db, 'postgres');
+}

@@ -1,0 +1,104 @@
+/**
+ * The one place where database values become `Store` records and back: times (ISO-8601 text <-> Date),
+ * booleans (0/1 <-> boolean) and JSON (text <-> objects). Pure functions, no I/O.
+ */
+import type { Selectable } from 'kysely';
+import type { EventsTable, ServersTable, SessionsTable, TokensTable, UsersTable } from './schema.js';
+import type { EventRecord, Scope, ServerRecord, SessionRecord, TokenRecord, UserRecord } from './store.js';
+
+/** Fixed-width UTC text, so that comparing two stored times as text compares them as times. */
+export function toDbTime(date: Date): string {
+  return date.toISOString();
+}
+
+export function toDbTimeOrNull(date: Date | null | undefined): string | null {
+  return date ? toDbTime(date) : null;
+}
+
+export function fromDbTime(text: string): Date {
+  return new Date(text);
+}
+
+export function fromDbTimeOrNull(text: string | null): Date | null {
+  return text === null ? null : fromDbTime(text);
+}
+
+export function toDbJson(value: unknown): string {
+  return JSON.stringify(value);
+}
+
+function parseObject(text: string): Record<string, unknown> {
+  const value: unknown = JSON.parse(text);
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
+}
+
+export function userFromRow(row: Selectable<UsersTable>): UserRecord {
+  return {
+    name: row.name,
+    admin: Number(row.admin) === 1,
+    createdAt: fromDbTime(row.created_at),
+    lastActivity: fromDbTimeOrNull(row.last_activity),
+  };
+}
+
+export function serverFromRow(row: Selectable<ServersTable>): ServerRecord {
+  return {
+    userName: row.user_name,
+    name: row.name,
+    backend: row.backend,
+    state: parseObject(row.state),
+    url: row.url,
+    secret: row.secret,
+    status: row.status === 'running' ? 'running' : 'pending',
+    startedAt: fromDbTime(row.started_at),
+    lastActivity: fromDbTimeOrNull(row.last_activity),
+  };
+}
+
+export function serverToRow(record: ServerRecord): Selectable<ServersTable> {
+  return {
+    user_name: record.userName,
+    name: record.name,
+    backend: record.backend,
+    state: toDbJson(record.state),
+    url: record.url,
+    secret: record.secret,
+    status: record.status,
+    started_at: toDbTime(record.startedAt),
+    last_activity: toDbTimeOrNull(record.lastActivity),
+  };
+}
+
+export function tokenFromRow(row: Omit<Selectable<TokensTable>, 'hash'>): TokenRecord {
+  const scopes: unknown = JSON.parse(row.scopes);
+  return {
+    id: row.id,
+    userName: row.user_name,
+    scopes: Array.isArray(scopes) ? (scopes as Scope[]) : [],
+    note: row.note,
+    createdAt: fromDbTime(row.created_at),
+    expiresAt: fromDbTimeOrNull(row.expires_at),
+    lastActivity: fromDbTimeOrNull(row.last_activity),
+  };
+}
+
+export function sessionFromRow(row: Omit<Selectable<SessionsTable>, 'hash'>): SessionRecord {
+  return {
+    userName: row.user_name,
+    createdAt: fromDbTime(row.created_at),
+    expiresAt: fromDbTime(row.expires_at),
+    parentHash: row.parent_hash,
+  };
+}
+
+export function eventFromRow(row: Selectable<EventsTable>): EventRecord {
+  return {
+    id: Number(row.id),
+    at: fromDbTime(row.at),
+    type: row.type,
+    userName: row.user_name,
+    data: parseObject(row.data),
+  };
+}
