@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: commands are written with ${VAR} on purpose.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULT_SPAWNER_COMMAND } from '../config/schema.js';
@@ -15,13 +16,29 @@ const vars = {
 
 describe('parseCommand', () => {
   const cases: Array<{ name: string; command: string; argv: string[] }> = [
-    { name: 'splits on any whitespace', command: '  jupyter\tnotebook \n --no-browser ', argv: ['jupyter', 'notebook', '--no-browser'] },
+    {
+      name: 'splits on any whitespace',
+      command: '  jupyter\tnotebook \n --no-browser ',
+      argv: ['jupyter', 'notebook', '--no-browser'],
+    },
     { name: 'expands a variable inside a word', command: '--port=${PORT}', argv: ['--port=4567'] },
-    { name: 'never splits an expanded value', command: '--dir=${ROOT} x', argv: ['--dir=/home/ada lovelace', 'x'] },
-    { name: 'never re-parses an expanded value', command: 'a ${QUOTES} ${GLOB}', argv: ['a', `it's "quoted"`, '*; rm -rf /'] },
+    {
+      name: 'never splits an expanded value',
+      command: '--dir=${ROOT} x',
+      argv: ['--dir=/home/ada lovelace', 'x'],
+    },
+    {
+      name: 'never re-parses an expanded value',
+      command: 'a ${QUOTES} ${GLOB}',
+      argv: ['a', `it's "quoted"`, '*; rm -rf /'],
+    },
     { name: 'expands adjacent variables', command: '${PORT}${BASE}', argv: ['4567/user/ada/'] },
     { name: 'keeps an empty expansion as part of its word', command: 'a=${EMPTY} b', argv: ['a=', 'b'] },
-    { name: 'keeps a word made only of an empty expansion (no shell-like elision)', command: '${EMPTY}', argv: [''] },
+    {
+      name: 'keeps a word made only of an empty expansion (no shell-like elision)',
+      command: '${EMPTY}',
+      argv: [''],
+    },
     { name: 'groups words in double quotes', command: 'echo "a  b" c', argv: ['echo', 'a  b', 'c'] },
     { name: 'expands inside double quotes', command: '"--dir=${ROOT}"', argv: ['--dir=/home/ada lovelace'] },
     { name: 'keeps single quotes literal', command: `echo '\${PORT} "x"'`, argv: ['echo', '${PORT} "x"'] },
@@ -68,7 +85,10 @@ describe('parseCommand', () => {
   }
 
   it('names the option it was given', () => {
-    assert.throws(() => parseCommand('${NOPE}', {}, { optionName: 'spawner.docker.cmd' }), /`spawner\.docker\.cmd`/);
+    assert.throws(
+      () => parseCommand('${NOPE}', {}, { optionName: 'spawner.docker.cmd' }),
+      /`spawner\.docker\.cmd`/,
+    );
   });
 
   it('parses the default command with the variables the spawners provide', () => {

@@ -58,7 +58,11 @@ describe('waitUntilReady', () => {
     assert.deepEqual(requests.at(-1), { url: '/user/ada/api', authorization: 'token s3cret' });
     assert.equal(events.at(-1)?.progress, 100);
     const values = events.map((e) => e.progress);
-    assert.deepEqual(values, [...values].sort((a, b) => a - b), 'progress never decreases');
+    assert.deepEqual(
+      values,
+      [...values].sort((a, b) => a - b),
+      'progress never decreases',
+    );
   });
 
   it('times out with SIFU_ERR_SPAWN_TIMEOUT when only a wrong secret would do', async () => {
@@ -86,7 +90,9 @@ describe('waitUntilReady', () => {
     let polls = 0;
     const poll = async (): Promise<PollResult> => {
       polls += 1;
-      return polls < 2 ? { status: 'running' } : { status: 'stopped', reason: 'exited with code 3', exitCode: 3 };
+      return polls < 2
+        ? { status: 'running' }
+        : { status: 'stopped', reason: 'exited with code 3', exitCode: 3 };
     };
     await assert.rejects(
       waitUntilReady({ ...base(), poll, pollIntervalMs: 10, timeoutMs: 60_000 }),
@@ -114,7 +120,9 @@ describe('waitUntilReady', () => {
     };
     await assert.rejects(
       waitUntilReady({ ...base(), poll, pollIntervalMs: 10, timeoutMs: 300 }),
-      assertSifuError('SIFU_ERR_SPAWN_TIMEOUT', (err) => assert.match(err.logDetail ?? '', /engine unreachable/)),
+      assertSifuError('SIFU_ERR_SPAWN_TIMEOUT', (err) =>
+        assert.match(err.logDetail ?? '', /engine unreachable/),
+      ),
     );
   });
 
@@ -123,10 +131,13 @@ describe('waitUntilReady', () => {
     const controller = new AbortController();
     const reason = new SifuError('SIFU_ERR_SPAWN_FAILED', 'cancelled by the learner');
     setTimeout(() => controller.abort(reason), 50);
-    await assert.rejects(waitUntilReady({ ...base(), timeoutMs: 60_000, signal: controller.signal }), (err) => {
-      assert.equal(err, reason);
-      return true;
-    });
+    await assert.rejects(
+      waitUntilReady({ ...base(), timeoutMs: 60_000, signal: controller.signal }),
+      (err) => {
+        assert.equal(err, reason);
+        return true;
+      },
+    );
   });
 
   it('wraps a non-Sifu abort reason as SIFU_ERR_SPAWN_FAILED', async () => {

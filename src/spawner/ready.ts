@@ -123,7 +123,9 @@ async function pollWithin(poll: () => Promise<PollResult>, ms: number): Promise<
   });
   try {
     return await Promise.race([
-      poll().catch((err: unknown): PollOutcome => ({ status: 'unknown', problem: `poll failed: ${String(err)}` })),
+      poll().catch(
+        (err: unknown): PollOutcome => ({ status: 'unknown', problem: `poll failed: ${String(err)}` }),
+      ),
       expired,
     ]);
   } finally {

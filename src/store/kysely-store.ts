@@ -81,7 +81,12 @@ export class KyselyStore implements Store {
   // users
 
   async createUser(name: string, options: { admin?: boolean } = {}): Promise<UserRecord> {
-    const user: UserRecord = { name, admin: options.admin ?? false, createdAt: new Date(), lastActivity: null };
+    const user: UserRecord = {
+      name,
+      admin: options.admin ?? false,
+      createdAt: new Date(),
+      lastActivity: null,
+    };
     const result = await this.#db
       .insertInto('users')
       .values({ name, admin: user.admin ? 1 : 0, created_at: toDbTime(user.createdAt), last_activity: null })
@@ -152,7 +157,12 @@ export class KyselyStore implements Store {
   }
 
   async listServers(): Promise<ServerRecord[]> {
-    const rows = await this.#db.selectFrom('servers').selectAll().orderBy('user_name').orderBy('name').execute();
+    const rows = await this.#db
+      .selectFrom('servers')
+      .selectAll()
+      .orderBy('user_name')
+      .orderBy('name')
+      .execute();
     return rows.map(serverFromRow);
   }
 
@@ -270,7 +280,11 @@ export class KyselyStore implements Store {
   }
 
   async touchToken(id: string, at: Date): Promise<void> {
-    await this.#db.updateTable('tokens').set({ last_activity: toDbTime(at) }).where('id', '=', id).execute();
+    await this.#db
+      .updateTable('tokens')
+      .set({ last_activity: toDbTime(at) })
+      .where('id', '=', id)
+      .execute();
   }
 
   // sessions
@@ -328,7 +342,9 @@ export class KyselyStore implements Store {
   }
 
   /** Newest first. */
-  async listEvents(options: { userName?: string; type?: string; limit?: number } = {}): Promise<EventRecord[]> {
+  async listEvents(
+    options: { userName?: string; type?: string; limit?: number } = {},
+  ): Promise<EventRecord[]> {
     let query = this.#db.selectFrom('events').selectAll().orderBy('id', 'desc');
     if (options.userName !== undefined) query = query.where('user_name', '=', options.userName);
     if (options.type !== undefined) query = query.where('type', '=', options.type);

@@ -11,7 +11,10 @@ export async function openStore(url: string): Promise<Store> {
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length);
     if (path === '') {
-      throw new SifuError('SIFU_ERR_CONFIG', '`store.url` must name a file after `sqlite:`, e.g. sqlite:data/sifu.sqlite');
+      throw new SifuError(
+        'SIFU_ERR_CONFIG',
+        '`store.url` must name a file after `sqlite:`, e.g. sqlite:data/sifu.sqlite',
+      );
     }
     return openSqliteStore(path);
   }

@@ -51,7 +51,9 @@ async function waitUntilAccepting(url: string, server: ChildProcess, log: () => 
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
     if (server.exitCode !== null || server.signalCode !== null) {
-      throw new Error(`postgres exited (${server.exitCode ?? server.signalCode}) before accepting connections:\n${log()}`);
+      throw new Error(
+        `postgres exited (${server.exitCode ?? server.signalCode}) before accepting connections:\n${log()}`,
+      );
     }
     const client = new pg.Client({ connectionString: url });
     try {

@@ -17,13 +17,19 @@ export interface ProcStat {
 export function parseProcStat(content: string): ProcStat | undefined {
   const close = content.lastIndexOf(')');
   if (close === -1) return undefined;
-  // Fields from 3 on; index 0 is field 3.
-  const fields = content.slice(close + 2).trim().split(' ');
-  const [state, ppid, pgrp, startTime] = [fields[0], fields[1], fields[2], fields[19]].map((f) => f ?? '');
-  if (!state || !/^\d+$/.test(ppid ?? '') || !/^\d+$/.test(pgrp ?? '') || !/^\d+$/.test(startTime ?? '')) {
-    return undefined;
-  }
-  return { state: state as string, ppid: Number(ppid), pgrp: Number(pgrp), startTime: Number(startTime) };
+  // Fields from 3 on: index 0 is field 3 (state), index 19 is field 22 (starttime).
+  const fields = content
+    .slice(close + 2)
+    .trim()
+    .split(' ');
+  const state = fields[0];
+  const [ppid, pgrp, startTime] = [fields[1], fields[2], fields[19]].map(toInteger);
+  if (!state || ppid === undefined || pgrp === undefined || startTime === undefined) return undefined;
+  return { state, ppid, pgrp, startTime };
+}
+
+function toInteger(field: string | undefined): number | undefined {
+  return field !== undefined && /^\d+$/.test(field) ? Number(field) : undefined;
 }
 
 /** Undefined when there is no such process (any more). */

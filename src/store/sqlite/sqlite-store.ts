@@ -22,7 +22,7 @@ export async function openSqliteStore(path: string): Promise<Store> {
     sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
-    // Per connection, off by default in SQLite: the cascades from users depend on it.
+    // The cascades from users depend on it. better-sqlite3 builds with it on; SQLite's own default is off.
     sqlite.pragma('foreign_keys = ON');
   } catch (err) {
     sqlite.close();

@@ -1,0 +1,274 @@
+/**
+ * Forwards one HTTP request to a notebook server over a pooled connection and streams the response
+ * back: bodies flow both ways with backpressure and are never buffered whole. Failures before the
+ * response head become JSON errors (503/502 SIFU_ERR_UPSTREAM_UNREACHABLE, 504 SIFU_ERR_UPSTREAM_TIMEOUT);
+ * after it, the client connection is cut so a truncated body is never mistaken for a whole one.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ResponseHandler, ResponseHead } from './response-parser.js';
+import { isSifuCookieName, setCookieName } from './request-policy.js';
+import { type CspValues, type ProxyError, sendError } from './responses.js';
+import type { BodyFraming } from './upstream-head.js';
+import type { Exchange, Target, TargetPool, UpstreamConnection, UpstreamPools } from './upstream-pool.js';
+
+export interface ForwardDeps {
+  pools: UpstreamPools;
+  csp: CspValues;
+}
+
+/** Which CSP a response gets, from the path after `/user/<name>/`. */
+export type ContentKind = 'page' | 'user-content' | 'user-content-unless-json';
+
+const USER_CONTENT_PREFIXES = ['files/', 'view/', 'nbconvert/', 'nbextensions/', 'kernelspecs/'];
+
+/**
+ * Learner-controlled content is served under these paths (and as non-JSON from the contents API);
+ * the first segment is decoded so that `%66iles/` is treated like `files/`.
+ */
+export function contentKind(rest: string): ContentKind {
+  let path = rest;
+  while (path.startsWith('/')) path = path.slice(1);
+  if (path.includes('%')) {
+    const slash = path.indexOf('/');
+    try {
+      path =
+        slash === -1 ? decodeURIComponent(path) : decodeURIComponent(path.slice(0, slash)) + path.slice(slash);
+    } catch {
+      return 'user-content';
+    }
+  }
+  for (const prefix of USER_CONTENT_PREFIXES) if (path.startsWith(prefix)) return 'user-content';
+  return path.startsWith('api/contents') ? 'user-content-unless-json' : 'page';
+}
+
+/** Response headers that are hop-by-hop, or that the proxy replaces with its own. */
+const DROPPED_RESPONSE_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+  'content-security-policy',
+  'x-frame-options',
+  'x-content-type-options',
+]);
+
+/**
+ * The client's response headers: hop-by-hop ones dropped, Sifu's cookie names never set by a
+ * server (no session fixation from a learner's server), CSP and nosniff added.
+ */
+export function clientResponseHeaders(head: ResponseHead, kind: ContentKind, csp: CspValues): string[] {
+  const { headers } = head;
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i] as string;
+    const value = headers[i + 1] as string;
+    const lower = name.toLowerCase();
+    if (DROPPED_RESPONSE_HEADERS.has(lower)) continue;
+    if (lower === 'content-length' && head.framing === 'chunked') continue;
+    if (lower === 'set-cookie' && isSifuCookieName(setCookieName(value))) continue;
+    out.push(name, value);
+  }
+  const sandboxed =
+    kind === 'user-content' ||
+    (kind === 'user-content-unless-json' && !(head.contentType ?? '').startsWith('application/json'));
+  out.push('Content-Security-Policy', sandboxed ? csp.userContent : csp.page, 'X-Content-Type-Options', 'nosniff');
+  return out;
+}
+
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EADDRNOTAVAIL']);
+
+export class HttpExchange implements Exchange, ResponseHandler {
+  private connection: UpstreamConnection | undefined;
+  private pool: TargetPool | undefined;
+  private reused = false;
+  private retried = false;
+  private pumping = false;
+  private requestDone: boolean;
+  private responseDone = false;
+  private keepAlive = false;
+  private over = false;
+  private waitingForDrain = false;
+
+  constructor(
+    private readonly deps: ForwardDeps,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly target: Target,
+    private readonly head: string,
+    private readonly body: BodyFraming,
+    private readonly kind: ContentKind,
+  ) {
+    this.requestDone = body === 'none';
+  }
+
+  start(): void {
+    this.res.on('close', this.onClientClose);
+    this.pool = this.deps.pools.acquire(this.target, this);
+  }
+
+  onConnection(connection: UpstreamConnection, reused: boolean): void {
+    if (this.over) {
+      connection.release(true);
+      return;
+    }
+    this.connection = connection;
+    this.reused = reused;
+    connection.parser.reset(this.req.method === 'HEAD');
+    connection.socket.write(this.head);
+    if (this.body !== 'none' && !this.pumping) {
+      this.pumping = true;
+      this.req.on('data', this.onRequestData);
+      this.req.on('end', this.onRequestEnd);
+    }
+  }
+
+  private readonly onRequestData = (chunk: Buffer): void => {
+    const socket = this.connection?.socket;
+    if (socket === undefined || chunk.length === 0) return;
+    let flushed: boolean;
+    if (this.body === 'chunked') {
+      socket.write(`${chunk.length.toString(16)}\r\n`);
+      socket.write(chunk);
+      flushed = socket.write('\r\n');
+    } else {
+      flushed = socket.write(chunk);
+    }
+    if (!flushed) this.req.pause();
+  };
+
+  private readonly onRequestEnd = (): void => {
+    this.stopPumping();
+    this.requestDone = true;
+    if (this.body === 'chunked') this.connection?.socket.write('0\r\n\r\n');
+    if (this.responseDone) this.release();
+  };
+
+  private stopPumping(): void {
+    if (!this.pumping) return;
+    this.pumping = false;
+    this.req.removeListener('data', this.onRequestData);
+    this.req.removeListener('end', this.onRequestEnd);
+    // Let Node's server discard the rest of an unfinished upload instead of stalling the connection.
+    if (!this.requestDone) this.req.resume();
+  }
+
+  onUpstreamDrain(): void {
+    if (this.pumping) this.req.resume();
+  }
+
+  onUpstreamData(chunk: Buffer): void {
+    const connection = this.connection;
+    if (connection === undefined) return;
+    const result = connection.parser.feed(chunk, this);
+    if (result === 'error') {
+      if (!this.over) this.fail({ code: 'SIFU_ERR_UPSTREAM_UNREACHABLE', status: 502 });
+    } else if (this.responseDone && this.connection === connection) {
+      // Stray bytes after the response, or an answer before the whole upload: never reuse that socket.
+      if (connection.parser.leftover !== undefined && connection.parser.leftover.length > 0) this.keepAlive = false;
+      if (!this.requestDone) this.keepAlive = false;
+      this.release();
+    }
+  }
+
+  onResponseHead(head: ResponseHead): void {
+    if (head.status === 101) {
+      this.connection?.parser.abort('101 to a plain request');
+      return;
+    }
+    this.keepAlive = head.keepAlive;
+    try {
+      this.res.writeHead(
+        head.status,
+        head.reason === '' ? undefined : head.reason,
+        clientResponseHeaders(head, this.kind, this.deps.csp),
+      );
+    } catch {
+      // An invalid header value from the server: refuse the response rather than crash.
+      this.connection?.parser.abort('invalid response header');
+    }
+  }
+
+  onResponseBody(chunk: Buffer): void {
+    if (chunk.length === 0 || this.over) return;
+    if (!this.res.write(chunk) && !this.waitingForDrain) {
+      this.waitingForDrain = true;
+      this.connection?.socket.pause();
+      this.res.once('drain', this.onClientDrain);
+    }
+  }
+
+  private readonly onClientDrain = (): void => {
+    this.waitingForDrain = false;
+    this.connection?.socket.resume();
+  };
+
+  onResponseEnd(): void {
+    this.responseDone = true;
+    this.res.end();
+  }
+
+  /** The exchange is complete: keep the socket if both messages ended cleanly. */
+  private release(): void {
+    const connection = this.connection;
+    this.connection = undefined;
+    this.over = true;
+    this.stopPumping();
+    connection?.release(this.keepAlive && this.requestDone);
+  }
+
+  onUpstreamClose(error: Error | undefined): void {
+    const connection = this.connection;
+    this.connection = undefined;
+    if (this.over || connection === undefined) return;
+    if (connection.parser.finish(this)) {
+      this.over = true;
+      this.stopPumping();
+      return;
+    }
+    const canRetry =
+      this.reused && !this.retried && this.body === 'none' && !connection.parser.headSeen && !this.res.headersSent;
+    if (canRetry) {
+      // A kept-alive socket the server closed just as it was reused: safe to replay a bodiless request.
+      this.retried = true;
+      this.pool = this.deps.pools.acquire(this.target, this, true);
+      return;
+    }
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    const connectFailed = !this.reused && code !== undefined && CONNECT_ERRORS.has(code);
+    this.fail({ code: 'SIFU_ERR_UPSTREAM_UNREACHABLE', status: connectFailed ? 503 : 502 });
+  }
+
+  onUpstreamTimeout(): void {
+    this.fail({ code: 'SIFU_ERR_UPSTREAM_TIMEOUT' });
+  }
+
+  /** Ends the exchange with an error response if still possible, otherwise by cutting the client off. */
+  private fail(error: ProxyError): void {
+    this.over = true;
+    this.stopPumping();
+    const connection = this.connection;
+    this.connection = undefined;
+    if (connection !== undefined) {
+      connection.exchange = undefined;
+      connection.socket.destroy();
+    }
+    if (this.res.headersSent) this.res.destroy();
+    else sendError(this.res, this.deps.csp, error);
+  }
+
+  private readonly onClientClose = (): void => {
+    if (this.over) return;
+    this.over = true;
+    this.stopPumping();
+    this.pool?.cancel(this);
+    const connection = this.connection;
+    this.connection = undefined;
+    if (connection !== undefined) {
+      connection.exchange = undefined;
+      connection.socket.destroy();
+    }
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * Pure parsing of notebook-origin paths: `/user/<name>/<rest>`. No I/O, table-tested.
+ *
+ * The name is everything between `/user/` and the next `/` (or `?` / end). It is percent-decoded,
+ * must match {@link USER_NAME_PATTERN} and may not contain `..`; `%2f` inside it is refused before
+ * decoding, so an encoded slash can never move the boundary between name and path.
+ */
+
+export const USER_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+export type UserPathRefusal = 'not-user-path' | 'bad-name' | 'bad-encoding' | 'dot-segment';
+
+export type ParsedUserPath =
+  | {
+      ok: true;
+      userName: string;
+      /** '' for the default server (named servers come later). */
+      serverName: string;
+      /** The path after `/user/<name>/`, without the query string; '' for the server's root. */
+      rest: string;
+      /** `/user/<name>` without the trailing slash: the caller redirects to add it. */
+      missingSlash: boolean;
+    }
+  | { ok: false; reason: UserPathRefusal };
+
+const PREFIX = '/user/';
+
+/** Parses a request target (path and query, as in `req.url`). */
+export function parseUserPath(url: string): ParsedUserPath {
+  if (!url.startsWith(PREFIX)) return { ok: false, reason: 'not-user-path' };
+  const queryAt = url.indexOf('?');
+  const path = queryAt === -1 ? url : url.slice(0, queryAt);
+  const nameEnd = path.indexOf('/', PREFIX.length);
+  const rawName = nameEnd === -1 ? path.slice(PREFIX.length) : path.slice(PREFIX.length, nameEnd);
+  const userName = decodeName(rawName);
+  if (userName === undefined) return { ok: false, reason: 'bad-encoding' };
+  if (!USER_NAME_PATTERN.test(userName) || userName.includes('..')) return { ok: false, reason: 'bad-name' };
+  const rest = nameEnd === -1 ? '' : path.slice(nameEnd + 1);
+  if (hasDotSegment(rest)) return { ok: false, reason: 'dot-segment' };
+  return { ok: true, userName, serverName: '', rest, missingSlash: nameEnd === -1 };
+}
+
+function decodeName(raw: string): string | undefined {
+  if (!raw.includes('%')) return raw;
+  if (/%2f|%5c/i.test(raw)) return undefined;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * True if a path contains a `..` segment, raw or percent-encoded (`%2e%2e`), also when hidden behind
+ * an encoded slash or a backslash. Browsers resolve dot segments before sending, so only crafted
+ * requests have them; refusing keeps every request inside the server's base URL.
+ */
+export function hasDotSegment(path: string): boolean {
+  if (!path.includes('.') && !/%2e/i.test(path)) return false;
+  for (const segment of path.split('/')) {
+    let decoded = segment;
+    if (segment.includes('%')) {
+      try {
+        decoded = decodeURIComponent(segment);
+      } catch {
+        decoded = segment;
+      }
+    }
+    for (const part of decoded.split(/[/\\]/)) if (part === '..') return true;
+  }
+  return false;
+}

@@ -1,0 +1,142 @@
+/**
+ * Pure request policy of the notebook proxy: CSRF/Origin checks, how a refused request is answered
+ * (page vs API), where the sign-in handoff may send the browser, and which cookies belong to Sifu.
+ * Header values come in as `req.headers` gives them; nothing here does I/O.
+ */
+import { parseUserPath } from './parse-user-path.js';
+
+type HeaderValue = string | string[] | undefined;
+
+/** The origins allowed to send state-changing requests and WebSocket upgrades, normalized. */
+export function allowedOriginSet(notebookOrigin: string, extra: readonly string[]): Set<string> {
+  const set = new Set<string>();
+  for (const origin of [notebookOrigin, ...extra]) set.add(normalizeOrigin(origin));
+  return set;
+}
+
+function normalizeOrigin(origin: string): string {
+  try {
+    return new URL(origin).origin;
+  } catch {
+    return origin.toLowerCase();
+  }
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export interface OriginHeaders {
+  origin?: HeaderValue;
+  'sec-fetch-site'?: HeaderValue;
+  referer?: HeaderValue;
+}
+
+/**
+ * Whether a request may proceed as far as Origin is concerned (the server's own XSRF check is off
+ * because forwarded requests carry its token, so this is the CSRF defence).
+ * - GET/HEAD/OPTIONS pass (they must not change state);
+ * - an `Origin` header must be the notebook origin or an allowed one (`null` never is);
+ * - WebSocket upgrades without `Origin` are refused: browsers always send it;
+ * - otherwise without `Origin`: refuse `Sec-Fetch-Site` other than same-origin/none, then check the
+ *   `Referer`'s origin; with neither, pass (not a browser, or one that already sends `Origin`).
+ */
+export function originAllowed(
+  method: string,
+  headers: OriginHeaders,
+  allowed: ReadonlySet<string>,
+  websocket: boolean,
+): boolean {
+  if (!websocket && SAFE_METHODS.has(method)) return true;
+  const origin = single(headers.origin);
+  if (origin !== undefined) return allowed.has(origin) || allowed.has(origin.toLowerCase());
+  if (websocket) return false;
+  const site = single(headers['sec-fetch-site']);
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
+  const referer = single(headers.referer);
+  if (referer !== undefined) {
+    try {
+      return allowed.has(new URL(referer).origin);
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+function single(value: HeaderValue): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** True when an `Accept` header ranks text/html above application/json (or has html and no json). */
+export function prefersHtml(accept: HeaderValue): boolean {
+  const value = single(accept);
+  if (value === undefined) return false;
+  const html = value.indexOf('text/html');
+  if (html === -1) return false;
+  const json = value.indexOf('application/json');
+  return json === -1 || html < json;
+}
+
+export interface PageHeaders {
+  accept?: HeaderValue;
+  'sec-fetch-mode'?: HeaderValue;
+  'x-requested-with'?: HeaderValue;
+}
+
+/**
+ * Whether a refused request is a browser loading a page (answered with a redirect) rather than
+ * an API call or XHR (answered with JSON). `rest` is the path after `/user/<name>/`.
+ */
+export function isPageRequest(method: string, rest: string, headers: PageHeaders): boolean {
+  if (method !== 'GET' && method !== 'HEAD') return false;
+  if (headers['x-requested-with'] !== undefined) return false;
+  if (single(headers['sec-fetch-mode']) === 'navigate') return true;
+  if (rest.startsWith('api/')) return false;
+  return prefersHtml(headers.accept);
+}
+
+/**
+ * The handoff's `next`, if it is safe to redirect to: a relative path on the notebook origin that
+ * parses as a `/user/<name>/...` path, printable ASCII only (already percent-encoded), no
+ * backslash, no dot segments. Anything else (`//evil`, `https://evil`, `/hub/..`) is undefined.
+ */
+export function safeNextPath(next: string | null, notebookOrigin: string): string | undefined {
+  if (next === null || next.length > 4096) return undefined;
+  if (!/^\/user\/[\x21-\x7e]*$/.test(next) || next.includes('\\')) return undefined;
+  if (!parseUserPath(next).ok) return undefined;
+  try {
+    const base = new URL(notebookOrigin);
+    const resolved = new URL(next, base);
+    if (resolved.origin !== base.origin || !resolved.pathname.startsWith('/user/')) return undefined;
+  } catch {
+    return undefined;
+  }
+  return next;
+}
+
+/** Sifu's own cookies: `sifu...`, also behind the `__Host-` / `__Secure-` prefixes. */
+export function isSifuCookieName(name: string): boolean {
+  return /^(?:__host-|__secure-)?sifu/i.test(name);
+}
+
+/**
+ * A `Cookie` header value without Sifu's cookies, so the server never sees the session;
+ * undefined when nothing is left.
+ */
+export function stripSifuCookies(cookieHeader: string): string | undefined {
+  if (!/sifu/i.test(cookieHeader)) return cookieHeader;
+  const kept: string[] = [];
+  for (const pair of cookieHeader.split(';')) {
+    const trimmed = pair.trim();
+    if (trimmed === '') continue;
+    const eq = trimmed.indexOf('=');
+    const name = eq === -1 ? trimmed : trimmed.slice(0, eq).trim();
+    if (!isSifuCookieName(name)) kept.push(trimmed);
+  }
+  return kept.length === 0 ? undefined : kept.join('; ');
+}
+
+/** The name of the cookie a `Set-Cookie` value sets. */
+export function setCookieName(setCookie: string): string {
+  const eq = setCookie.indexOf('=');
+  return (eq === -1 ? setCookie : setCookie.slice(0, eq)).trim();
+}

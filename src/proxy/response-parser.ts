@@ -1,0 +1,287 @@
+/**
+ * An incremental HTTP/1.x response parser for the proxy's own upstream connections. Node's
+ * ClientRequest costs about half the proxy's time per request (measured: bench/RESULTS.md), so the
+ * upstream side is hand-written: this parser finds the head, the framing (Content-Length, chunked,
+ * until close, none) and hands the body on as slices of the received buffers, never copying it.
+ *
+ * One parser per connection, `reset` before each exchange. Pure: no I/O, table-tested with every
+ * split point of the input.
+ */
+
+export type Framing = 'none' | 'length' | 'chunked' | 'close';
+
+export interface ResponseHead {
+  status: number;
+  reason: string;
+  /** Raw header name/value pairs as received (values trimmed), like `IncomingMessage.rawHeaders`. */
+  headers: string[];
+  framing: Framing;
+  /** Whether the connection may carry another exchange after this response. */
+  keepAlive: boolean;
+  contentType: string | undefined;
+}
+
+export interface ResponseHandler {
+  /** The final head (1xx other than 101 are skipped). */
+  onResponseHead(head: ResponseHead): void;
+  /** A piece of the decoded body; a view into the received buffer, valid until the handler returns. */
+  onResponseBody(chunk: Buffer): void;
+  onResponseEnd(): void;
+}
+
+export type FeedResult = 'more' | 'done' | 'upgrade' | 'error';
+
+const HEAD = 0;
+const LENGTH = 1;
+const CHUNK_SIZE = 2;
+const CHUNK_DATA = 3;
+const CHUNK_DATA_END = 4;
+const TRAILERS = 5;
+const CLOSE = 6;
+const DONE = 7;
+const UPGRADED = 8;
+const ERROR = 9;
+
+const MAX_HEAD_BYTES = 64 * 1024;
+const MAX_LINE = 4096;
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+export class ResponseParser {
+  private state = HEAD;
+  private noBody = false;
+  private partial: Buffer | undefined;
+  private line = '';
+  private remaining = 0;
+  /** Why the input was refused, for the log. */
+  error: string | undefined;
+  /** Bytes received after the end of the message: the first WebSocket bytes after a 101. */
+  leftover: Buffer | undefined;
+
+  /** Prepares for the response to a new request; `noBody` for HEAD requests. */
+  reset(noBody: boolean): void {
+    this.state = HEAD;
+    this.noBody = noBody;
+    this.partial = undefined;
+    this.line = '';
+    this.remaining = 0;
+    this.error = undefined;
+    this.leftover = undefined;
+  }
+
+  /** Stops parsing (the handler gave up on this exchange); further input is refused. */
+  abort(reason: string): void {
+    if (this.state !== ERROR) this.fail(reason);
+  }
+
+  /** True once a head has been handed on. */
+  get headSeen(): boolean {
+    return this.state !== HEAD && this.state !== ERROR;
+  }
+
+  feed(input: Buffer, handler: ResponseHandler): FeedResult {
+    let data = input;
+    let offset = 0;
+    while (offset < data.length) {
+      switch (this.state) {
+        case HEAD: {
+          let searchFrom = offset;
+          if (this.partial !== undefined) {
+            searchFrom = Math.max(0, this.partial.length - 3);
+            data = Buffer.concat([this.partial, data.subarray(offset)]);
+            offset = 0;
+            this.partial = undefined;
+          }
+          const end = data.indexOf('\r\n\r\n', searchFrom, 'latin1');
+          if (end === -1) {
+            if (data.length - offset > MAX_HEAD_BYTES) return this.fail('response head too large');
+            this.partial = data.subarray(offset);
+            return 'more';
+          }
+          if (end - offset > MAX_HEAD_BYTES) return this.fail('response head too large');
+          const text = data.toString('latin1', offset, end);
+          offset = end + 4;
+          this.parseHead(text, handler);
+          if (this.state === UPGRADED) {
+            if (offset < data.length) this.leftover = data.subarray(offset);
+            return 'upgrade';
+          }
+          break;
+        }
+        case LENGTH: {
+          const take = Math.min(this.remaining, data.length - offset);
+          const chunk = data.subarray(offset, offset + take);
+          offset += take;
+          this.remaining -= take;
+          if (this.remaining === 0) this.state = DONE;
+          handler.onResponseBody(chunk);
+          if (this.state === DONE) handler.onResponseEnd();
+          break;
+        }
+        case CHUNK_SIZE: {
+          const next = this.readLine(data, offset);
+          if (next === -1) return this.state === ERROR ? 'error' : 'more';
+          offset = next;
+          const semicolon = this.line.indexOf(';');
+          const hex = (semicolon === -1 ? this.line : this.line.slice(0, semicolon)).trim();
+          this.line = '';
+          if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) return this.fail('bad chunk size');
+          this.remaining = Number.parseInt(hex, 16);
+          this.state = this.remaining === 0 ? TRAILERS : CHUNK_DATA;
+          break;
+        }
+        case CHUNK_DATA: {
+          const take = Math.min(this.remaining, data.length - offset);
+          const chunk = data.subarray(offset, offset + take);
+          offset += take;
+          this.remaining -= take;
+          if (this.remaining === 0) this.state = CHUNK_DATA_END;
+          handler.onResponseBody(chunk);
+          break;
+        }
+        case CHUNK_DATA_END: {
+          const next = this.readLine(data, offset);
+          if (next === -1) return this.state === ERROR ? 'error' : 'more';
+          offset = next;
+          if (this.line !== '') return this.fail('chunk data longer than its size');
+          this.state = CHUNK_SIZE;
+          break;
+        }
+        case TRAILERS: {
+          const next = this.readLine(data, offset);
+          if (next === -1) return this.state === ERROR ? 'error' : 'more';
+          offset = next;
+          // Trailers are dropped: the client's response is already under way without them.
+          if (this.line === '') {
+            this.state = DONE;
+            handler.onResponseEnd();
+          }
+          this.line = '';
+          break;
+        }
+        case CLOSE:
+          handler.onResponseBody(offset === 0 ? data : data.subarray(offset));
+          offset = data.length;
+          break;
+        case DONE:
+          this.leftover = data.subarray(offset);
+          return 'done';
+        default:
+          return 'error';
+      }
+    }
+    if (this.state === DONE) return 'done';
+    if (this.state === ERROR) return 'error';
+    return this.state === UPGRADED ? 'upgrade' : 'more';
+  }
+
+  /** The upstream closed its side: completes a close-delimited body. True if the message is complete. */
+  finish(handler: ResponseHandler): boolean {
+    if (this.state === CLOSE) {
+      this.state = DONE;
+      handler.onResponseEnd();
+    }
+    return this.state === DONE || this.state === UPGRADED;
+  }
+
+  /** Reads up to LF into `this.line` (without CRLF); the offset after it, or -1 if more is needed. */
+  private readLine(data: Buffer, offset: number): number {
+    const lf = data.indexOf(10, offset);
+    const end = lf === -1 ? data.length : lf;
+    this.line += data.toString('latin1', offset, end);
+    if (this.line.length > MAX_LINE) {
+      this.fail('line too long');
+      return -1;
+    }
+    if (lf === -1) return -1;
+    if (!this.line.endsWith('\r')) {
+      this.fail('bare LF');
+      return -1;
+    }
+    this.line = this.line.slice(0, -1);
+    return lf + 1;
+  }
+
+  private parseHead(text: string, handler: ResponseHandler): void {
+    const lines = text.split('\r\n');
+    const statusLine = lines[0] as string;
+    const status = Number(statusLine.slice(9, 12));
+    if (
+      !statusLine.startsWith('HTTP/1.') ||
+      statusLine[8] !== ' ' ||
+      !Number.isInteger(status) ||
+      status < 100 ||
+      (statusLine.length > 12 && statusLine[12] !== ' ')
+    ) {
+      this.fail('bad status line');
+      return;
+    }
+    const http10 = statusLine[7] === '0';
+    const headers: string[] = [];
+    let contentLength: string | undefined;
+    let transferEncoding: string | undefined;
+    let connection: string | undefined;
+    let contentType: string | undefined;
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i] as string;
+      const colon = line.indexOf(':');
+      const name = colon > 0 ? line.slice(0, colon) : '';
+      if (!TOKEN.test(name)) {
+        this.fail('bad header line');
+        return;
+      }
+      const value = line.slice(colon + 1).trim();
+      headers.push(name, value);
+      const length = name.length;
+      if (length !== 10 && length !== 12 && length !== 14 && length !== 17) continue;
+      const lower = name.toLowerCase();
+      if (lower === 'content-length') {
+        if (contentLength !== undefined && contentLength !== value) {
+          this.fail('conflicting content-length');
+          return;
+        }
+        contentLength = value;
+      } else if (lower === 'transfer-encoding') {
+        transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
+      } else if (lower === 'connection') {
+        connection = connection === undefined ? value : `${connection}, ${value}`;
+      } else if (lower === 'content-type') {
+        contentType = value;
+      }
+    }
+    if (status < 200 && status !== 101) return; // 100 Continue, 103 Early Hints: the final head follows.
+    const closeAsked = connection !== undefined && /(?:^|,)\s*close\s*(?:,|$)/i.test(connection);
+    const keepAliveAsked = connection !== undefined && /(?:^|,)\s*keep-alive\s*(?:,|$)/i.test(connection);
+    let framing: Framing;
+    if (status === 101) {
+      framing = 'none';
+      this.state = UPGRADED;
+    } else if (this.noBody || status === 204 || status === 304) {
+      framing = 'none';
+      this.state = DONE;
+    } else if (transferEncoding !== undefined) {
+      framing = /(?:^|,)\s*chunked\s*$/i.test(transferEncoding) ? 'chunked' : 'close';
+      this.state = framing === 'chunked' ? CHUNK_SIZE : CLOSE;
+    } else if (contentLength !== undefined) {
+      if (!/^\d{1,15}$/.test(contentLength)) {
+        this.fail('bad content-length');
+        return;
+      }
+      this.remaining = Number(contentLength);
+      framing = 'length';
+      this.state = this.remaining === 0 ? DONE : LENGTH;
+    } else {
+      framing = 'close';
+      this.state = CLOSE;
+    }
+    const keepAlive = framing !== 'close' && (http10 ? keepAliveAsked : !closeAsked);
+    const reason = statusLine.length > 13 ? statusLine.slice(13) : '';
+    handler.onResponseHead({ status, reason, headers, framing, keepAlive, contentType });
+    if (this.state === DONE) handler.onResponseEnd();
+  }
+
+  private fail(reason: string): 'error' {
+    this.state = ERROR;
+    this.error = reason;
+    return 'error';
+  }
+}

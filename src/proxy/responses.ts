@@ -1,0 +1,123 @@
+/**
+ * Responses the proxy writes itself (errors, redirects), on an http.ServerResponse or on a raw
+ * socket (refused WebSocket upgrades), and the security headers every response carries.
+ */
+import type { ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { STATUS_CODES } from 'node:http';
+import { type ErrorCode, errorCatalogue } from '../errors.js';
+
+/** The Content-Security-Policy values; computed once per proxy. */
+export interface CspValues {
+  /** For notebook pages and API responses: only who may frame them. */
+  page: string;
+  /** For user-supplied content (files, views, conversions): a sandbox with an opaque origin too. */
+  userContent: string;
+}
+
+/**
+ * `sandbox allow-scripts`, deliberately without `allow-same-origin`: a learner's HTML file may run
+ * its scripts (plots exported as HTML keep working) but as an opaque origin, so it can neither read
+ * notebook-origin responses nor pass the proxy's Origin check (its requests say `Origin: null`).
+ * This is what Jupyter itself sends for `/files/`, and it replaces Jupyter's CSP.
+ */
+export function cspValues(frameAncestors: readonly string[]): CspValues {
+  const ancestors = `frame-ancestors ${frameAncestors.length > 0 ? frameAncestors.join(' ') : "'none'"}`;
+  return { page: ancestors, userContent: `sandbox allow-scripts; ${ancestors}` };
+}
+
+const messages: Partial<Record<ErrorCode, string>> = {
+  SIFU_ERR_NOT_FOUND: 'Not found.',
+  SIFU_ERR_UNAUTHENTICATED: 'Sign in to open this notebook.',
+  SIFU_ERR_FORBIDDEN: 'You do not have access to this notebook server.',
+  SIFU_ERR_BAD_ORIGIN: 'Cross-origin request refused.',
+  SIFU_ERR_BAD_REQUEST: 'Bad request.',
+  SIFU_ERR_SERVER_NOT_RUNNING: 'This notebook server is not running.',
+  SIFU_ERR_UPSTREAM_UNREACHABLE: 'The notebook server cannot be reached right now.',
+  SIFU_ERR_UPSTREAM_TIMEOUT: 'The notebook server did not answer in time.',
+  SIFU_ERR_INTERNAL: 'Internal error.',
+};
+
+export interface ProxyError {
+  code: ErrorCode;
+  /** Defaults to the catalogue's status (502 is used for a broken upstream response). */
+  status?: number;
+  message?: string;
+}
+
+function jsonBody(error: ProxyError): { status: number; body: string } {
+  const status = error.status ?? errorCatalogue[error.code];
+  const message = error.message ?? messages[error.code] ?? 'Error.';
+  return { status, body: JSON.stringify({ status, code: error.code, message }) };
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Sends a JSON error (or a small HTML page when `html`), unless the response is already under way. */
+export function sendError(res: ServerResponse, csp: CspValues, error: ProxyError, html = false): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  const { status, body } = jsonBody(error);
+  let payload = body;
+  let type = 'application/json; charset=utf-8';
+  if (html) {
+    const message = escapeHtml(error.message ?? messages[error.code] ?? 'Error.');
+    payload = `<!doctype html><html><head><meta charset="utf-8"><title>${status} ${STATUS_CODES[status] ?? ''}</title></head><body><h1>${message}</h1><p>${error.code}</p></body></html>`;
+    type = 'text/html; charset=utf-8';
+  }
+  res.writeHead(status, [
+    'Content-Type',
+    type,
+    'Content-Length',
+    String(Buffer.byteLength(payload)),
+    'Cache-Control',
+    'no-store',
+    'Content-Security-Policy',
+    csp.page,
+    'X-Content-Type-Options',
+    'nosniff',
+  ]);
+  res.end(payload);
+}
+
+/** A 302 with `Cache-Control: no-store`; `extra` are more header name/value pairs. */
+export function sendRedirect(res: ServerResponse, csp: CspValues, location: string, extra: string[] = []): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(302, [
+    'Location',
+    location,
+    'Content-Length',
+    '0',
+    'Cache-Control',
+    'no-store',
+    'Content-Security-Policy',
+    csp.page,
+    'X-Content-Type-Options',
+    'nosniff',
+    ...extra,
+  ]);
+  res.end();
+}
+
+/** Answers a refused upgrade with an HTTP error on the raw socket, then closes it. */
+export function rejectSocket(socket: Duplex, error: ProxyError): void {
+  if (socket.destroyed) return;
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const { status, body } = jsonBody(error);
+  const head =
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
+    'Content-Type: application/json; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    'Cache-Control: no-store\r\nConnection: close\r\n\r\n';
+  socket.end(head + body, () => socket.destroy());
+}

@@ -1,0 +1,199 @@
+/**
+ * Keep-alive connection pools to notebook servers, one per target origin: raw TCP sockets that
+ * carry one exchange at a time (no pipelining). Listeners are installed once per socket, not per
+ * request; each event goes to the connection's current {@link Exchange}.
+ *
+ * Bounds: at most `maxSocketsPerTarget` sockets per server (more requests wait in FIFO order), at
+ * most `maxFreePerTarget` kept idle, and an idle socket is closed after `idleTimeoutMs`.
+ */
+import net from 'node:net';
+import { ResponseParser } from './response-parser.js';
+
+export interface Target {
+  /** `http://host:port` as the route gave it; the pool's key. */
+  origin: string;
+  host: string;
+  port: number;
+  /** `host:port` for the `Host` header. */
+  hostHeader: string;
+}
+
+/** Parses a route target; undefined unless it is a plain `http://host[:port]` origin. */
+export function parseTarget(origin: string): Target | undefined {
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'http:' || url.username !== '' || url.password !== '') return undefined;
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const port = url.port === '' ? 80 : Number(url.port);
+  return { origin, host, port, hostHeader: url.host };
+}
+
+/** What a connection reports to whoever is using it. */
+export interface Exchange {
+  /** A connection is ready (fresh or reused); `reused` if it carried exchanges before. */
+  onConnection(connection: UpstreamConnection, reused: boolean): void;
+  onUpstreamData(chunk: Buffer): void;
+  onUpstreamDrain(): void;
+  /** The socket closed (after an error if `error`). */
+  onUpstreamClose(error: Error | undefined): void;
+  /** No traffic for the idle timeout. */
+  onUpstreamTimeout(): void;
+}
+
+export interface PoolOptions {
+  maxSocketsPerTarget: number;
+  maxFreePerTarget: number;
+  idleTimeoutMs: number;
+}
+
+export class UpstreamConnection {
+  readonly socket: net.Socket;
+  readonly parser = new ResponseParser();
+  exchange: Exchange | undefined;
+  error: Error | undefined;
+  exchanges = 0;
+
+  constructor(
+    readonly pool: TargetPool,
+    idleTimeoutMs: number,
+  ) {
+    this.socket = net.connect({ host: pool.target.host, port: pool.target.port, noDelay: true });
+    this.socket.setTimeout(idleTimeoutMs);
+    this.socket.on('data', (chunk: Buffer) => {
+      if (this.exchange !== undefined) this.exchange.onUpstreamData(chunk);
+      else this.socket.destroy(); // An idle server does not speak; if it does, the socket is unusable.
+    });
+    this.socket.on('drain', () => this.exchange?.onUpstreamDrain());
+    this.socket.on('timeout', () => {
+      if (this.exchange !== undefined) this.exchange.onUpstreamTimeout();
+      else this.socket.destroy();
+    });
+    this.socket.on('error', (error) => {
+      this.error = error;
+    });
+    this.socket.on('close', () => {
+      const exchange = this.exchange;
+      this.exchange = undefined;
+      pool.forget(this);
+      exchange?.onUpstreamClose(this.error);
+    });
+  }
+
+  /** The exchange is over; keeps the socket for the next one if `reusable`, else closes it. */
+  release(reusable: boolean): void {
+    this.exchange = undefined;
+    if (reusable && !this.socket.destroyed) {
+      if (this.socket.isPaused()) this.socket.resume(); // Paused for a slow client of the last exchange.
+      this.pool.putBack(this);
+    } else {
+      this.socket.destroy();
+    }
+  }
+}
+
+export class TargetPool {
+  private readonly free: UpstreamConnection[] = [];
+  private readonly waiting: Exchange[] = [];
+  private open = 0;
+
+  constructor(
+    readonly target: Target,
+    private readonly options: PoolOptions,
+    private readonly onEmpty: (pool: TargetPool) => void,
+  ) {}
+
+  /** Gives `exchange` a connection now or, at the socket limit, when one is released. */
+  acquire(exchange: Exchange, fresh: boolean): void {
+    if (!fresh) {
+      const connection = this.free.pop();
+      if (connection !== undefined) {
+        connection.exchange = exchange;
+        connection.exchanges++;
+        exchange.onConnection(connection, true);
+        return;
+      }
+    }
+    if (this.open < this.options.maxSocketsPerTarget || fresh) {
+      this.open++;
+      const connection = new UpstreamConnection(this, this.options.idleTimeoutMs);
+      connection.exchange = exchange;
+      connection.exchanges++;
+      exchange.onConnection(connection, false);
+      return;
+    }
+    this.waiting.push(exchange);
+  }
+
+  /** Withdraws a waiting exchange (its client went away). */
+  cancel(exchange: Exchange): void {
+    const at = this.waiting.indexOf(exchange);
+    if (at !== -1) this.waiting.splice(at, 1);
+  }
+
+  putBack(connection: UpstreamConnection): void {
+    const next = this.waiting.shift();
+    if (next !== undefined) {
+      connection.exchange = next;
+      connection.exchanges++;
+      next.onConnection(connection, true);
+    } else if (this.free.length < this.options.maxFreePerTarget) {
+      this.free.push(connection);
+    } else {
+      connection.socket.destroy();
+    }
+  }
+
+  forget(connection: UpstreamConnection): void {
+    this.open--;
+    const at = this.free.indexOf(connection);
+    if (at !== -1) this.free.splice(at, 1);
+    const next = this.waiting.shift();
+    if (next !== undefined) this.acquire(next, false);
+    else if (this.open === 0) this.onEmpty(this);
+  }
+
+  destroy(): void {
+    for (const connection of this.free.splice(0)) connection.socket.destroy();
+  }
+}
+
+/** All pools of one proxy, keyed by target origin; a pool goes away with its last socket. */
+export class UpstreamPools {
+  private readonly pools = new Map<string, TargetPool>();
+  private readonly targets = new Map<string, Target | undefined>();
+
+  constructor(private readonly options: PoolOptions) {}
+
+  /** The parsed target for a route's origin (cached: routes repeat). */
+  target(origin: string): Target | undefined {
+    let target = this.targets.get(origin);
+    if (target === undefined && !this.targets.has(origin)) {
+      if (this.targets.size > 10_000) this.targets.clear();
+      target = parseTarget(origin);
+      this.targets.set(origin, target);
+    }
+    return target;
+  }
+
+  acquire(target: Target, exchange: Exchange, fresh = false): TargetPool {
+    let pool = this.pools.get(target.origin);
+    if (pool === undefined) {
+      pool = new TargetPool(target, this.options, (empty) => {
+        if (this.pools.get(empty.target.origin) === empty) this.pools.delete(empty.target.origin);
+      });
+      this.pools.set(target.origin, pool);
+    }
+    pool.acquire(exchange, fresh);
+    return pool;
+  }
+
+  /** Closes idle sockets; busy ones close with their exchanges. */
+  destroy(): void {
+    for (const pool of this.pools.values()) pool.destroy();
+    this.pools.clear();
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Forwards an admitted WebSocket upgrade over a raw socket: the upgrade request (with the server's
+ * token) is written upstream, the answer's head is parsed, and after a 101 the two sockets are
+ * piped both ways untouched. A non-101 answer is relayed as a plain response, then closed.
+ *
+ * Bounds: the upstream must answer within `upstreamIdleTimeoutMs`; afterwards the client socket's
+ * idle timer (`clientIdleTimeoutMs`) watches both directions, since everything the server sends is
+ * written to the client socket too.
+ */
+import { STATUS_CODES } from 'node:http';
+import net from 'node:net';
+import { clientResponseHeaders } from './http-forward.js';
+import { ResponseParser, type ResponseHandler, type ResponseHead } from './response-parser.js';
+import { isSifuCookieName, setCookieName } from './request-policy.js';
+import { type CspValues, rejectSocket } from './responses.js';
+import type { Target } from './upstream-pool.js';
+
+export interface UpgradeDeps {
+  csp: CspValues;
+  upstreamIdleTimeoutMs: number;
+  clientIdleTimeoutMs: number;
+  /** Tracks the open pair so that closing the proxy closes it. */
+  track(socket: net.Socket): void;
+  /** Called for every chunk either way; `chunk` lets the caller skip keep-alive pings. */
+  activity(chunk: Buffer): void;
+}
+
+export class UpgradeExchange implements ResponseHandler {
+  private readonly upstream: net.Socket;
+  private readonly parser = new ResponseParser();
+  private upgraded = false;
+  private answered = false;
+
+  constructor(
+    private readonly deps: UpgradeDeps,
+    private readonly client: net.Socket,
+    target: Target,
+    head: string,
+    clientHead: Buffer,
+  ) {
+    this.parser.reset(false);
+    deps.track(client);
+    this.upstream = net.connect({ host: target.host, port: target.port, noDelay: true });
+    this.upstream.setTimeout(deps.upstreamIdleTimeoutMs);
+    this.upstream.write(head);
+    if (clientHead.length > 0) this.upstream.write(clientHead);
+    this.upstream.on('data', this.onUpstreamHeadData);
+    this.upstream.on('timeout', this.onUpstreamTimeout);
+    this.upstream.on('error', () => this.onUpstreamGone());
+    this.upstream.on('close', () => this.onUpstreamGone());
+    client.on('close', () => this.upstream.destroy());
+    client.on('error', () => {
+      client.destroy();
+      this.upstream.destroy();
+    });
+    client.setTimeout(deps.clientIdleTimeoutMs);
+    client.on('timeout', () => {
+      client.destroy();
+      this.upstream.destroy();
+    });
+  }
+
+  private readonly onUpstreamHeadData = (chunk: Buffer): void => {
+    const result = this.parser.feed(chunk, this);
+    if (result === 'error' && !this.answered) {
+      this.answered = true;
+      rejectSocket(this.client, { code: 'SIFU_ERR_UPSTREAM_UNREACHABLE', status: 502 });
+      this.upstream.destroy();
+    } else if (result === 'upgrade') {
+      this.pipe();
+    }
+  };
+
+  private readonly onUpstreamTimeout = (): void => {
+    if (!this.answered) {
+      this.answered = true;
+      rejectSocket(this.client, { code: 'SIFU_ERR_UPSTREAM_TIMEOUT' });
+    }
+    this.upstream.destroy();
+  };
+
+  private onUpstreamGone(): void {
+    if (this.upgraded) {
+      this.client.destroy();
+      return;
+    }
+    if (this.parser.finish(this)) return;
+    if (!this.answered) {
+      this.answered = true;
+      rejectSocket(this.client, { code: 'SIFU_ERR_UPSTREAM_UNREACHABLE' });
+    } else {
+      this.client.destroy();
+    }
+  }
+
+  onResponseHead(head: ResponseHead): void {
+    this.answered = true;
+    let text = `HTTP/1.1 ${head.status} ${head.reason || STATUS_CODES[head.status] || ''}\r\n`;
+    if (head.status === 101) {
+      for (let i = 0; i < head.headers.length; i += 2) {
+        const name = head.headers[i] as string;
+        const value = head.headers[i + 1] as string;
+        if (name.toLowerCase() === 'set-cookie' && isSifuCookieName(setCookieName(value))) continue;
+        text += `${name}: ${value}\r\n`;
+      }
+    } else {
+      const headers = clientResponseHeaders(head, 'page', this.deps.csp);
+      for (let i = 0; i < headers.length; i += 2) {
+        const name = headers[i] as string;
+        if (name.toLowerCase() !== 'content-length') text += `${name}: ${headers[i + 1]}\r\n`;
+      }
+      text += 'Connection: close\r\n';
+    }
+    this.client.write(`${text}\r\n`);
+  }
+
+  onResponseBody(chunk: Buffer): void {
+    this.client.write(chunk);
+  }
+
+  onResponseEnd(): void {
+    // The answer was not a 101: the body has been relayed (framed by closing), so end both sides.
+    this.client.end();
+    this.upstream.destroy();
+  }
+
+  private pipe(): void {
+    this.upgraded = true;
+    const { client, upstream, deps } = this;
+    upstream.removeListener('data', this.onUpstreamHeadData);
+    upstream.setTimeout(0);
+    const leftover = this.parser.leftover;
+    if (leftover !== undefined && leftover.length > 0) client.write(leftover);
+    client.setNoDelay(true);
+    client.on('data', deps.activity);
+    upstream.on('data', deps.activity);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+}

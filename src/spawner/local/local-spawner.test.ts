@@ -1,0 +1,334 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: commands are written with ${VAR} on purpose.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_SPAWNER_COMMAND } from '../../config/schema.js';
+import { isSifuError, SifuError } from '../../errors.js';
+import { spawnerContract } from '../contract.js';
+import { waitUntilReady } from '../ready.js';
+import type { Spawner, Started, StartRequest } from '../spawner.js';
+import { createLocalSpawner, type LocalSpawnerOptions } from './local-spawner.js';
+import { readCmdline, readEnviron, readProcStat } from './proc.js';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const fakeServer = join(here, '..', 'doubles', 'fake-server.py');
+// Debian's python3, the one Jupyter runs on: a pyenv shim would look for its root under HOME, which
+// is the learner's home in a server's environment.
+const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+const fake = (mode: string): string => `${quote(python)} ${quote(fakeServer)} ${mode}`;
+// Jupyter refuses to run as root unless told; test machines often run tests as root.
+const jupyter =
+  process.getuid?.() === 0 ? `${DEFAULT_SPAWNER_COMMAND} --allow-root` : DEFAULT_SPAWNER_COMMAND;
+
+let logDir = '';
+before(async () => {
+  logDir = await mkdtemp(join(tmpdir(), 'sifu-local-logs-'));
+});
+after(() => rm(logDir, { recursive: true, force: true }));
+
+const make = (options: Partial<LocalSpawnerOptions> & { command: string }): Spawner =>
+  createLocalSpawner({ logDir, ...options });
+
+spawnerContract('local', ({ command }) => make({ command }), {
+  commands: {
+    jupyter,
+    fast: fake('fast'),
+    slow: fake('slow'),
+    neverReady: fake('never-ready'),
+    crashAtStart: fake('crash-at-start'),
+    crashWhileRunning: fake('crash-while-running'),
+    ignoresSigterm: fake('ignores-sigterm'),
+  },
+  readArgv: async (started) => (await readCmdline(pidOf(started.state))) ?? [],
+});
+
+describe('local spawner', () => {
+  it('keeps a server running when the Node process (and group) that started it is killed', async (t) => {
+    const scope = new Scope(t);
+    const req = await scope.request('survivor');
+    const starter = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', starterScript(fake('fast'), logDir, req)],
+      // Its own process group, so that killing the group below also hits anything not detached from it.
+      { detached: true, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const starterExited = new Promise((resolve) => starter.once('exit', resolve));
+    t.after(() => killGroup(starter.pid));
+    const started = JSON.parse(await firstLine(starter.stdout)) as Started;
+    scope.stopLater(started.state);
+
+    killGroup(starter.pid);
+    await starterExited;
+
+    const spawner = make({ command: fake('fast') });
+    assert.deepEqual(await spawner.poll(started.state), { status: 'running' });
+    // The fake server logs each request to stderr: this fails if its stderr were a pipe to the dead starter.
+    assert.equal((await get(started.url, `${req.baseUrl}api`, req.secret)).status, 200);
+    await spawner.stop(started.state);
+    assert.equal((await spawner.poll(started.state)).status, 'stopped');
+  });
+
+  it('does not mistake a recycled pid for its server: polls it as stopped and never signals it', async (t) => {
+    const scope = new Scope(t);
+    const spawner = make({ command: fake('fast') });
+    const req = await scope.request('pidreuse');
+    const started = await scope.launch(spawner, req);
+    const impostor = { ...started.state, startTime: (started.state.startTime as number) + 1 };
+
+    const result = await spawner.poll(impostor);
+    assert.equal(result.status, 'stopped');
+    await spawner.stop(impostor, { graceMs: 0 });
+    assert.deepEqual(
+      await spawner.poll(started.state),
+      { status: 'running' },
+      'the real process was left alone',
+    );
+    assert.equal((await get(started.url, `${req.baseUrl}api`, req.secret)).status, 200);
+  });
+
+  it("runs the server in the home, in its own process group, with a minimal environment and not Sifu's", async (t) => {
+    const scope = new Scope(t);
+    process.env.SIFU_TEST_PARENT_SECRET = 'parent-secret';
+    t.after(() => {
+      delete process.env.SIFU_TEST_PARENT_SECRET;
+    });
+    const spawner = make({ command: fake('fast'), extraEnv: { OPERATOR_VAR: 'op', SIFU_SERVER_PORT: '1' } });
+    const req = await scope.request('envy', { COURSE: 'python-101', JUPYTER_TOKEN: 'not-the-secret' });
+    const started = await scope.launch(spawner, req);
+    const pid = pidOf(started.state);
+
+    const env = await readEnviron(pid);
+    assert.ok(env);
+    assert.equal(env.SIFU_TEST_PARENT_SECRET, undefined, "Sifu's environment does not leak");
+    assert.equal(env.HOME, req.home);
+    assert.equal(env.PATH, process.env.PATH);
+    assert.equal(env.JUPYTER_TOKEN, req.secret, 'neither request nor operator can replace the secret');
+    assert.equal(env.SIFU_SERVER_PORT, new URL(started.url).port);
+    assert.equal(env.SIFU_SERVER_BASE_URL, req.baseUrl);
+    assert.equal(env.SIFU_SERVER_ROOT, req.home);
+    assert.equal(env.COURSE, 'python-101');
+    assert.equal(env.OPERATOR_VAR, 'op');
+    const runtimeDir = env.JUPYTER_RUNTIME_DIR ?? '';
+    assert.ok(runtimeDir.startsWith(`${logDir}/`), `runtime dir ${runtimeDir} is under logDir`);
+    assert.ok(!runtimeDir.startsWith(req.home), 'runtime dir is not in the home');
+    assert.deepEqual(
+      Object.keys(env)
+        .filter((k) => !['PATH', 'LANG', 'LC_ALL', 'HOME', 'COURSE', 'OPERATOR_VAR'].includes(k))
+        .sort(),
+      [
+        'JUPYTER_RUNTIME_DIR',
+        'JUPYTER_TOKEN',
+        'SIFU_SERVER_BASE_URL',
+        'SIFU_SERVER_PORT',
+        'SIFU_SERVER_ROOT',
+      ],
+    );
+
+    assert.equal(await readlink(`/proc/${pid}/cwd`), req.home);
+    const stat = await readProcStat(pid);
+    assert.equal(stat?.pgrp, pid, 'its own process group');
+    assert.equal(started.state.pgid, pid);
+    assert.equal(new URL(started.url).hostname, '127.0.0.1');
+  });
+
+  it('fails at once with SIFU_ERR_SPAWN_CRASHED and the log tail (secret redacted) when the server exits at launch', async (t) => {
+    const scope = new Scope(t);
+    // A long launch window makes `start` itself see the exit, whatever the machine's load.
+    const spawner = make({
+      command: `/bin/sh -c "echo sifu-test-boom token=$JUPYTER_TOKEN >&2; exit 3"`,
+      launchWindowMs: 10_000,
+    });
+    const req = await scope.request('boom');
+    const err = await spawner.start(req, scope.context()).then(
+      () => assert.fail('start succeeded'),
+      (e: unknown) => e,
+    );
+    assert.ok(isSifuError(err));
+    assert.equal(err.code, 'SIFU_ERR_SPAWN_CRASHED');
+    assert.match(err.logDetail ?? '', /exited with code 3/);
+    assert.match(err.logDetail ?? '', /sifu-test-boom token=<secret>/);
+    assert.ok(!(err.logDetail ?? '').includes(req.secret), 'the secret is redacted from logDetail');
+    assert.doesNotMatch(err.message, /sifu-test-boom|code 3/);
+  });
+
+  it('fails with SIFU_ERR_SPAWN_FAILED naming the command when it does not exist', async (t) => {
+    const scope = new Scope(t);
+    const spawner = make({ command: 'sifu-no-such-command --port=${SIFU_SERVER_PORT}' });
+    const req = await scope.request('nocmd');
+    await assert.rejects(spawner.start(req, scope.context()), (err: unknown) => {
+      assert.ok(isSifuError(err));
+      assert.equal(err.code, 'SIFU_ERR_SPAWN_FAILED');
+      assert.match(err.logDetail ?? '', /command not found: 'sifu-no-such-command'/);
+      assert.doesNotMatch(err.message, /sifu-no-such-command/);
+      return true;
+    });
+  });
+
+  it('fails with SIFU_ERR_SPAWN_FAILED naming an unknown variable of the command', async (t) => {
+    const scope = new Scope(t);
+    const spawner = make({ command: `${fake('fast')} \${COURSE_IMAGE}` });
+    const req = await scope.request('novar');
+    await assert.rejects(spawner.start(req, scope.context()), (err: unknown) => {
+      assert.ok(isSifuError(err));
+      assert.equal(err.code, 'SIFU_ERR_SPAWN_FAILED');
+      assert.match(err.logDetail ?? '', /unknown variable \$\{COURSE_IMAGE\}/);
+      return true;
+    });
+  });
+
+  it('refuses, when created, a command that would put the secret in process arguments', () => {
+    assert.throws(
+      () => make({ command: 'jupyter notebook --NotebookApp.token=${JUPYTER_TOKEN}' }),
+      (err: unknown) =>
+        isSifuError(err) && err.code === 'SIFU_ERR_CONFIG' && /JUPYTER_TOKEN/.test(err.message),
+    );
+  });
+
+  it('stops what it launched when the start is aborted, rejecting with the reason', async (t) => {
+    const scope = new Scope(t);
+    const ownLogDir = await mkdtemp(join(tmpdir(), 'sifu-local-abort-'));
+    t.after(() => rm(ownLogDir, { recursive: true, force: true }));
+    const spawner = createLocalSpawner({ command: fake('fast'), logDir: ownLogDir, launchWindowMs: 60_000 });
+    const req = await scope.request('aborted');
+    const controller = new AbortController();
+    const reason = new SifuError('SIFU_ERR_SPAWN_TIMEOUT', 'too slow');
+    const starting = spawner.start(req, { progress: () => {}, signal: controller.signal });
+    starting.catch(() => {});
+    t.after(() => controller.abort());
+
+    const pid = await serverPidFromLog(ownLogDir);
+    assert.ok((await readProcStat(pid))?.state !== 'Z', 'the server was running before the abort');
+    controller.abort(reason);
+    await assert.rejects(starting, (err) => err === reason);
+    const afterAbort = await readProcStat(pid);
+    assert.ok(afterAbort === undefined || afterAbort.state === 'Z', 'the server process is gone');
+  });
+
+  it('polls and stops a state it did not make as gone, and refuses malformed state', async () => {
+    const spawner = make({ command: fake('fast') });
+    const gone = { pid: 2 ** 22 + 1, pgid: 2 ** 22 + 1, startTime: 1, port: 1, logPath: '/nonexistent' };
+    assert.equal((await spawner.poll(gone)).status, 'stopped');
+    await spawner.stop(gone);
+    await assert.rejects(spawner.poll({ pid: 'x' }), (err: unknown) => isSifuError(err));
+  });
+});
+
+/** Starts `command` for `req` in a fresh Node process, prints the `Started` JSON, and then idles. */
+function starterScript(command: string, dir: string, req: StartRequest): string {
+  const module = new URL('./local-spawner.ts', import.meta.url).href;
+  return `
+    const { createLocalSpawner } = await import(${JSON.stringify(module)});
+    const spawner = createLocalSpawner({ command: ${JSON.stringify(command)}, logDir: ${JSON.stringify(dir)} });
+    const started = await spawner.start(${JSON.stringify(req)}, { progress() {}, signal: new AbortController().signal });
+    process.stdout.write(JSON.stringify(started) + '\\n');
+    setInterval(() => {}, 60_000);
+  `;
+}
+
+/** Everything a local-only case made, undone even when it fails: servers stopped, then homes removed. */
+class Scope {
+  private readonly states: Array<Record<string, unknown>> = [];
+  private readonly dirs: string[] = [];
+
+  constructor(t: TestContext) {
+    t.after(async () => {
+      const spawner = make({ command: fake('fast') });
+      await Promise.all(this.states.map((state) => spawner.stop(state, { graceMs: 1_000 })));
+      await Promise.all(this.dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+    });
+  }
+
+  async request(userName: string, env?: Record<string, string>): Promise<StartRequest> {
+    const home = await mkdtemp(join(tmpdir(), `sifu-local-${userName}-`));
+    this.dirs.push(home);
+    const secret = randomBytes(24).toString('hex');
+    return { userName, serverName: '', baseUrl: `/user/${userName}/`, secret, home, ...(env ? { env } : {}) };
+  }
+
+  stopLater(state: Record<string, unknown>): void {
+    this.states.push(state);
+  }
+
+  context() {
+    return { progress: () => {}, signal: new AbortController().signal };
+  }
+
+  async launch(spawner: Spawner, req: StartRequest): Promise<Started> {
+    const started = await spawner.start(req, this.context());
+    this.stopLater(started.state);
+    await waitUntilReady({
+      url: started.url,
+      baseUrl: req.baseUrl,
+      secret: req.secret,
+      timeoutMs: 20_000,
+      poll: () => spawner.poll(started.state),
+    });
+    return started;
+  }
+}
+
+function pidOf(state: Record<string, unknown>): number {
+  assert.equal(typeof state.pid, 'number');
+  return state.pid as number;
+}
+
+function quote(path: string): string {
+  assert.ok(!path.includes("'"), `cannot quote ${path}`);
+  return `'${path}'`;
+}
+
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
+
+async function firstLine(stream: NodeJS.ReadableStream | null): Promise<string> {
+  assert.ok(stream);
+  let text = '';
+  for await (const chunk of stream) {
+    text += String(chunk);
+    const newline = text.indexOf('\n');
+    if (newline !== -1) return text.slice(0, newline);
+  }
+  throw new Error(`the starter exited without printing its server: ${text}`);
+}
+
+/** The fake server logs its pid first thing; wait for it to show in the only server log under `dir`. */
+async function serverPidFromLog(dir: string): Promise<number> {
+  for (let i = 0; i < 400; i += 1) {
+    const [serverDir] = await readdir(dir);
+    if (serverDir) {
+      const log = await readFile(join(dir, serverDir, 'server.log'), 'utf8').catch(() => '');
+      const match = /fake-server: mode \S+, pid (\d+)/.exec(log);
+      if (match) return Number(match[1]);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`no server pid in ${dir}`);
+}
+
+function get(origin: string, path: string, secret: string): Promise<{ status: number }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      `${origin}${path}`,
+      { agent: false, headers: { authorization: `token ${secret}` } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}

@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import WebSocket from 'ws';
+import { Client, JUPYTER, startTestSifu, type TestSifu } from './support/sifu.js';
+
+/** A Jupyter message on the kernel channels WebSocket (the JSON form notebook 6 speaks). */
+function executeRequest(code: string) {
+  const msgId = randomUUID();
+  return {
+    msgId,
+    message: {
+      header: { msg_id: msgId, msg_type: 'execute_request', username: 'ada', session: randomUUID(), version: '5.3', date: new Date().toISOString() },
+      parent_header: {},
+      metadata: {},
+      content: { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true },
+      channel: 'shell',
+      buffers: [],
+    },
+  };
+}
+
+let sifu: TestSifu;
+before(async () => {
+  // The real single-user server: Debian's jupyter-notebook, with the default command.
+  sifu = await startTestSifu({ command: JUPYTER, overrides: { spawner: { startTimeout: 90 } } });
+});
+after(() => sifu.cleanup());
+
+test('a real kernel runs 1+1 through the proxy, with only the learner session', async () => {
+  const ada = new Client();
+  const { res, hops } = await ada.signIn(sifu, 'ada');
+  await res.arrayBuffer();
+  // Signed in, sent through the spawn page: start the server the way the page's script would.
+  assert.ok(hops.some((h) => h.includes('/hub/spawn/ada')), `hops: ${hops.join(' -> ')}`);
+  const progress = sifu.manager.progress('ada', '');
+  await progress?.done;
+  assert.equal(progress?.outcome, 'ready', progress?.error?.logDetail ?? progress?.error?.message);
+  const landed = await ada.follow(`${sifu.hubUrl}/hub/spawn/ada`);
+  assert.equal(landed.res.status, 200, landed.hops.join(' -> '));
+  assert.ok(landed.hops.at(-1)?.startsWith(`${sifu.notebookUrl}/user/ada/`), landed.hops.join(' -> '));
+  await landed.res.arrayBuffer();
+  assert.ok(ada.cookies.has('sifu-nb-session'), 'the notebook origin has its own session');
+
+  const created = await ada.request(`${sifu.notebookUrl}/user/ada/api/kernels`, {
+    method: 'POST',
+    headers: { origin: sifu.notebookUrl, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'python3' }),
+  });
+  assert.equal(created.status, 201, await created.clone().text());
+  const kernel = (await created.json()) as { id: string };
+
+  const ws = new WebSocket(`${sifu.notebookUrl.replace('http', 'ws')}/user/ada/api/kernels/${kernel.id}/channels`, {
+    headers: { cookie: ada.cookieHeader(), origin: sifu.notebookUrl },
+  });
+  const { msgId, message } = executeRequest('1+1');
+  const result = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no execute_result within 60 s')), 60_000);
+    ws.on('error', reject);
+    ws.on('open', () => ws.send(JSON.stringify(message)));
+    ws.on('message', (data) => {
+      const msg = JSON.parse(String(data)) as {
+        msg_type: string;
+        parent_header: { msg_id?: string };
+        content: { data?: Record<string, string> };
+      };
+      if (msg.msg_type === 'execute_result' && msg.parent_header.msg_id === msgId) {
+        clearTimeout(timer);
+        resolve(msg.content.data?.['text/plain'] ?? '');
+      }
+    });
+  });
+  ws.close();
+  assert.equal(result, '2');
+
+  const del = await ada.request(`${sifu.notebookUrl}/user/ada/api/kernels/${kernel.id}`, {
+    method: 'DELETE',
+    headers: { origin: sifu.notebookUrl },
+  });
+  assert.equal(del.status, 204);
+});

@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import WebSocket from 'ws';
+import { hashSecret, newSecret } from '../src/auth/secrets.js';
+import { ADMIN_TOKEN, api, Client, FAKE_SERVER, startTestSifu, type TestSifu } from './support/sifu.js';
+
+/** Opens a WebSocket; resolves with the HTTP status of a refused upgrade, or 101 when it opened. */
+function upgradeStatus(url: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers });
+    ws.on('open', () => {
+      ws.close();
+      resolve(101);
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      res.resume();
+    });
+    ws.on('error', (err) => reject(err));
+  });
+}
+
+describe('trying to break in', () => {
+  let sifu: TestSifu;
+  const ada = new Client();
+  const bob = new Client();
+  const admin = new Client();
+
+  before(async () => {
+    sifu = await startTestSifu({ command: `${FAKE_SERVER} fast` });
+    for (const [client, name] of [
+      [ada, 'ada'],
+      [bob, 'bob'],
+    ] as const) {
+      await client.signIn(sifu, name);
+      await sifu.manager.progress(name, '')?.done;
+      await client.follow(`${sifu.hubUrl}/hub/spawn/${name}`);
+      assert.ok(client.cookies.has('sifu-nb-session'), `${name} has a notebook session`);
+    }
+    await api(sifu, '/users/root', { method: 'POST', token: ADMIN_TOKEN, body: { admin: true } });
+    await admin.signIn(sifu, 'root', `${sifu.notebookUrl}/user/ada/`);
+  });
+  after(() => sifu.cleanup());
+
+  const contents = (user: string) => `${sifu.notebookUrl}/user/${user}/api/contents`;
+
+  test('the owner passes; another learner gets 403; an admin passes and is audited', async () => {
+    assert.equal((await ada.request(contents('ada'))).status, 200);
+    const denied = await bob.request(contents('ada'));
+    assert.equal(denied.status, 403);
+    assert.equal(((await denied.json()) as { code: string }).code, 'SIFU_ERR_FORBIDDEN');
+    assert.equal((await admin.request(contents('ada'))).status, 200);
+    const audits = await sifu.store.listEvents({ type: 'admin.access' });
+    assert.ok(audits.some((e) => e.userName === 'ada' && e.data.admin === 'root'));
+  });
+
+  test('no session: pages redirect to sign-in, API calls get 401', async () => {
+    const page = await fetch(`${sifu.notebookUrl}/user/ada/tree`, { redirect: 'manual' });
+    assert.equal(page.status, 302);
+    const location = new URL(page.headers.get('location') as string);
+    assert.equal(location.origin + location.pathname, `${sifu.hubUrl}/hub/login`);
+    assert.equal(location.searchParams.get('next'), `${sifu.notebookUrl}/user/ada/tree`);
+    const call = await fetch(contents('ada'), { headers: { accept: 'application/json' } });
+    assert.ok([302, 401].includes(call.status));
+  });
+
+  test('a forged cookie and an expired session are treated as no session', async () => {
+    const forged = await fetch(contents('ada'), {
+      headers: { cookie: `sifu-nb-session=${newSecret()}`, accept: 'application/json' },
+      redirect: 'manual',
+    });
+    assert.ok([302, 401].includes(forged.status), `forged: ${forged.status}`);
+    const id = newSecret();
+    const past = new Date(Date.now() - 60_000);
+    await sifu.store.createSession(hashSecret(id), {
+      userName: 'ada',
+      createdAt: new Date(past.getTime() - 3600_000),
+      expiresAt: past,
+      parentHash: null,
+    });
+    const expired = await fetch(contents('ada'), { headers: { cookie: `sifu-nb-session=${id}` }, redirect: 'manual' });
+    assert.ok([302, 401].includes(expired.status), `expired: ${expired.status}`);
+    const hubExpired = await fetch(`${sifu.hubUrl}/hub/home`, { headers: { cookie: `sifu-hub-session=${id}` }, redirect: 'manual' });
+    assert.equal(hubExpired.status, 302);
+  });
+
+  test('a foreign Origin on a POST is refused and nothing is created', async () => {
+    const res = await ada.request(contents('ada'), {
+      method: 'POST',
+      headers: { origin: 'https://evil.example', 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'notebook' }),
+    });
+    assert.equal(res.status, 403);
+    assert.equal(((await res.json()) as { code: string }).code, 'SIFU_ERR_BAD_ORIGIN');
+    assert.ok(!existsSync(join(sifu.dataDir, 'homes/ada/Untitled.ipynb')));
+    const hubPost = await fetch(`${sifu.hubUrl}/hub/api/users/ada/server`, {
+      method: 'DELETE',
+      headers: { cookie: ada.cookieHeader(), origin: 'https://evil.example' },
+    });
+    assert.equal(hubPost.status, 403, 'cookie-authenticated API calls from another site are refused');
+    assert.ok(sifu.manager.route('ada', ''), "ada's server still runs");
+  });
+
+  test('WebSocket upgrades: foreign or missing Origin refused, own origin admitted', async () => {
+    const url = `${sifu.notebookUrl.replace('http', 'ws')}/user/ada/api/kernels/x/channels`;
+    assert.equal(await upgradeStatus(url, { cookie: ada.cookieHeader(), origin: 'https://evil.example' }), 403);
+    assert.equal(await upgradeStatus(url, { cookie: ada.cookieHeader() }), 403);
+    assert.equal(await upgradeStatus(url, { cookie: bob.cookieHeader(), origin: sifu.notebookUrl }), 403);
+    assert.notEqual(await upgradeStatus(url, { origin: sifu.notebookUrl }), 101);
+  });
+
+  test('odd user names at sign-in are refused and create nobody', async () => {
+    const before = (await sifu.store.listUsers()).length;
+    for (const name of ['..', '%2f', 'a/b', 'ädä', '名前', 'x'.repeat(300), '', '<script>']) {
+      const res = await fetch(`${sifu.hubUrl}/hub/login`, {
+        method: 'POST',
+        body: new URLSearchParams({ username: name }),
+        headers: { origin: sifu.hubUrl },
+        redirect: 'manual',
+      });
+      assert.equal(res.status, 400, `sign-in as ${JSON.stringify(name.slice(0, 20))}`);
+      assert.equal(res.headers.get('set-cookie'), null);
+      const page = await res.text();
+      assert.ok(!page.includes('<script>'), 'the name is escaped');
+    }
+    assert.equal((await sifu.store.listUsers()).length, before);
+  });
+
+  test('odd names in notebook paths go nowhere', async () => {
+    for (const path of ['/user/../hub/api/users', '/user/%2e%2e/api', '/user/ad%2fa/api/contents', '/user/%C3%A4/', `/user/${'x'.repeat(300)}/`]) {
+      const res = await ada.request(`${sifu.notebookUrl}${path}`);
+      assert.ok([400, 404].includes(res.status), `${path}: ${res.status}`);
+    }
+  });
+
+  test('sign-in: login CSRF refused, no open redirect, session id rotates, cookies are HttpOnly', async () => {
+    const csrf = await fetch(`${sifu.hubUrl}/hub/login`, {
+      method: 'POST',
+      body: new URLSearchParams({ username: 'mallory' }),
+      headers: { origin: 'https://evil.example' },
+      redirect: 'manual',
+    });
+    assert.equal(csrf.status, 403);
+    assert.equal(await sifu.store.getUser('mallory'), null);
+
+    const eve = new Client();
+    const open = await eve.signIn(sifu, 'eve', 'https://evil.example/steal');
+    assert.ok(!open.hops.some((h) => h.includes('evil.example')), open.hops.join(' -> '));
+    const firstCookie = eve.cookies.get('sifu-hub-session');
+    const raw = await fetch(`${sifu.hubUrl}/hub/login`, {
+      method: 'POST',
+      body: new URLSearchParams({ username: 'eve' }),
+      headers: { origin: sifu.hubUrl, cookie: eve.cookieHeader() },
+      redirect: 'manual',
+    });
+    const setCookie = raw.headers.get('set-cookie') ?? '';
+    assert.match(setCookie, /HttpOnly/);
+    assert.match(setCookie, /SameSite=Lax/);
+    const secondCookie = /sifu-hub-session=([^;]+)/.exec(setCookie)?.[1];
+    assert.ok(secondCookie && secondCookie !== firstCookie, 'a new session id at each sign-in');
+    const old = await fetch(`${sifu.hubUrl}/hub/home`, {
+      headers: { cookie: `sifu-hub-session=${firstCookie}` },
+      redirect: 'manual',
+    });
+    assert.equal(old.status, 302, 'the previous session is gone');
+  });
+
+  test('signing out of the hub ends the notebook session too', async () => {
+    const cy = new Client();
+    await cy.signIn(sifu, 'cy');
+    await sifu.manager.progress('cy', '')?.done;
+    await cy.follow(`${sifu.hubUrl}/hub/spawn/cy`);
+    assert.equal((await cy.request(contents('cy'))).status, 200);
+    await cy.request(`${sifu.hubUrl}/hub/logout`, { method: 'POST', headers: { origin: sifu.hubUrl } });
+    const after = await fetch(contents('cy'), {
+      headers: { cookie: `sifu-nb-session=${cy.cookies.get('sifu-nb-session')}` },
+      redirect: 'manual',
+    });
+    assert.ok([302, 401].includes(after.status), `after sign-out: ${after.status}`);
+  });
+
+  test('a handoff code works once', async () => {
+    const dee = new Client();
+    const { hops } = await dee.signIn(sifu, 'dee');
+    const handoff = hops.find((h) => h.includes('/hub-handoff?'));
+    assert.ok(handoff, hops.join(' -> '));
+    const replay = await fetch(handoff, { redirect: 'manual' });
+    assert.equal(replay.status, 400);
+    assert.equal(replay.headers.get('set-cookie'), null);
+  });
+});

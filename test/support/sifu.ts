@@ -1,0 +1,186 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import pino from 'pino';
+import { type Sifu, startSifu } from '../../src/app.js';
+import { loadConfig } from '../../src/config/load.js';
+import { DEFAULT_SPAWNER_COMMAND } from '../../src/config/schema.js';
+
+export const REPO = resolve(import.meta.dirname, '../..');
+/** The fast stand-in for a Jupyter server (answers the readiness and contents API). */
+export const FAKE_SERVER = `/usr/bin/python3 ${join(REPO, 'src/spawner/doubles/fake-server.py')}`;
+/** The real single-user server: Debian's jupyter-notebook, as Sifu runs it by default. */
+export const JUPYTER = DEFAULT_SPAWNER_COMMAND;
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+export interface TestSifu extends Sifu {
+  dataDir: string;
+  /** Stops every learner server, then Sifu, then removes the data dir. */
+  cleanup(): Promise<void>;
+}
+
+/** Starts Sifu in this process on OS-chosen ports with a fresh data dir. */
+export async function startTestSifu(
+  options: { command?: string; overrides?: Record<string, Record<string, unknown>>; dataDir?: string } = {},
+): Promise<TestSifu> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'sifu-test-')));
+  const config = loadConfig({
+    overrides: {
+      dataDir,
+      adminToken: ADMIN_TOKEN,
+      hub: { port: await freePort() },
+      notebook: { port: await freePort() },
+      spawner: { command: options.command ?? `${FAKE_SERVER} fast`, startTimeout: 60, ...options.overrides?.spawner },
+      culler: { enabled: false },
+      log: { level: process.env.SIFU_TEST_LOG ?? 'silent' },
+      ...Object.fromEntries(Object.entries(options.overrides ?? {}).filter(([k]) => k !== 'spawner')),
+    },
+  });
+  const sifu = await startSifu(config, { log: pino({ level: config.log.level }) });
+  return {
+    ...sifu,
+    dataDir,
+    async cleanup() {
+      for (const route of sifu.manager.runningRoutes()) {
+        await sifu.manager.stop(route.userName, route.serverName).catch(() => {});
+      }
+      await sifu.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Sifu as a separate OS process (`sifu serve`), for restart and crash tests. */
+export async function startSifuProcess(
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; output(): string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), 'serve'], {
+    env: { ...process.env, SIFU_CULLER_ENABLED: 'false', SIFU_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d) => {
+    out += d;
+  });
+  child.stderr?.on('data', (d) => {
+    out += d;
+  });
+  const hub = `http://127.0.0.1:${env.SIFU_HUB_PORT}`;
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error(`sifu exited early:\n${out}`);
+    const ok = await fetch(`${hub}/hub/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return { child, output: () => out };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`sifu did not start:\n${out}`);
+}
+
+/** A tiny cookie-keeping HTTP client: what a browser does with redirects and cookies, nothing more. */
+export class Client {
+  readonly cookies = new Map<string, string>();
+
+  cookieHeader(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+
+  private keep(res: Response): void {
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const eq = (pair as string).indexOf('=');
+      const name = (pair as string).slice(0, eq);
+      const value = (pair as string).slice(eq + 1);
+      if (/Max-Age=0/i.test(line)) this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+  }
+
+  /** One request, no redirects followed. */
+  async request(url: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.cookies.size > 0 && !headers.has('cookie')) headers.set('cookie', this.cookieHeader());
+    const res = await fetch(url, { ...init, headers, redirect: 'manual' });
+    this.keep(res);
+    return res;
+  }
+
+  /** Follows redirects (GET after 302/303) up to `max` hops; returns the last response and the URLs seen. */
+  async follow(url: string, init: RequestInit = {}, max = 10): Promise<{ res: Response; hops: string[] }> {
+    const hops = [url];
+    let res = await this.request(url, init);
+    for (let i = 0; i < max && res.status >= 300 && res.status < 400; i++) {
+      const next = new URL(res.headers.get('location') as string, hops.at(-1)).href;
+      await res.arrayBuffer();
+      hops.push(next);
+      res = await this.request(next);
+    }
+    return { res, hops };
+  }
+
+  /** Signs in with the dev authenticator and completes the handoff to the notebook origin. */
+  async signIn(sifu: { hubUrl: string; notebookUrl: string }, user: string, next?: string) {
+    const body = new URLSearchParams({ username: user, next: next ?? `${sifu.notebookUrl}/user/${user}/` });
+    return this.follow(`${sifu.hubUrl}/hub/login`, {
+      method: 'POST',
+      body,
+      headers: { origin: sifu.hubUrl, 'content-type': 'application/x-www-form-urlencoded' },
+    });
+  }
+}
+
+export async function api(
+  sifu: { hubUrl: string },
+  path: string,
+  init: { method?: string; token?: string; body?: unknown } = {},
+): Promise<{ status: number; body: any }> {
+  const headers: Record<string, string> = {};
+  if (init.token !== undefined) headers.authorization = `token ${init.token}`;
+  if (init.body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${sifu.hubUrl}/hub/api${path}`, {
+    method: init.method ?? 'GET',
+    headers,
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON
+  }
+  return { status: res.status, body };
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  ms = 30_000,
+): Promise<T> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const value = await probe();
+    if (value) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export async function removeDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
