@@ -38,7 +38,11 @@ export const DEFAULT_SPAWNER_COMMAND =
   'jupyter notebook --no-browser --ip=127.0.0.1 --port=${SIFU_SERVER_PORT} ' +
   '--NotebookApp.base_url=${SIFU_SERVER_BASE_URL} --notebook-dir=${SIFU_SERVER_ROOT} ' +
   // The proxy enforces Origin, so Jupyter's own origin check (which sees the upstream Host) is relaxed.
-  '--NotebookApp.allow_origin=*';
+  '--NotebookApp.allow_origin=* ' +
+  // Never drift to another port: a neighbour's server answering there would look like ours.
+  '--NotebookApp.port_retries=0 ' +
+  // The local backend runs servers as Sifu's own user, which on a container host is often root.
+  '--allow-root';
 
 export const configTree = {
   hub: {

@@ -115,7 +115,13 @@ export class ServerManager {
     const { store, spawner, log, startTimeoutMs } = this.options;
     const { userName, name: serverName } = record;
     const emit = (event: ProgressEvent) => progress.emit(event);
-    const timer = setTimeout(() => progress.abort.abort(new Error('start timeout')), startTimeoutMs);
+    const timer = setTimeout(
+      () =>
+        progress.abort.abort(
+          new SifuError('SIFU_ERR_SPAWN_TIMEOUT', 'Your notebook server took too long to start. Please try again.'),
+        ),
+      startTimeoutMs,
+    );
     const started0 = Date.now();
     let state: Record<string, unknown> | undefined;
     try {

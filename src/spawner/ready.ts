@@ -42,6 +42,8 @@ const FIRST_DELAY_MS = 20;
 const MAX_DELAY_MS = 250;
 /** A server that accepts a connection but does not answer within this is not ready yet. */
 const REQUEST_TIMEOUT_MS = 2_000;
+/** Even the last attempt before the deadline gets this long, so that it can still tell something. */
+const MIN_REQUEST_TIMEOUT_MS = 100;
 const MAX_PROGRESS_WHILE_WAITING = 95;
 /** What a poll may take at the deadline: the one poll that may outlast `timeoutMs`. */
 const FINAL_POLL_MS = 1_000;
@@ -92,7 +94,12 @@ export async function waitUntilReady(options: WaitUntilReadyOptions): Promise<Re
     }
 
     attempts += 1;
-    const answer = await getOnce(target, secret, Math.min(REQUEST_TIMEOUT_MS, remaining), signal);
+    const answer = await getOnce(
+      target,
+      secret,
+      clamp(remaining, MIN_REQUEST_TIMEOUT_MS, REQUEST_TIMEOUT_MS),
+      signal,
+    );
     if (answer === 'ready') {
       progress?.({ progress: 100, message: 'Your server is ready' });
       return { attempts, elapsedMs: elapsed() };
@@ -111,6 +118,10 @@ export async function waitUntilReady(options: WaitUntilReadyOptions): Promise<Re
     await sleep(Math.max(0, Math.min(delay, deadline - performance.now())), signal);
     delay = Math.min(delay * 1.5, MAX_DELAY_MS);
   }
+}
+
+function clamp(value: number, min: number, max: number): number {
+  return Math.round(Math.min(Math.max(value, min), max));
 }
 
 type PollOutcome = PollResult | { status: 'unknown'; problem: string };

@@ -23,9 +23,7 @@ const fakeServer = join(here, '..', 'doubles', 'fake-server.py');
 // is the learner's home in a server's environment.
 const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const fake = (mode: string): string => `${quote(python)} ${quote(fakeServer)} ${mode}`;
-// Jupyter refuses to run as root unless told; test machines often run tests as root.
-const jupyter =
-  process.getuid?.() === 0 ? `${DEFAULT_SPAWNER_COMMAND} --allow-root` : DEFAULT_SPAWNER_COMMAND;
+const jupyter = DEFAULT_SPAWNER_COMMAND;
 
 let logDir = '';
 before(async () => {

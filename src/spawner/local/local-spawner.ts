@@ -313,7 +313,7 @@ function describeExit(exit: ExitInfo): string {
   return exit.code !== null ? `exited with code ${exit.code}` : `was killed by ${exit.signal ?? 'a signal'}`;
 }
 
-/** A readable, path-safe directory name for a server's log: names are validated upstream, but paths are not the place to trust that. */
+/** A readable, path-safe directory name for a server's log (names are validated upstream; paths trust nothing). */
 function logName(request: StartRequest): string {
   const name = request.serverName ? `${request.userName}-${request.serverName}` : request.userName;
   return name.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64) || 'server';
