@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { HubContext } from './api/context.js';
@@ -11,8 +10,8 @@ import { SifuError } from './errors.js';
 import { createHub } from './hub.js';
 import { cullIdleServers, fetchKernels } from './lifecycle/culler.js';
 import { baseUrlOf, ServerManager } from './lifecycle/server-manager.js';
-import { createNotebookProxy } from './proxy/proxy.js';
-import type { ProxyHooks, ProxyOptions } from './proxy/types.js';
+import { createNotebookProxy } from './proxy/notebook-proxy.js';
+import type { ProxyHooks } from './proxy/types.js';
 import { createLocalSpawner } from './spawner/local/local-spawner.js';
 import type { Spawner } from './spawner/spawner.js';
 import { openStore } from './store/open-store.js';
@@ -106,15 +105,14 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
       void store.addEvent('admin.access', user, { admin, server }).catch(() => {});
     },
   };
-  const proxyOptions: ProxyOptions = {
+  const proxy = createNotebookProxy(hooks, {
     notebookOrigin: ctx.notebookOrigin,
     hubOrigin: ctx.hubOrigin,
     allowedOrigins: config.proxy.allowedOrigins,
     frameAncestors: config.proxy.frameAncestors,
     upstreamIdleTimeoutMs: config.proxy.upstreamIdleTimeout * 1000,
     clientIdleTimeoutMs: config.proxy.clientIdleTimeout * 1000,
-  };
-  const proxy = createNotebookProxy(hooks, proxyOptions);
+  });
   const hub = await createHub(ctx);
 
   await hub.listen({ host: config.hub.host, port: config.hub.port });
@@ -122,16 +120,6 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
     proxy.server.once('error', reject);
     proxy.server.listen(config.notebook.port, config.notebook.host, () => resolve());
   });
-  const hubPort = (hub.server.address() as AddressInfo).port;
-  const notebookPort = (proxy.server.address() as AddressInfo).port;
-  // With port 0 (tests), the origins are known only now.
-  if (config.hub.port === 0 && !config.hub.publicUrl) ctx.hubOrigin = `http://${config.hub.host}:${hubPort}`;
-  if (config.notebook.port === 0 && !config.notebook.publicUrl) {
-    ctx.notebookOrigin = `http://${config.notebook.host}:${notebookPort}`;
-  }
-  // The proxy reads its origins from this object on each request.
-  proxyOptions.notebookOrigin = ctx.notebookOrigin;
-  proxyOptions.hubOrigin = ctx.hubOrigin;
 
   const every = (seconds: number, task: () => Promise<unknown>) => {
     let running = false;
@@ -173,6 +161,7 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
     notebookUrl: ctx.notebookOrigin,
     async stop() {
       for (const timer of timers) clearInterval(timer);
+      await manager.shutdown();
       await manager.flushActivity().catch(() => {});
       await Promise.all([hub.close(), proxy.close()]);
       await store.close();

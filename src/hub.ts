@@ -1,5 +1,5 @@
 import formbody from '@fastify/formbody';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { HubContext } from './api/context.js';
 import { registerRootRoutes } from './api/root.js';
 import { registerServerRoutes } from './api/servers.js';
@@ -14,7 +14,8 @@ export async function createHub(ctx: HubContext): Promise<FastifyInstance> {
   // Typed as the default instance: route modules need not know the logger's concrete type.
   const app = Fastify({
     loggerInstance: ctx.log.child({ component: 'hub' }),
-    disableRequestLogging: true,
+    // Per-request lines would drown the log; errors are logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 256 * 1024,
     trustProxy: false,
     routerOptions: { maxParamLength: 300 },

@@ -44,7 +44,7 @@ describe('trying to break in', () => {
   });
   after(() => sifu.cleanup());
 
-  const contents = (user: string) => `${sifu.notebookUrl}/user/${user}/api/contents`;
+  const contents = (user: string) => `${sifu.notebookUrl}/user/${user}/api/contents/`;
 
   test('the owner passes; another learner gets 403; an admin passes and is audited', async () => {
     assert.equal((await ada.request(contents('ada'))).status, 200);

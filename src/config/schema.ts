@@ -18,7 +18,7 @@ function opt<T extends z.ZodType>(type: T, def: z.output<T> | undefined, help: s
   return { kind: 'leaf', type, default: def, help, secret };
 }
 
-const port = z.coerce.number().int().min(0).max(65535);
+const port = z.coerce.number().int().min(1).max(65535);
 const seconds = z.coerce.number().positive();
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
 /** A list from a file (array) or from the environment (comma-separated). */

@@ -155,15 +155,29 @@ export class ServerManager {
     } catch (err) {
       const error = progress.abort.signal.aborted ? abortError(progress.abort.signal) : toSifuError(err);
       log.warn({ user: userName, server: serverName, code: error.code, detail: error.logDetail }, error.message);
-      if (state) await spawner.stop(state).catch((e) => log.error({ err: e }, 'cleanup after failed start'));
-      await store.deleteServer(userName, serverName).catch(() => {});
-      await store.addEvent('server.start_failed', userName, { server: serverName, code: error.code });
+      try {
+        if (state) await spawner.stop(state);
+        await store.deleteServer(userName, serverName);
+        await store.addEvent('server.start_failed', userName, { server: serverName, code: error.code });
+      } catch (cleanupError) {
+        // Left for the next adoption pass to find; never an unhandled rejection.
+        log.error({ err: cleanupError, user: userName }, 'cleanup after a failed start');
+      }
       progress.error = error;
       progress.outcome = 'failed';
       emit({ progress: 100, message: error.message });
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Cancels every start in flight and waits until each has cleaned up (Sifu is shutting down). */
+  async shutdown(): Promise<void> {
+    const inFlight = [...this.spawns.values()];
+    for (const spawn of inFlight) {
+      spawn.abort.abort(new SifuError('SIFU_ERR_SPAWN_FAILED', 'Sifu is shutting down; please try again.'));
+    }
+    await Promise.all(inFlight.map((spawn) => spawn.done));
   }
 
   /** Stops the server (or cancels its start). Files are never touched. Resolves when it is gone. */
@@ -176,6 +190,7 @@ export class ServerManager {
       return true;
     }
     this.routes.delete(key);
+    this.finished.delete(key);
     const record = await this.options.store.getServer(userName, serverName);
     if (!record) return false;
     if (Object.keys(record.state).length > 0) await this.options.spawner.stop(record.state);

@@ -123,12 +123,13 @@ export class Client {
   /** Follows redirects (GET after 302/303) up to `max` hops; returns the last response and the URLs seen. */
   async follow(url: string, init: RequestInit = {}, max = 10): Promise<{ res: Response; hops: string[] }> {
     const hops = [url];
-    let res = await this.request(url, init);
+    const navigate = { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };
+    let res = await this.request(url, { ...init, headers: { ...navigate, ...(init.headers as Record<string, string>) } });
     for (let i = 0; i < max && res.status >= 300 && res.status < 400; i++) {
       const next = new URL(res.headers.get('location') as string, hops.at(-1)).href;
       await res.arrayBuffer();
       hops.push(next);
-      res = await this.request(next);
+      res = await this.request(next, { headers: navigate });
     }
     return { res, hops };
   }
