@@ -40,7 +40,7 @@ export const DEFAULT_SPAWNER_COMMAND =
   // The proxy enforces Origin, so Jupyter's own origin check (which sees the upstream Host) is relaxed.
   '--NotebookApp.allow_origin=* ' +
   // Never drift to another port: a neighbour's server answering there would look like ours.
-  '--NotebookApp.port_retries=0 ' +
+  '--NotebookApp.port_retries=0 --NotebookApp.quit_button=False ' +
   // The local backend runs servers as Sifu's own user, which on a container host is often root.
   '--allow-root';
 

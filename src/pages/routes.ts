@@ -36,7 +36,8 @@ export function registerPageRoutes(app: FastifyInstance, ctx: HubContext): void 
 
   /** Sends a signed-in browser on: notebook URLs go through a one-time handoff to the notebook origin. */
   function proceed(reply: FastifyReply, hubHash: string, userName: string, next: string | null) {
-    const target = next ?? '/hub/home';
+    // With nowhere else to go, a learner goes to their notebook (started if needed), as in JupyterHub.
+    const target = next ?? `/hub/spawn/${userName}`;
     if (target.startsWith('/hub/')) return reply.redirect(target, 303);
     const url = new URL(target);
     const code = sessions.mintHandoff(hubHash, userName);
@@ -48,6 +49,7 @@ export function registerPageRoutes(app: FastifyInstance, ctx: HubContext): void 
     `/hub/login?next=${encodeURIComponent(req.url.length <= 2000 ? req.url : '/hub/home')}`;
 
   app.get('/', (_req, reply) => reply.redirect('/hub/home'));
+  app.get('/favicon.ico', (_req, reply) => reply.code(204).send());
   app.get('/hub', (_req, reply) => reply.redirect('/hub/home'));
   app.get('/hub/', (_req, reply) => reply.redirect('/hub/home'));
 
