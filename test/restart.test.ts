@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,10 +8,11 @@ import { after, test } from 'node:test';
 import { openStore } from '../src/store/open-store.js';
 import { ADMIN_TOKEN, api, Client, freePort, removeDir, startSifuProcess, waitFor } from './support/sifu.js';
 
+/** Running, and not a zombie waiting for a slow init to reap it. */
 const alive = (pid: number): boolean => {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
   } catch {
     return false;
   }
@@ -81,7 +83,9 @@ test('SIGKILL of Sifu loses nothing: servers keep running, are re-adopted, none 
     const { body } = await api(sifu, `/users/${name}`, { token: ADMIN_TOKEN });
     assert.equal(body.servers[''].state.pid, statePid.get(name), `${name}'s server is the same process`);
   }
-  const cy = await (clients.get('cy') as Client).request(`${sifu.notebookUrl}/user/cy/tree`);
+  const cy = await (clients.get('cy') as Client).request(`${sifu.notebookUrl}/user/cy/tree`, {
+    headers: { accept: 'text/html' },
+  });
   assert.equal(cy.status, 302);
   assert.match(cy.headers.get('location') ?? '', /\/hub\/spawn\/cy/, 'a dead server leads to the spawn page');
   assert.deepEqual((await api(sifu, '/users/cy', { token: ADMIN_TOKEN })).body.servers, {});
