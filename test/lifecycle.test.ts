@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { ADMIN_TOKEN, api, Client, FAKE_SERVER, startTestSifu, waitFor } from './support/sifu.js';
+
+describe('server lifecycle', () => {
+  test('an idle server is culled; its files stay; an active one is kept', async () => {
+    const sifu = await startTestSifu({
+      command: `${FAKE_SERVER} fast`,
+      overrides: { culler: { enabled: true, idleTimeout: 1, interval: 0.3 } },
+    });
+    try {
+      for (const name of ['idle', 'busy']) {
+        await api(sifu, `/users/${name}`, { method: 'POST', token: ADMIN_TOKEN });
+        assert.equal((await api(sifu, `/users/${name}/server`, { method: 'POST', token: ADMIN_TOKEN })).status, 201);
+      }
+      await writeFile(join(sifu.dataDir, 'homes/idle/work.py'), 'print("mine")\n');
+      const busy = new Client();
+      await busy.signIn(sifu, 'busy');
+      // Keep `busy` active through the proxy while `idle` sits still past the timeout.
+      const until = Date.now() + 2500;
+      while (Date.now() < until) {
+        assert.equal((await busy.request(`${sifu.notebookUrl}/user/busy/api/contents/`)).status, 200);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await waitFor('idle culled', async () => sifu.manager.route('idle', '') === undefined);
+      assert.ok(sifu.manager.route('busy', ''), 'the active server is kept');
+      assert.ok(existsSync(join(sifu.dataDir, 'homes/idle/work.py')), 'culling never touches files');
+      const events = await sifu.store.listEvents({ type: 'server.stop', userName: 'idle' });
+      assert.equal(events[0]?.data.reason, 'idle');
+    } finally {
+      await sifu.cleanup();
+    }
+  });
+
+  test('a server that crashes while running is noticed; the next visit gets the spawn page', async () => {
+    const sifu = await startTestSifu({ command: `${FAKE_SERVER} crash-while-running` });
+    try {
+      const ada = new Client();
+      await ada.signIn(sifu, 'ada');
+      await sifu.manager.progress('ada', '')?.done;
+      await ada.follow(`${sifu.hubUrl}/hub/spawn/ada`);
+      assert.ok(sifu.manager.route('ada', ''));
+      assert.equal((await ada.request(`${sifu.notebookUrl}/user/ada/crash`)).status, 200);
+      await waitFor('crash noticed', async () => {
+        await sifu.manager.checkRunning();
+        return sifu.manager.route('ada', '') === undefined;
+      });
+      const next = await ada.request(`${sifu.notebookUrl}/user/ada/tree`, { headers: { accept: 'text/html' } });
+      assert.equal(next.status, 302);
+      assert.match(next.headers.get('location') ?? '', /\/hub\/spawn\/ada/);
+      const died = await sifu.store.listEvents({ type: 'server.died', userName: 'ada' });
+      assert.match(String(died[0]?.data.reason), /7/);
+    } finally {
+      await sifu.cleanup();
+    }
+  });
+
+  test('concurrent starts of one server start it once', async () => {
+    const sifu = await startTestSifu({ command: `${FAKE_SERVER} fast` });
+    try {
+      await api(sifu, '/users/ada', { method: 'POST', token: ADMIN_TOKEN });
+      const results = await Promise.all(
+        Array.from({ length: 10 }, () => api(sifu, '/users/ada/server', { method: 'POST', token: ADMIN_TOKEN })),
+      );
+      const codes = results.map((r) => r.status).sort();
+      assert.equal(codes.filter((c) => c === 201 || c === 202).length, 1, `statuses: ${codes.join(',')}`);
+      for (const r of results.filter((x) => x.status === 400)) {
+        assert.ok(['SIFU_ERR_SERVER_PENDING', 'SIFU_ERR_SERVER_ALREADY_RUNNING'].includes(r.body.code));
+      }
+      assert.equal((await sifu.store.listEvents({ type: 'server.start' })).length, 1);
+    } finally {
+      await sifu.cleanup();
+    }
+  });
+
+  test('the dev authenticator refuses a non-loopback address unless allowed', async () => {
+    await assert.rejects(
+      startTestSifu({ overrides: { hub: { host: '0.0.0.0' } } }),
+      (err: Error & { code?: string }) => err.code === 'SIFU_ERR_DEV_AUTH_NOT_LOOPBACK',
+    );
+  });
+});
