@@ -58,7 +58,8 @@ function checkAuthenticator(config: SifuConfig): void {
  */
 export async function startSifu(config: SifuConfig, options: SifuOptions = {}): Promise<Sifu> {
   checkAuthenticator(config);
-  const log = options.log ?? pino({ level: config.log.level, redact: ['*.secret', '*.token', 'secret', 'token'] });
+  const log =
+    options.log ?? pino({ level: config.log.level, redact: ['*.secret', '*.token', 'secret', 'token'] });
   const store = await openStore(storeUrl(config));
   await store.migrate();
   const spawner =
@@ -74,7 +75,8 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
   await manager.adopt();
 
   const secure = (origin: string) =>
-    config.auth.secureCookies === 'always' || (config.auth.secureCookies === 'auto' && origin.startsWith('https:'));
+    config.auth.secureCookies === 'always' ||
+    (config.auth.secureCookies === 'auto' && origin.startsWith('https:'));
   const sessions = createSessionService(store, {
     secure: secure(hubOrigin(config)),
     maxAgeSeconds: config.auth.sessionMaxAge,
@@ -168,4 +170,3 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
     },
   };
 }
-

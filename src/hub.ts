@@ -36,7 +36,10 @@ export async function createHub(ctx: HubContext): Promise<FastifyInstance> {
       error = err;
     } else if ((err as { statusCode?: number }).statusCode === 413) {
       error = new SifuError('SIFU_ERR_PAYLOAD_TOO_LARGE', 'the request body is too large');
-    } else if ((err as { statusCode?: number }).statusCode && (err as { statusCode: number }).statusCode < 500) {
+    } else if (
+      (err as { statusCode?: number }).statusCode &&
+      (err as { statusCode: number }).statusCode < 500
+    ) {
       error = new SifuError('SIFU_ERR_BAD_REQUEST', 'the request is malformed');
     } else {
       req.log.error({ err }, 'unexpected error');

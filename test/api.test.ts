@@ -3,7 +3,11 @@ import { after, before, describe, test } from 'node:test';
 import { ADMIN_TOKEN, api, FAKE_SERVER, startTestSifu, type TestSifu, waitFor } from './support/sifu.js';
 
 /** Reads a Server-Sent Events stream to its end; returns the parsed `data:` payloads. */
-async function readProgress(sifu: TestSifu, user: string, token: string): Promise<Array<Record<string, unknown>>> {
+async function readProgress(
+  sifu: TestSifu,
+  user: string,
+  token: string,
+): Promise<Array<Record<string, unknown>>> {
   const res = await fetch(`${sifu.hubUrl}/hub/api/users/${user}/server/progress`, {
     headers: { authorization: `token ${token}` },
   });
@@ -42,7 +46,11 @@ describe('REST API (JupyterHub-compatible)', () => {
     assert.equal(dup.status, 409);
     assert.equal(dup.body.code, 'SIFU_ERR_USER_EXISTS');
 
-    const many = await api(sifu, '/users', { method: 'POST', token: ADMIN_TOKEN, body: { usernames: ['bob', 'cy'] } });
+    const many = await api(sifu, '/users', {
+      method: 'POST',
+      token: ADMIN_TOKEN,
+      body: { usernames: ['bob', 'cy'] },
+    });
     assert.equal(many.status, 201);
     assert.deepEqual(
       many.body.map((u: { name: string }) => u.name),
@@ -90,7 +98,10 @@ describe('REST API (JupyterHub-compatible)', () => {
     const noToken = await api(sifu, '/users/eve', { method: 'POST' });
     assert.equal(noToken.status, 401);
     assert.equal(noToken.body.code, 'SIFU_ERR_UNAUTHENTICATED');
-    const forged = await api(sifu, '/users/eve', { method: 'POST', token: 'not-a-real-token-at-all-xxxxxxxx' });
+    const forged = await api(sifu, '/users/eve', {
+      method: 'POST',
+      token: 'not-a-real-token-at-all-xxxxxxxx',
+    });
     assert.equal(forged.status, 401);
     const noScope = await api(sifu, '/users/eve', { method: 'POST', token: adaToken });
     assert.equal(noScope.status, 403);
@@ -103,12 +114,24 @@ describe('REST API (JupyterHub-compatible)', () => {
     assert.equal(otherDelete.status, 403);
     const readOther = await api(sifu, '/users/bob', { token: adaToken });
     assert.equal(readOther.status, 403);
-    const escalate = await api(sifu, '/users/ada/tokens', { method: 'POST', token: adaToken, body: { scopes: ['admin'] } });
+    const escalate = await api(sifu, '/users/ada/tokens', {
+      method: 'POST',
+      token: adaToken,
+      body: { scopes: ['admin'] },
+    });
     assert.equal(escalate.status, 403);
-    const unknownScope = await api(sifu, '/users/ada/tokens', { method: 'POST', token: adaToken, body: { scopes: ['root'] } });
+    const unknownScope = await api(sifu, '/users/ada/tokens', {
+      method: 'POST',
+      token: adaToken,
+      body: { scopes: ['root'] },
+    });
     assert.equal(unknownScope.status, 400);
     assert.equal(unknownScope.body.code, 'SIFU_ERR_INVALID_SCOPE');
-    const badBody = await api(sifu, '/users/ada/tokens', { method: 'POST', token: adaToken, body: { expires_in: 'soon' } });
+    const badBody = await api(sifu, '/users/ada/tokens', {
+      method: 'POST',
+      token: adaToken,
+      body: { expires_in: 'soon' },
+    });
     assert.equal(badBody.status, 400);
     assert.equal(badBody.body.code, 'SIFU_ERR_BAD_REQUEST');
     assert.equal((await api(sifu, '/users', { token: ADMIN_TOKEN })).body.length, before);
@@ -149,7 +172,11 @@ describe('REST API (JupyterHub-compatible)', () => {
   });
 
   test('progress streams real steps in order while a server starts', async () => {
-    const bob = await api(sifu, '/users/bob/tokens', { method: 'POST', token: ADMIN_TOKEN, body: { scopes: ['servers'] } });
+    const bob = await api(sifu, '/users/bob/tokens', {
+      method: 'POST',
+      token: ADMIN_TOKEN,
+      body: { scopes: ['servers'] },
+    });
     await api(sifu, '/users/bob/server', { method: 'POST', token: bob.body.token });
     const events = await readProgress(sifu, 'bob', bob.body.token);
     const percents = events.map((e) => e.progress as number);

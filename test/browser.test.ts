@@ -6,7 +6,6 @@ import { type Browser, chromium } from 'playwright-core';
 import { CHROMIUM_ARGS } from './support/chromium.js';
 import { JUPYTER, startTestSifu, type TestSifu } from './support/sifu.js';
 
-
 const emptyNotebook = {
   cells: [{ cell_type: 'code', execution_count: null, metadata: {}, outputs: [], source: [] }],
   metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } },
@@ -46,6 +45,6 @@ test('a learner signs in, lands in the notebook UI, runs a cell and sees its out
   await page.keyboard.press('Shift+Enter');
   const output = page.locator('.output_subarea').first();
   await output.waitFor({ timeout: 60_000 });
-  assert.equal((await output.innerText()).trim(), '42');
+  assert.equal((await output.textContent()).trim(), '42');
   await context.close();
 });

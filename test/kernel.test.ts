@@ -10,10 +10,24 @@ function executeRequest(code: string) {
   return {
     msgId,
     message: {
-      header: { msg_id: msgId, msg_type: 'execute_request', username: 'ada', session: randomUUID(), version: '5.3', date: new Date().toISOString() },
+      header: {
+        msg_id: msgId,
+        msg_type: 'execute_request',
+        username: 'ada',
+        session: randomUUID(),
+        version: '5.3',
+        date: new Date().toISOString(),
+      },
       parent_header: {},
       metadata: {},
-      content: { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true },
+      content: {
+        code,
+        silent: false,
+        store_history: true,
+        user_expressions: {},
+        allow_stdin: false,
+        stop_on_error: true,
+      },
       channel: 'shell',
       buffers: [],
     },
@@ -32,7 +46,10 @@ test('a real kernel runs 1+1 through the proxy, with only the learner session', 
   const { res, hops } = await ada.signIn(sifu, 'ada');
   await res.arrayBuffer();
   // Signed in, sent through the spawn page: start the server the way the page's script would.
-  assert.ok(hops.some((h) => h.includes('/hub/spawn/ada')), `hops: ${hops.join(' -> ')}`);
+  assert.ok(
+    hops.some((h) => h.includes('/hub/spawn/ada')),
+    `hops: ${hops.join(' -> ')}`,
+  );
   const progress = sifu.manager.progress('ada', '');
   await progress?.done;
   assert.equal(progress?.outcome, 'ready', progress?.error?.logDetail ?? progress?.error?.message);
@@ -50,9 +67,12 @@ test('a real kernel runs 1+1 through the proxy, with only the learner session', 
   assert.equal(created.status, 201, await created.clone().text());
   const kernel = (await created.json()) as { id: string };
 
-  const ws = new WebSocket(`${sifu.notebookUrl.replace('http', 'ws')}/user/ada/api/kernels/${kernel.id}/channels`, {
-    headers: { cookie: ada.cookieHeader(), origin: sifu.notebookUrl },
-  });
+  const ws = new WebSocket(
+    `${sifu.notebookUrl.replace('http', 'ws')}/user/ada/api/kernels/${kernel.id}/channels`,
+    {
+      headers: { cookie: ada.cookieHeader(), origin: sifu.notebookUrl },
+    },
+  );
   const { msgId, message } = executeRequest('1+1');
   const result = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('no execute_result within 60 s')), 60_000);

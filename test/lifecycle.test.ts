@@ -14,7 +14,10 @@ describe('server lifecycle', () => {
     try {
       for (const name of ['idle', 'busy']) {
         await api(sifu, `/users/${name}`, { method: 'POST', token: ADMIN_TOKEN });
-        assert.equal((await api(sifu, `/users/${name}/server`, { method: 'POST', token: ADMIN_TOKEN })).status, 201);
+        assert.equal(
+          (await api(sifu, `/users/${name}/server`, { method: 'POST', token: ADMIN_TOKEN })).status,
+          201,
+        );
       }
       await writeFile(join(sifu.dataDir, 'homes/idle/work.py'), 'print("mine")\n');
       const busy = new Client();
@@ -48,7 +51,9 @@ describe('server lifecycle', () => {
         await sifu.manager.checkRunning();
         return sifu.manager.route('ada', '') === undefined;
       });
-      const next = await ada.request(`${sifu.notebookUrl}/user/ada/tree`, { headers: { accept: 'text/html' } });
+      const next = await ada.request(`${sifu.notebookUrl}/user/ada/tree`, {
+        headers: { accept: 'text/html' },
+      });
       assert.equal(next.status, 302);
       assert.match(next.headers.get('location') ?? '', /\/hub\/spawn\/ada/);
       const died = await sifu.store.listEvents({ type: 'server.died', userName: 'ada' });
@@ -63,7 +68,9 @@ describe('server lifecycle', () => {
     try {
       await api(sifu, '/users/ada', { method: 'POST', token: ADMIN_TOKEN });
       const results = await Promise.all(
-        Array.from({ length: 10 }, () => api(sifu, '/users/ada/server', { method: 'POST', token: ADMIN_TOKEN })),
+        Array.from({ length: 10 }, () =>
+          api(sifu, '/users/ada/server', { method: 'POST', token: ADMIN_TOKEN }),
+        ),
       );
       const codes = results.map((r) => r.status).sort();
       assert.equal(codes.filter((c) => c === 201 || c === 202).length, 1, `statuses: ${codes.join(',')}`);

@@ -41,7 +41,10 @@ test('SIGKILL of Sifu loses nothing: servers keep running, are re-adopted, none 
     SIFU_NOTEBOOK_PORT: String(await freePort()),
     SIFU_ADMIN_TOKEN: ADMIN_TOKEN,
   };
-  const sifu = { hubUrl: `http://127.0.0.1:${env.SIFU_HUB_PORT}`, notebookUrl: `http://127.0.0.1:${env.SIFU_NOTEBOOK_PORT}` };
+  const sifu = {
+    hubUrl: `http://127.0.0.1:${env.SIFU_HUB_PORT}`,
+    notebookUrl: `http://127.0.0.1:${env.SIFU_NOTEBOOK_PORT}`,
+  };
   const first = await startSifuProcess(env);
   children.push(first.child);
 
@@ -49,14 +52,22 @@ test('SIGKILL of Sifu loses nothing: servers keep running, are re-adopted, none 
   const clients = new Map<string, Client>();
   for (const name of learners) {
     assert.equal((await api(sifu, `/users/${name}`, { method: 'POST', token: ADMIN_TOKEN })).status, 201);
-    assert.ok([201, 202].includes((await api(sifu, `/users/${name}/server`, { method: 'POST', token: ADMIN_TOKEN })).status));
+    assert.ok(
+      [201, 202].includes(
+        (await api(sifu, `/users/${name}/server`, { method: 'POST', token: ADMIN_TOKEN })).status,
+      ),
+    );
   }
   const statePid = new Map<string, number>();
   for (const name of learners) {
-    const user = await waitFor(`${name} ready`, async () => {
-      const { body } = await api(sifu, `/users/${name}`, { token: ADMIN_TOKEN });
-      return body.servers['']?.ready ? body : undefined;
-    }, 90_000);
+    const user = await waitFor(
+      `${name} ready`,
+      async () => {
+        const { body } = await api(sifu, `/users/${name}`, { token: ADMIN_TOKEN });
+        return body.servers['']?.ready ? body : undefined;
+      },
+      90_000,
+    );
     statePid.set(name, user.servers[''].state.pid);
     pids.push(user.servers[''].state.pid);
     const client = new Client();
@@ -68,7 +79,8 @@ test('SIGKILL of Sifu loses nothing: servers keep running, are re-adopted, none 
 
   first.child.kill('SIGKILL');
   await new Promise((resolve) => first.child.once('exit', resolve));
-  for (const name of learners) assert.ok(alive(statePid.get(name) as number), `${name}'s server outlives Sifu`);
+  for (const name of learners)
+    assert.ok(alive(statePid.get(name) as number), `${name}'s server outlives Sifu`);
   // While Sifu is down, cy's server dies too: the restart must forget it, not route to it.
   process.kill(-(statePid.get('cy') as number), 'SIGKILL');
   await waitFor('cy gone', async () => !alive(statePid.get('cy') as number));
@@ -104,7 +116,10 @@ test('SIGKILL of Sifu loses nothing: servers keep running, are re-adopted, none 
   }
 
   for (const name of ['ada', 'bob']) {
-    assert.equal((await api(sifu, `/users/${name}/server`, { method: 'DELETE', token: ADMIN_TOKEN })).status, 204);
+    assert.equal(
+      (await api(sifu, `/users/${name}/server`, { method: 'DELETE', token: ADMIN_TOKEN })).status,
+      204,
+    );
     assert.ok(!alive(statePid.get(name) as number), `${name}'s server is stopped`);
   }
   second.child.kill('SIGTERM');

@@ -80,9 +80,15 @@ describe('trying to break in', () => {
       expiresAt: past,
       parentHash: null,
     });
-    const expired = await fetch(contents('ada'), { headers: { cookie: `sifu-nb-session=${id}` }, redirect: 'manual' });
+    const expired = await fetch(contents('ada'), {
+      headers: { cookie: `sifu-nb-session=${id}` },
+      redirect: 'manual',
+    });
     assert.ok([302, 401].includes(expired.status), `expired: ${expired.status}`);
-    const hubExpired = await fetch(`${sifu.hubUrl}/hub/home`, { headers: { cookie: `sifu-hub-session=${id}` }, redirect: 'manual' });
+    const hubExpired = await fetch(`${sifu.hubUrl}/hub/home`, {
+      headers: { cookie: `sifu-hub-session=${id}` },
+      redirect: 'manual',
+    });
     assert.equal(hubExpired.status, 302);
   });
 
@@ -105,7 +111,10 @@ describe('trying to break in', () => {
 
   test('WebSocket upgrades: foreign or missing Origin refused, own origin admitted', async () => {
     const url = `${sifu.notebookUrl.replace('http', 'ws')}/user/ada/api/kernels/x/channels`;
-    assert.equal(await upgradeStatus(url, { cookie: ada.cookieHeader(), origin: 'https://evil.example' }), 403);
+    assert.equal(
+      await upgradeStatus(url, { cookie: ada.cookieHeader(), origin: 'https://evil.example' }),
+      403,
+    );
     assert.equal(await upgradeStatus(url, { cookie: ada.cookieHeader() }), 403);
     assert.equal(await upgradeStatus(url, { cookie: bob.cookieHeader(), origin: sifu.notebookUrl }), 403);
     assert.notEqual(await upgradeStatus(url, { origin: sifu.notebookUrl }), 101);
@@ -129,7 +138,13 @@ describe('trying to break in', () => {
   });
 
   test('odd names in notebook paths go nowhere', async () => {
-    for (const path of ['/user/../hub/api/users', '/user/%2e%2e/api', '/user/ad%2fa/api/contents', '/user/%C3%A4/', `/user/${'x'.repeat(300)}/`]) {
+    for (const path of [
+      '/user/../hub/api/users',
+      '/user/%2e%2e/api',
+      '/user/ad%2fa/api/contents',
+      '/user/%C3%A4/',
+      `/user/${'x'.repeat(300)}/`,
+    ]) {
       const res = await ada.request(`${sifu.notebookUrl}${path}`);
       assert.ok([400, 404].includes(res.status), `${path}: ${res.status}`);
     }

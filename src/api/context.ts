@@ -1,3 +1,4 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { SessionService } from '../auth/sessions.js';
 import type { TokenService } from '../auth/tokens.js';
@@ -16,4 +17,12 @@ export interface HubContext {
   hubOrigin: string;
   notebookOrigin: string;
   version: string;
+  /** Set when sign-in happens at a platform (edx, oidc): `/hub/login` hands the browser to it. */
+  externalLogin?: ExternalLogin;
+}
+
+/** An authenticator whose sign-in happens elsewhere (OAuth2 / OpenID Connect). */
+export interface ExternalLogin {
+  /** Sends the browser to the platform; `next` (already checked by `safeNext`) is where to land after. */
+  begin(req: FastifyRequest, reply: FastifyReply, next: string | null): Promise<FastifyReply> | FastifyReply;
 }

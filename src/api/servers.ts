@@ -37,7 +37,11 @@ export function registerServerRoutes(app: FastifyInstance, ctx: HubContext): voi
     const name = normalizeUsername(req.params.name);
     requireScopeOn(identity, name, 'servers');
     await existingUser(name);
-    await manager.stop(name, '', identity.userName === name ? 'requested' : `requested by ${identity.userName}`);
+    await manager.stop(
+      name,
+      '',
+      identity.userName === name ? 'requested' : `requested by ${identity.userName}`,
+    );
     reply.code(204);
   });
 
@@ -66,13 +70,23 @@ function streamProgress(reply: FastifyReply, progress: SpawnProgress | undefined
   const send = (data: Record<string, unknown>) => res.write(`data: ${JSON.stringify(data)}\n\n`);
   const finish = (p: SpawnProgress | undefined) => {
     if (!p || p.outcome === 'ready') {
-      send({ progress: 100, ready: true, message: 'Your notebook server is ready', url: baseUrlOf(userName, '') });
+      send({
+        progress: 100,
+        ready: true,
+        message: 'Your notebook server is ready',
+        url: baseUrlOf(userName, ''),
+      });
     } else {
-      send({ progress: 100, failed: true, message: p.error?.message ?? 'the start failed', code: p.error?.code });
+      send({
+        progress: 100,
+        failed: true,
+        message: p.error?.message ?? 'the start failed',
+        code: p.error?.code,
+      });
     }
     res.end();
   };
-  if (!progress || progress.outcome !== 'pending') {
+  if (progress?.outcome !== 'pending') {
     for (const event of progress?.events.slice(0, -1) ?? []) send({ ...event });
     finish(progress);
     return;

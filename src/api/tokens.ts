@@ -11,7 +11,12 @@ import { parseBody } from './validate.js';
 const createBody = z
   .strictObject({
     note: z.string().max(1000).optional(),
-    expires_in: z.number().int().positive().max(366 * 24 * 3600).optional(),
+    expires_in: z
+      .number()
+      .int()
+      .positive()
+      .max(366 * 24 * 3600)
+      .optional(),
     scopes: z.array(z.string()).max(20).optional(),
   })
   .optional();
@@ -52,14 +57,17 @@ export function registerTokenRoutes(app: FastifyInstance, ctx: HubContext): void
     return { ...tokenModel(record), token };
   });
 
-  app.delete<{ Params: { name: string; id: string } }>('/hub/api/users/:name/tokens/:id', async (req, reply) => {
-    const identity = await requireIdentity(ctx, req);
-    const name = normalizeUsername(req.params.name);
-    requireScopeOn(identity, name, 'tokens');
-    if (!(await store.deleteToken(name, req.params.id))) {
-      throw new SifuError('SIFU_ERR_TOKEN_NOT_FOUND', 'no such token');
-    }
-    await store.addEvent('token.delete', name, { id: req.params.id, by: identity.userName });
-    reply.code(204);
-  });
+  app.delete<{ Params: { name: string; id: string } }>(
+    '/hub/api/users/:name/tokens/:id',
+    async (req, reply) => {
+      const identity = await requireIdentity(ctx, req);
+      const name = normalizeUsername(req.params.name);
+      requireScopeOn(identity, name, 'tokens');
+      if (!(await store.deleteToken(name, req.params.id))) {
+        throw new SifuError('SIFU_ERR_TOKEN_NOT_FOUND', 'no such token');
+      }
+      await store.addEvent('token.delete', name, { id: req.params.id, by: identity.userName });
+      reply.code(204);
+    },
+  );
 }

@@ -70,7 +70,8 @@ export function registerUserRoutes(app: FastifyInstance, ctx: HubContext): void 
     // Validate every name before creating any: bad input changes nothing.
     const names = [...new Set(body.usernames.map(normalizeUsername))];
     for (const name of names) {
-      if (await store.getUser(name)) throw new SifuError('SIFU_ERR_USER_EXISTS', `user ${name} already exists`);
+      if (await store.getUser(name))
+        throw new SifuError('SIFU_ERR_USER_EXISTS', `user ${name} already exists`);
     }
     const created = [];
     for (const name of names) {
@@ -100,7 +101,12 @@ export function registerUserRoutes(app: FastifyInstance, ctx: HubContext): void 
     const user = await store.getUser(identity.userName);
     if (!user) {
       // The bootstrap admin token has no user row.
-      return { kind: 'service', name: identity.userName, admin: identity.admin, scopes: [...identity.scopes] };
+      return {
+        kind: 'service',
+        name: identity.userName,
+        admin: identity.admin,
+        scopes: [...identity.scopes],
+      };
     }
     return { ...(await model(identity.userName, identity.admin)), scopes: [...identity.scopes] };
   });

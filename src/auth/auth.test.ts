@@ -7,7 +7,22 @@ import { hasScope, type Identity, mayActOn, parseScopes } from './tokens.js';
 test('user names are normalised or refused with a stable code', () => {
   assert.equal(normalizeUsername('Ada'), 'ada');
   assert.equal(normalizeUsername('ada.lovelace_1-x'), 'ada.lovelace_1-x');
-  for (const bad of ['', '..', '.hidden', 'a/b', '%2f', 'a%2fb', 'ädä', '名前', 'a'.repeat(300), 'a..b', ' ', 'a b', null, 42]) {
+  for (const bad of [
+    '',
+    '..',
+    '.hidden',
+    'a/b',
+    '%2f',
+    'a%2fb',
+    'ädä',
+    '名前',
+    'a'.repeat(300),
+    'a..b',
+    ' ',
+    'a b',
+    null,
+    42,
+  ]) {
     assert.throws(() => normalizeUsername(bad), { code: 'SIFU_ERR_INVALID_USERNAME' }, String(bad));
   }
 });

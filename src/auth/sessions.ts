@@ -29,7 +29,13 @@ export function readCookie(header: string | undefined, name: string): string | u
 }
 
 export function setCookie(name: string, value: string, options: CookieOptions): string {
-  const parts = [`${name}=${value}`, 'Path=/', 'HttpOnly', 'SameSite=Lax', `Max-Age=${options.maxAgeSeconds}`];
+  const parts = [
+    `${name}=${value}`,
+    'Path=/',
+    'HttpOnly',
+    'SameSite=Lax',
+    `Max-Age=${options.maxAgeSeconds}`,
+  ];
   if (options.secure) parts.push('Secure');
   return parts.join('; ');
 }
@@ -71,7 +77,10 @@ export function createSessionService(store: Store, cookie: CookieOptions) {
     return identity;
   }
 
-  async function newSession(userName: string, parentHash: string | null): Promise<{ id: string; hash: string }> {
+  async function newSession(
+    userName: string,
+    parentHash: string | null,
+  ): Promise<{ id: string; hash: string }> {
     const id = newSecret();
     const hash = hashSecret(id);
     const now = new Date();
@@ -86,12 +95,16 @@ export function createSessionService(store: Store, cookie: CookieOptions) {
 
   return {
     /** Signs `userName` in, ending the session the browser had (session ids rotate at sign-in). */
-    async signIn(userName: string, cookieHeader: string | undefined): Promise<{ setCookie: string }> {
+    async signIn(
+      userName: string,
+      cookieHeader: string | undefined,
+      via = 'dev',
+    ): Promise<{ setCookie: string; hash: string }> {
       const previous = readCookie(cookieHeader, HUB_COOKIE);
       if (previous) await this.forget(hashSecret(previous));
-      const { id } = await newSession(userName, null);
-      await store.addEvent('user.signin', userName, {});
-      return { setCookie: setCookie(HUB_COOKIE, id, cookie) };
+      const { id, hash } = await newSession(userName, null);
+      await store.addEvent('user.signin', userName, { via });
+      return { setCookie: setCookie(HUB_COOKIE, id, cookie), hash };
     },
 
     async signOut(cookieHeader: string | undefined): Promise<{ setCookie: string; userName: string | null }> {
@@ -113,7 +126,9 @@ export function createSessionService(store: Store, cookie: CookieOptions) {
     },
 
     /** The identity behind the hub cookie, with the session's hash (for handoffs). */
-    async hubIdentity(cookieHeader: string | undefined): Promise<{ identity: Identity; hash: string } | null> {
+    async hubIdentity(
+      cookieHeader: string | undefined,
+    ): Promise<{ identity: Identity; hash: string } | null> {
       const id = readCookie(cookieHeader, HUB_COOKIE);
       if (!id) return null;
       const hash = hashSecret(id);

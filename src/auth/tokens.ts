@@ -2,7 +2,14 @@ import { SifuError } from '../errors.js';
 import type { Scope, Store, TokenRecord } from '../store/store.js';
 import { hashSecret, newSecret, secretsEqual } from './secrets.js';
 
-export const ALL_SCOPES: readonly Scope[] = ['admin', 'read:users', 'admin:users', 'servers', 'tokens', 'launch'];
+export const ALL_SCOPES: readonly Scope[] = [
+  'admin',
+  'read:users',
+  'admin:users',
+  'servers',
+  'tokens',
+  'launch',
+];
 
 /** What a scope lets its holder do; `admin` implies every other scope, for every user. */
 export const SCOPE_HELP: Record<Scope, string> = {
@@ -50,7 +57,12 @@ export function mayActOn(identity: Identity, userName: string, scope: Scope): bo
 }
 
 export interface TokenService {
-  create(input: { userName: string; scopes: Scope[]; note?: string; expiresInSeconds?: number | null }): Promise<{
+  create(input: {
+    userName: string;
+    scopes: Scope[];
+    note?: string;
+    expiresInSeconds?: number | null;
+  }): Promise<{
     token: string;
     record: TokenRecord;
   }>;

@@ -36,7 +36,9 @@ program
   .description('Start the hub and the notebook proxy; re-adopt servers that are still running.')
   .action(async () => {
     const sifu = await startSifu(config());
-    console.log(`Sifu ${VERSION}: sign in at ${sifu.hubUrl}/hub/login · notebooks at ${sifu.notebookUrl}/user/`);
+    console.log(
+      `Sifu ${VERSION}: sign in at ${sifu.hubUrl}/hub/login · notebooks at ${sifu.notebookUrl}/user/`,
+    );
     const shutdown = (signal: string) => {
       console.log(`${signal}: stopping Sifu (learners' servers keep running)`);
       void sifu.stop().then(() => process.exit(0));
@@ -58,33 +60,39 @@ token
   .command('create')
   .description('Create an API token for a user (created if missing); prints it once.')
   .requiredOption('-u, --user <name>', 'owner of the token')
-  .option('-s, --scopes <list>', `comma-separated scopes: ${Object.keys(SCOPE_HELP).join(', ')}`, 'servers,tokens')
+  .option(
+    '-s, --scopes <list>',
+    `comma-separated scopes: ${Object.keys(SCOPE_HELP).join(', ')}`,
+    'servers,tokens',
+  )
   .option('-n, --note <text>', 'what the token is for', '')
   .option('--expires-in <seconds>', 'lifetime in seconds (default: no expiry)')
   .option('--admin', 'make the owner an admin (needed for the admin scope)')
-  .action(async (opts: { user: string; scopes: string; note: string; expiresIn?: string; admin?: boolean }) => {
-    const userName = normalizeUsername(opts.user);
-    const scopes = parseScopes(opts.scopes);
-    const expires = opts.expiresIn === undefined ? null : Number(opts.expiresIn);
-    if (expires !== null && !(Number.isInteger(expires) && expires > 0)) {
-      throw new Error('--expires-in must be a positive whole number of seconds');
-    }
-    await withStore(async (store) => {
-      await store.ensureUser(userName);
-      if (opts.admin) await store.setAdmin(userName, true);
-      if (scopes.includes('admin') && !(opts.admin || (await store.getUser(userName))?.admin)) {
-        throw new Error(`the admin scope needs an admin owner: add --admin`);
+  .action(
+    async (opts: { user: string; scopes: string; note: string; expiresIn?: string; admin?: boolean }) => {
+      const userName = normalizeUsername(opts.user);
+      const scopes = parseScopes(opts.scopes);
+      const expires = opts.expiresIn === undefined ? null : Number(opts.expiresIn);
+      if (expires !== null && !(Number.isInteger(expires) && expires > 0)) {
+        throw new Error('--expires-in must be a positive whole number of seconds');
       }
-      const { token: value, record } = await createTokenService(store, {}).create({
-        userName,
-        scopes,
-        note: opts.note,
-        expiresInSeconds: expires,
+      await withStore(async (store) => {
+        await store.ensureUser(userName);
+        if (opts.admin) await store.setAdmin(userName, true);
+        if (scopes.includes('admin') && !(opts.admin || (await store.getUser(userName))?.admin)) {
+          throw new Error(`the admin scope needs an admin owner: add --admin`);
+        }
+        const { token: value, record } = await createTokenService(store, {}).create({
+          userName,
+          scopes,
+          note: opts.note,
+          expiresInSeconds: expires,
+        });
+        await store.addEvent('token.create', userName, { id: record.id, by: 'cli', scopes });
+        console.log(value);
       });
-      await store.addEvent('token.create', userName, { id: record.id, by: 'cli', scopes });
-      console.log(value);
-    });
-  });
+    },
+  );
 token
   .command('list')
   .description("List a user's tokens (never their values).")
@@ -92,7 +100,9 @@ token
   .action(async (opts: { user: string }) => {
     await withStore(async (store) => {
       for (const t of await store.listTokens(normalizeUsername(opts.user))) {
-        console.log(`${t.id}\t${t.scopes.join(',')}\t${t.expiresAt?.toISOString() ?? 'no expiry'}\t${t.note}`);
+        console.log(
+          `${t.id}\t${t.scopes.join(',')}\t${t.expiresAt?.toISOString() ?? 'no expiry'}\t${t.note}`,
+        );
       }
     });
   });

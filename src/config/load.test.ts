@@ -42,9 +42,17 @@ test('the required SIFU_* variables map onto their options', () => {
 const bad: Array<[string, Parameters<typeof loadConfig>[0], RegExp]> = [
   ['non-numeric port from env', { env: { SIFU_HUB_PORT: 'abc' } }, /`hub\.port` \(from SIFU_HUB_PORT\)/],
   ['port out of range', { env: { SIFU_NOTEBOOK_PORT: '70000' } }, /`notebook\.port`/],
-  ['unknown nested key', { overrides: { proxy: { frameAncestor: [] } } }, /`proxy\.frameAncestor` is not a known option/],
+  [
+    'unknown nested key',
+    { overrides: { proxy: { frameAncestor: [] } } },
+    /`proxy\.frameAncestor` is not a known option/,
+  ],
   ['unknown top-level key', { overrides: { hubb: {} } }, /`hubb` is not a known option/],
-  ['unknown authenticator', { env: { SIFU_AUTHENTICATOR: 'ldap' } }, /`authenticator` \(from SIFU_AUTHENTICATOR\)/],
+  [
+    'unknown authenticator',
+    { env: { SIFU_AUTHENTICATOR: 'ldap' } },
+    /`authenticator` \(from SIFU_AUTHENTICATOR\)/,
+  ],
   ['short admin token', { env: { SIFU_ADMIN_TOKEN: 'short' } }, /`adminToken`.*at least 16/],
   ['negative timeout', { overrides: { culler: { idleTimeout: -1 } } }, /`culler\.idleTimeout`/],
   ['bad boolean', { env: { SIFU_CULLER_ENABLED: 'maybe' } }, /`culler\.enabled`/],

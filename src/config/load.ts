@@ -54,7 +54,10 @@ export function loadConfig(options: LoadOptions = {}): SifuConfig {
     try {
       raw = JSON.parse(readFileSync(options.file, 'utf8')) as Record<string, unknown>;
     } catch (err) {
-      throw new SifuError('SIFU_ERR_CONFIG', `cannot read config file ${options.file}: ${(err as Error).message}`);
+      throw new SifuError(
+        'SIFU_ERR_CONFIG',
+        `cannot read config file ${options.file}: ${(err as Error).message}`,
+      );
     }
     if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
       throw new SifuError('SIFU_ERR_CONFIG', `config file ${options.file} must hold a JSON object`);

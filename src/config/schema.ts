@@ -14,13 +14,21 @@ export interface Leaf<T extends z.ZodType = z.ZodType> {
   readonly secret?: boolean;
 }
 
-function opt<T extends z.ZodType>(type: T, def: z.output<T> | undefined, help: string, secret = false): Leaf<T> {
+function opt<T extends z.ZodType>(
+  type: T,
+  def: z.output<T> | undefined,
+  help: string,
+  secret = false,
+): Leaf<T> {
   return { kind: 'leaf', type, default: def, help, secret };
 }
 
 const port = z.coerce.number().int().min(1).max(65535);
 const seconds = z.coerce.number().positive();
-const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
+const bool = z.union([
+  z.boolean(),
+  z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1'),
+]);
 /** A list from a file (array) or from the environment (comma-separated). */
 const list = z.preprocess(
   (v) =>
@@ -112,7 +120,11 @@ export const configTree = {
   },
   culler: {
     enabled: opt(bool, true, 'Stop servers that have been idle for `culler.idleTimeout`.'),
-    idleTimeout: opt(seconds, 3600, 'Seconds without proxy activity or a busy kernel before a server is stopped.'),
+    idleTimeout: opt(
+      seconds,
+      3600,
+      'Seconds without proxy activity or a busy kernel before a server is stopped.',
+    ),
     interval: opt(seconds, 60, 'Seconds between culler runs.'),
   },
   store: {
@@ -124,7 +136,11 @@ export const configTree = {
     ),
   },
   log: {
-    level: opt(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info', 'Least severe log level written (JSON lines on stdout).'),
+    level: opt(
+      z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+      'info',
+      'Least severe log level written (JSON lines on stdout).',
+    ),
   },
 } as const;
 

@@ -12,9 +12,19 @@ test('idleness: proxy activity, kernel activity and busy kernels each keep a ser
   const cases: Array<[string, number, KernelInfo[], boolean]> = [
     ['no activity, no kernels', cutoff - 1, [], true],
     ['recent proxy activity', cutoff + 1, [], false],
-    ['idle kernel, old activity', cutoff - 1, [{ execution_state: 'idle', last_activity: iso(cutoff - 5) }], true],
+    [
+      'idle kernel, old activity',
+      cutoff - 1,
+      [{ execution_state: 'idle', last_activity: iso(cutoff - 5) }],
+      true,
+    ],
     ['busy kernel', cutoff - 1, [{ execution_state: 'busy', last_activity: iso(cutoff - 5) }], false],
-    ['recent kernel activity', cutoff - 1, [{ execution_state: 'idle', last_activity: iso(cutoff + 5) }], false],
+    [
+      'recent kernel activity',
+      cutoff - 1,
+      [{ execution_state: 'idle', last_activity: iso(cutoff + 5) }],
+      false,
+    ],
     ['unparseable kernel time', cutoff - 1, [{ execution_state: 'idle', last_activity: 'soon' }], true],
   ];
   for (const [name, last, kernels, idle] of cases) assert.equal(isIdle(last, kernels, cutoff), idle, name);
@@ -37,7 +47,12 @@ test('a culling pass stops idle servers only, and never on doubt', async () => {
   const stopped: string[] = [];
   const culled = await cullIdleServers(
     {
-      routes: () => [route('idle', cutoff - 10), route('busy', cutoff - 10), route('unknown', cutoff - 10), route('active', now)],
+      routes: () => [
+        route('idle', cutoff - 10),
+        route('busy', cutoff - 10),
+        route('unknown', cutoff - 10),
+        route('active', now),
+      ],
       kernels: async (r) => kernels[r.userName] ?? null,
       stop: async (user) => stopped.push(user),
       log: pino({ level: 'silent' }),

@@ -45,7 +45,11 @@ export interface CullerDeps {
 }
 
 /** One culling pass: stops every idle server; returns the users whose servers were stopped. */
-export async function cullIdleServers(deps: CullerDeps, idleTimeoutMs: number, now = Date.now()): Promise<string[]> {
+export async function cullIdleServers(
+  deps: CullerDeps,
+  idleTimeoutMs: number,
+  now = Date.now(),
+): Promise<string[]> {
   const cutoff = now - idleTimeoutMs;
   const culled: string[] = [];
   for (const route of deps.routes()) {

@@ -72,7 +72,11 @@ export class ServerManager {
    * Starts the server unless it is running or starting; returns its progress. Throws
    * SIFU_ERR_SERVER_ALREADY_RUNNING / SIFU_ERR_SERVER_PENDING when `exclusive` (the API's semantics).
    */
-  async start(userName: string, serverName: string, options: { exclusive?: boolean } = {}): Promise<SpawnProgress> {
+  async start(
+    userName: string,
+    serverName: string,
+    options: { exclusive?: boolean } = {},
+  ): Promise<SpawnProgress> {
     const key = keyOf(userName, serverName);
     if (this.routes.has(key)) {
       if (options.exclusive) {
@@ -82,7 +86,8 @@ export class ServerManager {
     }
     const inFlight = this.spawns.get(key);
     if (inFlight) {
-      if (options.exclusive) throw new SifuError('SIFU_ERR_SERVER_PENDING', `${userName}'s server is starting`);
+      if (options.exclusive)
+        throw new SifuError('SIFU_ERR_SERVER_PENDING', `${userName}'s server is starting`);
       return inFlight;
     }
     const { store, spawner } = this.options;
@@ -118,7 +123,10 @@ export class ServerManager {
     const timer = setTimeout(
       () =>
         progress.abort.abort(
-          new SifuError('SIFU_ERR_SPAWN_TIMEOUT', 'Your notebook server took too long to start. Please try again.'),
+          new SifuError(
+            'SIFU_ERR_SPAWN_TIMEOUT',
+            'Your notebook server took too long to start. Please try again.',
+          ),
         ),
       startTimeoutMs,
     );
@@ -154,7 +162,10 @@ export class ServerManager {
       emit({ progress: 100, message: 'Your notebook server is ready' });
     } catch (err) {
       const error = progress.abort.signal.aborted ? abortError(progress.abort.signal) : toSifuError(err);
-      log.warn({ user: userName, server: serverName, code: error.code, detail: error.logDetail }, error.message);
+      log.warn(
+        { user: userName, server: serverName, code: error.code, detail: error.logDetail },
+        error.message,
+      );
       try {
         if (state) await spawner.stop(state);
         await store.deleteServer(userName, serverName);
@@ -223,7 +234,10 @@ export class ServerManager {
       // Dead, or a start that a crash interrupted: its learner will simply start again.
       if (alive) await spawner.stop(record.state).catch(() => {});
       await store.deleteServer(record.userName, record.name);
-      await store.addEvent('server.forgotten', record.userName, { server: record.name, status: record.status });
+      await store.addEvent('server.forgotten', record.userName, {
+        server: record.name,
+        status: record.status,
+      });
       forgotten += 1;
     }
     log.info({ adopted, forgotten }, 're-adopted running servers');
@@ -325,7 +339,10 @@ type LiveSpawn = SpawnProgress & ProgressEmitter & { abort: AbortController };
 function abortError(signal: AbortSignal): SifuError {
   const reason = signal.reason;
   if (isSifuError(reason)) return reason;
-  return new SifuError('SIFU_ERR_SPAWN_TIMEOUT', 'Your notebook server took too long to start. Please try again.');
+  return new SifuError(
+    'SIFU_ERR_SPAWN_TIMEOUT',
+    'Your notebook server took too long to start. Please try again.',
+  );
 }
 
 function toSifuError(err: unknown): SifuError {

@@ -3,47 +3,15 @@ import type { HubContext } from '../api/context.js';
 import { normalizeUsername } from '../auth/names.js';
 import { isSifuError, SifuError } from '../errors.js';
 import { errorPage } from './layout.js';
+import { completeSignIn, notebookOwner, proceedTo, safeNext } from './sign-in.js';
 import { homePage, loginPage, spawnPage } from './templates.js';
-
-/**
- * Where a `next` parameter may send the browser: a hub path, or a notebook URL under `/user/`.
- * Anything else (other hosts, `//host`, `javascript:`) falls back to the home page: no open redirects.
- */
-export function safeNext(ctx: Pick<HubContext, 'notebookOrigin'>, next: unknown): string | null {
-  if (typeof next !== 'string' || next.length === 0 || next.length > 2000) return null;
-  if (/^\/hub\/[^/\\]/.test(next) && !next.includes('..')) return next;
-  try {
-    const url = new URL(next);
-    if (url.origin === ctx.notebookOrigin && url.pathname.startsWith('/user/') && !url.pathname.includes('..')) {
-      return url.href;
-    }
-  } catch {
-    // not a URL
-  }
-  return null;
-}
-
-/** The user named by a notebook URL's `/user/<name>/` prefix, if any. */
-function notebookOwner(ctx: HubContext, next: string): string | null {
-  if (!next.startsWith(ctx.notebookOrigin)) return null;
-  const match = /^\/user\/([^/]+)\//.exec(new URL(next).pathname);
-  return match ? (match[1] as string) : null;
-}
 
 export function registerPageRoutes(app: FastifyInstance, ctx: HubContext): void {
   const { sessions, store, manager } = ctx;
   const notebookHome = (user: string) => `${ctx.notebookOrigin}/user/${user}/`;
 
-  /** Sends a signed-in browser on: notebook URLs go through a one-time handoff to the notebook origin. */
-  function proceed(reply: FastifyReply, hubHash: string, userName: string, next: string | null) {
-    // With nowhere else to go, a learner goes to their notebook (started if needed), as in JupyterHub.
-    const target = next ?? `/hub/spawn/${userName}`;
-    if (target.startsWith('/hub/')) return reply.redirect(target, 303);
-    const url = new URL(target);
-    const code = sessions.mintHandoff(hubHash, userName);
-    const handoff = `${ctx.notebookOrigin}/hub-handoff?code=${code}&next=${encodeURIComponent(url.pathname + url.search)}`;
-    return reply.redirect(handoff, 303);
-  }
+  const proceed = (reply: FastifyReply, hubHash: string, userName: string, next: string | null) =>
+    proceedTo(ctx, reply, hubHash, userName, next);
 
   const loginRedirect = (req: FastifyRequest) =>
     `/hub/login?next=${encodeURIComponent(req.url.length <= 2000 ? req.url : '/hub/home')}`;
@@ -57,10 +25,13 @@ export function registerPageRoutes(app: FastifyInstance, ctx: HubContext): void 
     const next = safeNext(ctx, req.query.next);
     const session = await sessions.hubIdentity(req.headers.cookie);
     if (session) return proceed(reply, session.hash, session.identity.userName, next);
+    if (ctx.externalLogin) return ctx.externalLogin.begin(req, reply, next);
     return reply.type('text/html').send(loginPage({ next: next ?? '' }));
   });
 
   app.post<{ Body: { username?: unknown; next?: unknown } }>('/hub/login', async (req, reply) => {
+    if (ctx.externalLogin)
+      throw new SifuError('SIFU_ERR_NOT_FOUND', 'sign in through your learning platform');
     const origin = req.headers.origin;
     // Login CSRF: a sign-in form posted from another site is refused.
     if (origin && origin !== ctx.hubOrigin) {
@@ -78,14 +49,7 @@ export function registerPageRoutes(app: FastifyInstance, ctx: HubContext): void 
         .type('text/html')
         .send(loginPage({ next: next ?? '', error: err.message, username }));
     }
-    await store.ensureUser(userName);
-    const { setCookie } = await sessions.signIn(userName, req.headers.cookie);
-    reply.header('set-cookie', setCookie);
-    const session = await sessions.hubIdentity(`${setCookie.split(';')[0]}`);
-    if (!session) throw new SifuError('SIFU_ERR_INTERNAL', 'the new session was not found');
-    // Coming from someone else's notebook link: go home rather than to a 403.
-    const owner = next ? notebookOwner(ctx, next) : null;
-    return proceed(reply, session.hash, userName, owner && owner !== userName && !session.identity.admin ? null : next);
+    return completeSignIn(ctx, req, reply, userName, next, 'dev');
   });
 
   const logout = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -124,26 +88,34 @@ export function registerPageRoutes(app: FastifyInstance, ctx: HubContext): void 
   });
 
   /** Starts the server if needed and shows live progress; when ready, lands in the notebook. */
-  app.get<{ Params: { name: string }; Querystring: { next?: string } }>('/hub/spawn/:name', async (req, reply) => {
-    const session = await sessions.hubIdentity(req.headers.cookie);
-    if (!session) return reply.redirect(loginRedirect(req));
-    const owner = normalizeUsername(req.params.name);
-    const { identity } = session;
-    if (owner !== identity.userName && !identity.admin) {
-      throw new SifuError('SIFU_ERR_FORBIDDEN', 'this is not your server');
-    }
-    if (!(await store.getUser(owner))) throw new SifuError('SIFU_ERR_USER_NOT_FOUND', `no user named ${owner}`);
-    const next = safeNext(ctx, req.query.next);
-    const target = next && notebookOwner(ctx, next) === owner ? next : notebookHome(owner);
-    if (manager.route(owner, '')) return proceed(reply, session.hash, identity.userName, target);
-    // Starts unless a start is in flight; a failed start shows its reason and is retried on reload.
-    await manager.start(owner, '');
-    return reply.type('text/html').send(spawnPage({ user: identity.userName, owner, next: target }));
-  });
+  app.get<{ Params: { name: string }; Querystring: { next?: string } }>(
+    '/hub/spawn/:name',
+    async (req, reply) => {
+      const session = await sessions.hubIdentity(req.headers.cookie);
+      if (!session) return reply.redirect(loginRedirect(req));
+      const owner = normalizeUsername(req.params.name);
+      const { identity } = session;
+      if (owner !== identity.userName && !identity.admin) {
+        throw new SifuError('SIFU_ERR_FORBIDDEN', 'this is not your server');
+      }
+      if (!(await store.getUser(owner)))
+        throw new SifuError('SIFU_ERR_USER_NOT_FOUND', `no user named ${owner}`);
+      const next = safeNext(ctx, req.query.next);
+      const target = next && notebookOwner(ctx, next) === owner ? next : notebookHome(owner);
+      if (manager.route(owner, '')) return proceed(reply, session.hash, identity.userName, target);
+      // Starts unless a start is in flight; a failed start shows its reason and is retried on reload.
+      await manager.start(owner, '');
+      return reply.type('text/html').send(spawnPage({ user: identity.userName, owner, next: target }));
+    },
+  );
 
   app.setNotFoundHandler((req, reply) => {
     const error = new SifuError('SIFU_ERR_NOT_FOUND', 'there is nothing here');
-    if (req.url.startsWith('/hub/api')) return reply.code(404).send({ status: 404, code: error.code, message: error.message });
-    return reply.code(404).type('text/html').send(errorPage(404, error.code, error.message));
+    if (req.url.startsWith('/hub/api'))
+      return reply.code(404).send({ status: 404, code: error.code, message: error.message });
+    return reply
+      .code(404)
+      .type('text/html')
+      .send(errorPage(404, error.code, error.message));
   });
 }

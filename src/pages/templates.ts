@@ -18,7 +18,12 @@ ${options.error ? html`<p class="error" role="alert">${options.error}</p>` : ''}
   );
 }
 
-export function homePage(options: { user: string; running: boolean; pending: boolean; notebookUrl: string }): string {
+export function homePage(options: {
+  user: string;
+  running: boolean;
+  pending: boolean;
+  notebookUrl: string;
+}): string {
   const state = options.running ? 'running' : options.pending ? 'starting' : 'stopped';
   return page(
     'Home',

@@ -43,7 +43,11 @@ export async function startTestSifu(
       adminToken: ADMIN_TOKEN,
       hub: { port: await freePort() },
       notebook: { port: await freePort() },
-      spawner: { command: options.command ?? `${FAKE_SERVER} fast`, startTimeout: 60, ...options.overrides?.spawner },
+      spawner: {
+        command: options.command ?? `${FAKE_SERVER} fast`,
+        startTimeout: 60,
+        ...options.overrides?.spawner,
+      },
       culler: { enabled: false },
       log: { level: process.env.SIFU_TEST_LOG ?? 'silent' },
       ...Object.fromEntries(Object.entries(options.overrides ?? {}).filter(([k]) => k !== 'spawner')),
@@ -124,7 +128,10 @@ export class Client {
   async follow(url: string, init: RequestInit = {}, max = 10): Promise<{ res: Response; hops: string[] }> {
     const hops = [url];
     const navigate = { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };
-    let res = await this.request(url, { ...init, headers: { ...navigate, ...(init.headers as Record<string, string>) } });
+    let res = await this.request(url, {
+      ...init,
+      headers: { ...navigate, ...(init.headers as Record<string, string>) },
+    });
     for (let i = 0; i < max && res.status >= 300 && res.status < 400; i++) {
       const next = new URL(res.headers.get('location') as string, hops.at(-1)).href;
       await res.arrayBuffer();

@@ -1,0 +1,67 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { HubContext } from '../api/context.js';
+
+/**
+ * Where a `next` parameter may send the browser: a hub path, or a notebook URL under `/user/`.
+ * Anything else (other hosts, `//host`, `javascript:`) falls back to the home page: no open redirects.
+ */
+export function safeNext(ctx: Pick<HubContext, 'notebookOrigin'>, next: unknown): string | null {
+  if (typeof next !== 'string' || next.length === 0 || next.length > 2000) return null;
+  if (/^\/hub\/[^/\\]/.test(next) && !next.includes('..')) return next;
+  try {
+    const url = new URL(next);
+    if (
+      url.origin === ctx.notebookOrigin &&
+      url.pathname.startsWith('/user/') &&
+      !url.pathname.includes('..')
+    ) {
+      return url.href;
+    }
+  } catch {
+    // not a URL
+  }
+  return null;
+}
+
+/** The user named by a notebook URL's `/user/<name>/` prefix, if any. */
+export function notebookOwner(ctx: Pick<HubContext, 'notebookOrigin'>, next: string): string | null {
+  if (!next.startsWith(ctx.notebookOrigin)) return null;
+  const match = /^\/user\/([^/]+)\//.exec(new URL(next).pathname);
+  return match ? (match[1] as string) : null;
+}
+
+/** Sends a signed-in browser on: notebook URLs go through a one-time handoff to the notebook origin. */
+export function proceedTo(
+  ctx: HubContext,
+  reply: FastifyReply,
+  hubHash: string,
+  userName: string,
+  next: string | null,
+) {
+  // With nowhere else to go, a learner goes to their notebook (started if needed), as in JupyterHub.
+  const target = next ?? `/hub/spawn/${userName}`;
+  if (target.startsWith('/hub/')) return reply.redirect(target, 303);
+  const url = new URL(target);
+  const code = ctx.sessions.mintHandoff(hubHash, userName);
+  const handoff = `${ctx.notebookOrigin}/hub-handoff?code=${code}&next=${encodeURIComponent(url.pathname + url.search)}`;
+  return reply.redirect(handoff, 303);
+}
+
+/**
+ * The end of every sign-in, whatever the authenticator: the user exists, a fresh session is set (the
+ * old one ends), and the browser goes on to `next` — home instead when `next` is someone else's notebook.
+ */
+export async function completeSignIn(
+  ctx: HubContext,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  userName: string,
+  next: string | null,
+  via: string,
+) {
+  const user = await ctx.store.ensureUser(userName);
+  const { setCookie, hash } = await ctx.sessions.signIn(userName, req.headers.cookie, via);
+  reply.header('set-cookie', setCookie);
+  const owner = next ? notebookOwner(ctx, next) : null;
+  return proceedTo(ctx, reply, hash, userName, owner && owner !== userName && !user.admin ? null : next);
+}
