@@ -18,6 +18,8 @@ export async function createHub(ctx: HubContext): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 256 * 1024,
     trustProxy: false,
+    // Shutdown must not wait on open keep-alive or progress-stream connections.
+    forceCloseConnections: true,
     routerOptions: { maxParamLength: 300 },
   }) as unknown as FastifyInstance;
   await app.register(formbody);
