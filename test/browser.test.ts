@@ -45,6 +45,6 @@ test('a learner signs in, lands in the notebook UI, runs a cell and sees its out
   await page.keyboard.press('Shift+Enter');
   const output = page.locator('.output_subarea').first();
   await output.waitFor({ timeout: 60_000 });
-  assert.equal((await output.textContent()).trim(), '42');
+  assert.equal((await output.textContent())?.trim(), '42');
   await context.close();
 });

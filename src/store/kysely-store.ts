@@ -11,6 +11,7 @@ import {
   serverFromRow,
   serverToRow,
   sessionFromRow,
+  ticketFromRow,
   toDbJson,
   toDbTime,
   toDbTimeOrNull,
@@ -24,6 +25,7 @@ import type {
   ServerRecord,
   SessionRecord,
   Store,
+  TicketRecord,
   TokenRecord,
   UserRecord,
 } from './store.js';
@@ -327,6 +329,42 @@ export class KyselyStore implements Store {
   async deleteExpiredSessions(now: Date): Promise<number> {
     const result = await this.#db
       .deleteFrom('sessions')
+      .where('expires_at', '<=', toDbTime(now))
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  // one-time tickets
+
+  async createTicket(hash: string, ticket: TicketRecord): Promise<void> {
+    await this.#db
+      .insertInto('tickets')
+      .values({
+        hash,
+        kind: ticket.kind,
+        user_name: ticket.userName,
+        data: toDbJson(ticket.data),
+        expires_at: toDbTime(ticket.expiresAt),
+      })
+      .execute();
+  }
+
+  async consumeTicket(hash: string, kind: string, now: Date): Promise<TicketRecord | null> {
+    // DELETE ... RETURNING is one statement on both databases: the single-use guarantee.
+    const row = await this.#db
+      .deleteFrom('tickets')
+      .where('hash', '=', hash)
+      .where('kind', '=', kind)
+      .returningAll()
+      .executeTakeFirst();
+    if (!row) return null;
+    const ticket = ticketFromRow(row);
+    return ticket.expiresAt.getTime() > now.getTime() ? ticket : null;
+  }
+
+  async deleteExpiredTickets(now: Date): Promise<number> {
+    const result = await this.#db
+      .deleteFrom('tickets')
       .where('expires_at', '<=', toDbTime(now))
       .executeTakeFirst();
     return Number(result.numDeletedRows);

@@ -81,11 +81,27 @@ function initialSchema(flavour: SqlFlavour): Migration {
   };
 }
 
+/** One-time tickets (launch URLs, LTI state and nonces): no foreign key, a ticket may name a future user. */
+const ticketsSchema: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('tickets')
+      .addColumn('hash', 'text', (col) => col.primaryKey())
+      .addColumn('kind', 'text', (col) => col.notNull())
+      .addColumn('user_name', 'text')
+      .addColumn('data', 'text', (col) => col.notNull())
+      .addColumn('expires_at', 'text', (col) => col.notNull())
+      .execute();
+    await db.schema.createIndex('tickets_expires_at').on('tickets').column('expires_at').execute();
+  },
+};
+
 export function migrationProvider(flavour: SqlFlavour): MigrationProvider {
   return {
     async getMigrations() {
       return {
         '0001_initial': initialSchema(flavour),
+        '0003_tickets': ticketsSchema,
       };
     },
   };

@@ -3,8 +3,23 @@
  * booleans (0/1 <-> boolean) and JSON (text <-> objects). Pure functions, no I/O.
  */
 import type { Selectable } from 'kysely';
-import type { EventsTable, ServersTable, SessionsTable, TokensTable, UsersTable } from './schema.js';
-import type { EventRecord, Scope, ServerRecord, SessionRecord, TokenRecord, UserRecord } from './store.js';
+import type {
+  EventsTable,
+  ServersTable,
+  SessionsTable,
+  TicketsTable,
+  TokensTable,
+  UsersTable,
+} from './schema.js';
+import type {
+  EventRecord,
+  Scope,
+  ServerRecord,
+  SessionRecord,
+  TicketRecord,
+  TokenRecord,
+  UserRecord,
+} from './store.js';
 
 /** Fixed-width UTC text, so that comparing two stored times as text compares them as times. */
 export function toDbTime(date: Date): string {
@@ -90,6 +105,15 @@ export function sessionFromRow(row: Omit<Selectable<SessionsTable>, 'hash'>): Se
     createdAt: fromDbTime(row.created_at),
     expiresAt: fromDbTime(row.expires_at),
     parentHash: row.parent_hash,
+  };
+}
+
+export function ticketFromRow(row: Selectable<TicketsTable>): TicketRecord {
+  return {
+    kind: row.kind,
+    userName: row.user_name,
+    data: parseObject(row.data),
+    expiresAt: fromDbTime(row.expires_at),
   };
 }
 

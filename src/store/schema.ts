@@ -58,10 +58,21 @@ export interface EventsTable {
   data: string;
 }
 
+/** One-time tickets: launch URLs, LTI state and nonces. Stored by hash, taken once. */
+export interface TicketsTable {
+  hash: string;
+  kind: string;
+  user_name: string | null;
+  /** JSON text: an object. */
+  data: string;
+  expires_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   servers: ServersTable;
   tokens: TokensTable;
   sessions: SessionsTable;
   events: EventsTable;
+  tickets: TicketsTable;
 }

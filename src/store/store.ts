@@ -61,6 +61,15 @@ export interface EventRecord {
   data: Record<string, unknown>;
 }
 
+/** A one-time ticket: a launch URL, an LTI state or nonce. Its value is a secret; only its hash is kept. */
+export interface TicketRecord {
+  /** What the ticket is for (`launch`, `lti-state`...): a ticket is only ever taken for its own kind. */
+  kind: string;
+  userName: string | null;
+  data: Record<string, unknown>;
+  expiresAt: Date;
+}
+
 export interface Store {
   /** Creates or upgrades the schema. Idempotent; safe to call at every start. */
   migrate(): Promise<void>;
@@ -113,6 +122,16 @@ export interface Store {
   /** Deletes the session and every session derived from it. */
   deleteSession(hash: string): Promise<void>;
   deleteExpiredSessions(now: Date): Promise<number>;
+
+  // one-time tickets
+  /** Stores a ticket under the hash of its value. */
+  createTicket(hash: string, ticket: TicketRecord): Promise<void>;
+  /**
+   * Takes a ticket exactly once: deletes it and returns it, atomically, so that two concurrent takers
+   * (even on two replicas) never both get it. Null when unknown, of another kind, taken, or expired.
+   */
+  consumeTicket(hash: string, kind: string, now: Date): Promise<TicketRecord | null>;
+  deleteExpiredTickets(now: Date): Promise<number>;
 
   // events (audit log)
   addEvent(type: string, userName: string | null, data?: Record<string, unknown>): Promise<void>;
