@@ -19,6 +19,24 @@ export interface HubContext {
   version: string;
   /** Set when sign-in happens at a platform (edx, oidc): `/hub/login` hands the browser to it. */
   externalLogin?: ExternalLogin;
+  /** Course notebooks for launches; absent until course storage is configured. */
+  courses?: LaunchCourses;
+}
+
+/** What a launch needs from course storage (the courses service implements it). */
+export interface LaunchCourses {
+  /** Throws SifuError SIFU_ERR_COURSE_UNIT_NOT_FOUND when the unit (or its named notebook) is unknown. */
+  checkUnit(courseId: string, unitId: string, notebook: string | null): Promise<void>;
+  /**
+   * Makes the learner's copy of the unit's notebook if it is missing (never overwrites one); returns its
+   * path relative to the learner's home, e.g. `course-x/intro.ipynb`, or null when there is none.
+   */
+  ensureLearnerCopy(
+    userName: string,
+    courseId: string,
+    unitId: string,
+    notebook: string | null,
+  ): Promise<string | null>;
 }
 
 /** An authenticator whose sign-in happens elsewhere (OAuth2 / OpenID Connect). */

@@ -12,6 +12,12 @@ const SESSION_SCOPES: readonly Scope[] = ['servers', 'tokens'];
 export interface CookieOptions {
   secure: boolean;
   maxAgeSeconds: number;
+  /**
+   * Embedded mode (the notebook inside the platform's iframe): `SameSite=None; Secure; Partitioned`, so
+   * the cookie is sent in a third-party iframe, in a jar of its own per embedding site (CHIPS), even where
+   * third-party cookies are otherwise blocked.
+   */
+  embedded?: boolean;
 }
 
 /** Reads one cookie's value from a `Cookie` header; undefined when absent or malformed. */
@@ -29,14 +35,12 @@ export function readCookie(header: string | undefined, name: string): string | u
 }
 
 export function setCookie(name: string, value: string, options: CookieOptions): string {
-  const parts = [
-    `${name}=${value}`,
-    'Path=/',
-    'HttpOnly',
-    'SameSite=Lax',
-    `Max-Age=${options.maxAgeSeconds}`,
-  ];
-  if (options.secure) parts.push('Secure');
+  const parts = [`${name}=${value}`, 'Path=/', 'HttpOnly', `Max-Age=${options.maxAgeSeconds}`];
+  if (options.embedded) parts.push('SameSite=None', 'Secure', 'Partitioned');
+  else {
+    parts.push('SameSite=Lax');
+    if (options.secure) parts.push('Secure');
+  }
   return parts.join('; ');
 }
 

@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+import type { JWTPayload } from 'jose';
+import { SifuError } from '../../errors.js';
+import { normalizeUsername } from '../names.js';
+
+/** LTI 1.3 claim names (IMS Global LTI Core 1.3). */
+export const LTI = {
+  messageType: 'https://purl.imsglobal.org/spec/lti/claim/message_type',
+  version: 'https://purl.imsglobal.org/spec/lti/claim/version',
+  deploymentId: 'https://purl.imsglobal.org/spec/lti/claim/deployment_id',
+  targetLinkUri: 'https://purl.imsglobal.org/spec/lti/claim/target_link_uri',
+  resourceLink: 'https://purl.imsglobal.org/spec/lti/claim/resource_link',
+  context: 'https://purl.imsglobal.org/spec/lti/claim/context',
+  roles: 'https://purl.imsglobal.org/spec/lti/claim/roles',
+  custom: 'https://purl.imsglobal.org/spec/lti/claim/custom',
+} as const;
+
+export interface LtiPlatform {
+  name: string;
+  issuer: string;
+  clientId: string;
+  deploymentIds: string[];
+  authLoginUrl: string;
+  jwksUrl: string;
+  usernameClaim?: string;
+}
+
+export interface LtiLaunch {
+  userName: string;
+  role: 'staff' | 'learner';
+  courseId: string;
+  unitId: string;
+  notebook: string | null;
+}
+
+/** Roles that make a launcher course staff (LIS context roles, full URIs or the short forms). */
+const STAFF_ROLES = ['Instructor', 'Administrator', 'ContentDeveloper', 'TeachingAssistant', 'Mentor'];
+
+export function roleOf(roles: unknown): 'staff' | 'learner' {
+  if (!Array.isArray(roles)) return 'learner';
+  const staff = roles.some(
+    (r) =>
+      typeof r === 'string' && STAFF_ROLES.some((s) => r === s || r.endsWith(`#${s}`) || r.endsWith(`/${s}`)),
+  );
+  return staff ? 'staff' : 'learner';
+}
+
+/**
+ * The Sifu user name for an LTI user: the platform's configured claim (e.g. `preferred_username` where
+ * Open edX shares it), or else a stable hash of issuer and `sub`, so that two platforms never collide.
+ */
+export function ltiUserName(platform: LtiPlatform, payload: JWTPayload): string {
+  if (platform.usernameClaim) {
+    return normalizeUsername(payload[platform.usernameClaim]);
+  }
+  if (typeof payload.sub !== 'string' || payload.sub.length === 0) {
+    throw new SifuError('SIFU_ERR_LTI_INVALID', 'the launch names no user');
+  }
+  const digest = createHash('sha256').update(`${platform.issuer}|${payload.sub}`).digest('hex');
+  return `lti-${digest.slice(0, 20)}`;
+}
+
+function claimObject(payload: JWTPayload, name: string): Record<string, unknown> {
+  const value = payload[name];
+  return value && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
+}
+
+/**
+ * Checks the LTI-specific claims of a verified id_token (signature, iss, aud and exp are checked by the
+ * JWT verification before this) and reads the launch out of them. Pure.
+ */
+export function readLaunch(platform: LtiPlatform, payload: JWTPayload): LtiLaunch {
+  const refuse = (why: string) => new SifuError('SIFU_ERR_LTI_INVALID', `the LTI launch was refused: ${why}`);
+  if (payload[LTI.messageType] !== 'LtiResourceLinkRequest') throw refuse('not a resource link launch');
+  if (payload[LTI.version] !== '1.3.0') throw refuse('not LTI 1.3.0');
+  const deployment = payload[LTI.deploymentId];
+  if (typeof deployment !== 'string' || !platform.deploymentIds.includes(deployment)) {
+    throw refuse('unknown deployment');
+  }
+  const link = claimObject(payload, LTI.resourceLink);
+  const context = claimObject(payload, LTI.context);
+  if (typeof link.id !== 'string' || link.id.length === 0 || link.id.length > 255) {
+    throw refuse('no resource link');
+  }
+  const custom = claimObject(payload, LTI.custom);
+  const courseId = typeof context.id === 'string' && context.id ? context.id : `link-${link.id}`;
+  return {
+    userName: ltiUserName(platform, payload),
+    role: roleOf(payload[LTI.roles]),
+    courseId: courseId.slice(0, 255),
+    unitId: link.id,
+    notebook: typeof custom.notebook === 'string' && custom.notebook ? custom.notebook.slice(0, 255) : null,
+  };
+}
