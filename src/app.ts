@@ -2,10 +2,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { HubContext } from './api/context.js';
+import { createExternalLogin } from './auth/oauth/external-login.js';
 import { createSessionService } from './auth/sessions.js';
 import { createTokenService } from './auth/tokens.js';
 import { hubOrigin, notebookOrigin, storeUrl } from './config/load.js';
 import type { SifuConfig } from './config/schema.js';
+import { CourseNotebooks } from './courses/course-notebooks.js';
+import { resolveDeploymentToken } from './courses/deployment-token.js';
+import { launchCourses } from './courses/launch-adapter.js';
 import { SifuError } from './errors.js';
 import { createHub } from './hub.js';
 import { cullIdleServers, fetchKernels } from './lifecycle/culler.js';
@@ -14,6 +18,7 @@ import { createNotebookProxy } from './proxy/notebook-proxy.js';
 import type { ProxyHooks } from './proxy/types.js';
 import { createLocalSpawner } from './spawner/local/local-spawner.js';
 import type { Spawner } from './spawner/spawner.js';
+import { Storage } from './storage/storage.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
 
@@ -59,17 +64,30 @@ function checkAuthenticator(config: SifuConfig): void {
 export async function startSifu(config: SifuConfig, options: SifuOptions = {}): Promise<Sifu> {
   checkAuthenticator(config);
   const log =
-    options.log ?? pino({ level: config.log.level, redact: ['*.secret', '*.token', 'secret', 'token'] });
+    options.log ??
+    pino({
+      level: config.log.level,
+      // Client secrets and access tokens are never logged on purpose; these paths are the safety net.
+      redact: ['*.secret', '*.token', 'secret', 'token', '*.clientSecret', '*.access_token'],
+    });
+  // Before anything is opened: a missing or wrong `auth.edx.*` / `auth.oidc.*` option stops the start here.
+  const externalLogin = createExternalLogin(config, log);
   const store = await openStore(storeUrl(config));
   await store.migrate();
   const spawner =
     options.spawner ??
     createLocalSpawner({ command: config.spawner.command, logDir: join(config.dataDir, 'logs') });
+  const storage = Storage.fromConfig(store, config);
+  const courseNotebooks = new CourseNotebooks(store, storage, {
+    maxNotebookBytes: config.storage.maxNotebookBytes,
+    deploymentToken: () => resolveDeploymentToken(config.courses),
+  });
   const manager = new ServerManager({
     store,
     spawner,
     log: log.child({ component: 'servers' }),
-    homesDir: join(config.dataDir, 'homes'),
+    homesDir: storage.homes.root,
+    homes: storage,
     startTimeoutMs: config.spawner.startTimeout * 1000,
   });
   await manager.adopt();
@@ -80,6 +98,7 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
   const sessions = createSessionService(store, {
     secure: secure(hubOrigin(config)),
     maxAgeSeconds: config.auth.sessionMaxAge,
+    embedded: config.embed.enabled,
   });
   const tokens = createTokenService(store, { bootstrapAdminToken: config.adminToken });
   const timers: NodeJS.Timeout[] = [];
@@ -93,6 +112,10 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
     hubOrigin: hubOrigin(config),
     notebookOrigin: notebookOrigin(config),
     version: JUPYTERHUB_API_VERSION,
+    externalLogin,
+    storage,
+    courseNotebooks,
+    courses: launchCourses(courseNotebooks),
   };
 
   const hooks: ProxyHooks = {
@@ -140,6 +163,7 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
   every(config.spawner.pollInterval, () => manager.checkRunning());
   every(10, () => manager.flushActivity());
   every(3600, () => store.deleteExpiredSessions(new Date()));
+  every(3600, () => storage.trash.purgeExpired());
   if (config.culler.enabled) {
     every(config.culler.interval, () =>
       cullIdleServers(

@@ -33,7 +33,34 @@ export const errorCatalogue = {
   SIFU_ERR_UPSTREAM_UNREACHABLE: 503,
   SIFU_ERR_UPSTREAM_TIMEOUT: 504,
   SIFU_ERR_PAYLOAD_TOO_LARGE: 413,
+  SIFU_ERR_LAUNCH_INVALID: 403,
+  SIFU_ERR_LTI_INVALID: 401,
+  SIFU_ERR_LTI_UNKNOWN_PLATFORM: 400,
+  SIFU_ERR_COURSE_UNIT_NOT_FOUND: 404,
+  SIFU_ERR_IFRAME_ONLY: 403,
   SIFU_ERR_INTERNAL: 500,
+  // Storage and course notebooks (src/storage, src/courses).
+  // A name or path that is malformed: `..`, absolute, NUL, too long, wrong extension.
+  SIFU_ERR_INVALID_PATH: 400,
+  // A path that resolves outside the user's home, through a symlink, or to something not a regular file.
+  SIFU_ERR_UNSAFE_PATH: 403,
+  SIFU_ERR_INVALID_NOTEBOOK: 400,
+  SIFU_ERR_NOTEBOOK_TOO_LARGE: 413,
+  SIFU_ERR_NOTEBOOK_NOT_FOUND: 404,
+  SIFU_ERR_NOTEBOOK_CONFLICT: 409,
+  // The user's files exceed `storage.quota`: the launch is refused until they free space.
+  SIFU_ERR_QUOTA_EXCEEDED: 507,
+  // Another server holds the lease on the user's home (one writer per home, across hosts).
+  SIFU_ERR_HOME_IN_USE: 409,
+  SIFU_ERR_GIT_FETCH_FAILED: 502,
+  // Sign-in at a platform (edx, oidc). The learner declined; nothing was created.
+  SIFU_ERR_OAUTH_DENIED: 403,
+  // The callback's state is missing, wrong, expired or already used (or the browser lost its cookie).
+  SIFU_ERR_OAUTH_STATE: 400,
+  // The platform refused or answered unexpectedly (e.g. invalid_grant for a replayed code, bad client secret).
+  SIFU_ERR_OAUTH_FAILED: 502,
+  // The platform could not be reached or did not answer within `auth.<mode>.timeout`.
+  SIFU_ERR_OAUTH_PROVIDER_DOWN: 502,
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalogue;
