@@ -5,8 +5,8 @@
  * after it, the client connection is cut so a truncated body is never mistaken for a whole one.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ResponseHandler, ResponseHead } from './response-parser.js';
 import { isSifuCookieName, setCookieName } from './request-policy.js';
+import type { ResponseHandler, ResponseHead } from './response-parser.js';
 import { type CspValues, type ProxyError, sendError } from './responses.js';
 import type { BodyFraming } from './upstream-head.js';
 import type { Exchange, Target, TargetPool, UpstreamConnection, UpstreamPools } from './upstream-pool.js';
@@ -32,7 +32,9 @@ export function contentKind(rest: string): ContentKind {
     const slash = path.indexOf('/');
     try {
       path =
-        slash === -1 ? decodeURIComponent(path) : decodeURIComponent(path.slice(0, slash)) + path.slice(slash);
+        slash === -1
+          ? decodeURIComponent(path)
+          : decodeURIComponent(path.slice(0, slash)) + path.slice(slash);
     } catch {
       return 'user-content';
     }
@@ -74,11 +76,43 @@ export function clientResponseHeaders(head: ResponseHead, kind: ContentKind, csp
   const sandboxed =
     kind === 'user-content' ||
     (kind === 'user-content-unless-json' && !(head.contentType ?? '').startsWith('application/json'));
-  out.push('Content-Security-Policy', sandboxed ? csp.userContent : csp.page, 'X-Content-Type-Options', 'nosniff');
+  out.push(
+    'Content-Security-Policy',
+    sandboxed ? csp.userContent : csp.page,
+    'X-Content-Type-Options',
+    'nosniff',
+  );
   return out;
 }
 
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EADDRNOTAVAIL']);
+
+/**
+ * The exchange a client request/response belongs to. Listeners are shared functions that find their
+ * exchange here (`this` is the emitter), so a request allocates no closures on the hot path.
+ */
+const EXCHANGE = Symbol('sifu.exchange');
+type WithExchange = { [EXCHANGE]?: HttpExchange };
+
+function exchangeOf(emitter: unknown): HttpExchange | undefined {
+  return (emitter as WithExchange)[EXCHANGE];
+}
+
+function onClientClose(this: ServerResponse): void {
+  exchangeOf(this)?.clientClosed();
+}
+
+function onClientDrain(this: ServerResponse): void {
+  exchangeOf(this)?.clientDrained();
+}
+
+function onRequestData(this: IncomingMessage, chunk: Buffer): void {
+  exchangeOf(this)?.requestData(chunk);
+}
+
+function onRequestEnd(this: IncomingMessage): void {
+  exchangeOf(this)?.requestEnded();
+}
 
 export class HttpExchange implements Exchange, ResponseHandler {
   private connection: UpstreamConnection | undefined;
@@ -105,7 +139,8 @@ export class HttpExchange implements Exchange, ResponseHandler {
   }
 
   start(): void {
-    this.res.on('close', this.onClientClose);
+    (this.res as WithExchange)[EXCHANGE] = this;
+    this.res.on('close', onClientClose);
     this.pool = this.deps.pools.acquire(this.target, this);
   }
 
@@ -117,15 +152,17 @@ export class HttpExchange implements Exchange, ResponseHandler {
     this.connection = connection;
     this.reused = reused;
     connection.parser.reset(this.req.method === 'HEAD');
-    connection.socket.write(this.head);
+    // Header bytes came in as latin1 strings: written back as latin1 they are the bytes received.
+    connection.socket.write(this.head, 'latin1');
     if (this.body !== 'none' && !this.pumping) {
       this.pumping = true;
-      this.req.on('data', this.onRequestData);
-      this.req.on('end', this.onRequestEnd);
+      (this.req as WithExchange)[EXCHANGE] = this;
+      this.req.on('data', onRequestData);
+      this.req.on('end', onRequestEnd);
     }
   }
 
-  private readonly onRequestData = (chunk: Buffer): void => {
+  requestData(chunk: Buffer): void {
     const socket = this.connection?.socket;
     if (socket === undefined || chunk.length === 0) return;
     let flushed: boolean;
@@ -137,20 +174,20 @@ export class HttpExchange implements Exchange, ResponseHandler {
       flushed = socket.write(chunk);
     }
     if (!flushed) this.req.pause();
-  };
+  }
 
-  private readonly onRequestEnd = (): void => {
+  requestEnded(): void {
     this.stopPumping();
     this.requestDone = true;
     if (this.body === 'chunked') this.connection?.socket.write('0\r\n\r\n');
     if (this.responseDone) this.release();
-  };
+  }
 
   private stopPumping(): void {
     if (!this.pumping) return;
     this.pumping = false;
-    this.req.removeListener('data', this.onRequestData);
-    this.req.removeListener('end', this.onRequestEnd);
+    this.req.removeListener('data', onRequestData);
+    this.req.removeListener('end', onRequestEnd);
     // Let Node's server discard the rest of an unfinished upload instead of stalling the connection.
     if (!this.requestDone) this.req.resume();
   }
@@ -167,7 +204,8 @@ export class HttpExchange implements Exchange, ResponseHandler {
       if (!this.over) this.fail({ code: 'SIFU_ERR_UPSTREAM_UNREACHABLE', status: 502 });
     } else if (this.responseDone && this.connection === connection) {
       // Stray bytes after the response, or an answer before the whole upload: never reuse that socket.
-      if (connection.parser.leftover !== undefined && connection.parser.leftover.length > 0) this.keepAlive = false;
+      if (connection.parser.leftover !== undefined && connection.parser.leftover.length > 0)
+        this.keepAlive = false;
       if (!this.requestDone) this.keepAlive = false;
       this.release();
     }
@@ -191,21 +229,29 @@ export class HttpExchange implements Exchange, ResponseHandler {
     }
   }
 
-  onResponseBody(chunk: Buffer): void {
-    if (chunk.length === 0 || this.over) return;
+  onResponseBody(chunk: Buffer, last: boolean): void {
+    if (this.over) return;
+    if (last) {
+      // The whole (or last part of the) body: head and body leave in one write.
+      this.responseDone = true;
+      this.res.end(chunk);
+      return;
+    }
+    if (chunk.length === 0) return;
     if (!this.res.write(chunk) && !this.waitingForDrain) {
       this.waitingForDrain = true;
       this.connection?.socket.pause();
-      this.res.once('drain', this.onClientDrain);
+      this.res.once('drain', onClientDrain);
     }
   }
 
-  private readonly onClientDrain = (): void => {
+  clientDrained(): void {
     this.waitingForDrain = false;
     this.connection?.socket.resume();
-  };
+  }
 
   onResponseEnd(): void {
+    if (this.responseDone) return;
     this.responseDone = true;
     this.res.end();
   }
@@ -229,7 +275,11 @@ export class HttpExchange implements Exchange, ResponseHandler {
       return;
     }
     const canRetry =
-      this.reused && !this.retried && this.body === 'none' && !connection.parser.headSeen && !this.res.headersSent;
+      this.reused &&
+      !this.retried &&
+      this.body === 'none' &&
+      !connection.parser.headSeen &&
+      !this.res.headersSent;
     if (canRetry) {
       // A kept-alive socket the server closed just as it was reused: safe to replay a bodiless request.
       this.retried = true;
@@ -249,26 +299,25 @@ export class HttpExchange implements Exchange, ResponseHandler {
   private fail(error: ProxyError): void {
     this.over = true;
     this.stopPumping();
-    const connection = this.connection;
-    this.connection = undefined;
-    if (connection !== undefined) {
-      connection.exchange = undefined;
-      connection.socket.destroy();
-    }
+    this.dropConnection();
     if (this.res.headersSent) this.res.destroy();
     else sendError(this.res, this.deps.csp, error);
   }
 
-  private readonly onClientClose = (): void => {
-    if (this.over) return;
-    this.over = true;
-    this.stopPumping();
-    this.pool?.cancel(this);
+  private dropConnection(): void {
     const connection = this.connection;
     this.connection = undefined;
     if (connection !== undefined) {
       connection.exchange = undefined;
       connection.socket.destroy();
     }
-  };
+  }
+
+  clientClosed(): void {
+    if (this.over) return;
+    this.over = true;
+    this.stopPumping();
+    this.pool?.cancel(this);
+    this.dropConnection();
+  }
 }

@@ -24,8 +24,11 @@ export interface ResponseHead {
 export interface ResponseHandler {
   /** The final head (1xx other than 101 are skipped). */
   onResponseHead(head: ResponseHead): void;
-  /** A piece of the decoded body; a view into the received buffer, valid until the handler returns. */
-  onResponseBody(chunk: Buffer): void;
+  /**
+   * A piece of the decoded body: a view into the received buffer. `last` when it completes a
+   * Content-Length body (so the handler may end its response with it); `onResponseEnd` follows anyway.
+   */
+  onResponseBody(chunk: Buffer, last: boolean): void;
   onResponseEnd(): void;
 }
 
@@ -47,7 +50,7 @@ const MAX_LINE = 4096;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 export class ResponseParser {
-  private state = HEAD;
+  private state: number = HEAD;
   private noBody = false;
   private partial: Buffer | undefined;
   private line = '';
@@ -101,7 +104,7 @@ export class ResponseParser {
           const text = data.toString('latin1', offset, end);
           offset = end + 4;
           this.parseHead(text, handler);
-          if (this.state === UPGRADED) {
+          if ((this.state as number) === UPGRADED) {
             if (offset < data.length) this.leftover = data.subarray(offset);
             return 'upgrade';
           }
@@ -113,13 +116,13 @@ export class ResponseParser {
           offset += take;
           this.remaining -= take;
           if (this.remaining === 0) this.state = DONE;
-          handler.onResponseBody(chunk);
+          handler.onResponseBody(chunk, this.state === DONE);
           if (this.state === DONE) handler.onResponseEnd();
           break;
         }
         case CHUNK_SIZE: {
           const next = this.readLine(data, offset);
-          if (next === -1) return this.state === ERROR ? 'error' : 'more';
+          if (next === -1) return this.error === undefined ? 'more' : 'error';
           offset = next;
           const semicolon = this.line.indexOf(';');
           const hex = (semicolon === -1 ? this.line : this.line.slice(0, semicolon)).trim();
@@ -135,12 +138,12 @@ export class ResponseParser {
           offset += take;
           this.remaining -= take;
           if (this.remaining === 0) this.state = CHUNK_DATA_END;
-          handler.onResponseBody(chunk);
+          handler.onResponseBody(chunk, false);
           break;
         }
         case CHUNK_DATA_END: {
           const next = this.readLine(data, offset);
-          if (next === -1) return this.state === ERROR ? 'error' : 'more';
+          if (next === -1) return this.error === undefined ? 'more' : 'error';
           offset = next;
           if (this.line !== '') return this.fail('chunk data longer than its size');
           this.state = CHUNK_SIZE;
@@ -148,7 +151,7 @@ export class ResponseParser {
         }
         case TRAILERS: {
           const next = this.readLine(data, offset);
-          if (next === -1) return this.state === ERROR ? 'error' : 'more';
+          if (next === -1) return this.error === undefined ? 'more' : 'error';
           offset = next;
           // Trailers are dropped: the client's response is already under way without them.
           if (this.line === '') {
@@ -159,7 +162,7 @@ export class ResponseParser {
           break;
         }
         case CLOSE:
-          handler.onResponseBody(offset === 0 ? data : data.subarray(offset));
+          handler.onResponseBody(offset === 0 ? data : data.subarray(offset), false);
           offset = data.length;
           break;
         case DONE:

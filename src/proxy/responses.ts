@@ -3,8 +3,8 @@
  * socket (refused WebSocket upgrades), and the security headers every response carries.
  */
 import type { ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { type ErrorCode, errorCatalogue } from '../errors.js';
 
 /** The Content-Security-Policy values; computed once per proxy. */
@@ -85,7 +85,12 @@ export function sendError(res: ServerResponse, csp: CspValues, error: ProxyError
 }
 
 /** A 302 with `Cache-Control: no-store`; `extra` are more header name/value pairs. */
-export function sendRedirect(res: ServerResponse, csp: CspValues, location: string, extra: string[] = []): void {
+export function sendRedirect(
+  res: ServerResponse,
+  csp: CspValues,
+  location: string,
+  extra: string[] = [],
+): void {
   if (res.headersSent || res.destroyed) {
     res.destroy();
     return;

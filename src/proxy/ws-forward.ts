@@ -10,8 +10,8 @@
 import { STATUS_CODES } from 'node:http';
 import net from 'node:net';
 import { clientResponseHeaders } from './http-forward.js';
-import { ResponseParser, type ResponseHandler, type ResponseHead } from './response-parser.js';
 import { isSifuCookieName, setCookieName } from './request-policy.js';
+import { type ResponseHandler, type ResponseHead, ResponseParser } from './response-parser.js';
 import { type CspValues, rejectSocket } from './responses.js';
 import type { Target } from './upstream-pool.js';
 

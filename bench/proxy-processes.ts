@@ -1,0 +1,263 @@
+/**
+ * The processes of the proxy benchmark: an nginx backend, a WebSocket echo backend, and the proxies
+ * under test (Sifu, configurable-http-proxy, nginx), each in its own process on 127.0.0.1 with ports
+ * from the OS. Everything started here is registered in a {@link ProcessGroup} and stopped by it.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+
+export const REPO = resolve(import.meta.dirname, '..');
+const CHP = join(REPO, 'node_modules', '.bin', 'configurable-http-proxy');
+const NGINX = '/usr/sbin/nginx';
+
+/** A port the OS just handed out on 127.0.0.1 (listen on 0, close, reuse: fine for a benchmark). */
+export function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen({ port: 0, host: '127.0.0.1', exclusive: true }, () => {
+      const address = server.address();
+      server.close(() =>
+        address && typeof address === 'object' ? done(address.port) : fail(new Error('no port')),
+      );
+    });
+  });
+}
+
+/** Children that must not outlive the benchmark, even when it fails. */
+export class ProcessGroup {
+  private readonly children: ChildProcess[] = [];
+  private readonly output = new Map<ChildProcess, string>();
+  private readonly dirs: string[] = [];
+
+  constructor() {
+    // Last resort if the benchmark dies or is interrupted: SIGTERM (not SIGKILL) so that nginx's
+    // master takes its workers down with it.
+    const killAll = () => {
+      for (const child of this.children) {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      }
+      for (const dir of this.dirs) rmSync(dir, { recursive: true, force: true });
+    };
+    process.once('exit', killAll);
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        killAll();
+        process.exit(130);
+      });
+    }
+  }
+
+  /** A directory to remove if the benchmark is interrupted (the normal path removes it itself). */
+  ownDirectory(dir: string): void {
+    this.dirs.push(dir);
+  }
+
+  start(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.children.push(child);
+    this.output.set(child, '');
+    const keep = (chunk: Buffer) => {
+      this.output.set(child, ((this.output.get(child) ?? '') + chunk.toString()).slice(-8192));
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    return child;
+  }
+
+  /** What a child printed (last 8 KiB), for error messages. */
+  printed(child: ChildProcess): string {
+    return this.output.get(child) ?? '';
+  }
+
+  /** Resolves with the first stdout line of `child` matching `pattern` (or fails if it exits first). */
+  waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
+    return new Promise((done, fail) => {
+      let buffered = '';
+      const timer = setTimeout(() => finish(new Error(`timed out waiting for ${pattern}`)), timeoutMs);
+      const onData = (chunk: Buffer) => {
+        buffered += chunk.toString();
+        const match = pattern.exec(buffered);
+        if (match) finish(undefined, match);
+      };
+      const onExit = () => finish(new Error(`exited before printing ${pattern}: ${this.printed(child)}`));
+      function finish(error?: Error, match?: RegExpMatchArray) {
+        clearTimeout(timer);
+        child.stdout?.off('data', onData);
+        child.off('exit', onExit);
+        if (match) done(match);
+        else fail(error);
+      }
+      child.stdout?.on('data', onData);
+      child.once('exit', onExit);
+    });
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(
+      this.children.splice(0).map(
+        (child) =>
+          new Promise<void>((done) => {
+            if (child.exitCode !== null || child.signalCode !== null) return done();
+            const force = setTimeout(() => child.kill('SIGKILL'), 3_000);
+            child.once('exit', () => {
+              clearTimeout(force);
+              done();
+            });
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
+}
+
+/** GETs `url` until it answers (any status), for servers that print nothing when ready. */
+export async function waitForHttp(url: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((done) => {
+      const req = http.get(url, { agent: false }, (res) => {
+        res.resume();
+        done(true);
+      });
+      req.on('error', () => done(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`${url} did not answer`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function nginxConfig(dir: string, workers: string, servers: string): string {
+  return [
+    'daemon off;',
+    `worker_processes ${workers};`,
+    `pid ${join(dir, 'nginx.pid')};`,
+    `error_log ${join(dir, 'error.log')} warn;`,
+    'events { worker_connections 4096; }',
+    'http {',
+    '  access_log off;',
+    `  client_body_temp_path ${join(dir, 'body')};`,
+    `  proxy_temp_path ${join(dir, 'proxy')};`,
+    `  fastcgi_temp_path ${join(dir, 'fastcgi')};`,
+    `  uwsgi_temp_path ${join(dir, 'uwsgi')};`,
+    `  scgi_temp_path ${join(dir, 'scgi')};`,
+    servers,
+    '}',
+    '',
+  ].join('\n');
+}
+
+async function startNginx(group: ProcessGroup, dir: string, config: string, port: number): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, 'nginx.conf');
+  await writeFile(file, config);
+  group.start(NGINX, ['-p', dir, '-e', join(dir, 'error.log'), '-c', file]);
+  await waitForHttp(`http://127.0.0.1:${port}/`);
+}
+
+/** The notebook origin Sifu's bench proxy believes in (only ever sent as an Origin header). */
+export const BENCH_ORIGIN = 'http://sifu.bench';
+/** Sessions the bench proxy admits: one owns the HTTP route `bench`, the other the WebSocket route `benchws`. */
+export const BENCH_COOKIE = 'sifu-session=bench-http';
+export const BENCH_WS_COOKIE = 'sifu-session=bench-ws';
+
+export const BACKEND_BODY = 'hello from the backend';
+
+/** The HTTP backend: nginx answering a small body itself (one worker: it is never the bottleneck). */
+export async function startNginxBackend(group: ProcessGroup, workDir: string): Promise<string> {
+  const port = await freePort();
+  const server = `  server { listen 127.0.0.1:${port}; keepalive_requests 1000000; location / { default_type text/plain; return 200 '${BACKEND_BODY}'; } }`;
+  await startNginx(
+    group,
+    join(workDir, 'nginx-backend'),
+    nginxConfig(join(workDir, 'nginx-backend'), '1', server),
+    port,
+  );
+  return `http://127.0.0.1:${port}`;
+}
+
+/** nginx as a reverse proxy with upstream keep-alive, as Debian ships it, all workers. */
+export async function startNginxProxy(
+  group: ProcessGroup,
+  workDir: string,
+  backend: string,
+): Promise<string> {
+  const port = await freePort();
+  const dir = join(workDir, 'nginx-proxy');
+  const servers = [
+    `  upstream notebook { server ${new URL(backend).host}; keepalive 64; }`,
+    `  server {`,
+    `    listen 127.0.0.1:${port};`,
+    '    keepalive_requests 1000000;',
+    '    location /user/ {',
+    '      proxy_pass http://notebook;',
+    '      proxy_http_version 1.1;',
+    '      proxy_set_header Connection "";',
+    '      proxy_set_header Host $host;',
+    '      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+    '    }',
+    '  }',
+  ].join('\n');
+  await startNginx(group, dir, nginxConfig(dir, 'auto', servers), port);
+  return `http://127.0.0.1:${port}`;
+}
+
+/** A Node child running one of the bench's TypeScript entry points; resolves with the port it prints. */
+async function startNodeChild(group: ProcessGroup, script: string, args: string[]): Promise<number> {
+  const child = group.start(process.execPath, ['--import', 'tsx', join(REPO, 'bench', script), ...args]);
+  const match = await group.waitForLine(child, /listening on (\d+)/);
+  return Number(match[1]);
+}
+
+export async function startWsEchoBackend(group: ProcessGroup): Promise<string> {
+  return `http://127.0.0.1:${await startNodeChild(group, 'proxy-ws-echo-child.ts', [])}`;
+}
+
+/** Sifu's proxy (the real createNotebookProxy) in its own process; see proxy-sifu-child.ts. */
+export async function startSifuProxy(
+  group: ProcessGroup,
+  httpBackend: string,
+  wsBackend: string,
+): Promise<string> {
+  return `http://127.0.0.1:${await startNodeChild(group, 'proxy-sifu-child.ts', [httpBackend, wsBackend])}`;
+}
+
+/** configurable-http-proxy from node_modules as shipped; routes added through its REST API. */
+export async function startChp(group: ProcessGroup, routes: Record<string, string>): Promise<string> {
+  const [port, apiPort] = [await freePort(), await freePort()];
+  const token = `bench-${process.pid}-${Date.now()}`;
+  const env = { ...process.env, CONFIGPROXY_AUTH_TOKEN: token };
+  const args = [
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--api-ip',
+    '127.0.0.1',
+    '--api-port',
+    String(apiPort),
+  ];
+  group.start(CHP, args, env);
+  await waitForHttp(`http://127.0.0.1:${apiPort}/api/routes`);
+  for (const [prefix, target] of Object.entries(routes)) {
+    const status = await new Promise<number>((done, fail) => {
+      const req = http.request(
+        `http://127.0.0.1:${apiPort}/api/routes${prefix}`,
+        { method: 'POST', headers: { authorization: `token ${token}` }, agent: false },
+        (res) => {
+          res.resume();
+          done(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', fail);
+      req.end(JSON.stringify({ target }));
+    });
+    if (status !== 201) throw new Error(`CHP refused route ${prefix}: ${status}`);
+  }
+  return `http://127.0.0.1:${port}`;
+}

@@ -1,0 +1,49 @@
+/**
+ * Sifu's notebook proxy for the benchmark, in its own process, built by the real
+ * `createNotebookProxy` with hooks that admit one fixed session cookie (as a session cache would:
+ * a Map lookup). Routes: `bench` -> the HTTP backend, `benchws` -> the WebSocket backend.
+ * Usage: `node --import tsx bench/proxy-sifu-child.ts <httpBackend> <wsBackend>`; prints `listening on <port>`.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createNotebookProxy } from '../src/proxy/notebook-proxy.js';
+import type { ProxyHooks, Route, Visitor } from '../src/proxy/types.js';
+import { BENCH_ORIGIN } from './proxy-processes.js';
+
+const [httpBackend, wsBackend] = process.argv.slice(2);
+if (httpBackend === undefined || wsBackend === undefined)
+  throw new Error('usage: proxy-sifu-child <http> <ws>');
+
+const sessions = new Map<string, Visitor>([
+  ['bench-http', { userName: 'bench', admin: false }],
+  ['bench-ws', { userName: 'benchws', admin: false }],
+]);
+const routes = new Map<string, Route>([
+  ['bench', { userName: 'bench', serverName: '', target: httpBackend, secret: 'bench-secret' }],
+  ['benchws', { userName: 'benchws', serverName: '', target: wsBackend, secret: 'bench-secret' }],
+]);
+
+const hooks: ProxyHooks = {
+  route: (userName) => routes.get(userName),
+  visitor(req: IncomingMessage) {
+    const match = /(?:^|;\s*)sifu-session=([^;]*)/.exec(req.headers.cookie ?? '');
+    return (match && sessions.get(match[1] as string)) || null;
+  },
+  completeHandoff: async () => null,
+  activity: () => {},
+};
+
+const proxy = createNotebookProxy(hooks, {
+  notebookOrigin: BENCH_ORIGIN,
+  hubOrigin: 'http://hub.bench',
+  allowedOrigins: [],
+  frameAncestors: ["'self'"],
+  upstreamIdleTimeoutMs: 60_000,
+  clientIdleTimeoutMs: 300_000,
+});
+proxy.server.listen(0, '127.0.0.1', () => {
+  process.stdout.write(`listening on ${(proxy.server.address() as AddressInfo).port}\n`);
+});
+process.on('SIGTERM', () => {
+  void proxy.close().then(() => process.exit(0));
+});

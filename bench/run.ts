@@ -1,0 +1,82 @@
+/**
+ * `npm run bench [-- <name>...]`: runs the benchmarks and rewrites their sections of
+ * bench/RESULTS.md, leaving the other sections as they are. Each benchmark owns one `## <Title>`
+ * section; add a benchmark by adding an entry to `benchmarks`.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { benchProxy, proxyBenchCommands, proxyBenchMachine, proxyTable } from './proxy.js';
+
+interface Benchmark {
+  name: string;
+  title: string;
+  /** Runs the benchmark and returns the section body (Markdown, without the `## ` title). */
+  run(log: (line: string) => void): Promise<string>;
+}
+
+const benchmarks: Benchmark[] = [
+  {
+    name: 'proxy',
+    title: 'Proxy',
+    async run(log) {
+      const rows = await benchProxy({ log });
+      return [
+        `Measured ${new Date().toISOString().slice(0, 10)} by \`npm run bench -- proxy\` (or \`node --import tsx bench/proxy.ts\`).`,
+        '',
+        proxyTable(rows),
+        '',
+        'Machine:',
+        '',
+        '```',
+        proxyBenchMachine(),
+        '```',
+        '',
+        'Each HTTP run, after a 1 s warm-up run of the same command:',
+        '',
+        '```',
+        `wrk ${proxyBenchCommands()}`,
+        '```',
+      ].join('\n');
+    },
+  },
+];
+
+const RESULTS = join(import.meta.dirname, 'RESULTS.md');
+/** Everything in a section after this line is hand-written and survives re-runs. */
+const END_MARKER = '<!-- end of generated results; notes below are kept by bench/run.ts -->';
+
+/** Replaces the generated part of `## <title>` (or appends the section), keeping notes after END_MARKER. */
+export function replaceSection(document: string, title: string, generated: string): string {
+  const lines = document.split('\n');
+  const heading = `## ${title}`;
+  const block = (notes: string) =>
+    [heading, '', generated.trim(), '', END_MARKER, ...(notes.trim() === '' ? [] : ['', notes.trim()])].join(
+      '\n',
+    );
+  const start = lines.findIndex((line) => line.trim() === heading);
+  if (start === -1) return `${document.trimEnd()}\n\n${block('')}\n`;
+  let end = lines.findIndex((line, i) => i > start && line.startsWith('## '));
+  if (end === -1) end = lines.length;
+  const old = lines.slice(start, end).join('\n');
+  const at = old.indexOf(END_MARKER);
+  const notes = at === -1 ? '' : old.slice(at + END_MARKER.length);
+  const before = lines.slice(0, start).join('\n').trimEnd();
+  const after = lines.slice(end).join('\n').trim();
+  return `${before}\n\n${block(notes)}\n${after === '' ? '' : `\n${after}\n`}`;
+}
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2);
+  const selected = benchmarks.filter((b) => wanted.length === 0 || wanted.includes(b.name));
+  if (selected.length === 0) throw new Error(`no benchmark named ${wanted.join(', ')}`);
+  for (const benchmark of selected) {
+    console.error(`# ${benchmark.title}`);
+    const body = await benchmark.run((line) => console.error(line));
+    const document = existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : '# Benchmark results\n';
+    writeFileSync(RESULTS, replaceSection(document, benchmark.title, body));
+    console.log(body);
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

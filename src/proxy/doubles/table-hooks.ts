@@ -1,0 +1,55 @@
+/**
+ * Test double of the proxy's hooks: an in-memory table of sessions (cookie `sifu-session=<id>` ->
+ * visitor), of routes, and of one-time handoff codes, recording every activity and admin audit call.
+ * A cookie value not in the table (forged, or expired) is no session, as the real hooks must treat it.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { ProxyHooks, Route, Visitor } from '../types.js';
+
+export const SESSION_COOKIE = 'sifu-session';
+
+export class TableHooks implements ProxyHooks {
+  readonly sessions = new Map<string, Visitor>();
+  readonly routes = new Map<string, Route>();
+  /** code -> Set-Cookie value; a code works once. */
+  readonly handoffCodes = new Map<string, string>();
+  readonly activityCalls: { userName: string; serverName: string; at: Date }[] = [];
+  readonly adminAccessCalls: { admin: string; userName: string; serverName: string }[] = [];
+  /** When set, `visitor` answers through a promise (as a database-backed session store would). */
+  asyncVisitor = false;
+
+  addSession(id: string, visitor: Visitor): this {
+    this.sessions.set(id, visitor);
+    return this;
+  }
+
+  addRoute(userName: string, target: string, secret: string): this {
+    this.routes.set(userName, { userName, serverName: '', target, secret });
+    return this;
+  }
+
+  route(userName: string, serverName: string): Route | undefined {
+    return serverName === '' ? this.routes.get(userName) : undefined;
+  }
+
+  visitor(req: IncomingMessage): Promise<Visitor | null> | Visitor | null {
+    const cookies = req.headers.cookie ?? '';
+    const match = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]*)`).exec(cookies);
+    const visitor = (match && this.sessions.get(match[1] as string)) || null;
+    return this.asyncVisitor ? new Promise((resolve) => setImmediate(() => resolve(visitor))) : visitor;
+  }
+
+  async completeHandoff(code: string): Promise<string | null> {
+    const cookie = this.handoffCodes.get(code);
+    this.handoffCodes.delete(code);
+    return cookie ?? null;
+  }
+
+  activity(userName: string, serverName: string, at: Date): void {
+    this.activityCalls.push({ userName, serverName, at });
+  }
+
+  adminAccess(admin: string, userName: string, serverName: string): void {
+    this.adminAccessCalls.push({ admin, userName, serverName });
+  }
+}

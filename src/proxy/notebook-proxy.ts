@@ -1,0 +1,303 @@
+/**
+ * The notebook origin: `/user/<name>/...` forwarded to each learner's server, behind the gate.
+ *
+ * Per request: parse the path (404 unless a valid `/user/<name>/`) -> Origin check for
+ * state-changing requests and upgrades (403) -> visitor from the session (none: sign-in redirect
+ * or 401) -> owner or admin (else 403) -> route (none: spawn redirect or 503) -> forward with the
+ * server's token. Plus `/hub-handoff`, which turns a hub sign-in into a notebook-origin session.
+ */
+import http from 'node:http';
+import type net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { SifuError } from '../errors.js';
+import { ActivityTracker, onlyPingPong, Throttle } from './activity.js';
+import { handleHandoff, isHandoffUrl } from './handoff.js';
+import { contentKind, type ForwardDeps, HttpExchange } from './http-forward.js';
+import { type ParsedUserPath, parseUserPath } from './parse-user-path.js';
+import { allowedOriginSet, isPageRequest, originAllowed, prefersHtml } from './request-policy.js';
+import { cspValues, type ProxyError, rejectSocket, sendError, sendRedirect } from './responses.js';
+import type { ProxyHooks, ProxyOptions, Route, Visitor } from './types.js';
+import { buildUpstreamHead } from './upstream-head.js';
+import { type Target, UpstreamPools } from './upstream-pool.js';
+import { UpgradeExchange } from './ws-forward.js';
+
+export interface NotebookProxy {
+  /** Not listening yet: the caller listens (on the notebook port). */
+  server: http.Server;
+  /** Stops accepting, closes every client and upstream connection, WebSockets included. */
+  close(): Promise<void>;
+}
+
+/** Upstream pool bounds per notebook server (a browser opens ~6 connections per origin). */
+const MAX_SOCKETS_PER_SERVER = 128;
+const MAX_FREE_SOCKETS_PER_SERVER = 64;
+/** An admin's visits to one server are audited at most this often. */
+const ADMIN_AUDIT_INTERVAL_MS = 60_000;
+
+type Admission =
+  | { route: Route; target: Target }
+  | { redirect: string }
+  | { refuse: ProxyError; html: boolean };
+
+type Parsed = Extract<ParsedUserPath, { ok: true }>;
+
+function originOption(value: string, name: string): URL {
+  try {
+    return new URL(value);
+  } catch {
+    throw new SifuError(
+      'SIFU_ERR_CONFIG',
+      `\`${name}\` must be an origin like https://host[:port], got '${value}'`,
+    );
+  }
+}
+
+export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): NotebookProxy {
+  const notebookOrigin = originOption(options.notebookOrigin, 'notebookOrigin').origin;
+  const hubOrigin = originOption(options.hubOrigin, 'hubOrigin').origin;
+  const forwardedProto = notebookOrigin.startsWith('https:') ? 'https' : 'http';
+  const allowed = allowedOriginSet(notebookOrigin, options.allowedOrigins);
+  const csp = cspValues(options.frameAncestors);
+  const pools = new UpstreamPools({
+    maxSocketsPerTarget: MAX_SOCKETS_PER_SERVER,
+    maxFreePerTarget: MAX_FREE_SOCKETS_PER_SERVER,
+    idleTimeoutMs: options.upstreamIdleTimeoutMs,
+  });
+  const forwardDeps: ForwardDeps = { pools, csp };
+  const activity = new ActivityTracker((user, server, at) => hooks.activity(user, server, at));
+  const adminAudit = new Throttle(ADMIN_AUDIT_INTERVAL_MS);
+  const webSockets = new Set<net.Socket>();
+
+  const server = http.createServer({
+    noDelay: true,
+    // Uploads are bounded by the idle timeout, not by a total time a slow link could exceed.
+    requestTimeout: 0,
+    headersTimeout: Math.min(30_000, Math.max(1_000, options.clientIdleTimeoutMs)),
+    keepAliveTimeout: options.clientIdleTimeoutMs,
+    connectionsCheckingInterval: 5_000,
+  });
+  // Without a 'timeout' listener, Node destroys a socket idle this long (no bytes either way).
+  server.setTimeout(options.clientIdleTimeoutMs);
+
+  function admit(visitor: Visitor | null, req: http.IncomingMessage, path: Parsed, ws: boolean): Admission {
+    const url = req.url as string;
+    if (visitor === null) {
+      if (ws || !isPageRequest(req.method ?? '', path.rest, req.headers)) {
+        return { refuse: { code: 'SIFU_ERR_UNAUTHENTICATED' }, html: false };
+      }
+      return { redirect: `${hubOrigin}/hub/login?next=${encodeURIComponent(notebookOrigin + url)}` };
+    }
+    if (visitor.userName !== path.userName) {
+      if (!visitor.admin) {
+        return { refuse: { code: 'SIFU_ERR_FORBIDDEN' }, html: !ws && prefersHtml(req.headers.accept) };
+      }
+      if (
+        hooks.adminAccess !== undefined &&
+        adminAudit.due(`${visitor.userName} ${path.userName}`, Date.now())
+      ) {
+        hooks.adminAccess(visitor.userName, path.userName, path.serverName);
+      }
+    }
+    if (path.missingSlash) {
+      if (ws) return { refuse: { code: 'SIFU_ERR_NOT_FOUND' }, html: false };
+      const query = url.indexOf('?');
+      return { redirect: `/user/${path.userName}/${query === -1 ? '' : url.slice(query)}` };
+    }
+    const route = hooks.route(path.userName, path.serverName);
+    if (route === undefined) {
+      if (ws || !isPageRequest(req.method ?? '', path.rest, req.headers)) {
+        return { refuse: { code: 'SIFU_ERR_SERVER_NOT_RUNNING' }, html: false };
+      }
+      const next = encodeURIComponent(notebookOrigin + url);
+      return { redirect: `${hubOrigin}/hub/spawn/${path.userName}?next=${next}` };
+    }
+    const target = pools.target(route.target);
+    if (target === undefined) return { refuse: { code: 'SIFU_ERR_UPSTREAM_UNREACHABLE' }, html: false };
+    return { route, target };
+  }
+
+  function isPromise<T>(value: Promise<T> | T): value is Promise<T> {
+    return value !== null && typeof (value as Promise<T>)?.then === 'function';
+  }
+
+  /** Runs `then` with the visitor, synchronously when the hook answers synchronously. */
+  function withVisitor(req: http.IncomingMessage, then: (v: Visitor | null) => void, fail: () => void): void {
+    const visitor = hooks.visitor(req);
+    if (!isPromise(visitor)) {
+      then(visitor);
+      return;
+    }
+    visitor.then((v) => {
+      try {
+        then(v);
+      } catch {
+        fail();
+      }
+    }, fail);
+  }
+
+  function forwardRequest(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    path: Parsed,
+    route: Route,
+    target: Target,
+  ) {
+    activity.touch(route.userName, route.serverName);
+    const { head, body } = buildUpstreamHead(req.method as string, req.url as string, req.rawHeaders, {
+      upstreamHost: target.hostHeader,
+      secret: route.secret,
+      clientAddress: req.socket.remoteAddress,
+      forwardedProto,
+    });
+    new HttpExchange(forwardDeps, req, res, target, head, body, contentKind(path.rest)).start();
+  }
+
+  function onUserRequest(req: http.IncomingMessage, res: http.ServerResponse, url: string): void {
+    const path = parseUserPath(url);
+    if (!path.ok) {
+      sendError(res, csp, { code: 'SIFU_ERR_NOT_FOUND' });
+      return;
+    }
+    if (!originAllowed(req.method ?? '', req.headers, allowed, false)) {
+      sendError(res, csp, { code: 'SIFU_ERR_BAD_ORIGIN' });
+      return;
+    }
+    const visitor = hooks.visitor(req);
+    if (!isPromise(visitor)) {
+      admitRequest(req, res, path, visitor);
+      return;
+    }
+    visitor.then(
+      (v) => {
+        try {
+          admitRequest(req, res, path, v);
+        } catch {
+          sendError(res, csp, { code: 'SIFU_ERR_INTERNAL' });
+        }
+      },
+      () => sendError(res, csp, { code: 'SIFU_ERR_INTERNAL' }),
+    );
+  }
+
+  function admitRequest(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    path: Parsed,
+    visitor: Visitor | null,
+  ) {
+    if (res.destroyed) return;
+    const admission = admit(visitor, req, path, false);
+    if ('route' in admission) forwardRequest(req, res, path, admission.route, admission.target);
+    else if ('redirect' in admission) sendRedirect(res, csp, admission.redirect);
+    else sendError(res, csp, admission.refuse, admission.html);
+  }
+
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    try {
+      const url = req.url ?? '';
+      if (url.startsWith('/user/')) onUserRequest(req, res, url);
+      else if (isHandoffUrl(url)) handleHandoff(req, res, url, hooks, notebookOrigin, csp);
+      else sendError(res, csp, { code: 'SIFU_ERR_NOT_FOUND' });
+    } catch {
+      sendError(res, csp, { code: 'SIFU_ERR_INTERNAL' });
+    }
+  });
+
+  /** Why an upgrade is refused before the visitor is even looked up, if it is. */
+  function upgradeRefusal(req: http.IncomingMessage, url: string): ProxyError | undefined {
+    const isWebSocket = (req.headers.upgrade ?? '').toLowerCase() === 'websocket';
+    if (req.method !== 'GET' || !isWebSocket) return { code: 'SIFU_ERR_BAD_REQUEST' };
+    if (!parseUserPath(url).ok) return { code: 'SIFU_ERR_NOT_FOUND' };
+    if (!originAllowed('GET', req.headers, allowed, true)) return { code: 'SIFU_ERR_BAD_ORIGIN' };
+    return undefined;
+  }
+
+  function onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    const client = socket as net.Socket;
+    client.on('error', () => client.destroy());
+    try {
+      // Hold the client's bytes (if any) until the upstream has accepted the upgrade.
+      client.pause();
+      const url = req.url ?? '';
+      const refusal = upgradeRefusal(req, url);
+      if (refusal !== undefined) {
+        rejectSocket(client, refusal);
+        return;
+      }
+      const path = parseUserPath(url) as Parsed;
+      withVisitor(
+        req,
+        (visitor) => {
+          if (client.destroyed) return;
+          const admission = admit(visitor, req, path, true);
+          if (!('route' in admission)) {
+            rejectSocket(client, 'refuse' in admission ? admission.refuse : { code: 'SIFU_ERR_NOT_FOUND' });
+            return;
+          }
+          const { route, target } = admission;
+          activity.touch(route.userName, route.serverName);
+          const upstreamHead = buildUpstreamHead(
+            'GET',
+            url,
+            req.rawHeaders,
+            {
+              upstreamHost: target.hostHeader,
+              secret: route.secret,
+              clientAddress: client.remoteAddress,
+              forwardedProto,
+            },
+            true,
+          );
+          new UpgradeExchange(
+            {
+              csp,
+              upstreamIdleTimeoutMs: options.upstreamIdleTimeoutMs,
+              clientIdleTimeoutMs: options.clientIdleTimeoutMs,
+              track: (s) => {
+                webSockets.add(s);
+                s.once('close', () => webSockets.delete(s));
+              },
+              activity: (chunk) => {
+                if (!onlyPingPong(chunk)) activity.touch(route.userName, route.serverName);
+              },
+            },
+            client,
+            target,
+            upstreamHead.head,
+            head,
+          );
+        },
+        () => rejectSocket(client, { code: 'SIFU_ERR_INTERNAL' }),
+      );
+    } catch {
+      rejectSocket(client, { code: 'SIFU_ERR_INTERNAL' });
+    }
+  }
+  server.on('upgrade', onUpgrade);
+
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    const inFlight = (socket as { _httpMessage?: http.ServerResponse })._httpMessage;
+    if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const status =
+      error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    socket.end(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+      () => socket.destroy(),
+    );
+  });
+
+  return {
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of webSockets) socket.destroy();
+        pools.destroy();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { hasDotSegment, type ParsedUserPath, parseUserPath } from './parse-user-path.js';
+
+const user = (userName: string, rest: string, missingSlash = false): ParsedUserPath => ({
+  ok: true,
+  userName,
+  serverName: '',
+  rest,
+  missingSlash,
+});
+const refused = (reason: string): ParsedUserPath => ({ ok: false, reason }) as ParsedUserPath;
+
+describe('parseUserPath', () => {
+  const table: [string, ParsedUserPath][] = [
+    ['/user/ada/', user('ada', '')],
+    ['/user/ada/tree', user('ada', 'tree')],
+    ['/user/ada/api/contents/a%20b.ipynb?content=1', user('ada', 'api/contents/a%20b.ipynb')],
+    ['/user/ada?next=/x', user('ada', '', true)],
+    ['/user/ada', user('ada', '', true)],
+    ['/user/a.b-c_d9/', user('a.b-c_d9', '')],
+    ['/user/9lives/', user('9lives', '')],
+    ['/user/%61da/x', user('ada', 'x')],
+    [`/user/${'a'.repeat(64)}/`, user('a'.repeat(64), '')],
+    ['/user/ada//double', user('ada', '/double')],
+    ['/user/ada/file..name', user('ada', 'file..name')],
+    ['/user/ada/tree?path=../../etc', user('ada', 'tree')],
+    ['/', refused('not-user-path')],
+    ['/hub/login', refused('not-user-path')],
+    ['/users/ada/', refused('not-user-path')],
+    ['/user', refused('not-user-path')],
+    ['http://evil.example/user/ada/', refused('not-user-path')],
+    ['/user/', refused('bad-name')],
+    ['/user//x', refused('bad-name')],
+    ['/user/../x', refused('bad-name')],
+    ['/user/a..b/', refused('bad-name')],
+    ['/user/%2e%2e/x', refused('bad-name')],
+    ['/user/.hidden/', refused('bad-name')],
+    ['/user/-ada/', refused('bad-name')],
+    ['/user/Ada/', refused('bad-name')],
+    ['/user/ada%2fbob/', refused('bad-encoding')],
+    ['/user/ada%2Fbob/', refused('bad-encoding')],
+    ['/user/ada%5cbob/', refused('bad-encoding')],
+    ['/user/%zz/', refused('bad-encoding')],
+    ['/user/%C3%A9/', refused('bad-name')],
+    ['/user/é/', refused('bad-name')],
+    ['/user/ada%00/', refused('bad-name')],
+    ['/user/ada bob/', refused('bad-name')],
+    [`/user/${'a'.repeat(65)}/`, refused('bad-name')],
+    [`/user/${'a'.repeat(300)}/`, refused('bad-name')],
+    ['/user/ada/../bob/', refused('dot-segment')],
+    ['/user/ada/..', refused('dot-segment')],
+    ['/user/ada/%2e%2e/bob/', refused('dot-segment')],
+    ['/user/ada/%2E./bob/', refused('dot-segment')],
+    ['/user/ada/a%2f..%2fb', refused('dot-segment')],
+    ['/user/ada/..%5cb', refused('dot-segment')],
+  ];
+  for (const [url, expected] of table) {
+    it(`${url.length > 60 ? `${url.slice(0, 57)}...` : url} -> ${expected.ok ? expected.userName : expected.reason}`, () => {
+      assert.deepEqual(parseUserPath(url), expected);
+    });
+  }
+});
+
+describe('hasDotSegment', () => {
+  const table: [string, boolean][] = [
+    ['', false],
+    ['a/b/c', false],
+    ['a.b/c..d/...', false],
+    ['..', true],
+    ['a/../b', true],
+    ['a/%2e%2E/b', true],
+    ['a/%2e%2e%2fb', true],
+    ['a/%zz/..', true],
+    ['a/%zz/b', false],
+  ];
+  for (const [path, expected] of table) {
+    it(`${JSON.stringify(path)} -> ${expected}`, () => assert.equal(hasDotSegment(path), expected));
+  }
+});

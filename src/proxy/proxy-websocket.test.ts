@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { WebSocket } from 'ws';
+import {
+  cookie,
+  LMS_ORIGIN,
+  NOTEBOOK_ORIGIN,
+  openWebSocket,
+  roundTrip,
+  type Setup,
+  sendRaw,
+  setUp,
+  type WsOutcome,
+} from './doubles/harness.js';
+
+const kernel = '/user/ada/api/kernels/k1/channels?session_id=s1';
+const ada = { cookie: `${cookie('ada-session')}; _xsrf=abc`, origin: NOTEBOOK_ORIGIN };
+
+function opened(outcome: WsOutcome): WebSocket {
+  if (!('open' in outcome)) assert.fail(`WebSocket not opened: ${JSON.stringify(outcome)}`);
+  return outcome.open;
+}
+
+function closed(ws: WebSocket): Promise<void> {
+  return new Promise((resolve) => {
+    if (ws.readyState === ws.CLOSED) resolve();
+    else ws.on('close', () => resolve());
+  });
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+describe('notebook proxy: WebSocket', () => {
+  let s: Setup;
+  before(async () => {
+    s = await setUp();
+  });
+  after(async () => {
+    await s.close();
+  });
+
+  it('echoes messages both ways, with the token injected and the session cookie stripped', {
+    timeout: 20_000,
+  }, async () => {
+    const ws = opened(await openWebSocket(s.port, kernel, ada));
+    try {
+      assert.equal(await roundTrip(ws, 'hello kernel'), 'hello kernel');
+      const big = 'x'.repeat(1024 * 1024);
+      assert.equal(await roundTrip(ws, big), big);
+      const upgrade = s.upstream.seen.filter((seen) => seen.upgrade).at(-1);
+      assert.equal(upgrade?.url, kernel);
+      assert.equal(upgrade?.headers.authorization, 'token ada-secret');
+      assert.equal(upgrade?.headers.cookie, '_xsrf=abc');
+      assert.equal(upgrade?.headers['x-forwarded-proto'], 'https');
+    } finally {
+      ws.close();
+    }
+  });
+
+  it('admits allowed origins', { timeout: 20_000 }, async () => {
+    const ws = opened(await openWebSocket(s.port, kernel, { ...ada, origin: LMS_ORIGIN }));
+    ws.close();
+  });
+
+  it('reports activity for WebSocket traffic', { timeout: 20_000 }, async () => {
+    const ws = opened(await openWebSocket(s.port, kernel, ada));
+    try {
+      const before = s.upstream.wsMessages;
+      await roundTrip(ws, 'ping');
+      assert.equal(s.upstream.wsMessages, before + 1);
+      assert.ok(s.hooks.activityCalls.some((call) => call.userName === 'ada'));
+    } finally {
+      ws.close();
+    }
+  });
+
+  const refusals: { name: string; path?: string; headers: Record<string, string>; status: number }[] = [
+    { name: 'a foreign Origin', headers: { ...ada, origin: 'https://evil.example' }, status: 403 },
+    { name: 'Origin null', headers: { ...ada, origin: 'null' }, status: 403 },
+    { name: 'no Origin', headers: { cookie: ada.cookie }, status: 403 },
+    { name: 'no session', headers: { origin: NOTEBOOK_ORIGIN }, status: 401 },
+    { name: 'a forged session', headers: { origin: NOTEBOOK_ORIGIN, cookie: cookie('forged') }, status: 401 },
+    {
+      name: "another learner's session",
+      headers: { origin: NOTEBOOK_ORIGIN, cookie: cookie('bob-session') },
+      status: 403,
+    },
+    { name: 'an odd name', path: '/user/%2e%2e/api/kernels/k/channels', headers: ada, status: 404 },
+    {
+      name: 'a stopped server',
+      path: '/user/bob/api/kernels/k/channels',
+      headers: { ...ada, cookie: cookie('bob-session') },
+      status: 503,
+    },
+  ];
+  for (const refusal of refusals) {
+    it(`refuses an upgrade with ${refusal.name} (${refusal.status}) before it reaches the server`, {
+      timeout: 20_000,
+    }, async () => {
+      const before = s.upstream.seen.length;
+      const outcome = await openWebSocket(s.port, refusal.path ?? kernel, refusal.headers);
+      assert.ok('refused' in outcome, JSON.stringify(outcome));
+      assert.equal(outcome.refused, refusal.status);
+      assert.equal(s.upstream.seen.length, before);
+    });
+  }
+
+  it('refuses upgrades to anything but WebSocket', { timeout: 20_000 }, async () => {
+    const answer = await sendRaw(
+      s.port,
+      `GET /user/ada/echo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nCookie: ${ada.cookie}\r\n\r\n`,
+    );
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+  });
+
+  it("relays the server's refusal of an upgrade", { timeout: 20_000 }, async () => {
+    const outcome = await openWebSocket(s.port, '/user/ada/refuse', ada);
+    assert.ok('refused' in outcome, JSON.stringify(outcome));
+    assert.equal(outcome.refused, 404);
+    assert.equal(outcome.body, 'no socket');
+  });
+
+  it('closes the server side when the client leaves', { timeout: 20_000 }, async () => {
+    const ws = opened(await openWebSocket(s.port, kernel, ada));
+    await roundTrip(ws, 'hi');
+    assert.ok(s.upstream.openWebSockets() >= 1);
+    ws.terminate();
+    await until(() => s.upstream.openWebSockets() === 0);
+    assert.equal(s.upstream.openWebSockets(), 0);
+  });
+
+  it('closes the client side when the server goes away', { timeout: 20_000 }, async () => {
+    const dan = await setUp();
+    try {
+      const ws = opened(await openWebSocket(dan.port, kernel, ada));
+      await roundTrip(ws, 'hi');
+      await dan.upstream.close();
+      await closed(ws);
+      assert.equal(ws.readyState, ws.CLOSED);
+    } finally {
+      await dan.proxy.close();
+    }
+  });
+});
+
+describe('notebook proxy: idle WebSockets', () => {
+  let s: Setup;
+  before(async () => {
+    s = await setUp({ clientIdleTimeoutMs: 300 });
+  });
+  after(async () => {
+    await s.close();
+  });
+
+  it('closes a WebSocket with no traffic either way after the idle timeout', {
+    timeout: 20_000,
+  }, async () => {
+    const ws = opened(await openWebSocket(s.port, kernel, ada));
+    assert.equal(await roundTrip(ws, 'still here'), 'still here');
+    await closed(ws);
+    assert.equal(ws.readyState, ws.CLOSED);
+    await until(() => s.upstream.openWebSockets() === 0);
+  });
+});

@@ -1,0 +1,53 @@
+"""The XBlock itself. It needs the Open edX XBlock runtime (the `xblock` and `web_fragments` packages),
+which is not installable in Sifu's development environment; its logic lives in `client.py` and `render.py`,
+which the tests exercise against a running Sifu."""
+
+import json
+
+from web_fragments.fragment import Fragment  # noqa: provided by the Open edX runtime
+from xblock.core import XBlock  # noqa: provided by the Open edX runtime
+from xblock.fields import Integer, Scope, String
+
+from .client import SifuClient, SifuError
+from .render import error_html, iframe_html
+
+
+class SifuNotebookXBlock(XBlock):
+    """Shows the learner's own copy of the unit's notebook, in their own server, in an iframe."""
+
+    display_name = String(display_name="Display name", default="Notebook", scope=Scope.settings)
+    notebook_name = String(display_name="Notebook file name", default="notebook.ipynb", scope=Scope.settings)
+    notebook_upload = String(display_name="Uploaded notebook (JSON)", default="", scope=Scope.settings)
+    git_repo = String(display_name="Git repository (HTTPS)", default="", scope=Scope.settings)
+    git_path = String(display_name="Path of the notebook in the repository", default="", scope=Scope.settings)
+    sifu_url = String(display_name="Sifu URL", default="https://sifu.example.org", scope=Scope.settings)
+    height = Integer(display_name="Height (px)", default=720, scope=Scope.settings)
+
+    editable_fields = ("display_name", "notebook_name", "notebook_upload", "git_repo", "git_path", "sifu_url", "height")
+
+    def _client(self):
+        # The token comes from the LMS settings (XBLOCK_SETTINGS), never from a Studio field.
+        settings = self.runtime.service(self, "settings").get_settings_bucket(self)
+        return SifuClient(self.sifu_url, settings["SIFU_API_TOKEN"])
+
+    def _ids(self):
+        return str(self.runtime.course_id), str(self.scope_ids.usage_id)
+
+    def student_view(self, context=None):
+        user = self.runtime.service(self, "user").get_current_user()
+        username = user.opt_attrs.get("edx-platform.username")
+        course_id, unit_id = self._ids()
+        try:
+            url, _ = self._client().request_launch(username, course_id, unit_id, self.notebook_name)
+            return Fragment(iframe_html(url, self.display_name, self.height))
+        except (SifuError, OSError):
+            return Fragment(error_html("The notebook cannot be opened right now. Please reload the page."))
+
+    def studio_post_save(self):
+        """Attaches the configured notebook to this unit whenever staff save the block."""
+        course_id, unit_id = self._ids()
+        client = self._client()
+        if self.notebook_upload:
+            client.attach_notebook(course_id, unit_id, self.notebook_name, json.loads(self.notebook_upload))
+        elif self.git_repo and self.git_path:
+            client.attach_git_notebook(course_id, unit_id, self.notebook_name, self.git_repo, self.git_path)
