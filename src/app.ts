@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { HubContext } from './api/context.js';
 import { createExternalLogin } from './auth/oauth/external-login.js';
@@ -14,9 +13,10 @@ import { SifuError } from './errors.js';
 import { createHub } from './hub.js';
 import { cullIdleServers, fetchKernels } from './lifecycle/culler.js';
 import { baseUrlOf, ServerManager } from './lifecycle/server-manager.js';
+import { createWarmPool, watchServerDeaths } from './pool/create-pool.js';
 import { createNotebookProxy } from './proxy/notebook-proxy.js';
 import type { ProxyHooks } from './proxy/types.js';
-import { createLocalSpawner } from './spawner/local/local-spawner.js';
+import { createSpawner } from './spawner/create-spawner.js';
 import type { Spawner } from './spawner/spawner.js';
 import { Storage } from './storage/storage.js';
 import { openStore } from './store/open-store.js';
@@ -74,9 +74,8 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
   const externalLogin = createExternalLogin(config, log);
   const store = await openStore(storeUrl(config));
   await store.migrate();
-  const spawner =
-    options.spawner ??
-    createLocalSpawner({ command: config.spawner.command, logDir: join(config.dataDir, 'logs') });
+  const spawner = options.spawner ?? createSpawner(config);
+  const pool = createWarmPool(config, spawner, log);
   const storage = Storage.fromConfig(store, config);
   const courseNotebooks = new CourseNotebooks(store, storage, {
     maxNotebookBytes: config.storage.maxNotebookBytes,
@@ -89,8 +88,15 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
     homesDir: storage.homes.root,
     homes: storage,
     startTimeoutMs: config.spawner.startTimeout * 1000,
+    maxConcurrentStarts: config.spawner.maxConcurrentStarts,
+    claimWarmServer: pool ? (request) => pool.claim(request) : undefined,
   });
   await manager.adopt();
+  await pool?.start();
+  // A container that dies is noticed from the engine's events at once, not at the next poll round.
+  const unwatchDeaths = watchServerDeaths(spawner, (user, server) => {
+    void manager.checkOne(user, server).catch((err) => log.error({ err }, 'checking a dead server'));
+  });
 
   const secure = (origin: string) =>
     config.auth.secureCookies === 'always' ||
@@ -187,7 +193,9 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
     notebookUrl: ctx.notebookOrigin,
     async stop() {
       for (const timer of timers) clearInterval(timer);
+      unwatchDeaths?.();
       await manager.shutdown();
+      await pool?.stop();
       await manager.flushActivity().catch(() => {});
       await Promise.all([hub.close(), proxy.close()]);
       await store.close();

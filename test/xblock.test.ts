@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
 import { ADMIN_TOKEN, api, REPO, startTestSifu, type TestSifu } from './support/sifu.js';
 
 let sifu: TestSifu;
@@ -24,18 +25,24 @@ test("the reference XBlock's client and renderer pass their Python tests against
     token: ADMIN_TOKEN,
     body: { scopes: ['servers'] },
   });
-  const run = spawnSync('/usr/bin/python3', ['-m', 'unittest', 'discover', '-v', '-s', 'tests', '-t', '.'], {
-    cwd: join(REPO, 'xblock'),
-    env: {
-      PATH: process.env.PATH,
-      SIFU_URL: sifu.hubUrl,
-      SIFU_TOKEN: xblock.body.token,
-      SIFU_LEARNER_TOKEN: learner.body.token,
+  // Asynchronously: Sifu runs in this very process and must keep answering while Python calls it.
+  const run = await promisify(execFile)(
+    '/usr/bin/python3',
+    ['-m', 'unittest', 'discover', '-v', '-s', 'tests', '-t', '.'],
+    {
+      cwd: join(REPO, 'xblock'),
+      env: {
+        PATH: process.env.PATH,
+        SIFU_URL: sifu.hubUrl,
+        SIFU_TOKEN: xblock.body.token,
+        SIFU_LEARNER_TOKEN: learner.body.token,
+      },
+      encoding: 'utf8',
+      timeout: 120_000,
     },
-    encoding: 'utf8',
-    timeout: 120_000,
+  ).catch((err: { stdout?: string; stderr?: string }) => {
+    assert.fail(`python tests failed:\n${err.stdout}\n${err.stderr}`);
   });
-  assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
   assert.match(run.stderr, /Ran \d+ tests/);
   assert.doesNotMatch(run.stderr, /skipped/, 'the Sifu-backed tests must run, not skip');
 });

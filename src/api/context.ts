@@ -3,7 +3,9 @@ import type { Logger } from 'pino';
 import type { SessionService } from '../auth/sessions.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { SifuConfig } from '../config/schema.js';
+import type { CourseNotebooks } from '../courses/course-notebooks.js';
 import type { ServerManager } from '../lifecycle/server-manager.js';
+import type { Storage } from '../storage/storage.js';
 import type { Store } from '../store/store.js';
 
 /** What every hub route module is given: the composed services, nothing global. */
@@ -17,6 +19,10 @@ export interface HubContext {
   hubOrigin: string;
   notebookOrigin: string;
   version: string;
+  /** Learners' homes, trash, usage and leases (src/storage). */
+  storage?: Storage;
+  /** Course notebooks and learners' copies (src/courses); `courses` below adapts it for launches. */
+  courseNotebooks?: CourseNotebooks;
   /** Set when sign-in happens at a platform (edx, oidc): `/hub/login` hands the browser to it. */
   externalLogin?: ExternalLogin;
   /** Course notebooks for launches; absent until course storage is configured. */

@@ -9,6 +9,7 @@ export const ALL_SCOPES: readonly Scope[] = [
   'servers',
   'tokens',
   'launch',
+  'courses',
 ];
 
 /** What a scope lets its holder do; `admin` implies every other scope, for every user. */
@@ -19,6 +20,7 @@ export const SCOPE_HELP: Record<Scope, string> = {
   servers: "start and stop the token owner's own servers (every user's with admin)",
   tokens: "create, list and revoke the token owner's own tokens",
   launch: 'ask for one-time launch URLs (the XBlock / LMS integration)',
+  courses: "attach, replace and detach courses' base notebooks (course staff)",
 };
 
 /** Who is behind a request: a signed-in browser, an API token, or the bootstrap admin token. */

@@ -9,6 +9,7 @@ import type { SifuConfig } from '../config/schema.js';
 import { isSifuError } from '../errors.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
+import { registerCourseCommands } from './course.js';
 
 /** The `sifu` command: a thin shell over the composition root and the store. */
 const program = new Command('sifu')
@@ -118,6 +119,50 @@ token
     });
   });
 
+registerCourseCommands(program, withStore, config);
+
+const image = program.command('image').description('Notebook images.');
+image
+  .command('build')
+  .description(
+    'Build (or reuse) the notebook base image, offline from a debootstrapped Debian by default, and a course image on top.',
+  )
+  .option('--tag <tag>', 'base image tag', 'sifu/notebook-base:bookworm')
+  .option('--from <image>', 'build the base on this registry image instead of a debootstrapped Debian')
+  .option('--mirror <url>', 'Debian mirror for debootstrap and apt')
+  .option('--course-repo <url>', 'git repository of a course, cloned into /opt/course of a course image')
+  .option('--course-ref <ref>', 'branch or tag of the course repository')
+  .option('--course-tag <tag>', 'course image tag', 'sifu/notebook-course:latest')
+  .option('--course-token-env <name>', 'environment variable holding the deployment token (a build secret)')
+  .option('--force', 'rebuild even when an image with the same content hash exists')
+  .action(
+    async (opts: {
+      tag: string;
+      from?: string;
+      mirror?: string;
+      courseRepo?: string;
+      courseRef?: string;
+      courseTag: string;
+      courseTokenEnv?: string;
+      force?: boolean;
+    }) => {
+      const { buildImages } = await import('../image/build-images.js');
+      await buildImages({
+        baseTag: opts.tag,
+        from: opts.from,
+        mirror: opts.mirror,
+        force: opts.force,
+        course: opts.courseRepo
+          ? {
+              tag: opts.courseTag,
+              source: { repository: opts.courseRepo, ref: opts.courseRef, tokenEnv: opts.courseTokenEnv },
+            }
+          : undefined,
+        onProgress: (line) => console.log(line),
+      });
+    },
+  );
+
 const configCmd = program.command('config').description('Show configuration.');
 configCmd
   .command('reference')
@@ -133,6 +178,7 @@ configCmd
     const shown = JSON.parse(JSON.stringify(c)) as Record<string, Record<string, unknown>>;
     if (c.adminToken) (shown as Record<string, unknown>).adminToken = '<hidden>';
     if (c.store.url) (shown.store as Record<string, unknown>).url = '<hidden>';
+    if (c.courses.deploymentToken) (shown.courses as Record<string, unknown>).deploymentToken = '<hidden>';
     console.log(JSON.stringify(shown, null, 2));
   });
 

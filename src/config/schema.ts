@@ -40,6 +40,19 @@ const list = z.preprocess(
       : v,
   z.array(z.string().min(1)),
 );
+/** A memory size like 512M or 2G, as bytes. */
+export const memSize = z
+  .string()
+  .regex(/^\d+(\.\d+)?[KMGT]?i?B?$/i, {
+    error: (issue) => `must be like 512M or 2G, got '${String(issue.input)}'`,
+  })
+  .transform((v) => parseMemSize(v));
+
+export function parseMemSize(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)([KMGT]?)/i.exec(value);
+  const units: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
+  return Math.round(Number(match?.[1] ?? 0) * (units[(match?.[2] ?? '').toUpperCase()] ?? 1));
+}
 const origin = z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin like https://host[:port]');
 
 export const DEFAULT_SPAWNER_COMMAND =
@@ -78,7 +91,11 @@ export const configTree = {
     'A bootstrap admin API token (all scopes), e.g. for provisioning scripts.',
     true,
   ),
-  authenticator: opt(z.enum(['dev']), 'dev', 'How learners sign in. `dev`: any valid username, no password.'),
+  authenticator: opt(
+    z.enum(['dev', 'edx', 'oidc']),
+    'dev',
+    'How learners sign in. `dev`: any valid username, no password (loopback only). `edx`: Open edX OAuth2 (`auth.edx.*`). `oidc`: any OpenID Connect provider (`auth.oidc.*`).',
+  ),
   auth: {
     dev: {
       allowNonLoopback: opt(
@@ -86,6 +103,76 @@ export const configTree = {
         false,
         'Let the `dev` authenticator run on a non-loopback address (never do this in production).',
       ),
+    },
+    edx: {
+      lmsUrl: opt(
+        z.string().min(1).optional(),
+        undefined,
+        'Base URL of the Open edX LMS, e.g. https://lms.example.org (required with authenticator `edx`).',
+      ),
+      authorizeUrl: opt(
+        z.string().min(1).optional(),
+        undefined,
+        'Authorization endpoint (default: <lmsUrl>/oauth2/authorize/).',
+      ),
+      tokenUrl: opt(
+        z.string().min(1).optional(),
+        undefined,
+        'Token endpoint (default: <lmsUrl>/oauth2/access_token/).',
+      ),
+      meUrl: opt(
+        z.string().min(1).optional(),
+        undefined,
+        "Endpoint naming the signed-in learner's username (default: <lmsUrl>/api/user/v1/me).",
+      ),
+      accountsUrl: opt(
+        z.string().min(1).optional(),
+        undefined,
+        'Account endpoint for email and name; `{username}` is replaced (default: <lmsUrl>/api/user/v1/accounts/{username}).',
+      ),
+      clientId: opt(
+        z.string().min(1).optional(),
+        undefined,
+        'Client id of the OAuth2 application registered for Sifu in the LMS (required with `edx`).',
+      ),
+      clientSecret: opt(
+        z.string().min(1).optional(),
+        undefined,
+        'Client secret of that application (required with `edx`); prefer the environment variable.',
+        true,
+      ),
+      tokenType: opt(
+        z.enum(['jwt', 'bearer']),
+        'jwt',
+        'Access token kind asked of the LMS: `jwt` (sent as `Authorization: JWT ...`) or `bearer`.',
+      ),
+      scope: opt(z.string().min(1), 'profile email', 'OAuth2 scopes requested from the LMS.'),
+      timeout: opt(seconds, 10, 'Seconds to wait for each request to the LMS during sign-in.'),
+    },
+    oidc: {
+      issuer: opt(
+        z.string().min(1).optional(),
+        undefined,
+        'Issuer URL of the OpenID Connect provider; its /.well-known/openid-configuration is read (required with `oidc`).',
+      ),
+      clientId: opt(
+        z.string().min(1).optional(),
+        undefined,
+        "Sifu's client id at the provider (required with `oidc`).",
+      ),
+      clientSecret: opt(
+        z.string().min(1).optional(),
+        undefined,
+        "Sifu's client secret at the provider (required with `oidc`); prefer the environment variable.",
+        true,
+      ),
+      scope: opt(z.string().min(1), 'openid profile email', 'Scopes requested; `openid` is always added.'),
+      usernameClaim: opt(
+        z.string().min(1),
+        'preferred_username',
+        'Claim (ID token, else userinfo) that becomes the Sifu user name, lower-cased.',
+      ),
+      timeout: opt(seconds, 10, 'Seconds to wait for each request to the provider during sign-in.'),
     },
     sessionMaxAge: opt(seconds, 8 * 3600, 'Lifetime of a sign-in session, in seconds.'),
     secureCookies: opt(
@@ -95,7 +182,11 @@ export const configTree = {
     ),
   },
   spawner: {
-    backend: opt(z.enum(['local']), 'local', 'Where servers run. `local`: a process per user on this host.'),
+    backend: opt(
+      z.enum(['local', 'docker', 'swarm']),
+      'local',
+      'Where servers run. `local`: a process per user on this host. `docker`: a container per user (`spawner.docker.*`). `swarm`: a Docker Swarm service per user, on any node.',
+    ),
     command: opt(
       z.string().min(1),
       DEFAULT_SPAWNER_COMMAND,
@@ -103,6 +194,56 @@ export const configTree = {
     ),
     startTimeout: opt(seconds, 120, 'Seconds a server may take to become ready before the start fails.'),
     pollInterval: opt(seconds, 30, 'Seconds between checks that running servers are still alive.'),
+    maxConcurrentStarts: opt(
+      z.coerce.number().int().min(1),
+      10,
+      'Server starts run at most this many at once; more wait in line, shown as "waiting for a free slot".',
+    ),
+    docker: {
+      image: opt(
+        z.string().min(1),
+        'sifu/notebook-base:bookworm',
+        'Notebook image for `docker` and `swarm` (built by `sifu image build`, or any Jupyter image).',
+      ),
+      socket: opt(z.string().min(1), '/var/run/docker.sock', 'Docker Engine API socket.'),
+      memLimit: opt(
+        memSize.optional(),
+        undefined,
+        'Memory limit of each server container, like 512M or 2G (default: none).',
+      ),
+      cpuLimit: opt(
+        z.coerce.number().positive().optional(),
+        undefined,
+        'CPU limit of each server container, in CPUs, e.g. 1.5 (default: none).',
+      ),
+      homePath: opt(
+        z.string().regex(/^\/[^\s:]*$/, 'must be an absolute path in the container'),
+        '/home/learner',
+        "Where the learner's home is mounted in the container.",
+      ),
+      instance: opt(
+        z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/, 'must be 1-40 letters, digits, _ . -'),
+        'default',
+        "Label telling this deployment's containers and services from another's on the same engine.",
+      ),
+      constraints: opt(
+        list,
+        [],
+        'Swarm placement constraints of each service, e.g. node.labels.sifu==notebooks.',
+      ),
+    },
+    pool: {
+      size: opt(
+        z.coerce.number().int().min(0),
+        0,
+        'Warm pool: servers started ahead for nobody, claimed at launch (`docker` backend; 0: off).',
+      ),
+      image: opt(
+        z.string().min(1).optional(),
+        undefined,
+        'Image of the warm pool (default: `spawner.docker.image`).',
+      ),
+    },
   },
   proxy: {
     frameAncestors: opt(
@@ -127,6 +268,56 @@ export const configTree = {
     ),
     interval: opt(seconds, 60, 'Seconds between culler runs.'),
   },
+  storage: {
+    root: opt(
+      z.string().min(1).optional(),
+      undefined,
+      "Directory holding every user's home (`<root>/<user>`): local, or an EFS/NFS mount shared by all hosts (default: <dataDir>/homes).",
+    ),
+    uid: opt(
+      z.coerce.number().int().min(0).optional(),
+      undefined,
+      'Owner given to homes and copied notebooks (Jupyter images run as 1000); default: the user Sifu runs as.',
+    ),
+    gid: opt(
+      z.coerce.number().int().min(0).optional(),
+      undefined,
+      'Group given to homes and copied notebooks; default: the group Sifu runs as.',
+    ),
+    quota: opt(
+      z.coerce.number().int().min(0),
+      0,
+      "Bytes a user's home may hold; a launch over it is refused (0: no quota). EFS has none of its own.",
+    ),
+    trashRetention: opt(
+      seconds,
+      30 * 86400,
+      'Seconds a deleted learner notebook stays in the trash (outside the home) before it is purged.',
+    ),
+    maxNotebookBytes: opt(
+      z.coerce.number().int().positive(),
+      10 * 1024 * 1024,
+      'Largest base notebook accepted (upload or git), in bytes.',
+    ),
+    leaseTtl: opt(
+      seconds,
+      300,
+      "Seconds a server's lease on its home lasts without renewal (renewed every `spawner.pollInterval`).",
+    ),
+  },
+  courses: {
+    deploymentToken: opt(
+      z.string().min(1).optional(),
+      undefined,
+      'Token for cloning private git repositories of base notebooks (also read from DEPLOYMENT_TOKEN).',
+      true,
+    ),
+    deploymentTokenFile: opt(
+      z.string().min(1),
+      '.deployment_token',
+      'File holding the deployment token, used when `courses.deploymentToken` is unset.',
+    ),
+  },
   store: {
     url: opt(
       z.string().optional(),
@@ -134,6 +325,46 @@ export const configTree = {
       'Database: `sqlite:<path>` (default `sqlite:<dataDir>/sifu.sqlite`) or `postgres://...`.',
       true,
     ),
+  },
+  lti: {
+    platforms: opt(
+      z.preprocess(
+        (v) => (typeof v === 'string' ? JSON.parse(v) : v),
+        z.array(
+          z.strictObject({
+            name: z.string().min(1).max(100),
+            issuer: z.string().url(),
+            clientId: z.string().min(1),
+            deploymentIds: z.array(z.string().min(1)).min(1),
+            authLoginUrl: z.string().url(),
+            jwksUrl: z.string().url(),
+            usernameClaim: z.string().min(1).optional(),
+          }),
+        ),
+      ),
+      [],
+      'LTI 1.3 platforms (JSON list): {name, issuer, clientId, deploymentIds, authLoginUrl, jwksUrl, usernameClaim?}. Without `usernameClaim`, users are keyed by a hash of issuer and `sub`.',
+    ),
+  },
+  embed: {
+    enabled: opt(
+      bool,
+      false,
+      'Notebooks are embedded in a learning platform (iframe): cookies become `SameSite=None; Secure; Partitioned`.',
+    ),
+    iframeOnly: opt(
+      bool,
+      false,
+      'Refuse top-level navigation to notebooks (only the course iframe may show them), with a friendly page.',
+    ),
+    allowNewTab: opt(
+      bool,
+      true,
+      'With `embed.iframeOnly`, still offer learners an "open in a new tab" link on that page.',
+    ),
+  },
+  launch: {
+    ttl: opt(seconds, 120, 'Seconds a one-time launch URL (from POST /hub/api/launch) stays valid.'),
   },
   log: {
     level: opt(

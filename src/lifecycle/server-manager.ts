@@ -5,8 +5,10 @@ import { newSecret } from '../auth/secrets.js';
 import { isSifuError, SifuError } from '../errors.js';
 import type { Route } from '../proxy/types.js';
 import { waitUntilReady } from '../spawner/ready.js';
-import type { ProgressEvent, Spawner } from '../spawner/spawner.js';
+import type { ProgressEvent, Spawner, Started, StartRequest } from '../spawner/spawner.js';
+import { HomeLease } from '../storage/lease.js';
 import type { ServerRecord, Store } from '../store/store.js';
+import { StartSlots } from './start-slots.js';
 
 /** One start in flight: its progress so far, for the spawn page and the progress API. */
 export interface SpawnProgress {
@@ -26,6 +28,19 @@ export interface ServerManagerOptions {
   startTimeoutMs: number;
   /** How long a finished start's progress stays readable (a late progress subscriber sees the end). */
   outcomeTtlMs?: number;
+  /** Starts running at once (`spawner.maxConcurrentStarts`); more wait in line with progress. Default: no bound. */
+  maxConcurrentStarts?: number;
+  /** The warm pool (src/pool): a started server bound to this request, or undefined to start one. */
+  claimWarmServer?: (request: StartRequest) => Promise<Started | undefined>;
+  /** Storage (src/storage): prepares the home (owner, quota) and holds the single-writer lease on it. */
+  homes?: ServerHomes;
+}
+
+/** What the manager needs of storage; `Storage` in src/storage provides it. */
+export interface ServerHomes {
+  /** Creates the home if missing (right owner) and enforces the quota; returns its path. */
+  prepareLaunch(userName: string): Promise<string>;
+  readonly lease: Pick<HomeLease, 'acquire' | 'renew' | 'release'>;
 }
 
 export const baseUrlOf = (userName: string, serverName: string): string =>
@@ -43,7 +58,11 @@ export class ServerManager {
   private readonly spawns = new Map<string, LiveSpawn>();
   private readonly finished = new Map<string, { progress: SpawnProgress; until: number }>();
 
-  constructor(private readonly options: ServerManagerOptions) {}
+  private readonly slots: StartSlots | undefined;
+
+  constructor(private readonly options: ServerManagerOptions) {
+    this.slots = options.maxConcurrentStarts ? new StartSlots(options.maxConcurrentStarts) : undefined;
+  }
 
   route(userName: string, serverName: string): Route | undefined {
     return this.routes.get(keyOf(userName, serverName));
@@ -109,10 +128,7 @@ export class ServerManager {
     const progress = this.newProgress();
     this.spawns.set(key, progress);
     this.finished.delete(key);
-    void this.runStart(record, progress).finally(() => {
-      this.spawns.delete(key);
-      this.finished.set(key, { progress, until: Date.now() + (this.options.outcomeTtlMs ?? 60_000) });
-    });
+    void this.runStart(record, progress);
     return progress;
   }
 
@@ -132,15 +148,41 @@ export class ServerManager {
     );
     const started0 = Date.now();
     let state: Record<string, unknown> | undefined;
+    let leased = false;
+    let releaseSlot: (() => void) | undefined;
     try {
       emit({ progress: 5, message: 'Preparing your files' });
       const home = this.homeOf(userName);
-      await mkdir(home, { recursive: true, mode: 0o700 });
+      const homes = this.options.homes;
+      if (homes) {
+        await homes.prepareLaunch(userName);
+        // One writer per home, across processes and hosts: taken before anything starts.
+        if (!(await homes.lease.acquire(userName, HomeLease.holderOf(record)))) {
+          throw new SifuError(
+            'SIFU_ERR_HOME_IN_USE',
+            'Your files are in use by another of your notebook servers. Stop it, then try again.',
+          );
+        }
+        leased = true;
+      } else {
+        await mkdir(home, { recursive: true, mode: 0o700 });
+      }
       emit({ progress: 10, message: 'Starting your notebook server' });
-      const launched = await spawner.start(
-        { userName, serverName, baseUrl: baseUrlOf(userName, serverName), secret: record.secret, home },
-        { progress: emit, signal: progress.abort.signal },
-      );
+      const request = {
+        userName,
+        serverName,
+        baseUrl: baseUrlOf(userName, serverName),
+        secret: record.secret,
+        home,
+      };
+      const warm = await this.options.claimWarmServer?.(request);
+      if (!warm && this.slots) {
+        releaseSlot = await this.slots.acquire(progress.abort.signal, (ahead) =>
+          emit({ progress: 10, message: `Waiting for a free slot (${ahead} ahead)` }),
+        );
+      }
+      const launched =
+        warm ?? (await spawner.start(request, { progress: emit, signal: progress.abort.signal }));
       state = launched.state;
       await store.updateServer({ ...record, state, url: launched.url });
       emit({ progress: 50, message: 'Waiting for your notebook server to answer' });
@@ -158,7 +200,7 @@ export class ServerManager {
       this.addRoute(running);
       await store.addEvent('server.start', userName, { server: serverName, ms: Date.now() - started0 });
       log.info({ user: userName, server: serverName, ms: Date.now() - started0 }, 'server ready');
-      progress.outcome = 'ready';
+      this.settle(record, progress, 'ready');
       emit({ progress: 100, message: 'Your notebook server is ready' });
     } catch (err) {
       const error = progress.abort.signal.aborted ? abortError(progress.abort.signal) : toSifuError(err);
@@ -168,6 +210,7 @@ export class ServerManager {
       );
       try {
         if (state) await spawner.stop(state);
+        if (leased) await this.options.homes?.lease.release(userName, HomeLease.holderOf(record));
         await store.deleteServer(userName, serverName);
         await store.addEvent('server.start_failed', userName, { server: serverName, code: error.code });
       } catch (cleanupError) {
@@ -175,11 +218,24 @@ export class ServerManager {
         log.error({ err: cleanupError, user: userName }, 'cleanup after a failed start');
       }
       progress.error = error;
-      progress.outcome = 'failed';
+      this.settle(record, progress, 'failed');
       emit({ progress: 100, message: error.message });
     } finally {
       clearTimeout(timer);
+      releaseSlot?.();
     }
+  }
+
+  /**
+   * Records a start's outcome and forgets it as in flight, before its last event wakes anyone waiting on
+   * `done`: whoever acts on the outcome (e.g. `stop`) then sees a settled start, never a finished one
+   * still registered as in flight.
+   */
+  private settle(record: ServerRecord, progress: LiveSpawn, outcome: 'ready' | 'failed'): void {
+    const key = keyOf(record.userName, record.name);
+    progress.outcome = outcome;
+    this.spawns.delete(key);
+    this.finished.set(key, { progress, until: Date.now() + (this.options.outcomeTtlMs ?? 60_000) });
   }
 
   /** Cancels every start in flight and waits until each has cleaned up (Sifu is shutting down). */
@@ -205,6 +261,7 @@ export class ServerManager {
     const record = await this.options.store.getServer(userName, serverName);
     if (!record) return false;
     if (Object.keys(record.state).length > 0) await this.options.spawner.stop(record.state);
+    await this.options.homes?.lease.release(userName, HomeLease.holderOf(record));
     await this.options.store.deleteServer(userName, serverName);
     await this.options.store.addEvent('server.stop', userName, { server: serverName, reason });
     this.options.log.info({ user: userName, server: serverName, reason }, 'server stopped');
@@ -227,12 +284,14 @@ export class ServerManager {
       const hasState = Object.keys(record.state).length > 0;
       const alive = hasState ? (await spawner.poll(record.state)).status === 'running' : false;
       if (alive && record.status === 'running' && record.url) {
+        await this.options.homes?.lease.acquire(record.userName, HomeLease.holderOf(record));
         this.addRoute(record);
         adopted += 1;
         continue;
       }
       // Dead, or a start that a crash interrupted: its learner will simply start again.
       if (alive) await spawner.stop(record.state).catch(() => {});
+      await this.options.homes?.lease.release(record.userName, HomeLease.holderOf(record));
       await store.deleteServer(record.userName, record.name);
       await store.addEvent('server.forgotten', record.userName, {
         server: record.name,
@@ -240,8 +299,31 @@ export class ServerManager {
       });
       forgotten += 1;
     }
-    log.info({ adopted, forgotten }, 're-adopted running servers');
+    const orphans = await this.stopOrphans();
+    log.info({ adopted, forgotten, orphans }, 're-adopted running servers');
     return { adopted, forgotten };
+  }
+
+  /**
+   * Stops what the backend runs for Sifu but the store does not know (e.g. a start whose row was lost
+   * with a crash): found by `Spawner.list`, matched to rows by user, server and the state's ids.
+   */
+  async stopOrphans(): Promise<number> {
+    const { store, spawner, log } = this.options;
+    const listed = (await spawner.list?.()) ?? [];
+    let stopped = 0;
+    for (const server of listed) {
+      const record = await store.getServer(server.userName, server.serverName);
+      // A start in flight (here or in another replica) has its row but not yet its state: not an orphan.
+      if (record?.status === 'pending') continue;
+      const ids = Object.entries(server.state).filter(([k]) => k.endsWith('Id'));
+      const known = record?.backend === spawner.backend && ids.every(([k, v]) => record.state[k] === v);
+      if (known) continue;
+      log.warn({ user: server.userName, server: server.serverName }, 'stopping an orphaned server');
+      await spawner.stop(server.state).catch((err) => log.error({ err }, 'stopping an orphan'));
+      stopped += 1;
+    }
+    return stopped;
   }
 
   /** Polls every routed server once; a dead one loses its route and row. Returns the names found dead. */
@@ -260,8 +342,12 @@ export class ServerManager {
     const record = await store.getServer(userName, serverName);
     if (record?.status !== 'running') return this.spawns.has(keyOf(userName, serverName));
     const result = await spawner.poll(record.state).catch(() => ({ status: 'running' as const }));
-    if (result.status === 'running') return true;
+    if (result.status === 'running') {
+      await this.options.homes?.lease.renew(userName, HomeLease.holderOf(record));
+      return true;
+    }
     this.routes.delete(keyOf(userName, serverName));
+    await this.options.homes?.lease.release(userName, HomeLease.holderOf(record));
     await store.deleteServer(userName, serverName);
     await store.addEvent('server.died', userName, { server: serverName, reason: result.reason });
     log.warn({ user: userName, server: serverName, reason: result.reason }, 'server died');

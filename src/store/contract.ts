@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { isSifuError } from '../errors.js';
+import { storageContractCases } from './storage-contract.js';
 import type { ServerRecord, SessionRecord, Store } from './store.js';
 
 export interface StoreHarness {
@@ -604,6 +605,8 @@ export function storeContract(
         assert.ok(await store.consumeTicket('b', 'k', new Date()));
       });
     });
+
+    storageContractCases({ store: () => store, withSecondHandle, secondHandleSkip });
 
     describe('events', () => {
       test('listEvents returns events newest first, with their data and Dates', async () => {

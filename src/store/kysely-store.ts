@@ -3,7 +3,7 @@
  * connection (`sqlite/`, `postgres/`) and a few lines of DDL (`migrations.ts`) differ between the two.
  */
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { SifuError } from '../errors.js';
 import { migrateToLatest, type SqlFlavour } from './migrations.js';
 import {
@@ -19,8 +19,16 @@ import {
   userFromRow,
 } from './rows.js';
 import type { Database } from './schema.js';
+import {
+  courseNotebookColumns,
+  courseNotebookFromRow,
+  courseNotebookToRow,
+  leaseFromRow,
+} from './storage-rows.js';
 import type {
+  CourseNotebookRecord,
   EventRecord,
+  LeaseRecord,
   Scope,
   ServerRecord,
   SessionRecord,
@@ -368,6 +376,122 @@ export class KyselyStore implements Store {
       .where('expires_at', '<=', toDbTime(now))
       .executeTakeFirst();
     return Number(result.numDeletedRows);
+  }
+
+  // course notebooks
+
+  async putCourseNotebook(record: CourseNotebookRecord, content: string): Promise<boolean> {
+    const row = courseNotebookToRow(record, content);
+    // One statement: the replace happens only while the name still belongs to the same unit.
+    const result = await this.#db
+      .insertInto('course_notebooks')
+      .values(row)
+      .onConflict((oc) =>
+        oc
+          .columns(['course_id', 'name'])
+          .doUpdateSet({
+            source: row.source,
+            content: row.content,
+            sha256: row.sha256,
+            size: row.size,
+            updated_at: row.updated_at,
+            updated_by: row.updated_by,
+          })
+          .where('course_notebooks.unit_id', '=', row.unit_id),
+      )
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+  }
+
+  async getCourseNotebook(courseId: string, name: string): Promise<CourseNotebookRecord | null> {
+    const row = await this.#db
+      .selectFrom('course_notebooks')
+      .select(courseNotebookColumns)
+      .where('course_id', '=', courseId)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return row ? courseNotebookFromRow(row) : null;
+  }
+
+  async getCourseNotebookContent(courseId: string, name: string): Promise<string | null> {
+    const row = await this.#db
+      .selectFrom('course_notebooks')
+      .select('content')
+      .where('course_id', '=', courseId)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return row ? row.content : null;
+  }
+
+  async listCourseNotebooks(courseId?: string): Promise<CourseNotebookRecord[]> {
+    let query = this.#db
+      .selectFrom('course_notebooks')
+      .select(courseNotebookColumns)
+      .orderBy('course_id')
+      .orderBy('name');
+    if (courseId !== undefined) query = query.where('course_id', '=', courseId);
+    return (await query.execute()).map(courseNotebookFromRow);
+  }
+
+  async deleteCourseNotebook(courseId: string, name: string): Promise<boolean> {
+    const result = await this.#db
+      .deleteFrom('course_notebooks')
+      .where('course_id', '=', courseId)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  // leases
+
+  async acquireLease(userName: string, holder: string, now: Date, expiresAt: Date): Promise<boolean> {
+    const nowText = toDbTime(now);
+    const until = toDbTime(expiresAt);
+    // Insert, or take over an expired lease (or extend our own), in one statement: the database decides
+    // the race, on SQLite and PostgreSQL alike (INSERT ... ON CONFLICT DO UPDATE ... WHERE).
+    const result = await this.#db
+      .insertInto('leases')
+      .values({ user_name: userName, holder, acquired_at: nowText, expires_at: until })
+      .onConflict((oc) =>
+        oc
+          .column('user_name')
+          .doUpdateSet({
+            holder,
+            acquired_at: sql<string>`case when leases.holder = excluded.holder then leases.acquired_at else excluded.acquired_at end`,
+            expires_at: until,
+          })
+          .where((eb) => eb.or([eb('leases.expires_at', '<=', nowText), eb('leases.holder', '=', holder)])),
+      )
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+  }
+
+  async renewLease(userName: string, holder: string, expiresAt: Date): Promise<boolean> {
+    const result = await this.#db
+      .updateTable('leases')
+      .set({ expires_at: toDbTime(expiresAt) })
+      .where('user_name', '=', userName)
+      .where('holder', '=', holder)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async releaseLease(userName: string, holder: string): Promise<boolean> {
+    const result = await this.#db
+      .deleteFrom('leases')
+      .where('user_name', '=', userName)
+      .where('holder', '=', holder)
+      .executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  async getLease(userName: string): Promise<LeaseRecord | null> {
+    const row = await this.#db
+      .selectFrom('leases')
+      .selectAll()
+      .where('user_name', '=', userName)
+      .executeTakeFirst();
+    return row ? leaseFromRow(row) : null;
   }
 
   // events

@@ -96,11 +96,41 @@ const ticketsSchema: Migration = {
   },
 };
 
+/** Course notebooks and the single-writer lease on homes (src/storage, src/courses). */
+function storageSchema(): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('course_notebooks')
+        .addColumn('course_id', 'text', (col) => col.notNull())
+        .addColumn('name', 'text', (col) => col.notNull())
+        .addColumn('unit_id', 'text', (col) => col.notNull().defaultTo(''))
+        .addColumn('source', 'text', (col) => col.notNull())
+        .addColumn('content', 'text', (col) => col.notNull())
+        .addColumn('sha256', 'text', (col) => col.notNull())
+        .addColumn('size', 'integer', (col) => col.notNull())
+        .addColumn('updated_at', 'text', (col) => col.notNull())
+        .addColumn('updated_by', 'text')
+        .addPrimaryKeyConstraint('course_notebooks_pk', ['course_id', 'name'])
+        .execute();
+
+      await db.schema
+        .createTable('leases')
+        .addColumn('user_name', 'text', (col) => col.primaryKey())
+        .addColumn('holder', 'text', (col) => col.notNull())
+        .addColumn('acquired_at', 'text', (col) => col.notNull())
+        .addColumn('expires_at', 'text', (col) => col.notNull())
+        .execute();
+    },
+  };
+}
+
 export function migrationProvider(flavour: SqlFlavour): MigrationProvider {
   return {
     async getMigrations() {
       return {
         '0001_initial': initialSchema(flavour),
+        '0002_storage': storageSchema(),
         '0003_tickets': ticketsSchema,
       };
     },

@@ -68,6 +68,29 @@ export interface TicketsTable {
   expires_at: string;
 }
 
+/** Base notebooks attached to a course (0002_storage). `unit_id` is '' for a course-level notebook. */
+export interface CourseNotebooksTable {
+  course_id: string;
+  name: string;
+  unit_id: string;
+  /** JSON text: where the notebook came from (`{"kind":"upload"}` or `{"kind":"git",...}`). */
+  source: string;
+  /** The notebook itself (nbformat 4 JSON text), bounded by `storage.maxNotebookBytes`. */
+  content: string;
+  sha256: string;
+  size: number;
+  updated_at: string;
+  updated_by: string | null;
+}
+
+/** One row per home in use: the single-writer lease (0002_storage). No foreign key: homes outlive users. */
+export interface LeasesTable {
+  user_name: string;
+  holder: string;
+  acquired_at: string;
+  expires_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   servers: ServersTable;
@@ -75,4 +98,6 @@ export interface Database {
   sessions: SessionsTable;
   events: EventsTable;
   tickets: TicketsTable;
+  course_notebooks: CourseNotebooksTable;
+  leases: LeasesTable;
 }

@@ -33,7 +33,7 @@ export interface ServerRecord {
   lastActivity: Date | null;
 }
 
-export type Scope = 'admin' | 'read:users' | 'admin:users' | 'servers' | 'tokens' | 'launch';
+export type Scope = 'admin' | 'read:users' | 'admin:users' | 'servers' | 'tokens' | 'launch' | 'courses';
 
 export interface TokenRecord {
   id: string;
@@ -67,6 +67,32 @@ export interface TicketRecord {
   kind: string;
   userName: string | null;
   data: Record<string, unknown>;
+  expiresAt: Date;
+}
+
+/** Where a base notebook came from. Never holds a credential. */
+export type CourseNotebookSource =
+  | { kind: 'upload' }
+  | { kind: 'git'; repo: string; path: string; ref: string | null };
+
+/** A base notebook attached to a course (and the unit it was attached at; '' for the whole course). */
+export interface CourseNotebookRecord {
+  courseId: string;
+  /** The file name, e.g. `intro.ipynb`: unique within the course (it names the learner's copy). */
+  name: string;
+  unitId: string;
+  source: CourseNotebookSource;
+  sha256: string;
+  size: number;
+  updatedAt: Date;
+  updatedBy: string | null;
+}
+
+/** The single-writer lease on a user's home: held by one server, until `expiresAt` unless renewed. */
+export interface LeaseRecord {
+  userName: string;
+  holder: string;
+  acquiredAt: Date;
   expiresAt: Date;
 }
 
@@ -132,6 +158,33 @@ export interface Store {
    */
   consumeTicket(hash: string, kind: string, now: Date): Promise<TicketRecord | null>;
   deleteExpiredTickets(now: Date): Promise<number>;
+
+  // course notebooks
+  /**
+   * Inserts or replaces the base notebook `(courseId, name)` with its content. Returns false, changing
+   * nothing, when that name is already attached to another unit of the course.
+   */
+  putCourseNotebook(record: CourseNotebookRecord, content: string): Promise<boolean>;
+  getCourseNotebook(courseId: string, name: string): Promise<CourseNotebookRecord | null>;
+  /** The notebook's JSON text; null if absent. */
+  getCourseNotebookContent(courseId: string, name: string): Promise<string | null>;
+  /** By course, then name; only `courseId`'s when given. */
+  listCourseNotebooks(courseId?: string): Promise<CourseNotebookRecord[]>;
+  /** Detaches the base notebook (learners' copies are files and stay). False if absent. */
+  deleteCourseNotebook(courseId: string, name: string): Promise<boolean>;
+
+  // leases (one writer per home)
+  /**
+   * Takes the lease on `userName`'s home for `holder` until `expiresAt`, in one statement: succeeds if
+   * there is no lease, if it expired at or before `now`, or if `holder` already holds it (then extends it).
+   * Concurrent callers on any number of handles or replicas: at most one wins.
+   */
+  acquireLease(userName: string, holder: string, now: Date, expiresAt: Date): Promise<boolean>;
+  /** Extends the lease if `holder` still holds it; false otherwise (lost or released). */
+  renewLease(userName: string, holder: string, expiresAt: Date): Promise<boolean>;
+  /** Releases the lease if `holder` holds it; false otherwise. */
+  releaseLease(userName: string, holder: string): Promise<boolean>;
+  getLease(userName: string): Promise<LeaseRecord | null>;
 
   // events (audit log)
   addEvent(type: string, userName: string | null, data?: Record<string, unknown>): Promise<void>;

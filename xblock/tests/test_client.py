@@ -30,9 +30,9 @@ def open_without_redirects(url):
     opener = urllib.request.build_opener(NoRedirect)
     try:
         with opener.open(url, timeout=10) as response:
-            return response.status, dict(response.headers), response.read().decode()
+            return response.status, response.headers, response.read().decode()
     except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), err.read().decode()
+        return err.code, err.headers, err.read().decode()
 
 
 @unittest.skipUnless(os.environ.get("SIFU_URL"), "needs a running Sifu: run test/xblock.test.ts")

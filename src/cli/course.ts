@@ -1,0 +1,165 @@
+/**
+ * `sifu course ...` and `sifu storage ...`: course notebooks and learners' files from the command line,
+ * on the same store and storage root as `sifu serve` (run it where the storage root is mounted).
+ */
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { normalizeUsername } from '../auth/names.js';
+import type { SifuConfig } from '../config/schema.js';
+import { CourseNotebooks } from '../courses/course-notebooks.js';
+import { resolveDeploymentToken } from '../courses/deployment-token.js';
+import { courseDirName } from '../courses/ids.js';
+import { Storage } from '../storage/storage.js';
+import { formatBytes } from '../storage/usage.js';
+import type { Store } from '../store/store.js';
+
+type WithStore = <T>(task: (store: Store) => Promise<T>) => Promise<T>;
+
+export function registerCourseCommands(
+  program: Command,
+  withStore: WithStore,
+  config: () => SifuConfig,
+): void {
+  const services = (store: Store) => {
+    const storage = Storage.fromConfig(store, config());
+    const courses = new CourseNotebooks(store, storage, {
+      maxNotebookBytes: config().storage.maxNotebookBytes,
+      deploymentToken: () => resolveDeploymentToken(config().courses),
+    });
+    return { storage, courses };
+  };
+
+  const course = program.command('course').description("Course notebooks and learners' copies.");
+  course
+    .command('list')
+    .description('List base notebooks (of one course with --course).')
+    .option('--course <id>', 'course id, e.g. course-v1:Org+CS101+2025')
+    .action(async (opts: { course?: string }) => {
+      await withStore(async (store) => {
+        for (const nb of await services(store).courses.list(opts.course)) {
+          const from = nb.source.kind === 'git' ? `git ${nb.source.repo} ${nb.source.path}` : 'upload';
+          console.log(
+            `${nb.courseId}\t${courseDirName(nb.courseId)}\t${nb.name}\t${nb.unitId || '-'}\t${nb.size}\t${from}`,
+          );
+        }
+      });
+    });
+  course
+    .command('attach')
+    .description('Attach (or replace) a base notebook: from a file, or from git with the deployment token.')
+    .argument('<course>', 'course id')
+    .argument('[file]', 'a local .ipynb file (omit with --git)')
+    .option('--unit <id>', 'the unit it belongs to (default: the whole course)')
+    .option('--name <name>', 'file name in the course (default: the file name)')
+    .option('--git <url>', 'repository URL (https)')
+    .option('--path <path>', 'path of the notebook in the repository')
+    .option('--ref <ref>', 'branch or tag')
+    .action(
+      async (
+        courseId: string,
+        file: string | undefined,
+        opts: { unit?: string; name?: string; git?: string; path?: string; ref?: string },
+      ) => {
+        await withStore(async (store) => {
+          const { courses } = services(store);
+          const common = { courseId, unitId: opts.unit ?? null, by: 'cli' };
+          const { record, created } = opts.git
+            ? await courses.attachFromGit({
+                ...common,
+                name: opts.name,
+                git: { repo: opts.git, path: opts.path ?? '', ref: opts.ref ?? null },
+              })
+            : await courses.attachUpload({
+                ...common,
+                name: opts.name ?? file?.split('/').at(-1) ?? '',
+                notebook: await readFile(file ?? '', 'utf8'),
+              });
+          await store.addEvent('course.notebook.put', null, {
+            by: 'cli',
+            course: record.courseId,
+            name: record.name,
+          });
+          console.log(
+            `${created ? 'attached' : 'replaced'} ${record.name} (${record.size} bytes, sha256 ${record.sha256})`,
+          );
+        });
+      },
+    );
+  course
+    .command('detach')
+    .description("Detach a base notebook (learners' copies stay).")
+    .argument('<course>')
+    .argument('<name>')
+    .action(async (courseId: string, name: string) => {
+      await withStore(async (store) => {
+        await services(store).courses.detach(courseId, name);
+        console.log(`detached ${name}`);
+      });
+    });
+  for (const [verb, help] of [
+    ['copy', "Make a learner's copy if missing (never overwrites)."],
+    ['reset', "Reset a learner's copy to the base notebook, keeping theirs as a backup."],
+    ['delete', "Move a learner's copy to the trash."],
+  ] as const) {
+    course
+      .command(verb)
+      .description(help)
+      .argument('<course>')
+      .argument('<name>')
+      .requiredOption('-u, --user <name>', 'the learner')
+      .action(async (courseId: string, name: string, opts: { user: string }) => {
+        const user = normalizeUsername(opts.user);
+        await withStore(async (store) => {
+          const { courses } = services(store);
+          if (verb === 'copy') {
+            const copy = await courses.ensureLearnerCopy(user, courseId, null, name);
+            console.log(`${copy.created ? 'created' : 'exists'} ${copy.path}`);
+          } else if (verb === 'reset') {
+            const result = await courses.resetLearnerCopy(user, courseId, name);
+            console.log(`reset ${result.path}${result.backup ? `; backup ${result.backup}` : ''}`);
+          } else {
+            const entry = await courses.deleteLearnerCopy(user, courseId, name);
+            console.log(
+              `trashed ${entry.path} as ${entry.id} (kept until ${entry.purgeAfter.toISOString()})`,
+            );
+          }
+        });
+      });
+  }
+
+  const storageCmd = program.command('storage').description("Learners' files: usage, trash, purge.");
+  storageCmd
+    .command('usage')
+    .description("Show a user's disk usage and quota.")
+    .requiredOption('-u, --user <name>')
+    .action(async (opts: { user: string }) => {
+      await withStore(async (store) => {
+        const report = await services(store).storage.report(normalizeUsername(opts.user));
+        const quota = report.quota ? formatBytes(report.quota) : 'none';
+        console.log(
+          `${formatBytes(report.bytes)} in ${report.files} files; quota ${quota}${report.overQuota ? ' (over)' : ''}`,
+        );
+      });
+    });
+  storageCmd
+    .command('purge-trash')
+    .description('Remove trash entries older than storage.trashRetention (serve does this hourly).')
+    .action(async () => {
+      await withStore(async (store) => {
+        console.log(`purged ${await services(store).storage.trash.purgeExpired()} entries`);
+      });
+    });
+  storageCmd
+    .command('purge-user')
+    .description("Delete ALL of a user's files, home and trash (a data-deletion request). Audited.")
+    .requiredOption('-u, --user <name>')
+    .requiredOption('--yes', 'confirm')
+    .action(async (opts: { user: string }) => {
+      const user = normalizeUsername(opts.user);
+      await withStore(async (store) => {
+        const result = await services(store).storage.purgeUser(user);
+        await store.addEvent('storage.purge', user, { by: 'cli', ...result });
+        console.log(`purged ${user}'s files`);
+      });
+    });
+}

@@ -1,0 +1,66 @@
+import { cancelledError } from '../spawner/cancelled.js';
+
+/**
+ * Bounds how many server starts run at once (`spawner.maxConcurrentStarts`). A class starting together
+ * queues instead of overloading the host: each waiting start learns how many are ahead of it.
+ */
+export class StartSlots {
+  private running = 0;
+  private readonly waiting: Array<{ grant: () => void; ahead: (n: number) => void }> = [];
+
+  constructor(private readonly limit: number) {}
+
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  /**
+   * Resolves with a release function once a slot is free; `onWait(n)` is told the number of starts ahead,
+   * first when queued, then each time the line moves. Rejects when `signal` aborts while waiting.
+   */
+  acquire(signal: AbortSignal, onWait: (ahead: number) => void): Promise<() => void> {
+    if (signal.aborted) return Promise.reject(cancelledError(signal));
+    const release = (): void => {
+      this.running -= 1;
+      const next = this.waiting.shift();
+      if (next) {
+        this.running += 1;
+        next.grant();
+      }
+      this.waiting.forEach((w, i) => {
+        w.ahead(i + 1);
+      });
+    };
+    if (this.running < this.limit) {
+      this.running += 1;
+      return Promise.resolve(once(release));
+    }
+    return new Promise((resolve, reject) => {
+      const entry = {
+        grant: () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(once(release));
+        },
+        ahead: onWait,
+      };
+      const onAbort = (): void => {
+        const index = this.waiting.indexOf(entry);
+        if (index >= 0) this.waiting.splice(index, 1);
+        reject(cancelledError(signal));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(entry);
+      onWait(this.waiting.length);
+    });
+  }
+}
+
+function once(fn: () => void): () => void {
+  let done = false;
+  return () => {
+    if (!done) {
+      done = true;
+      fn();
+    }
+  };
+}

@@ -1,0 +1,240 @@
+/**
+ * Users' homes under one root (`storage.root`): `<root>/<user>`, a local directory or a mount shared by
+ * every host. Everything that reads or writes inside a home goes through here, and is confined to it:
+ *
+ * - names are validated first (`paths.ts`): no `..`, no absolute paths, no NUL, bounded lengths;
+ * - each directory component is checked with `lstat` on the way down: a symlink (anything the learner
+ *   planted, pointing anywhere) or a non-directory is refused, never followed;
+ * - the final file is opened with O_NOFOLLOW (and O_NONBLOCK, so a FIFO cannot hang us), must be a
+ *   regular file (no devices, FIFOs or sockets), and the opened descriptor's real path
+ *   (`/proc/self/fd/N`) must lie inside the home's real path — which also catches a directory swapped
+ *   for a symlink between our checks and the open;
+ * - new files are written to a temporary name with O_EXCL|O_NOFOLLOW, then `link`ed into place, which
+ *   fails if anything (a file, a symlink) already has the name: a copy never overwrites.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { chown, link, lstat, mkdir, open, readlink, realpath, unlink } from 'node:fs/promises';
+import { join, sep } from 'node:path';
+import { isValidUsername } from '../auth/names.js';
+import { SifuError } from '../errors.js';
+import { relativePathComponents } from './paths.js';
+
+export interface HomesOptions {
+  /** Absolute directory holding every home. Created if missing. */
+  root: string;
+  /** Owner of created directories and files; default: the process's. */
+  uid?: number | undefined;
+  gid?: number | undefined;
+}
+
+const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+export function isErrno(err: unknown, code: string): boolean {
+  return (err as { code?: unknown } | null)?.code === code;
+}
+
+function unsafe(message: string, logDetail?: string): SifuError {
+  return new SifuError('SIFU_ERR_UNSAFE_PATH', message, logDetail ? { logDetail } : {});
+}
+
+export function isInside(parent: string, child: string): boolean {
+  return child === parent || child.startsWith(parent.endsWith(sep) ? parent : parent + sep);
+}
+
+export class Homes {
+  readonly root: string;
+  readonly #uid: number | undefined;
+  readonly #gid: number | undefined;
+
+  constructor(options: HomesOptions) {
+    this.root = options.root;
+    this.#uid = options.uid;
+    this.#gid = options.gid;
+  }
+
+  /** The home's path (not checked on disk). */
+  homeOf(userName: string): string {
+    if (!isValidUsername(userName)) throw new SifuError('SIFU_ERR_INVALID_USERNAME', 'invalid user name');
+    return join(this.root, userName);
+  }
+
+  /** Gives `path` the configured owner, if one is configured. */
+  async own(path: string): Promise<void> {
+    if (this.#uid === undefined && this.#gid === undefined) return;
+    await chown(path, this.#uid ?? process.getuid?.() ?? 0, this.#gid ?? process.getgid?.() ?? 0);
+  }
+
+  /**
+   * Creates the home on first use (mode 0700, owned as configured) and returns its real path. Refuses a
+   * home that is a symlink or not a directory.
+   */
+  async ensureHome(userName: string): Promise<string> {
+    const home = this.homeOf(userName);
+    await mkdir(this.root, { recursive: true });
+    try {
+      await mkdir(home, { mode: 0o700 });
+      await this.own(home);
+    } catch (err) {
+      if (!isErrno(err, 'EEXIST')) throw err;
+    }
+    return this.realHome(userName);
+  }
+
+  /** The home's real path, checked: a directory, not a symlink, directly under the real root. */
+  async realHome(userName: string): Promise<string> {
+    const home = this.homeOf(userName);
+    const stat = await lstat(home).catch((err) => {
+      if (isErrno(err, 'ENOENT')) return null;
+      throw err;
+    });
+    if (!stat) throw new SifuError('SIFU_ERR_NOT_FOUND', `${userName} has no files yet`);
+    if (stat.isSymbolicLink() || !stat.isDirectory()) {
+      throw unsafe('the home directory is not a plain directory', `home ${home} is a symlink or not a dir`);
+    }
+    const realRoot = await realpath(this.root);
+    const real = await realpath(home);
+    if (real !== join(realRoot, userName)) throw unsafe('the home directory escapes the storage root');
+    return real;
+  }
+
+  /**
+   * Walks `dirs` down from the real home, refusing symlinks and non-directories; creates missing ones
+   * when `create`. Returns the directory's real path, verified inside the home.
+   */
+  async directory(realHome: string, dirs: readonly string[], create: boolean): Promise<string> {
+    let current = realHome;
+    for (const name of dirs) {
+      const next = join(current, name);
+      let stat = await lstat(next).catch((err) => {
+        if (isErrno(err, 'ENOENT')) return null;
+        throw err;
+      });
+      if (!stat && create) {
+        try {
+          await mkdir(next, { mode: 0o755 });
+          await this.own(next);
+        } catch (err) {
+          if (!isErrno(err, 'EEXIST')) throw err;
+        }
+        stat = await lstat(next);
+      }
+      if (!stat) throw new SifuError('SIFU_ERR_NOT_FOUND', 'no such file or directory');
+      if (stat.isSymbolicLink()) throw unsafe('the path goes through a symbolic link', `symlink at ${next}`);
+      if (!stat.isDirectory()) throw unsafe('the path goes through something that is not a directory');
+      current = next;
+    }
+    // Catches a component swapped for a symlink after its lstat.
+    const real = await realpath(current);
+    if (real !== current || !isInside(realHome, real)) throw unsafe('the path leaves the home');
+    return current;
+  }
+
+  /** Resolves `relPath` inside the user's (existing) home: `{home, dir, name, path}`, all real paths. */
+  async locate(
+    userName: string,
+    relPath: string,
+    options: { createDirs?: boolean } = {},
+  ): Promise<{ home: string; dir: string; name: string; path: string }> {
+    const components = relativePathComponents(relPath);
+    const home = options.createDirs ? await this.ensureHome(userName) : await this.realHome(userName);
+    const name = components.at(-1) as string;
+    const dir = await this.directory(home, components.slice(0, -1), options.createDirs ?? false);
+    return { home, dir, name, path: join(dir, name) };
+  }
+
+  /**
+   * Reads a regular file inside the home, at most `maxBytes` (SIFU_ERR_NOTEBOOK_TOO_LARGE beyond).
+   * Null if it does not exist.
+   */
+  async readFile(userName: string, relPath: string, maxBytes: number): Promise<Buffer | null> {
+    const { home, path } = await this.locate(userName, relPath);
+    return readConfined(home, path, maxBytes);
+  }
+
+  /**
+   * Writes a new file inside the home (directories created as needed), never replacing anything:
+   * false if the name is taken (by a file, directory or symlink).
+   */
+  async createFile(userName: string, relPath: string, data: Buffer | string): Promise<boolean> {
+    const { dir, path } = await this.locate(userName, relPath, { createDirs: true });
+    const temp = join(dir, `.sifu-tmp-${randomBytes(8).toString('hex')}`);
+    const handle = await open(temp, CREATE_FLAGS, 0o644);
+    try {
+      try {
+        await handle.writeFile(data);
+        await handle.sync();
+        if (this.#uid !== undefined || this.#gid !== undefined) {
+          await handle.chown(this.#uid ?? process.getuid?.() ?? 0, this.#gid ?? process.getgid?.() ?? 0);
+        }
+      } finally {
+        await handle.close();
+      }
+      try {
+        await link(temp, path);
+        return true;
+      } catch (err) {
+        if (isErrno(err, 'EEXIST')) return false;
+        throw err;
+      }
+    } finally {
+      await unlink(temp).catch(() => {});
+    }
+  }
+
+  /** What is at `relPath` (not following a final symlink): a file's size and time, or null if absent. */
+  async statFile(
+    userName: string,
+    relPath: string,
+  ): Promise<{ kind: 'file' | 'other'; size: number; modified: Date } | null> {
+    let located: Awaited<ReturnType<Homes['locate']>>;
+    try {
+      located = await this.locate(userName, relPath);
+    } catch (err) {
+      if ((err as SifuError).code === 'SIFU_ERR_NOT_FOUND') return null;
+      throw err;
+    }
+    const stat = await lstat(located.path).catch((err) => {
+      if (isErrno(err, 'ENOENT')) return null;
+      throw err;
+    });
+    if (!stat) return null;
+    return { kind: stat.isFile() ? 'file' : 'other', size: stat.size, modified: stat.mtime };
+  }
+}
+
+/** Opens `path` without following a final symlink and reads it, checking where the descriptor points. */
+export async function readConfined(home: string, path: string, maxBytes: number): Promise<Buffer | null> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, READ_FLAGS);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return null;
+    if (isErrno(err, 'ELOOP')) throw unsafe('the file is a symbolic link', `symlink at ${path}`);
+    throw err;
+  }
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw unsafe('not a regular file', `${path} is not a regular file`);
+    const real = await readlink(`/proc/self/fd/${handle.fd}`);
+    if (!isInside(home, real)) throw unsafe('the file is outside the home', `${path} -> ${real}`);
+    if (stat.size > maxBytes) {
+      throw new SifuError('SIFU_ERR_NOTEBOOK_TOO_LARGE', `the file is larger than ${maxBytes} bytes`);
+    }
+    // Read one byte past the bound: a file growing while we read is caught too.
+    const buffer = Buffer.alloc(Math.min(stat.size, maxBytes) + 1);
+    let filled = 0;
+    while (filled < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    if (filled > maxBytes) {
+      throw new SifuError('SIFU_ERR_NOTEBOOK_TOO_LARGE', `the file is larger than ${maxBytes} bytes`);
+    }
+    return buffer.subarray(0, filled);
+  } finally {
+    await handle.close();
+  }
+}
