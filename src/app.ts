@@ -141,6 +141,8 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
     hubOrigin: ctx.hubOrigin,
     allowedOrigins: config.proxy.allowedOrigins,
     frameAncestors: config.proxy.frameAncestors,
+    iframeOnly: config.embed.iframeOnly,
+    allowNewTab: config.embed.allowNewTab,
     upstreamIdleTimeoutMs: config.proxy.upstreamIdleTimeout * 1000,
     clientIdleTimeoutMs: config.proxy.clientIdleTimeout * 1000,
   });

@@ -13,6 +13,7 @@ import { SifuError } from '../errors.js';
 import { ActivityTracker, onlyPingPong, Throttle } from './activity.js';
 import { handleHandoff, isHandoffUrl } from './handoff.js';
 import { contentKind, type ForwardDeps, HttpExchange } from './http-forward.js';
+import { refusesTopLevel, sendIframeOnlyPage } from './iframe-only.js';
 import { type ParsedUserPath, parseUserPath } from './parse-user-path.js';
 import { allowedOriginSet, isPageRequest, originAllowed, prefersHtml } from './request-policy.js';
 import { cspValues, type ProxyError, rejectSocket, sendError, sendRedirect } from './responses.js';
@@ -161,6 +162,10 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
     }
     if (!originAllowed(req.method ?? '', req.headers, allowed, false)) {
       sendError(res, csp, { code: 'SIFU_ERR_BAD_ORIGIN' });
+      return;
+    }
+    if (options.iframeOnly && refusesTopLevel(req, url, options.allowNewTab ?? false)) {
+      sendIframeOnlyPage(res, csp, url, options.allowNewTab ?? false);
       return;
     }
     const visitor = hooks.visitor(req);

@@ -42,6 +42,10 @@ export interface ProxyOptions {
   allowedOrigins: string[];
   /** CSP frame-ancestors sources for notebook responses. */
   frameAncestors: string[];
+  /** Embedded mode: refuse top-level navigation to notebooks with a friendly page. */
+  iframeOnly?: boolean;
+  /** With `iframeOnly`, offer an "open it here anyway" link on that page. */
+  allowNewTab?: boolean;
   upstreamIdleTimeoutMs: number;
   clientIdleTimeoutMs: number;
 }
