@@ -9,6 +9,8 @@ import { WebSocket } from 'ws';
 
 export interface WrkResult {
   requestsPerSec: number;
+  /** Requests completed in the run. */
+  requests: number;
   p50Ms: number;
   p99Ms: number;
   /** Non-2xx/3xx responses plus socket errors: must be 0 for the run to count. */
@@ -27,14 +29,16 @@ function durationMs(value: string, unit: string): number {
 /** Parses `wrk --latency` output. */
 export function parseWrk(output: string): WrkResult {
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(output);
+  const requests = /(\d+) requests in/.exec(output);
   const p50 = /^\s+50%\s+([\d.]+)(us|ms|s|m)\s*$/m.exec(output);
   const p99 = /^\s+99%\s+([\d.]+)(us|ms|s|m)\s*$/m.exec(output);
-  if (!rps || !p50 || !p99) throw new Error(`cannot read wrk output:\n${output}`);
+  if (!rps || !requests || !p50 || !p99) throw new Error(`cannot read wrk output:\n${output}`);
   let errors = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(output)?.[1] ?? 0);
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
   if (socket) errors += socket.slice(1).reduce((sum, n) => sum + Number(n), 0);
   return {
     requestsPerSec: Number(rps[1]),
+    requests: Number(requests[1]),
     p50Ms: durationMs(p50[1] as string, p50[2] as string),
     p99Ms: durationMs(p99[1] as string, p99[2] as string),
     errors,

@@ -3,8 +3,8 @@
  * under test (Sifu, configurable-http-proxy, nginx), each in its own process on 127.0.0.1 with ports
  * from the OS. Everything started here is registered in a {@link ProcessGroup} and stopped by it.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { createServer } from 'node:net';
@@ -13,6 +13,39 @@ import { join, resolve } from 'node:path';
 export const REPO = resolve(import.meta.dirname, '..');
 const CHP = join(REPO, 'node_modules', '.bin', 'configurable-http-proxy');
 const NGINX = '/usr/sbin/nginx';
+
+/** A proxy under test: where it listens, and the process whose CPU time is its cost. */
+export interface Service {
+  url: string;
+  /** The process (with its children: nginx's workers) that does the proxying. */
+  pid: number;
+}
+
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
+/** CPU seconds (user + system) used so far by `root` and all its descendants, from /proc. */
+export function cpuSeconds(root: number): number {
+  const stats = new Map<number, { ppid: number; ticks: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Fields after the command (which is in parentheses and may contain spaces): state is index 0.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      stats.set(Number(entry), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  let ticks = 0;
+  const frontier = [root];
+  while (frontier.length > 0) {
+    const pid = frontier.pop() as number;
+    ticks += stats.get(pid)?.ticks ?? 0;
+    for (const [child, stat] of stats) if (stat.ppid === pid) frontier.push(child);
+  }
+  return ticks / CLOCK_TICKS;
+}
 
 /** A port the OS just handed out on 127.0.0.1 (listen on 0, close, reuse: fine for a benchmark). */
 export function freePort(): Promise<number> {
@@ -152,12 +185,13 @@ function nginxConfig(dir: string, workers: string, servers: string): string {
   ].join('\n');
 }
 
-async function startNginx(group: ProcessGroup, dir: string, config: string, port: number): Promise<void> {
+async function startNginx(group: ProcessGroup, dir: string, config: string, port: number): Promise<number> {
   await mkdir(dir, { recursive: true });
   const file = join(dir, 'nginx.conf');
   await writeFile(file, config);
-  group.start(NGINX, ['-p', dir, '-e', join(dir, 'error.log'), '-c', file]);
+  const master = group.start(NGINX, ['-p', dir, '-e', join(dir, 'error.log'), '-c', file]);
   await waitForHttp(`http://127.0.0.1:${port}/`);
+  return master.pid as number;
 }
 
 /** The notebook origin Sifu's bench proxy believes in (only ever sent as an Origin header). */
@@ -186,7 +220,7 @@ export async function startNginxProxy(
   group: ProcessGroup,
   workDir: string,
   backend: string,
-): Promise<string> {
+): Promise<Service> {
   const port = await freePort();
   const dir = join(workDir, 'nginx-proxy');
   const servers = [
@@ -203,32 +237,32 @@ export async function startNginxProxy(
     '    }',
     '  }',
   ].join('\n');
-  await startNginx(group, dir, nginxConfig(dir, 'auto', servers), port);
-  return `http://127.0.0.1:${port}`;
+  const pid = await startNginx(group, dir, nginxConfig(dir, 'auto', servers), port);
+  return { url: `http://127.0.0.1:${port}`, pid };
 }
 
 /** A Node child running one of the bench's TypeScript entry points; resolves with the port it prints. */
-async function startNodeChild(group: ProcessGroup, script: string, args: string[]): Promise<number> {
+async function startNodeChild(group: ProcessGroup, script: string, args: string[]): Promise<Service> {
   const child = group.start(process.execPath, ['--import', 'tsx', join(REPO, 'bench', script), ...args]);
   const match = await group.waitForLine(child, /listening on (\d+)/);
-  return Number(match[1]);
+  return { url: `http://127.0.0.1:${match[1]}`, pid: child.pid as number };
 }
 
 export async function startWsEchoBackend(group: ProcessGroup): Promise<string> {
-  return `http://127.0.0.1:${await startNodeChild(group, 'proxy-ws-echo-child.ts', [])}`;
+  return (await startNodeChild(group, 'proxy-ws-echo-child.ts', [])).url;
 }
 
 /** Sifu's proxy (the real createNotebookProxy) in its own process; see proxy-sifu-child.ts. */
-export async function startSifuProxy(
+export function startSifuProxy(
   group: ProcessGroup,
   httpBackend: string,
   wsBackend: string,
-): Promise<string> {
-  return `http://127.0.0.1:${await startNodeChild(group, 'proxy-sifu-child.ts', [httpBackend, wsBackend])}`;
+): Promise<Service> {
+  return startNodeChild(group, 'proxy-sifu-child.ts', [httpBackend, wsBackend]);
 }
 
 /** configurable-http-proxy from node_modules as shipped; routes added through its REST API. */
-export async function startChp(group: ProcessGroup, routes: Record<string, string>): Promise<string> {
+export async function startChp(group: ProcessGroup, routes: Record<string, string>): Promise<Service> {
   const [port, apiPort] = [await freePort(), await freePort()];
   const token = `bench-${process.pid}-${Date.now()}`;
   const env = { ...process.env, CONFIGPROXY_AUTH_TOKEN: token };
@@ -242,7 +276,7 @@ export async function startChp(group: ProcessGroup, routes: Record<string, strin
     '--api-port',
     String(apiPort),
   ];
-  group.start(CHP, args, env);
+  const chp = group.start(CHP, args, env);
   await waitForHttp(`http://127.0.0.1:${apiPort}/api/routes`);
   for (const [prefix, target] of Object.entries(routes)) {
     const status = await new Promise<number>((done, fail) => {
@@ -259,5 +293,5 @@ export async function startChp(group: ProcessGroup, routes: Record<string, strin
     });
     if (status !== 201) throw new Error(`CHP refused route ${prefix}: ${status}`);
   }
-  return `http://127.0.0.1:${port}`;
+  return { url: `http://127.0.0.1:${port}`, pid: chp.pid as number };
 }

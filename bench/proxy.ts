@@ -23,8 +23,10 @@ import {
   BENCH_COOKIE,
   BENCH_ORIGIN,
   BENCH_WS_COOKIE,
+  cpuSeconds,
   ProcessGroup,
   REPO,
+  type Service,
   startChp,
   startNginxBackend,
   startNginxProxy,
@@ -59,6 +61,12 @@ export interface ProxyBenchOptions {
 }
 
 type Proxied = 'Sifu' | 'CHP' | 'nginx';
+const order: Proxied[] = ['Sifu', 'CHP', 'nginx'];
+
+interface Measured extends WrkResult {
+  /** CPU time (user + system) of the proxy's process(es) per request, in µs; NaN for the backend alone. */
+  cpuUs: number;
+}
 
 const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -91,45 +99,64 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Row[]
   try {
     const backend = await startNginxBackend(group, workDir);
     const wsBackend = await startWsEchoBackend(group);
-    const urls: Record<Proxied, string> = {
+    const services: Record<Proxied, Service> = {
       Sifu: await startSifuProxy(group, backend, wsBackend),
       CHP: await startChp(group, { '/user/bench': backend, '/user/benchws': wsBackend }),
       nginx: await startNginxProxy(group, workDir, backend),
     };
     const path = '/user/bench/';
-    for (const [name, base] of [['direct', backend], ...Object.entries(urls)]) {
+    const bases: [string, string][] = [
+      ['direct', backend],
+      ...order.map((n): [string, string] => [n, services[n].url]),
+    ];
+    for (const [name, base] of bases) {
       const answer = await fetchOnce(`${base}${path}`, { cookie: BENCH_COOKIE });
       if (answer.status !== 200 || answer.body !== BACKEND_BODY) {
         throw new Error(`${name} answered ${answer.status} ${answer.body.slice(0, 200)}`);
       }
     }
 
-    const load = async (base: string): Promise<WrkResult> => {
+    /** One measured wrk run after a 1 s warm-up; with the CPU the proxy process used per request. */
+    const load = async (base: string, pid?: number): Promise<Measured> => {
       const spec = { url: `${base}${path}`, headers: [`Cookie: ${BENCH_COOKIE}`], connections };
       await runWrk({ ...spec, seconds: 1 });
+      const cpuBefore = pid === undefined ? 0 : cpuSeconds(pid);
       const result = await runWrk({ ...spec, seconds });
+      const cpuUs = pid === undefined ? Number.NaN : ((cpuSeconds(pid) - cpuBefore) / result.requests) * 1e6;
       if (result.errors > 0) throw new Error(`${base}: ${result.errors} errors under load`);
-      return result;
+      return { ...result, cpuUs };
     };
     const direct = await load(backend);
     log(`direct: ${direct.requestsPerSec} req/s`);
-    const http: Record<Proxied, WrkResult[]> = { Sifu: [], CHP: [], nginx: [] };
-    const order: Proxied[] = ['Sifu', 'CHP', 'nginx'];
+    const http: Record<Proxied, Measured[]> = { Sifu: [], CHP: [], nginx: [] };
+    // An untimed round first: the first measured run used to pay for everyone's start-up.
+    for (const name of order) {
+      await runWrk({
+        url: `${services[name].url}${path}`,
+        headers: [`Cookie: ${BENCH_COOKIE}`],
+        connections,
+        seconds: 2,
+      });
+    }
     for (let r = 0; r < rounds; r++) {
       for (let i = 0; i < order.length; i++) {
         const name = order[(i + r) % order.length] as Proxied;
-        const result = await load(urls[name]);
+        const result = await load(services[name].url, services[name].pid);
         http[name].push(result);
-        log(`round ${r + 1} ${name}: ${result.requestsPerSec} req/s, p99 ${result.p99Ms} ms`);
+        log(
+          `round ${r + 1} ${name}: ${result.requestsPerSec} req/s, p99 ${result.p99Ms} ms, ${result.cpuUs.toFixed(1)} µs CPU/req`,
+        );
       }
     }
 
     const wsTargets: [string, string, string | undefined][] = [
       ['direct', `${wsBackend.replace('http:', 'ws:')}/`, undefined],
-      ['Sifu', `${urls.Sifu.replace('http:', 'ws:')}/user/benchws/`, BENCH_ORIGIN],
-      ['CHP', `${urls.CHP.replace('http:', 'ws:')}/user/benchws/`, BENCH_ORIGIN],
+      ['Sifu', `${services.Sifu.url.replace('http:', 'ws:')}/user/benchws/`, BENCH_ORIGIN],
+      ['CHP', `${services.CHP.url.replace('http:', 'ws:')}/user/benchws/`, BENCH_ORIGIN],
     ];
     const ws: Record<string, RoundTrips[]> = { direct: [], Sifu: [], CHP: [] };
+    for (const [, url, origin] of wsTargets)
+      await wsRoundTrips(url, { cookie: BENCH_WS_COOKIE }, origin, 1000, 0);
     for (let r = 0; r < rounds; r++) {
       for (const [name, url, origin] of wsTargets) {
         const trips = await wsRoundTrips(url, { cookie: BENCH_WS_COOKIE }, origin, wsN, Math.ceil(wsN / 10));
@@ -177,6 +204,16 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Row[]
       );
       rows.push({ metric: 'HTTP latency p99', system: name, value: round(p99(name), 2), unit: 'ms', note });
     }
+    for (const name of order) {
+      const values = http[name].map((x) => x.cpuUs);
+      rows.push({
+        metric: 'proxy CPU per request',
+        system: name,
+        value: round(median(values), 1),
+        unit: 'µs',
+        note: perRoundValues(values, 1),
+      });
+    }
     const perRound = (numerator: number[], denominator: number[], digits = 2) =>
       perRoundValues(
         numerator.map((n, i) => n / (denominator[i] as number)),
@@ -196,6 +233,9 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Row[]
       ...ratioRow('HTTP latency p99', 'Sifu / CHP', p99('Sifu') / p99('CHP'), '<=', 1),
       note: perRound(p99Of('Sifu'), p99Of('CHP')),
     });
+    const cpu = (name: Proxied) => median(http[name].map((x) => x.cpuUs));
+    rows.push(ratioRow('proxy CPU per request', 'Sifu / CHP', cpu('Sifu') / cpu('CHP')));
+    rows.push(ratioRow('proxy CPU per request', 'Sifu / nginx', cpu('Sifu') / cpu('nginx')));
     const wsMean = (name: string) => median((ws[name] as RoundTrips[]).map((x) => x.meanUs));
     const wsP99 = (name: string) => median((ws[name] as RoundTrips[]).map((x) => x.p99Us));
     for (const name of ['direct', 'Sifu', 'CHP']) {
