@@ -7,6 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { benchProxy, proxyBenchCommands, proxyBenchMachine, proxyTable } from './proxy.js';
+import { benchSpawn, renderSpawnTable } from './spawn.js';
 
 interface Benchmark {
   name: string;
@@ -37,6 +38,21 @@ const benchmarks: Benchmark[] = [
         '```',
         `wrk ${proxyBenchCommands()}`,
         '```',
+      ].join('\n');
+    },
+  },
+  {
+    name: 'spawn',
+    title: 'Cold start',
+    async run() {
+      const result = await benchSpawn();
+      return [
+        `Measured ${new Date().toISOString().slice(0, 10)} by \`npm run bench -- spawn\` (or \`node --import tsx bench/spawn.ts\`):`,
+        'time from `POST /hub/api/users/<name>/server` until `servers[""].ready` is true (polled every 10 ms),',
+        'Sifu (local backend) against JupyterHub 3.0 (Debian, SimpleLocalProcessSpawner, configurable-http-proxy),',
+        'same machine, same run, both running notebook 6.4.12. Target: Sifu / JupyterHub <= 1.',
+        '',
+        renderSpawnTable(result),
       ].join('\n');
     },
   },
