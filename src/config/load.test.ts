@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -84,4 +84,9 @@ test('every option has help, an env name, and a row in the reference', () => {
     assert.ok(reference.includes(`\`${envName(path)}\``), `${envName(path)} missing from the reference`);
   }
   assert.equal(envName(['auth', 'dev', 'allowNonLoopback']), 'SIFU_AUTH_DEV_ALLOW_NON_LOOPBACK');
+});
+
+test('docs/configuration.md is the generated reference (regenerate: sifu config reference)', () => {
+  const docs = readFileSync(join(import.meta.dirname, '../../docs/configuration.md'), 'utf8');
+  assert.equal(docs, configReference());
 });
