@@ -17,6 +17,7 @@ run: build
 
 test: node_modules/.installed
 	scripts/install-deps.sh test
+	scripts/start-dockerd.sh swarm
 	npm run typecheck
 	npm run lint
 	npm test

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { benchDocker, dockerTable } from './docker.js';
 import { benchProxy, proxyBenchCommands, proxyBenchMachine, proxyTable } from './proxy.js';
 import { benchSpawn, renderSpawnTable } from './spawn.js';
 
@@ -53,6 +54,20 @@ const benchmarks: Benchmark[] = [
         'same machine, same run, both running notebook 6.4.12. Target: Sifu / JupyterHub <= 1.',
         '',
         renderSpawnTable(result),
+      ].join('\n');
+    },
+  },
+  {
+    name: 'docker',
+    title: 'Docker backend and warm pool',
+    async run(log) {
+      const rows = await benchDocker({ log });
+      return [
+        `Measured ${new Date().toISOString().slice(0, 10)} by \`npm run bench -- docker\` (or \`node --import tsx bench/docker.ts --rounds 5 --burst 50\`):`,
+        'time from the start request to a server answering its API, with JupyterHub 3.0 (local spawner) in the same run.',
+        'Targets: pool claim to ready p50 < 100 ms; burst of 50 with a pool of 50, p95 < 3 s.',
+        '',
+        dockerTable(rows),
       ].join('\n');
     },
   },

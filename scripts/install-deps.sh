@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Sifu needs on Debian 12 and is not there yet. Idempotent and quiet when all is present.
 #   scripts/install-deps.sh run    what `make run` needs (Jupyter)
-#   scripts/install-deps.sh test   what `make test` needs too (Chromium, nginx, PostgreSQL, Docker...)
+#   scripts/install-deps.sh test   what `make test` needs too (Chromium, nginx, PostgreSQL, docker.io, debootstrap)
 #   scripts/install-deps.sh bench  what `npm run bench` needs (JupyterHub, nginx, wrk)
 set -euo pipefail
 what=${1:-run}
@@ -11,8 +11,8 @@ want() { for p in "$@"; do have "$p" || need+=("$p"); done; }
 
 want jupyter-notebook python3-ipykernel
 case "$what" in
-  test) want chromium nginx postgresql git ;;
-  bench) want nginx jupyterhub wrk ;;
+  test) want chromium nginx postgresql git docker.io debootstrap ;;
+  bench) want nginx jupyterhub wrk docker.io debootstrap ;;
 esac
 
 if [ ${#need[@]} -gt 0 ]; then

@@ -130,7 +130,8 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
       const identity = await sessions.notebookIdentity(req.headers.cookie);
       return identity ? { userName: identity.userName, admin: identity.admin } : null;
     },
-    completeHandoff: (code) => sessions.completeHandoff(code),
+    completeHandoff: (code, binding) => sessions.completeHandoff(code, binding),
+    beginHandoff: () => sessions.beginHandoff(),
     activity: (user, server, at) => manager.activity(user, server, at),
     adminAccess(admin, user, server) {
       void store.addEvent('admin.access', user, { admin, server }).catch(() => {});

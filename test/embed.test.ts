@@ -57,11 +57,32 @@ describe('embedded mode', () => {
         redirect: 'manual',
       });
       const hubCookie = res.headers.get('set-cookie') ?? '';
+      const embedded = /SameSite=None; Secure; Partitioned/;
       for (const attribute of ['HttpOnly', 'SameSite=None', 'Secure', 'Partitioned'])
         assert.match(hubCookie, new RegExp(attribute));
-      const handoff = await fetch(res.headers.get('location') as string, { redirect: 'manual' });
+      const pair = (line: string) => line.split(';')[0] as string;
+      // The notebook origin starts a handoff bound to this browser, by a cookie of its own...
+      const visit = await fetch(res.headers.get('location') as string, {
+        headers: { accept: 'text/html' },
+        redirect: 'manual',
+      });
+      const handoffCookie = visit.headers.get('set-cookie') ?? '';
+      assert.match(handoffCookie, /^sifu-nb-handoff=/);
+      assert.match(handoffCookie, embedded);
+      // ...the hub hands over a code bound to it...
+      const bound = await fetch(visit.headers.get('location') as string, {
+        headers: { cookie: pair(hubCookie) },
+        redirect: 'manual',
+      });
+      assert.match(bound.headers.get('location') ?? '', /\/hub-handoff\?code=/);
+      // ...which becomes the notebook session, only in the browser holding that cookie.
+      const handoff = await fetch(bound.headers.get('location') as string, {
+        headers: { cookie: pair(handoffCookie) },
+        redirect: 'manual',
+      });
       const nbCookie = handoff.headers.get('set-cookie') ?? '';
-      assert.match(nbCookie, /^sifu-nb-session=.*SameSite=None; Secure; Partitioned/);
+      assert.match(nbCookie, /^sifu-nb-session=/);
+      assert.match(nbCookie, embedded);
       const login = await fetch(`${sifu.hubUrl}/hub/login`);
       assert.equal(login.headers.get('content-security-policy'), 'frame-ancestors https://lms.example.org');
     } finally {

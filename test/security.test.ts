@@ -200,13 +200,31 @@ describe('trying to break in', () => {
     assert.ok([302, 401].includes(after.status), `after sign-out: ${after.status}`);
   });
 
-  test('a handoff code works once', async () => {
+  test('a handoff code works once, and only in the browser it was minted for', async () => {
     const dee = new Client();
     const { hops } = await dee.signIn(sifu, 'dee');
     const handoff = hops.find((h) => h.includes('/hub-handoff?'));
     assert.ok(handoff, hops.join(' -> '));
-    const replay = await fetch(handoff, { redirect: 'manual' });
+    const replay = await dee.request(handoff);
     assert.equal(replay.status, 400);
     assert.equal(replay.headers.get('set-cookie'), null);
+
+    // Login CSRF: mallory stops at her own handoff link and lures a victim's browser into opening it.
+    const mallory = new Client();
+    await mallory.request(`${sifu.hubUrl}/hub/login`, {
+      method: 'POST',
+      body: new URLSearchParams({ username: 'mallory', next: '/hub/home' }),
+      headers: { origin: sifu.hubUrl },
+    });
+    const visit = await mallory.request(`${sifu.notebookUrl}/user/mallory/tree`, {
+      headers: { accept: 'text/html' },
+    });
+    const toHub = await mallory.request(visit.headers.get('location') as string);
+    const lure = toHub.headers.get('location') as string;
+    assert.match(lure, /\/hub-handoff\?code=/);
+    const victim = new Client();
+    const lured = await victim.request(lure);
+    assert.equal(lured.status, 400);
+    assert.equal(victim.cookies.has('sifu-nb-session'), false, 'the victim is not signed in as mallory');
   });
 });

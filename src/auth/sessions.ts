@@ -4,6 +4,7 @@ import type { Identity } from './tokens.js';
 
 export const HUB_COOKIE = 'sifu-hub-session';
 export const NOTEBOOK_COOKIE = 'sifu-nb-session';
+export const HANDOFF_COOKIE = 'sifu-nb-handoff';
 
 const HANDOFF_TTL_MS = 60_000;
 const VISITOR_CACHE_MS = 5_000;
@@ -59,7 +60,7 @@ interface CachedVisitor {
  * different hosts, and signing out of the hub ends both.
  */
 export function createSessionService(store: Store, cookie: CookieOptions) {
-  const handoffs = new Map<string, { hubHash: string; userName: string; expires: number }>();
+  const handoffs = new Map<string, { hubHash: string; userName: string; binding: string; expires: number }>();
   const visitorCache = new Map<string, CachedVisitor>();
 
   async function identityFor(hash: string): Promise<Identity | null> {
@@ -146,19 +147,34 @@ export function createSessionService(store: Store, cookie: CookieOptions) {
       return id ? identityFor(hashSecret(id)) : null;
     },
 
-    /** A one-time code the notebook origin exchanges for its own session cookie. */
-    mintHandoff(hubHash: string, userName: string): string {
+    /** A browser-bound binding for a handoff, and the notebook-origin cookie that keeps it (10 min). */
+    beginHandoff(): { binding: string; setCookie: string } {
+      const binding = newSecret();
+      const attributes = { ...cookie, maxAgeSeconds: HANDOFF_TTL_MS / 100 };
+      return {
+        binding,
+        setCookie: setCookie(HANDOFF_COOKIE, binding, attributes).replace('Path=/', `Path=/hub-handoff`),
+      };
+    },
+
+    /**
+     * A one-time code the notebook origin exchanges for its own session cookie, bound to the binding
+     * the notebook origin gave this browser (`beginHandoff`): only that browser can spend it.
+     */
+    mintHandoff(hubHash: string, userName: string, binding: string): string {
       const code = newSecret();
       const now = Date.now();
       for (const [key, entry] of handoffs) if (entry.expires < now) handoffs.delete(key);
-      handoffs.set(hashSecret(code), { hubHash, userName, expires: now + HANDOFF_TTL_MS });
+      handoffs.set(hashSecret(code), { hubHash, userName, binding, expires: now + HANDOFF_TTL_MS });
       return code;
     },
 
-    async completeHandoff(code: string): Promise<string | null> {
+    async completeHandoff(code: string, binding: string | undefined): Promise<string | null> {
       const key = hashSecret(code);
       const entry = handoffs.get(key);
+      // A code is burnt by any attempt, even from the wrong browser.
       if (!entry || !handoffs.delete(key) || entry.expires < Date.now()) return null;
+      if (binding === undefined || binding !== entry.binding) return null;
       if (!(await store.getSession(entry.hubHash))) return null;
       const { id } = await newSession(entry.userName, entry.hubHash);
       return setCookie(NOTEBOOK_COOKIE, id, cookie);

@@ -8,10 +8,12 @@ describe('start slots (the burst queue)', () => {
     const signal = new AbortController().signal;
     const told: Record<number, number[]> = {};
     const order: number[] = [];
-    const releases = await Promise.all([0, 1].map((i) => slots.acquire(signal, () => {})));
+    const releases = await Promise.all([0, 1].map(() => slots.acquire(signal, () => {})));
     const waiting = [2, 3, 4].map((i) =>
       slots
-        .acquire(signal, (ahead) => (told[i] ??= []).push(ahead))
+        .acquire(signal, (ahead) => {
+          told[i] = [...(told[i] ?? []), ahead];
+        })
         .then((release) => {
           order.push(i);
           return release;

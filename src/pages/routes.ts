@@ -3,7 +3,7 @@ import type { HubContext } from '../api/context.js';
 import { normalizeUsername } from '../auth/names.js';
 import { isSifuError, SifuError } from '../errors.js';
 import { errorPage } from './layout.js';
-import { completeSignIn, notebookOwner, proceedTo, safeNext } from './sign-in.js';
+import { completeSignIn, notebookOwner, proceedTo, safeBinding, safeNext } from './sign-in.js';
 import { homePage, loginPage, spawnPage } from './templates.js';
 
 export function registerPageRoutes(app: FastifyInstance, ctx: HubContext): void {
@@ -21,36 +21,41 @@ export function registerPageRoutes(app: FastifyInstance, ctx: HubContext): void 
   app.get('/hub', (_req, reply) => reply.redirect('/hub/home'));
   app.get('/hub/', (_req, reply) => reply.redirect('/hub/home'));
 
-  app.get<{ Querystring: { next?: string } }>('/hub/login', async (req, reply) => {
+  app.get<{ Querystring: { next?: string; handoff?: string } }>('/hub/login', async (req, reply) => {
     const next = safeNext(ctx, req.query.next);
+    const binding = safeBinding(req.query.handoff);
     const session = await sessions.hubIdentity(req.headers.cookie);
-    if (session) return proceed(reply, session.hash, session.identity.userName, next);
+    if (session) return proceedTo(ctx, reply, session.hash, session.identity.userName, next, binding);
     if (ctx.externalLogin) return ctx.externalLogin.begin(req, reply, next);
-    return reply.type('text/html').send(loginPage({ next: next ?? '' }));
+    return reply.type('text/html').send(loginPage({ next: next ?? '', handoff: binding }));
   });
 
-  app.post<{ Body: { username?: unknown; next?: unknown } }>('/hub/login', async (req, reply) => {
-    if (ctx.externalLogin)
-      throw new SifuError('SIFU_ERR_NOT_FOUND', 'sign in through your learning platform');
-    const origin = req.headers.origin;
-    // Login CSRF: a sign-in form posted from another site is refused.
-    if (origin && origin !== ctx.hubOrigin) {
-      throw new SifuError('SIFU_ERR_BAD_ORIGIN', 'sign-in from another site is refused');
-    }
-    const next = safeNext(ctx, req.body?.next);
-    let userName: string;
-    try {
-      userName = normalizeUsername(req.body?.username);
-    } catch (err) {
-      if (!isSifuError(err)) throw err;
-      const username = typeof req.body?.username === 'string' ? req.body.username.slice(0, 64) : '';
-      return reply
-        .code(err.status)
-        .type('text/html')
-        .send(loginPage({ next: next ?? '', error: err.message, username }));
-    }
-    return completeSignIn(ctx, req, reply, userName, next, 'dev');
-  });
+  app.post<{ Body: { username?: unknown; next?: unknown; handoff?: unknown } }>(
+    '/hub/login',
+    async (req, reply) => {
+      if (ctx.externalLogin)
+        throw new SifuError('SIFU_ERR_NOT_FOUND', 'sign in through your learning platform');
+      const origin = req.headers.origin;
+      // Login CSRF: a sign-in form posted from another site is refused.
+      if (origin && origin !== ctx.hubOrigin) {
+        throw new SifuError('SIFU_ERR_BAD_ORIGIN', 'sign-in from another site is refused');
+      }
+      const next = safeNext(ctx, req.body?.next);
+      const binding = safeBinding(req.body?.handoff);
+      let userName: string;
+      try {
+        userName = normalizeUsername(req.body?.username);
+      } catch (err) {
+        if (!isSifuError(err)) throw err;
+        const username = typeof req.body?.username === 'string' ? req.body.username.slice(0, 64) : '';
+        return reply
+          .code(err.status)
+          .type('text/html')
+          .send(loginPage({ next: next ?? '', handoff: binding, error: err.message, username }));
+      }
+      return completeSignIn(ctx, req, reply, userName, next, 'dev', binding);
+    },
+  );
 
   const logout = async (req: FastifyRequest, reply: FastifyReply) => {
     if (req.method === 'POST' && req.headers.origin && req.headers.origin !== ctx.hubOrigin) {

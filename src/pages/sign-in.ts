@@ -30,19 +30,30 @@ export function notebookOwner(ctx: Pick<HubContext, 'notebookOrigin'>, next: str
   return match ? (match[1] as string) : null;
 }
 
-/** Sends a signed-in browser on: notebook URLs go through a one-time handoff to the notebook origin. */
+/** A handoff binding as the notebook origin mints it (see `SessionService.beginHandoff`). */
+export function safeBinding(value: unknown): string | null {
+  return typeof value === 'string' && /^[A-Za-z0-9_-]{20,100}$/.test(value) ? value : null;
+}
+
+/**
+ * Sends a signed-in browser on. A notebook URL needs a notebook-origin session: with the binding the
+ * notebook origin gave this browser, a one-time code bound to it is handed over; without one, the
+ * browser goes to the notebook URL, whose origin starts a bound handoff (one more round trip, once).
+ */
 export function proceedTo(
   ctx: HubContext,
   reply: FastifyReply,
   hubHash: string,
   userName: string,
   next: string | null,
+  binding: string | null = null,
 ) {
   // With nowhere else to go, a learner goes to their notebook (started if needed), as in JupyterHub.
   const target = next ?? `/hub/spawn/${userName}`;
   if (target.startsWith('/hub/')) return reply.redirect(target, 303);
+  if (!binding) return reply.redirect(target, 303);
   const url = new URL(target);
-  const code = ctx.sessions.mintHandoff(hubHash, userName);
+  const code = ctx.sessions.mintHandoff(hubHash, userName, binding);
   const handoff = `${ctx.notebookOrigin}/hub-handoff?code=${code}&next=${encodeURIComponent(url.pathname + url.search)}`;
   return reply.redirect(handoff, 303);
 }
@@ -58,10 +69,12 @@ export async function completeSignIn(
   userName: string,
   next: string | null,
   via: string,
+  binding: string | null = null,
 ) {
   const user = await ctx.store.ensureUser(userName);
   const { setCookie, hash } = await ctx.sessions.signIn(userName, req.headers.cookie, via);
   reply.header('set-cookie', setCookie);
   const owner = next ? notebookOwner(ctx, next) : null;
-  return proceedTo(ctx, reply, hash, userName, owner && owner !== userName && !user.admin ? null : next);
+  const target = owner && owner !== userName && !user.admin ? null : next;
+  return proceedTo(ctx, reply, hash, userName, target, binding);
 }

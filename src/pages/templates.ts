@@ -3,13 +3,19 @@ import { Html, html, page } from './layout.js';
 /** A JavaScript string literal that is safe inside a <script> element. */
 const js = (value: string): string => JSON.stringify(value).replace(/</g, '\\u003c');
 
-export function loginPage(options: { next: string; error?: string; username?: string }): string {
+export function loginPage(options: {
+  next: string;
+  handoff?: string | null;
+  error?: string;
+  username?: string;
+}): string {
   return page(
     'Sign in',
     html`<h1>Sign in</h1>
 ${options.error ? html`<p class="error" role="alert">${options.error}</p>` : ''}
 <form method="post" action="/hub/login">
 <input type="hidden" name="next" value="${options.next}">
+${options.handoff ? html`<input type="hidden" name="handoff" value="${options.handoff}">` : ''}
 <label for="username">User name</label>
 <input type="text" id="username" name="username" autocomplete="username" required maxlength="64"
  value="${options.username ?? ''}" autofocus>

@@ -12,6 +12,18 @@ export const HANDOFF_PATH = '/hub-handoff';
 
 const MAX_CODE_LENGTH = 512;
 
+/** The cookie holding this browser's handoff binding (see `ProxyHooks.beginHandoff`). */
+export const HANDOFF_COOKIE = 'sifu-nb-handoff';
+
+function readHandoffBinding(cookie: string | undefined): string | undefined {
+  if (!cookie) return undefined;
+  for (const part of cookie.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === HANDOFF_COOKIE) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
 export function isHandoffUrl(url: string): boolean {
   return url === HANDOFF_PATH || url.startsWith(`${HANDOFF_PATH}?`);
 }
@@ -37,7 +49,7 @@ export function handleHandoff(
     sendError(res, csp, { code: 'SIFU_ERR_BAD_REQUEST', message: 'Invalid sign-in link.' });
     return;
   }
-  hooks.completeHandoff(code).then(
+  hooks.completeHandoff(code, readHandoffBinding(req.headers.cookie)).then(
     (cookie) => {
       if (cookie === null) {
         sendError(res, csp, { code: 'SIFU_ERR_BAD_REQUEST', message: 'This sign-in link has expired.' });

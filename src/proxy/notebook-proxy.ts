@@ -37,7 +37,7 @@ const ADMIN_AUDIT_INTERVAL_MS = 60_000;
 
 type Admission =
   | { route: Route; target: Target }
-  | { redirect: string }
+  | { redirect: string; headers?: string[] }
   | { refuse: ProxyError; html: boolean };
 
 type Parsed = Extract<ParsedUserPath, { ok: true }>;
@@ -86,7 +86,10 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
       if (ws || !isPageRequest(req.method ?? '', path.rest, req.headers)) {
         return { refuse: { code: 'SIFU_ERR_UNAUTHENTICATED' }, html: false };
       }
-      return { redirect: `${hubOrigin}/hub/login?next=${encodeURIComponent(notebookOrigin + url)}` };
+      const login = `${hubOrigin}/hub/login?next=${encodeURIComponent(notebookOrigin + url)}`;
+      const handoff = hooks.beginHandoff?.();
+      if (!handoff) return { redirect: login };
+      return { redirect: `${login}&handoff=${handoff.binding}`, headers: ['Set-Cookie', handoff.setCookie] };
     }
     if (visitor.userName !== path.userName) {
       if (!visitor.admin) {
@@ -194,7 +197,7 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
     if (res.destroyed) return;
     const admission = admit(visitor, req, path, false);
     if ('route' in admission) forwardRequest(req, res, path, admission.route, admission.target);
-    else if ('redirect' in admission) sendRedirect(res, csp, admission.redirect);
+    else if ('redirect' in admission) sendRedirect(res, csp, admission.redirect, admission.headers);
     else sendError(res, csp, admission.refuse, admission.html);
   }
 

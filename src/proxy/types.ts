@@ -26,7 +26,13 @@ export interface ProxyHooks {
    * Exchanges a one-time sign-in handoff code (minted by the hub) for a notebook-origin session.
    * Returns the cookie to set (`Set-Cookie` header value), or null if the code is unknown/used/expired.
    */
-  completeHandoff(code: string): Promise<string | null>;
+  completeHandoff(code: string, binding?: string): Promise<string | null>;
+  /**
+   * Starts a sign-in handoff from this browser: a random binding that travels to the hub in the login
+   * redirect, and the cookie that keeps it in this browser. The hub binds its code to it, so a code
+   * lured into another browser is refused (no login CSRF into someone else's notebook).
+   */
+  beginHandoff?(): { binding: string; setCookie: string };
   /** Records that a route saw traffic (called at most about once a second per route). */
   activity(userName: string, serverName: string, at: Date): void;
   /** An admin entered someone else's server: audited. */

@@ -3,7 +3,8 @@
 
 Python rather than Node so that every backend can run it: the notebook images have python3, not node.
 Only the standard library is used. It reads what a real server reads: SIFU_SERVER_PORT,
-SIFU_SERVER_BASE_URL, SIFU_SERVER_ROOT (default: the working directory) and JUPYTER_TOKEN.
+SIFU_SERVER_BASE_URL, SIFU_SERVER_ROOT (default: the working directory) and JUPYTER_TOKEN (or, as
+Jupyter does, the file named by JUPYTER_TOKEN_FILE: the container backends pass the token that way).
 
 Usage: fake-server.py MODE, where MODE is one of
   fast                 answers at once (the double for tests where real Jupyter is not the point)
@@ -40,6 +41,9 @@ port = int(os.environ['SIFU_SERVER_PORT'])
 base = os.environ['SIFU_SERVER_BASE_URL']
 root = os.environ.get('SIFU_SERVER_ROOT') or os.getcwd()
 token = os.environ.get('JUPYTER_TOKEN', '')
+if not token and os.environ.get('JUPYTER_TOKEN_FILE'):
+    with open(os.environ['JUPYTER_TOKEN_FILE']) as token_file:
+        token = token_file.read().strip()
 started = time.time()
 
 

@@ -1,0 +1,38 @@
+import { join } from 'node:path';
+import type { SifuConfig } from '../config/schema.js';
+import { createDockerSpawner } from './docker/docker-spawner.js';
+import { createLocalSpawner } from './local/local-spawner.js';
+import type { Spawner } from './spawner.js';
+import { createSwarmSpawner } from './swarm/swarm-spawner.js';
+
+/** The configured backend (`spawner.backend`), built from its config section. */
+export function createSpawner(config: SifuConfig): Spawner {
+  const { spawner } = config;
+  const { docker } = spawner;
+  switch (spawner.backend) {
+    case 'docker':
+      return createDockerSpawner({
+        command: spawner.command,
+        image: docker.image,
+        socketPath: docker.socket,
+        homePath: docker.homePath,
+        memoryBytes: docker.memLimit,
+        cpus: docker.cpuLimit,
+        instance: docker.instance,
+        secretsDir: join(config.dataDir, 'secrets'),
+      });
+    case 'swarm':
+      return createSwarmSpawner({
+        command: spawner.command,
+        image: docker.image,
+        socketPath: docker.socket,
+        homePath: docker.homePath,
+        memoryBytes: docker.memLimit,
+        cpus: docker.cpuLimit,
+        instance: docker.instance,
+        constraints: docker.constraints,
+      });
+    default:
+      return createLocalSpawner({ command: spawner.command, logDir: join(config.dataDir, 'logs') });
+  }
+}

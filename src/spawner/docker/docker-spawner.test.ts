@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Docker from 'dockerode';
+import { spawnerContract } from '../contract.js';
+import { createDockerSpawner, type DockerSpawnerOptions } from './docker-spawner.js';
+import {
+  containerArgv,
+  containerIdOf,
+  contractCommands,
+  DOUBLES_DIR,
+  DOUBLES_MOUNT,
+  dockerForTests,
+  removeLabelled,
+  TEST_LABEL,
+} from './testing.js';
+
+const run = randomBytes(4).toString('hex');
+const docker = new Docker();
+let image = '';
+let secretsDir = '';
+
+before(async () => {
+  image = await dockerForTests();
+  secretsDir = await mkdtemp(join(tmpdir(), 'sifu-docker-secrets-'));
+});
+after(async () => {
+  await removeLabelled(docker, `${TEST_LABEL}=${run}`);
+  await rm(secretsDir, { recursive: true, force: true });
+});
+
+const make = (options: Partial<DockerSpawnerOptions> & { command: string }) =>
+  createDockerSpawner({
+    image,
+    secretsDir,
+    instance: `test-${run}`,
+    labels: { [TEST_LABEL]: run },
+    binds: [`${DOUBLES_DIR}:${DOUBLES_MOUNT}:ro`],
+    memoryBytes: 512 * 1024 * 1024,
+    cpus: 1,
+    ...options,
+  });
+
+spawnerContract('docker', ({ command }) => make({ command }), {
+  commands: contractCommands(),
+  readArgv: (started) => containerArgv(docker, containerIdOf(started)),
+});
+
+describe('docker spawner', () => {
+  it('labels its containers, limits them, and lists them for re-adoption', async (t) => {
+    const spawner = make({ command: contractCommands().fast });
+    const home = await mkdtemp(join(tmpdir(), 'sifu-docker-home-'));
+    t.after(() => rm(home, { recursive: true, force: true }));
+    const started = await spawner.start(
+      { userName: 'lina', serverName: 'lab', baseUrl: '/user/lina/lab/', secret: 's'.repeat(32), home },
+      { progress: () => {}, signal: new AbortController().signal },
+    );
+    t.after(() => spawner.stop(started.state, { graceMs: 0 }));
+    const info = await docker.getContainer(containerIdOf(started)).inspect();
+    assert.equal(info.Config.Labels['sifu.user'], 'lina');
+    assert.equal(info.Config.Labels['sifu.server'], 'lab');
+    assert.equal(info.HostConfig.Memory, 512 * 1024 * 1024);
+    assert.equal(info.HostConfig.NanoCpus, 1e9);
+    assert.equal(info.HostConfig.NetworkMode, 'host');
+    assert.ok(
+      !info.Config.Env.some((e) => e.includes('s'.repeat(32))),
+      'the token is in a mounted file, not in the environment docker inspect shows',
+    );
+    const listed = await spawner.list?.();
+    assert.deepEqual(
+      listed?.map((s) => [s.userName, s.serverName, s.state.containerId, s.state.port]),
+      [['lina', 'lab', containerIdOf(started), started.state.port]],
+    );
+  });
+
+  it('fails the start with SIFU_ERR_SPAWN_FAILED and leaves nothing when the image is missing', async (t) => {
+    const spawner = make({ command: contractCommands().fast, image: 'sifu/does-not-exist:never' });
+    const home = await mkdtemp(join(tmpdir(), 'sifu-docker-home-'));
+    t.after(() => rm(home, { recursive: true, force: true }));
+    await assert.rejects(
+      spawner.start(
+        { userName: 'nemo', serverName: '', baseUrl: '/user/nemo/', secret: 'x'.repeat(32), home },
+        { progress: () => {}, signal: new AbortController().signal },
+      ),
+      (err: { code?: string }) => err.code === 'SIFU_ERR_SPAWN_FAILED',
+    );
+    assert.deepEqual(await spawner.list?.(), []);
+  });
+});

@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Docker from 'dockerode';
+import { spawnerContract } from '../contract.js';
+import {
+  contractCommands,
+  DOUBLES_DIR,
+  DOUBLES_MOUNT,
+  dockerForTests,
+  removeLabelled,
+  TEST_LABEL,
+} from '../docker/testing.js';
+import type { Started } from '../spawner.js';
+import { createSwarmSpawner, type SwarmSpawnerOptions } from './swarm-spawner.js';
+
+const run = randomBytes(4).toString('hex');
+const docker = new Docker();
+let image = '';
+
+before(async () => {
+  image = await dockerForTests({ swarm: true });
+});
+after(() => removeLabelled(docker, `${TEST_LABEL}=${run}`));
+
+const make = (options: Partial<SwarmSpawnerOptions> & { command: string }) =>
+  createSwarmSpawner({
+    image,
+    instance: `test-${run}`,
+    labels: { [TEST_LABEL]: run },
+    mounts: [{ source: DOUBLES_DIR, target: DOUBLES_MOUNT, readOnly: true }],
+    memoryBytes: 512 * 1024 * 1024,
+    cpus: 1,
+    ...options,
+  });
+
+/** The service's task container runs on this (single) node: its processes are in our /proc. */
+async function serviceArgv(started: Started): Promise<string[]> {
+  const tasks = await docker.listTasks({
+    filters: JSON.stringify({ service: [started.state.serviceId as string], 'desired-state': ['running'] }),
+  });
+  const id = (tasks[0] as { Status?: { ContainerStatus?: { ContainerID?: string } } })?.Status
+    ?.ContainerStatus?.ContainerID;
+  if (!id) return [];
+  const top = (await docker.getContainer(id).top()) as { Titles: string[]; Processes: string[][] };
+  const pidColumn = top.Titles.indexOf('PID');
+  const { readFile } = await import('node:fs/promises');
+  const argv: string[] = [];
+  for (const row of top.Processes) {
+    const raw = await readFile(`/proc/${row[pidColumn]}/cmdline`, 'utf8').catch(() => '');
+    argv.push(...raw.split('\0').filter(Boolean));
+  }
+  return argv;
+}
+
+spawnerContract('swarm', ({ command }) => make({ command }), {
+  commands: contractCommands(),
+  readArgv: serviceArgv,
+});
+
+describe('swarm spawner', () => {
+  it('creates a labelled service with limits and placement, the token as a Swarm secret', async (t) => {
+    const spawner = make({ command: contractCommands().fast, constraints: ['node.role==manager'] });
+    const home = await mkdtemp(join(tmpdir(), 'sifu-swarm-home-'));
+    t.after(() => rm(home, { recursive: true, force: true }));
+    const secret = randomBytes(16).toString('hex');
+    const started = await spawner.start(
+      { userName: 'tove', serverName: '', baseUrl: '/user/tove/', secret, home },
+      { progress: () => {}, signal: new AbortController().signal },
+    );
+    t.after(() => spawner.stop(started.state, { graceMs: 0 }));
+    const info = (await docker.getService(started.state.serviceId as string).inspect()) as any;
+    const spec = info.Spec.TaskTemplate;
+    assert.equal(info.Spec.Labels['sifu.user'], 'tove');
+    assert.deepEqual(spec.Placement.Constraints, ['node.role==manager']);
+    assert.equal(spec.Resources.Limits.MemoryBytes, 512 * 1024 * 1024);
+    assert.ok(!JSON.stringify(info).includes(secret), 'the token is not in the service spec');
+    const listed = await spawner.list?.();
+    assert.deepEqual(
+      listed?.map((s) => [s.userName, s.state.serviceId]),
+      [['tove', started.state.serviceId]],
+    );
+    await spawner.stop(started.state, { graceMs: 0 });
+    assert.deepEqual(await spawner.list?.(), []);
+    const secrets = await docker.listSecrets({
+      filters: JSON.stringify({ label: [`${TEST_LABEL}=${run}`] }),
+    });
+    assert.equal(secrets.length, 0, 'the secret went with the service');
+  });
+});

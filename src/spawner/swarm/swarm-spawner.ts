@@ -1,0 +1,315 @@
+import { randomBytes } from 'node:crypto';
+import Docker from 'dockerode';
+import { isSifuError, SifuError } from '../../errors.js';
+import { cancelledError, sleep } from '../cancelled.js';
+import { parseCommand } from '../command.js';
+import { DEFAULT_HOME_PATH } from '../docker/docker-spawner.js';
+import { demuxLogs, isNotFound } from '../docker/engine.js';
+import {
+  engineName,
+  instanceFilter,
+  LABEL_PORT,
+  LABEL_SERVER,
+  LABEL_USER,
+  serverLabels,
+} from '../docker/labels.js';
+import { pickFreePort } from '../local/free-port.js';
+import { buildServerEnv, SECRET_VARIABLES } from '../local/server-env.js';
+import type { PollResult, Spawner, StartContext, Started, StartRequest } from '../spawner.js';
+import { type SwarmState, TERMINAL_TASK_STATES, toSwarmState } from './swarm-state.js';
+
+export interface SwarmSpawnerOptions {
+  command: string;
+  image: string;
+  socketPath?: string;
+  homePath?: string;
+  memoryBytes?: number;
+  cpus?: number;
+  /** Swarm placement constraints, e.g. `node.labels.sifu==notebooks`. */
+  constraints?: string[];
+  /** Token as a Swarm secret (default true); false passes it in `JUPYTER_TOKEN`. */
+  tokenAsSecret?: boolean;
+  instance?: string;
+  labels?: Record<string, string>;
+  /** Extra bind mounts `{ source, target, readOnly }` (tests mount the failure doubles). */
+  mounts?: Array<{ source: string; target: string; readOnly?: boolean }>;
+  extraEnv?: Record<string, string>;
+  launchWindowMs?: number;
+  stopGraceMs?: number;
+}
+
+interface TaskView {
+  ID?: string;
+  CreatedAt?: string;
+  DesiredState?: string;
+  Status?: { State?: string; Err?: string; Message?: string; ContainerStatus?: { ExitCode?: number } };
+}
+
+const TOKEN_FILE = 'sifu-token';
+/** How long `stop` waits for the tasks to be down beyond the grace period. */
+const STOP_SLACK_MS = 15_000;
+
+/**
+ * The `swarm` backend: each server a Swarm service of one replica (no restart: a dead server is reported,
+ * not silently replaced), on the host network, with placement constraints and resource limits. The home is
+ * a bind mount of the storage root's user directory, which must be the same shared mount (EFS/NFS) on
+ * every node. The token is a Swarm secret, mounted as a file, read by Jupyter through JUPYTER_TOKEN_FILE.
+ */
+export function createSwarmSpawner(options: SwarmSpawnerOptions): Spawner {
+  const docker = new Docker({ socketPath: options.socketPath ?? '/var/run/docker.sock' });
+  const homePath = options.homePath ?? DEFAULT_HOME_PATH;
+  const instance = options.instance ?? 'default';
+  const launchWindowMs = options.launchWindowMs ?? 150;
+  const defaultGraceMs = options.stopGraceMs ?? 5_000;
+  const tokenAsSecret = options.tokenAsSecret ?? true;
+  parseCommand(options.command, new Proxy({}, { get: () => '' }), { forbidden: SECRET_VARIABLES });
+
+  const tasksOf = async (serviceId: string): Promise<TaskView[]> => {
+    const tasks = (await docker.listTasks({
+      filters: JSON.stringify({ service: [serviceId] }),
+    })) as TaskView[];
+    return tasks.sort((a, b) => String(b.CreatedAt).localeCompare(String(a.CreatedAt)));
+  };
+
+  const logTail = async (serviceId: string, redact: string[] = []): Promise<string> => {
+    try {
+      const raw = (await docker
+        .getService(serviceId)
+        .logs({ stdout: true, stderr: true, tail: 20, follow: false })) as unknown as Buffer;
+      const text = demuxLogs(raw, redact);
+      return text ? `last output:\n${text}` : 'no output';
+    } catch (err) {
+      return `output unavailable (${String((err as Error).message ?? err)})`;
+    }
+  };
+
+  async function start(request: StartRequest, context: StartContext): Promise<Started> {
+    const { signal } = context;
+    if (signal.aborted) throw cancelledError(signal);
+    const suffix = randomBytes(4).toString('hex');
+    const serviceName = engineName('sifu', request.userName, request.serverName, suffix);
+    const port = await pickFreePort();
+    const labels = {
+      ...serverLabels(instance, request.userName, request.serverName, options.labels),
+      [LABEL_PORT]: String(port),
+    };
+    let secretId: string | null = null;
+    let serviceId: string | undefined;
+    const cleanup = async (): Promise<void> => {
+      if (serviceId)
+        await docker
+          .getService(serviceId)
+          .remove()
+          .catch(() => {});
+      if (secretId) await removeSecretWhenFree(secretId);
+    };
+    try {
+      const env = buildServerEnv({
+        parentEnv: {},
+        home: homePath,
+        port,
+        baseUrl: request.baseUrl,
+        secret: request.secret,
+        runtimeDir: '/run/sifu',
+        extraEnv: options.extraEnv,
+        requestEnv: request.env,
+      });
+      const argv = parseCommand(options.command, env, { forbidden: SECRET_VARIABLES });
+      context.progress({ progress: 10, message: 'Asking the cluster for a place to run' });
+      const secrets: object[] = [];
+      if (tokenAsSecret) {
+        const created = (await docker.createSecret({
+          Name: `${serviceName}-token`,
+          Labels: labels,
+          Data: Buffer.from(request.secret).toString('base64'),
+        })) as { id?: string; ID?: string };
+        secretId = created.id ?? created.ID ?? null;
+        secrets.push({
+          SecretID: secretId,
+          SecretName: `${serviceName}-token`,
+          File: { Name: TOKEN_FILE, UID: '0', GID: '0', Mode: 0o400 },
+        });
+        delete env.JUPYTER_TOKEN;
+        env.JUPYTER_TOKEN_FILE = `/run/secrets/${TOKEN_FILE}`;
+      }
+      const service = await docker.createService({
+        Name: serviceName,
+        Labels: labels,
+        TaskTemplate: {
+          ContainerSpec: {
+            Image: options.image,
+            Args: argv,
+            Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+            Dir: homePath,
+            Labels: labels,
+            Init: true,
+            StopGracePeriod: defaultGraceMs * 1e6,
+            Mounts: [
+              { Type: 'bind', Source: request.home, Target: homePath, ReadOnly: false },
+              ...(options.mounts ?? []).map((m) => ({
+                Type: 'bind',
+                Source: m.source,
+                Target: m.target,
+                ReadOnly: m.readOnly ?? false,
+              })),
+            ],
+            Secrets: secrets,
+          },
+          Resources: {
+            Limits: {
+              MemoryBytes: options.memoryBytes || undefined,
+              NanoCPUs: options.cpus ? Math.round(options.cpus * 1e9) : undefined,
+            },
+          },
+          RestartPolicy: { Condition: 'none', MaxAttempts: 0 },
+          Placement: { Constraints: options.constraints ?? [] },
+          Networks: [{ Target: 'host' }],
+        },
+        Mode: { Replicated: { Replicas: 1 } },
+      } as unknown as Docker.CreateServiceOptions);
+      serviceId = (service as unknown as { id: string }).id;
+      await waitForTask(serviceId, request, context);
+      const state: SwarmState = { serviceId, serviceName, port, secretId };
+      return { url: `http://127.0.0.1:${port}`, state: { ...state } };
+    } catch (err) {
+      await cleanup();
+      if (isSifuError(err)) throw err;
+      throw new SifuError(
+        'SIFU_ERR_SPAWN_FAILED',
+        'Your server could not be started. Please contact course staff.',
+        {
+          logDetail: `creating service ${serviceName}: ${String(err)}`,
+          cause: err,
+        },
+      );
+    }
+  }
+
+  /** Follows the task through the scheduler to `running`, as progress; a task that ends first is a crash. */
+  async function waitForTask(serviceId: string, request: StartRequest, context: StartContext): Promise<void> {
+    const messages: Record<string, [number, string]> = {
+      pending: [15, 'Waiting for a free node'],
+      assigned: [20, 'A node was chosen for your server'],
+      preparing: [25, 'Preparing your container on its node'],
+      starting: [30, 'Starting your container'],
+      running: [40, 'Your container is running'],
+    };
+    let runningSince: number | undefined;
+    let delay = 20;
+    for (;;) {
+      const task = (await tasksOf(serviceId))[0];
+      const state = task?.Status?.State ?? 'new';
+      const message = messages[state];
+      if (message) context.progress({ progress: message[0], message: message[1] });
+      if (TERMINAL_TASK_STATES.has(state)) {
+        const exitCode = task?.Status?.ContainerStatus?.ExitCode;
+        throw new SifuError(
+          'SIFU_ERR_SPAWN_CRASHED',
+          'Your server stopped as soon as it started. Please try again.',
+          {
+            logDetail: `service task ${state} (exit code ${exitCode ?? 'unknown'}: ${task?.Status?.Err ?? ''}) at launch; ${await logTail(serviceId, [request.secret])}`,
+          },
+        );
+      }
+      if (state === 'running') {
+        runningSince ??= performance.now();
+        if (performance.now() - runningSince >= launchWindowMs) return;
+      }
+      await sleep(delay, context.signal);
+      delay = Math.min(delay * 2, 200);
+    }
+  }
+
+  async function poll(rawState: Record<string, unknown>): Promise<PollResult> {
+    const state = toSwarmState(rawState);
+    try {
+      await docker.getService(state.serviceId).inspect();
+    } catch (err) {
+      if (isNotFound(err)) return { status: 'stopped', reason: 'service is gone' };
+      throw err;
+    }
+    const task = (await tasksOf(state.serviceId))[0];
+    const taskState = task?.Status?.State;
+    if (!task) return { status: 'stopped', reason: 'service has no task' };
+    if (!taskState || !TERMINAL_TASK_STATES.has(taskState)) return { status: 'running' };
+    const exitCode = task.Status?.ContainerStatus?.ExitCode ?? null;
+    const how = `task ${taskState}${exitCode === null ? '' : ` with exit code ${exitCode}`}`;
+    return {
+      status: 'stopped',
+      reason: exitCode === 0 ? how : `${how}; ${task.Status?.Err ?? ''} ${await logTail(state.serviceId)}`,
+      exitCode,
+    };
+  }
+
+  /**
+   * Scales the service to zero with the asked grace period (Swarm sends the stop signal, then kills after
+   * it), waits until its task is down, then removes the service and its secret.
+   */
+  async function stop(
+    rawState: Record<string, unknown>,
+    stopOptions: { graceMs?: number } = {},
+  ): Promise<void> {
+    const state = toSwarmState(rawState);
+    const graceMs = stopOptions.graceMs ?? defaultGraceMs;
+    const service = docker.getService(state.serviceId);
+    try {
+      const info = (await service.inspect()) as {
+        Version: { Index: number };
+        Spec: { Mode?: unknown; TaskTemplate: { ContainerSpec: { StopGracePeriod?: number } } };
+      };
+      const spec = info.Spec;
+      spec.Mode = { Replicated: { Replicas: 0 } };
+      spec.TaskTemplate.ContainerSpec.StopGracePeriod = Math.max(graceMs, 1) * 1e6;
+      await service.update({ version: info.Version.Index, ...spec });
+      const deadline = performance.now() + graceMs + STOP_SLACK_MS;
+      while (performance.now() < deadline) {
+        const tasks = await tasksOf(state.serviceId);
+        if (tasks.every((t) => TERMINAL_TASK_STATES.has(t.Status?.State ?? ''))) break;
+        await sleep(50);
+      }
+      await service.remove();
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    if (state.secretId) await removeSecretWhenFree(state.secretId);
+  }
+
+  /** A secret in use by a service being removed cannot be removed yet: retry briefly. */
+  async function removeSecretWhenFree(secretId: string): Promise<void> {
+    for (let attempt = 0; attempt < 50; attempt += 1) {
+      try {
+        await docker.getSecret(secretId).remove();
+        return;
+      } catch (err) {
+        if (isNotFound(err)) return;
+        await sleep(100);
+      }
+    }
+  }
+
+  async function list(): Promise<
+    Array<{ userName: string; serverName: string; state: Record<string, unknown> }>
+  > {
+    const services = await docker.listServices({
+      filters: JSON.stringify({ label: instanceFilter(instance) }),
+    });
+    return services.map((s) => {
+      const labels = s.Spec?.Labels ?? {};
+      const secret = (s.Spec?.TaskTemplate as { ContainerSpec?: { Secrets?: Array<{ SecretID?: string }> } })
+        ?.ContainerSpec?.Secrets?.[0]?.SecretID;
+      const state: SwarmState = {
+        serviceId: s.ID as string,
+        serviceName: s.Spec?.Name ?? '',
+        port: Number(labels[LABEL_PORT] ?? 0) || 1,
+        secretId: secret ?? null,
+      };
+      return {
+        userName: labels[LABEL_USER] ?? '',
+        serverName: labels[LABEL_SERVER] ?? '',
+        state: { ...state },
+      };
+    });
+  }
+
+  return { backend: 'swarm', start, poll, stop, list };
+}
