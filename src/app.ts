@@ -197,10 +197,12 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
     async stop() {
       for (const timer of timers) clearInterval(timer);
       unwatchDeaths?.();
+      // Stop taking requests first, so that no start begins while in-flight ones are cancelled.
+      const listeners = Promise.all([hub.close(), proxy.close()]);
       await manager.shutdown();
+      await listeners;
       await pool?.stop();
       await manager.flushActivity().catch(() => {});
-      await Promise.all([hub.close(), proxy.close()]);
       await store.close();
     },
   };

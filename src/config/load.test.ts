@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -75,6 +75,7 @@ test('a file is read, and the environment wins over it', () => {
   assert.equal(config.notebook.port, 6001);
   writeFileSync(file, '{ not json');
   assert.throws(() => loadConfig({ file }), { code: 'SIFU_ERR_CONFIG' });
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test('every option has help, an env name, and a row in the reference', () => {

@@ -54,6 +54,7 @@ const keyOf = (userName: string, serverName: string): string => `${userName}/${s
  * The route table it keeps is what the proxy reads on every request.
  */
 export class ServerManager {
+  private shuttingDown = false;
   private readonly routes = new Map<string, Route & { lastActivity: number; flushed: number }>();
   private readonly spawns = new Map<string, LiveSpawn>();
   private readonly finished = new Map<string, { progress: SpawnProgress; until: number }>();
@@ -109,6 +110,9 @@ export class ServerManager {
         throw new SifuError('SIFU_ERR_SERVER_PENDING', `${userName}'s server is starting`);
       return inFlight;
     }
+    if (this.shuttingDown) {
+      throw new SifuError('SIFU_ERR_SPAWN_FAILED', 'Sifu is restarting; please try again in a moment.');
+    }
     const { store, spawner } = this.options;
     const record: ServerRecord = {
       userName,
@@ -124,6 +128,11 @@ export class ServerManager {
     if (!(await store.claimServer(record))) {
       // Another process holds the claim (or holds it since it died): never start a second server.
       throw new SifuError('SIFU_ERR_SERVER_PENDING', `${userName}'s server is being started elsewhere`);
+    }
+    if (this.shuttingDown) {
+      // Shutdown began while the claim was being written: give the claim back, start nothing.
+      await store.deleteServer(userName, serverName);
+      throw new SifuError('SIFU_ERR_SPAWN_FAILED', 'Sifu is restarting; please try again in a moment.');
     }
     const progress = this.newProgress();
     this.spawns.set(key, progress);
@@ -240,6 +249,8 @@ export class ServerManager {
 
   /** Cancels every start in flight and waits until each has cleaned up (Sifu is shutting down). */
   async shutdown(): Promise<void> {
+    // No start may begin after this point: it would outlive the process that should stop it.
+    this.shuttingDown = true;
     const inFlight = [...this.spawns.values()];
     for (const spawn of inFlight) {
       spawn.abort.abort(new SifuError('SIFU_ERR_SPAWN_FAILED', 'Sifu is shutting down; please try again.'));

@@ -58,6 +58,8 @@ export async function startTestSifu(
     ...sifu,
     dataDir,
     async cleanup() {
+      // Settle starts in flight first (no new ones begin), so that none turns ready after the sweep.
+      await sifu.manager.shutdown();
       for (const route of sifu.manager.runningRoutes()) {
         await sifu.manager.stop(route.userName, route.serverName).catch(() => {});
       }
