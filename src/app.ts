@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
 import type { HubContext } from './api/context.js';
 import { createExternalLogin } from './auth/oauth/external-login.js';
+import { resolveOAuthSettings } from './auth/oauth/settings.js';
 import { createSessionService } from './auth/sessions.js';
 import { createTokenService } from './auth/tokens.js';
 import { hubOrigin, notebookOrigin, storeUrl } from './config/load.js';
@@ -71,9 +72,10 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
       redact: ['*.secret', '*.token', 'secret', 'token', '*.clientSecret', '*.access_token'],
     });
   // Before anything is opened: a missing or wrong `auth.edx.*` / `auth.oidc.*` option stops the start here.
-  const externalLogin = createExternalLogin(config, log);
+  resolveOAuthSettings(config);
   const store = await openStore(storeUrl(config));
   await store.migrate();
+  const externalLogin = createExternalLogin(config, log, store);
   const spawner = options.spawner ?? createSpawner(config);
   const pool = createWarmPool(config, spawner, log);
   const storage = Storage.fromConfig(store, config);

@@ -6,20 +6,20 @@ import { hubOrigin } from '../../config/load.js';
 import type { SifuConfig } from '../../config/schema.js';
 import { isSifuError, SifuError } from '../../errors.js';
 import { completeSignIn } from '../../pages/sign-in.js';
+import type { Store } from '../../store/store.js';
 import { normalizeUsername } from '../names.js';
 import { secretsEqual } from '../secrets.js';
 import { readCookie } from '../sessions.js';
 import { createEdxPlatform } from './edx.js';
 import { authorizationError, platformError, stateError } from './failures.js';
 import { createOidcPlatform } from './oidc.js';
-import { createPendingLogins, type PendingLogin } from './pending-logins.js';
+import { type PendingLogin, storePendingLogins } from './pending-logins.js';
 import type { OAuthPlatform } from './platform.js';
 import { CALLBACK_PATH, resolveOAuthSettings } from './settings.js';
 
 /** Binds a pending login to the browser that began it. Holds a random id, nothing else. */
 export const LOGIN_COOKIE = 'sifu-oauth-login';
 const LOGIN_TTL_SECONDS = 600;
-const MAX_PENDING_LOGINS = 10_000;
 
 /**
  * The login cookie: HttpOnly, only ever sent to the callback, and SameSite=Lax so that the top-level
@@ -77,7 +77,7 @@ export function registerExternalLoginRoutes(app: FastifyInstance, ctx: HubContex
  * a cookie, single use. The user is created (by `completeSignIn`) only once every step succeeded.
  * Undefined for the `dev` authenticator; throws SIFU_ERR_CONFIG naming the option when one is missing.
  */
-export function createExternalLogin(config: SifuConfig, log: Logger): OAuthLogin | undefined {
+export function createExternalLogin(config: SifuConfig, log: Logger, store: Store): OAuthLogin | undefined {
   const settings = resolveOAuthSettings(config);
   if (!settings) return undefined;
   const platformLog = log.child({ component: 'oauth', mode: settings.mode });
@@ -88,7 +88,7 @@ export function createExternalLogin(config: SifuConfig, log: Logger): OAuthLogin
   const secure =
     config.auth.secureCookies === 'always' ||
     (config.auth.secureCookies === 'auto' && origin.startsWith('https:'));
-  const logins = createPendingLogins({ ttlMs: LOGIN_TTL_SECONDS * 1000, max: MAX_PENDING_LOGINS });
+  const logins = storePendingLogins(store, LOGIN_TTL_SECONDS * 1000);
 
   async function begin(_req: FastifyRequest, reply: FastifyReply, next: string | null) {
     const as = await platform.server();
@@ -101,7 +101,7 @@ export function createExternalLogin(config: SifuConfig, log: Logger): OAuthLogin
     };
     const codeChallenge = await oauth.calculatePKCECodeChallenge(codeVerifier);
     const url = authorizationUrl(as, platform, redirectUri, { ...pending, codeChallenge });
-    reply.header('set-cookie', loginCookie(logins.put(pending), secure));
+    reply.header('set-cookie', loginCookie(await logins.put(pending), secure));
     return reply.redirect(url.href, 302);
   }
 
@@ -156,7 +156,7 @@ export function createExternalLogin(config: SifuConfig, log: Logger): OAuthLogin
     reply.header('set-cookie', loginCookie(null, secure));
     const id = readCookie(req.headers.cookie, LOGIN_COOKIE);
     if (!id) throw stateError('no login cookie');
-    const pending = logins.take(id);
+    const pending = await logins.take(id);
     if (!pending) throw stateError('unknown, expired or already used login');
     const { as, params } = await checkCallback(req, pending);
     const tokens = await redeem(as, params, pending);

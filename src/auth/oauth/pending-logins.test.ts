@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { readCookie } from '../sessions.js';
-import { createPendingLogins, type PendingLogin } from './pending-logins.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { openStore } from '../../store/open-store.js';
+import type { Store } from '../../store/store.js';
+import { type PendingLogin, storePendingLogins } from './pending-logins.js';
 
 const login = (state: string): PendingLogin => ({
   state,
@@ -10,54 +14,42 @@ const login = (state: string): PendingLogin => ({
   next: '/hub/home',
 });
 
-function clock(start = 1_000_000) {
-  let now = start;
-  return { now: () => now, advance: (ms: number) => (now += ms) };
-}
-
-test('a pending login is returned once, then forgotten', () => {
-  const logins = createPendingLogins({ ttlMs: 600_000, max: 10 });
-  const id = logins.put(login('a'));
-  assert.deepEqual(logins.take(id), login('a'));
-  assert.equal(logins.take(id), undefined);
-  assert.equal(logins.size, 0);
+let dir: string;
+let replicaA: Store;
+let replicaB: Store;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sifu-pending-'));
+  // Two handles on one database: two Sifu replicas.
+  replicaA = await openStore(`sqlite:${join(dir, 'sifu.sqlite')}`);
+  await replicaA.migrate();
+  replicaB = await openStore(`sqlite:${join(dir, 'sifu.sqlite')}`);
+});
+after(async () => {
+  await replicaA.close();
+  await replicaB.close();
+  await rm(dir, { recursive: true, force: true });
 });
 
-test('a pending login expires after its TTL', () => {
-  const time = clock();
-  const logins = createPendingLogins({ ttlMs: 600_000, max: 10, now: time.now });
-  const fresh = logins.put(login('fresh'));
-  const stale = logins.put(login('stale'));
-  time.advance(599_999);
-  assert.equal(logins.take(fresh)?.state, 'fresh');
-  time.advance(1);
-  assert.equal(logins.take(stale), undefined);
+test('a pending login is returned once, then forgotten — even by another replica', async () => {
+  const logins = storePendingLogins(replicaA, 600_000);
+  const id = await logins.put(login('a'));
+  assert.deepEqual(await storePendingLogins(replicaB, 600_000).take(id), login('a'));
+  assert.equal(await logins.take(id), undefined);
 });
 
-test('expired logins are swept when new ones arrive', () => {
-  const time = clock();
-  const logins = createPendingLogins({ ttlMs: 1000, max: 10, now: time.now });
-  logins.put(login('a'));
-  logins.put(login('b'));
-  time.advance(1000);
-  logins.put(login('c'));
-  assert.equal(logins.size, 1);
+test('a pending login expires after its TTL', async () => {
+  let now = 1_000_000_000_000;
+  const logins = storePendingLogins(replicaA, 600_000, () => now);
+  const id = await logins.put(login('stale'));
+  now += 600_001;
+  assert.equal(await logins.take(id), undefined);
 });
 
-test('past the bound, the oldest pending logins are dropped', () => {
-  const logins = createPendingLogins({ ttlMs: 600_000, max: 2 });
-  const first = logins.put(login('1'));
-  const second = logins.put(login('2'));
-  const third = logins.put(login('3'));
-  assert.equal(logins.size, 2);
-  assert.equal(logins.take(first), undefined);
-  assert.equal(logins.take(second)?.state, '2');
-  assert.equal(logins.take(third)?.state, '3');
-});
-
-test('ids are distinct and readable back from a Cookie header', () => {
-  const logins = createPendingLogins({ ttlMs: 600_000, max: 100 });
-  const ids = new Set(Array.from({ length: 50 }, (_, i) => logins.put(login(String(i)))));
-  assert.equal(ids.size, 50);
-  for (const id of ids) assert.equal(readCookie(`other=1; sifu-oauth-login=${id}`, 'sifu-oauth-login'), id);
+test('ids are unique and unguessable; unknown ids are refused', async () => {
+  const logins = storePendingLogins(replicaA, 600_000);
+  const ids = await Promise.all(['x', 'y', 'z'].map((s) => logins.put(login(s))));
+  assert.equal(new Set(ids).size, 3);
+  for (const id of ids) assert.match(id, /^[A-Za-z0-9_-]{43}$/);
+  assert.equal(await logins.take('not-an-id'), undefined);
+  assert.deepEqual(await logins.take(ids[1] as string), login('y'));
 });

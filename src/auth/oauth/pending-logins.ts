@@ -1,4 +1,5 @@
-import { newSecret } from '../secrets.js';
+import type { Store } from '../../store/store.js';
+import { hashSecret, newSecret } from '../secrets.js';
 
 /** What Sifu remembers between sending a browser to the platform and its return to the callback. */
 export interface PendingLogin {
@@ -12,60 +13,40 @@ export interface PendingLogin {
 
 export interface PendingLogins {
   /** Remembers a login; returns the random id the browser's cookie will hold. */
-  put(login: PendingLogin): string;
+  put(login: PendingLogin): Promise<string>;
   /** Returns the login and forgets it (single use); undefined when unknown or expired. */
-  take(id: string): PendingLogin | undefined;
-  readonly size: number;
+  take(id: string): Promise<PendingLogin | undefined>;
 }
 
-export interface PendingLoginOptions {
-  ttlMs: number;
-  /** Bound on memory: past it the oldest pending logins are dropped. */
-  max: number;
-  now?: () => number;
-}
+const KIND = 'oauth-login';
 
 /**
- * Pending logins in this process's memory, each for `ttlMs`.
- *
- * One process is enough for a single gateway. With several replicas the callback may reach another
- * replica than the one that began the login, which then answers SIFU_ERR_OAUTH_STATE: either make
- * the load balancer sticky for `/hub/login` and `/hub/oauth_callback`, or move these to the store.
+ * Pending logins as one-time tickets in the store, each for `ttlMs`: the callback may reach another
+ * replica than the one that began the login, and a login is redeemed at most once even then (the store
+ * takes a ticket atomically). Only the hash of the cookie's id is stored.
  */
-export function createPendingLogins(options: PendingLoginOptions): PendingLogins {
-  const now = options.now ?? Date.now;
-  const logins = new Map<string, PendingLogin & { expires: number }>();
-
-  const dropExpired = (at: number) => {
-    // Insertion order is expiry order (one TTL for all), so the scan stops at the first live entry.
-    for (const [id, login] of logins) {
-      if (login.expires > at) break;
-      logins.delete(id);
-    }
-  };
-
+export function storePendingLogins(
+  store: Pick<Store, 'createTicket' | 'consumeTicket'>,
+  ttlMs: number,
+  now: () => number = Date.now,
+): PendingLogins {
   return {
-    put(login) {
-      const at = now();
-      dropExpired(at);
-      while (logins.size >= options.max) {
-        const oldest = logins.keys().next().value as string;
-        logins.delete(oldest);
-      }
+    async put(login) {
       const id = newSecret();
-      logins.set(id, { ...login, expires: at + options.ttlMs });
+      await store.createTicket(hashSecret(id), {
+        kind: KIND,
+        userName: null,
+        data: { ...login },
+        expiresAt: new Date(now() + ttlMs),
+      });
       return id;
     },
-    take(id) {
-      const login = logins.get(id);
-      if (!login) return undefined;
-      logins.delete(id);
-      if (login.expires <= now()) return undefined;
-      const { expires: _expires, ...rest } = login;
-      return rest;
-    },
-    get size() {
-      return logins.size;
+    async take(id) {
+      const ticket = await store.consumeTicket(hashSecret(id), KIND, new Date(now()));
+      if (!ticket) return undefined;
+      const { state, codeVerifier, nonce, next } = ticket.data as Partial<PendingLogin>;
+      if (typeof state !== 'string' || typeof codeVerifier !== 'string') return undefined;
+      return { state, codeVerifier, nonce: nonce ?? null, next: next ?? null };
     },
   };
 }
