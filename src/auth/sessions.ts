@@ -60,7 +60,6 @@ interface CachedVisitor {
  * different hosts, and signing out of the hub ends both.
  */
 export function createSessionService(store: Store, cookie: CookieOptions) {
-  const handoffs = new Map<string, { hubHash: string; userName: string; binding: string; expires: number }>();
   const visitorCache = new Map<string, CachedVisitor>();
 
   async function identityFor(hash: string): Promise<Identity | null> {
@@ -161,19 +160,28 @@ export function createSessionService(store: Store, cookie: CookieOptions) {
      * A one-time code the notebook origin exchanges for its own session cookie, bound to the binding
      * the notebook origin gave this browser (`beginHandoff`): only that browser can spend it.
      */
-    mintHandoff(hubHash: string, userName: string, binding: string): string {
+    async mintHandoff(hubHash: string, userName: string, binding: string): Promise<string> {
       const code = newSecret();
-      const now = Date.now();
-      for (const [key, entry] of handoffs) if (entry.expires < now) handoffs.delete(key);
-      handoffs.set(hashSecret(code), { hubHash, userName, binding, expires: now + HANDOFF_TTL_MS });
+      // A store ticket, not process memory: the hub that mints and the proxy that redeems may be
+      // different replicas.
+      await store.createTicket(hashSecret(code), {
+        kind: 'handoff',
+        userName,
+        data: { hubHash, binding },
+        expiresAt: new Date(Date.now() + HANDOFF_TTL_MS),
+      });
       return code;
     },
 
     async completeHandoff(code: string, binding: string | undefined): Promise<string | null> {
-      const key = hashSecret(code);
-      const entry = handoffs.get(key);
-      // A code is burnt by any attempt, even from the wrong browser.
-      if (!entry || !handoffs.delete(key) || entry.expires < Date.now()) return null;
+      // Taken once, atomically: a code is burnt by any attempt, even from the wrong browser.
+      const ticket = await store.consumeTicket(hashSecret(code), 'handoff', new Date());
+      if (!ticket?.userName) return null;
+      const entry = {
+        userName: ticket.userName,
+        hubHash: String(ticket.data.hubHash),
+        binding: ticket.data.binding,
+      };
       if (binding === undefined || binding !== entry.binding) return null;
       if (!(await store.getSession(entry.hubHash))) return null;
       const { id } = await newSession(entry.userName, entry.hubHash);

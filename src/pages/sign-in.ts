@@ -40,7 +40,7 @@ export function safeBinding(value: unknown): string | null {
  * notebook origin gave this browser, a one-time code bound to it is handed over; without one, the
  * browser goes to the notebook URL, whose origin starts a bound handoff (one more round trip, once).
  */
-export function proceedTo(
+export async function proceedTo(
   ctx: HubContext,
   reply: FastifyReply,
   hubHash: string,
@@ -53,7 +53,7 @@ export function proceedTo(
   if (target.startsWith('/hub/')) return reply.redirect(target, 303);
   if (!binding) return reply.redirect(target, 303);
   const url = new URL(target);
-  const code = ctx.sessions.mintHandoff(hubHash, userName, binding);
+  const code = await ctx.sessions.mintHandoff(hubHash, userName, binding);
   const handoff = `${ctx.notebookOrigin}/hub-handoff?code=${code}&next=${encodeURIComponent(url.pathname + url.search)}`;
   return reply.redirect(handoff, 303);
 }
