@@ -2,9 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pickFreePort } from '../../src/spawner/local/free-port.js';
 
 /**
  * JupyterHub 3.0 (Debian's `jupyterhub` package) as a benchmark anchor: one hub, its
@@ -36,21 +36,8 @@ const NODE_BIN = join(REPO, 'node_modules', '.bin');
 const CHP = join(NODE_BIN, 'configurable-http-proxy');
 const LOG_LIMIT = 64 * 1024;
 
-/** A port on 127.0.0.1 the OS just handed out (listen on 0, close, reuse). */
-export function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen({ port: 0, host: '127.0.0.1', exclusive: true }, () => {
-      const address = server.address();
-      server.close(() => {
-        if (address && typeof address === 'object') resolvePort(address.port);
-        else reject(new Error('the OS handed out no port'));
-      });
-    });
-  });
-}
+/** A port on 127.0.0.1 the OS just handed out: the same picker Sifu's local backend uses. */
+export const freeLoopbackPort = pickFreePort;
 
 /** Several distinct free ports (each asked of the OS while the previous ones are still held). */
 async function freeLoopbackPorts(count: number): Promise<number[]> {

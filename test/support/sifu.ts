@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { type Sifu, startSifu } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import { DEFAULT_SPAWNER_COMMAND } from '../../src/config/schema.js';
+import { pickFreePort } from '../../src/spawner/local/free-port.js';
 
 export const REPO = resolve(import.meta.dirname, '../..');
 /** The fast stand-in for a Jupyter server (answers the readiness and contents API). */
@@ -15,16 +15,8 @@ export const FAKE_SERVER = `/usr/bin/python3 ${join(REPO, 'src/spawner/doubles/f
 export const JUPYTER = DEFAULT_SPAWNER_COMMAND;
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
-}
+/** A loopback port from the OS (the picker Sifu's local backend uses, which never repeats itself soon). */
+export const freePort = pickFreePort;
 
 export interface TestSifu extends Sifu {
   dataDir: string;
