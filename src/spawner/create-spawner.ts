@@ -9,29 +9,21 @@ import { createSwarmSpawner } from './swarm/swarm-spawner.js';
 export function createSpawner(config: SifuConfig): Spawner {
   const { spawner } = config;
   const { docker } = spawner;
+  // What a container needs, whichever engine schedules it.
+  const container = {
+    command: spawner.command,
+    image: docker.image,
+    socketPath: docker.socket,
+    homePath: docker.homePath,
+    memoryBytes: docker.memLimit,
+    cpus: docker.cpuLimit,
+    instance: docker.instance,
+  };
   switch (spawner.backend) {
     case 'docker':
-      return createDockerSpawner({
-        command: spawner.command,
-        image: docker.image,
-        socketPath: docker.socket,
-        homePath: docker.homePath,
-        memoryBytes: docker.memLimit,
-        cpus: docker.cpuLimit,
-        instance: docker.instance,
-        secretsDir: join(config.dataDir, 'secrets'),
-      });
+      return createDockerSpawner({ ...container, secretsDir: join(config.dataDir, 'secrets') });
     case 'swarm':
-      return createSwarmSpawner({
-        command: spawner.command,
-        image: docker.image,
-        socketPath: docker.socket,
-        homePath: docker.homePath,
-        memoryBytes: docker.memLimit,
-        cpus: docker.cpuLimit,
-        instance: docker.instance,
-        constraints: docker.constraints,
-      });
+      return createSwarmSpawner({ ...container, constraints: docker.constraints });
     default:
       return createLocalSpawner({ command: spawner.command, logDir: join(config.dataDir, 'logs') });
   }
