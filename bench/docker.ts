@@ -79,6 +79,15 @@ async function timeStarts(sifu: Sifu, users: string[]): Promise<number[]> {
   );
 }
 
+/** A pool measure is only one if every server came from the pool (its state has a slot). */
+async function assertFromPool(sifu: Sifu, users: string[]): Promise<void> {
+  for (const user of users) {
+    const record = await sifu.store.getServer(user, '');
+    if (!record?.state.slotDir)
+      throw new Error(`${user}'s server was started cold, not claimed from the pool`);
+  }
+}
+
 async function stopAll(sifu: Sifu): Promise<void> {
   await Promise.all(sifu.manager.runningRoutes().map((r) => sifu.manager.stop(r.userName, r.serverName)));
 }
@@ -99,7 +108,11 @@ async function waitPoolFull(sifu: Sifu, size: number, instance: string, timeoutM
       const logs = await Promise.all(
         idle.map((c) => docker.getContainer(c.Id).logs({ stdout: true, stderr: true, follow: false })),
       );
-      if (logs.every((l) => String(l).includes('ready for a claim'))) return;
+      if (logs.every((l) => String(l).includes('ready for a claim'))) {
+        // Sifu adds a server to its idle list once it has seen it answer (polled every 100 ms).
+        await new Promise((r) => setTimeout(r, 500));
+        return;
+      }
     }
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -142,6 +155,7 @@ export async function benchDocker(options: DockerBenchOptions = {}): Promise<Doc
     for (let i = 0; i < rounds; i += 1) {
       await waitPoolFull(sifu, 2, instance, 120_000);
       samples.push(...(await timeStarts(sifu, [`pool${i}`])));
+      await assertFromPool(sifu, [`pool${i}`]);
     }
     rows.push(row('warm-pool claim, one at a time', 'Sifu docker', samples));
   });
@@ -150,9 +164,9 @@ export async function benchDocker(options: DockerBenchOptions = {}): Promise<Doc
   await scenario({ pool: { size: burst }, maxConcurrentStarts: 10 }, async (sifu) => {
     await waitPoolFull(sifu, burst, instance, 600_000);
     const users = Array.from({ length: burst }, (_, i) => `burst${i}`);
-    rows.push(
-      row(`burst of ${burst} at once, pool of ${burst}`, 'Sifu docker', await timeStarts(sifu, users)),
-    );
+    const samples = await timeStarts(sifu, users);
+    await assertFromPool(sifu, users);
+    rows.push(row(`burst of ${burst} at once, pool of ${burst}`, 'Sifu docker', samples));
   });
 
   if (options.anchor ?? true) {

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
+import WebSocket from 'ws';
 import { createDockerSpawner } from '../src/spawner/docker/docker-spawner.js';
 import { dockerForTests, removeLabelled } from '../src/spawner/docker/testing.js';
 import { ADMIN_TOKEN, api, Client, JUPYTER, startTestSifu, waitFor } from './support/sifu.js';
@@ -28,6 +29,58 @@ const dockerSifu = (spawner: Record<string, unknown> = {}, dataDir?: string) =>
       spawner: { backend: 'docker', pollInterval: 3600, docker: { image, instance }, ...spawner },
     },
   });
+
+/** Waits until `size` pool containers of this instance answer (their launcher logged it). */
+async function waitPoolFull(size: number): Promise<void> {
+  await waitFor(
+    'the pool to be full',
+    async () => {
+      const pool = await docker.listContainers({
+        filters: JSON.stringify({ label: [`sifu.instance=${instance}`, 'sifu.pool'] }),
+      });
+      if (pool.length < size) return false;
+      const logs = await Promise.all(
+        pool.map((c) => docker.getContainer(c.Id).logs({ stderr: true, stdout: true, follow: false })),
+      );
+      return logs.every((l) => String(l).includes('ready for a claim'));
+    },
+    120_000,
+  );
+  // Sifu adds a server to its idle list once it has seen it answer (polled every 100 ms).
+  await new Promise((resolve) => setTimeout(resolve, 500));
+}
+
+/** Runs `code` on a kernel over the proxied channels WebSocket; resolves with the result's text/plain. */
+function runOnKernel(url: string, headers: Record<string, string>, code: string): Promise<string> {
+  const msgId = randomBytes(8).toString('hex');
+  const session = randomBytes(8).toString('hex');
+  const message = {
+    header: { msg_id: msgId, msg_type: 'execute_request', username: 'ada', session, version: '5.3' },
+    parent_header: {},
+    metadata: {},
+    content: { code, silent: false, store_history: false, user_expressions: {}, allow_stdin: false },
+    channel: 'shell',
+    buffers: [],
+  };
+  const ws = new WebSocket(url, { headers });
+  return new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no execute_result within 60 s')), 60_000);
+    ws.on('error', reject);
+    ws.on('open', () => ws.send(JSON.stringify(message)));
+    ws.on('message', (data) => {
+      const msg = JSON.parse(String(data)) as {
+        msg_type: string;
+        parent_header: { msg_id?: string };
+        content: { data?: Record<string, string>; evalue?: string };
+      };
+      if (msg.parent_header.msg_id !== msgId) return;
+      if (msg.msg_type === 'execute_result' || msg.msg_type === 'error') {
+        clearTimeout(timer);
+        resolve(msg.content.data?.['text/plain'] ?? `error: ${msg.content.evalue}`);
+      }
+    });
+  }).finally(() => ws.close());
+}
 
 const ourContainers = async (): Promise<string[]> =>
   (await docker.listContainers({ filters: JSON.stringify({ label: [`sifu.instance=${instance}`] }) }))
@@ -105,23 +158,71 @@ describe('docker backend in Sifu', () => {
     }
   });
 
+  test("a pooled server works through the proxy: pages, a real kernel, the learner's files, no trace of the pool", async () => {
+    const sifu = await dockerSifu({ pool: { size: 1 } });
+    try {
+      await waitPoolFull(1);
+      const home = join(sifu.dataDir, 'homes/ada');
+      await mkdir(home, { recursive: true });
+      await writeFile(join(home, 'hello.txt'), 'hi from ada\n');
+      await writeFile(
+        join(home, 'hello.ipynb'),
+        JSON.stringify({ cells: [], metadata: {}, nbformat: 4, nbformat_minor: 5 }),
+      );
+      const ada = new Client();
+      await ada.signIn(sifu, 'ada');
+      await sifu.manager.progress('ada', '')?.done;
+      const record = await sifu.store.getServer('ada', '');
+      const slotDir = record?.state.slotDir as string | undefined;
+      assert.ok(slotDir, 'the server came from the pool');
+      const marker = `sifu-pool-${slotDir.split('/').at(-1)}`;
+
+      const nb = sifu.notebookUrl;
+      const page = { accept: 'text/html' };
+      for (const path of ['tree', 'notebooks/hello.ipynb', 'edit/hello.txt']) {
+        const res = await ada.request(`${nb}/user/ada/${path}`, { headers: page });
+        const html = await res.text();
+        assert.equal(res.status, 200, `${path}: ${res.status}`);
+        assert.ok(html.includes('/user/ada/static/'), `${path} is rendered under the learner's base URL`);
+        assert.ok(!html.includes('sifu-pool'), `${path} shows nothing of the pool`);
+      }
+      const root = await ada.request(`${nb}/user/ada/`, { headers: page });
+      assert.equal(root.status, 302);
+      assert.match(root.headers.get('location') ?? '', /^\/user\/ada\/tree/);
+      const js = await ada.request(`${nb}/user/ada/static/tree/js/main.min.js`);
+      assert.equal(js.status, 200, "static files are served under the learner's base URL");
+      await js.arrayBuffer();
+
+      const origin = { origin: nb, 'content-type': 'application/json' };
+      const created = await ada.request(`${nb}/user/ada/api/kernels`, {
+        method: 'POST',
+        headers: origin,
+        body: JSON.stringify({ name: 'python3' }),
+      });
+      assert.equal(created.status, 201, await created.clone().text());
+      const kernel = (await created.json()) as { id: string };
+      const result = await runOnKernel(
+        `${nb.replace('http', 'ws')}/user/ada/api/kernels/${kernel.id}/channels`,
+        { cookie: ada.cookieHeader(), origin: nb },
+        "import os; (1+1, open('hello.txt').read().strip(), os.getcwd())",
+      );
+      assert.equal(result, "(2, 'hi from ada', '/home/learner')", "the kernel runs in the learner's files");
+
+      // The pool's own token and base URL died with the claim.
+      const poolToken = await readFile(join(slotDir, 'ctl/token'), 'utf8');
+      const target = sifu.manager.route('ada', '')?.target;
+      const asPool = { authorization: `token ${poolToken}` };
+      assert.equal((await fetch(`${target}/${marker}/api/contents/`, { headers: asPool })).status, 404);
+      assert.equal((await fetch(`${target}/user/ada/api/contents/`, { headers: asPool })).status, 403);
+    } finally {
+      await sifu.cleanup();
+    }
+  });
+
   test('20 learners launching at once against a warm pool of 5 each get their own server, isolated', async () => {
     const sifu = await dockerSifu({ pool: { size: 5 }, maxConcurrentStarts: 4 });
     try {
-      await waitFor(
-        'the pool to be full',
-        async () => {
-          const pool = await docker.listContainers({
-            filters: JSON.stringify({ label: [`sifu.instance=${instance}`, 'sifu.pool'] }),
-          });
-          if (pool.length < 5) return false;
-          const logs = await Promise.all(
-            pool.map((c) => docker.getContainer(c.Id).logs({ stderr: true, stdout: true, follow: false })),
-          );
-          return logs.every((l) => String(l).includes('ready for a claim'));
-        },
-        120_000,
-      );
+      await waitPoolFull(5);
       const users = Array.from({ length: 20 }, (_, i) => `learner${i}`);
       for (const user of users) {
         await mkdir(join(sifu.dataDir, 'homes', user), { recursive: true });

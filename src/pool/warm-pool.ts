@@ -1,10 +1,9 @@
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { constants, mkdir, open, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { sleep } from '../spawner/cancelled.js';
@@ -22,8 +21,6 @@ import { ensureSharedMount, mountHome, releaseSharedMount, releaseSlot } from '.
 import { pickFreePort } from '../spawner/local/free-port.js';
 import type { Started, StartRequest } from '../spawner/spawner.js';
 
-const run = promisify(execFile);
-
 export interface WarmPoolOptions {
   docker: Docker;
   image: string;
@@ -40,14 +37,25 @@ export interface WarmPoolOptions {
   /** Bound on one pool server becoming claimable (default 60 s). */
   warmTimeoutMs?: number;
   log?: Pick<Logger, 'info' | 'warn'>;
-  /** Quiet time after the last claim before refilling starts (default 1 s). */
+  /**
+   * Quiet time after the last claim before refilling starts, and before each further pool server is
+   * started while refilling (default 1 s): a burst of claims never competes with new pool servers.
+   */
   refillDelayMs?: number;
+  /** Bound on the claim request to a pool server (default 5 s); past it the server is discarded. */
+  claimTimeoutMs?: number;
 }
 
 interface WarmServer {
   containerId: string;
   containerName: string;
   slotDir: string;
+  /** Where the server listens (127.0.0.1), chosen when the pool server was made. */
+  port: number;
+  /** Its placeholder base URL until the claim, `/sifu-pool-<slot>/`. */
+  poolBaseUrl: string;
+  /** Its token until the claim: Sifu's secret, gone with the claim. */
+  poolToken: string;
 }
 
 const CLAIM_MOUNT = '/run/sifu-claim';
@@ -61,11 +69,11 @@ function launcherDir(): string {
 }
 
 /**
- * The warm pool (docs/pool.md): `size` started notebook containers per image that belong to nobody. Each
- * has already imported Jupyter and initialised everything that does not depend on the learner; a claim
- * mounts the learner's home into its slot, hands it the token and base URL, and the server is up within
- * a fraction of a second. Claims take servers off the idle list synchronously, so one server never goes
- * to two learners; the pool refills in the background. Claimed containers are never returned to the pool.
+ * The warm pool (docs/pool.md): `size` notebook containers per image that belong to nobody, each running a
+ * fully started Jupyter server under a placeholder base URL and a pool token. A claim mounts the learner's
+ * home into its slot and, in one request, has the server rebind itself to the learner's base URL and secret
+ * (a few milliseconds). Claims take servers off the idle list synchronously, so one server never goes to
+ * two learners; the pool refills in the background. Claimed containers are never returned to the pool.
  */
 export class WarmPool {
   private readonly idle: WarmServer[] = [];
@@ -74,6 +82,7 @@ export class WarmPool {
   private readonly homePath: string;
   private refilling: Promise<void> | undefined;
   private refillTimer: NodeJS.Timeout | undefined;
+  private lastClaimAt = 0;
 
   constructor(private readonly options: WarmPoolOptions) {
     this.homePath = options.homePath ?? '/home/learner';
@@ -121,38 +130,55 @@ export class WarmPool {
   async claim(request: StartRequest): Promise<Started | undefined> {
     for (;;) {
       const server = this.idle.shift();
+      this.lastClaimAt = performance.now();
       this.refillSoon();
       if (!server) return undefined;
       try {
         return await this.bind(server, request);
       } catch (err) {
         this.options.log?.warn({ err, container: server.containerName }, 'warm server could not be claimed');
-        await this.discard(server);
+        // In the background: the learner goes on to the next idle server at once.
+        void this.discard(server);
       }
     }
   }
 
+  /**
+   * The learner's home goes into the slot and their secret into its `ctl/` (a file, never the network),
+   * then the claim request makes the running server the learner's: it answers once the server serves
+   * `request.baseUrl` with `request.secret` (and no longer the placeholder or the pool token), with a proof
+   * that it holds the pool token. A server that died refuses the connection: the claim fails at once; and
+   * whatever else took its port cannot give the proof, so it never gets the learner's secret.
+   */
   private async bind(server: WarmServer, request: StartRequest): Promise<Started> {
-    const ctl = join(server.slotDir, 'ctl');
     await writeFile(join(server.slotDir, 'claimed'), `${request.userName}\n`);
-    await writeFile(join(ctl, 'token'), request.secret, { mode: 0o600 });
+    await writeFile(join(server.slotDir, 'ctl', 'secret'), request.secret, { mode: 0o600 });
     await mountHome(server.slotDir, request.home);
-    const port = await pickFreePort();
-    // Non-blocking: a launcher that died has no reader on the FIFO, which fails here (ENXIO), not hangs.
-    const fifo = await open(join(ctl, 'claim'), constants.O_WRONLY | constants.O_NONBLOCK);
+    const nonce = randomBytes(16).toString('hex');
+    const answer = await httpCall(server, 'POST', `${server.poolBaseUrl}sifu-claim`, {
+      body: JSON.stringify({ baseUrl: request.baseUrl, nonce }),
+      timeoutMs: this.options.claimTimeoutMs ?? 5_000,
+    });
+    if (answer.status !== 200) throw new Error(`the claim was answered ${answer.status}`);
+    const expected = createHmac('sha256', server.poolToken)
+      .update(nonce + request.baseUrl)
+      .digest();
+    let proof: Buffer;
     try {
-      await fifo.write(`${JSON.stringify({ baseUrl: request.baseUrl, port })}\n`);
-    } finally {
-      await fifo.close();
+      proof = Buffer.from(String((JSON.parse(answer.body) as { proof?: unknown }).proof ?? ''), 'hex');
+    } catch {
+      proof = Buffer.alloc(0);
     }
+    if (proof.length !== expected.length || !timingSafeEqual(proof, expected))
+      throw new Error('the claim was answered without the proof of the pool token');
     const state: DockerState = {
       containerId: server.containerId,
       containerName: server.containerName,
-      port,
+      port: server.port,
       secretDir: null,
       slotDir: server.slotDir,
     };
-    return { url: `http://127.0.0.1:${port}`, state: { ...state } };
+    return { url: `http://127.0.0.1:${server.port}`, state: { ...state } };
   }
 
   /** Removes idle servers (Sifu is stopping); claimed ones are learners' and stay. */
@@ -186,8 +212,15 @@ export class WarmPool {
 
   private async fill(): Promise<void> {
     const concurrency = this.options.fillConcurrency ?? 4;
+    const quietMs = this.options.refillDelayMs ?? 1_000;
     const worker = async (): Promise<void> => {
       while (!this.stopped && this.idle.length + this.warming < this.options.size) {
+        // Claims are coming in (a burst): starting another pool server now would take CPU from them.
+        const sinceClaim = performance.now() - this.lastClaimAt;
+        if (sinceClaim < quietMs) {
+          await sleep(quietMs - sinceClaim);
+          continue;
+        }
         this.warming += 1;
         try {
           const server = await this.warmOne();
@@ -209,9 +242,12 @@ export class WarmPool {
     const slot = randomBytes(6).toString('hex');
     const slotDir = join(this.options.slotsDir, slot);
     const ctl = join(slotDir, 'ctl');
+    const poolToken = randomBytes(32).toString('hex');
+    const poolBaseUrl = `/sifu-pool-${slot}/`;
     await mkdir(join(slotDir, 'home'), { recursive: true, mode: 0o700 });
     await mkdir(ctl, { recursive: true, mode: 0o700 });
-    await run('mkfifo', ['-m', '600', join(ctl, 'claim')]);
+    await writeFile(join(ctl, 'token'), poolToken, { mode: 0o600 });
+    const port = await pickFreePort();
     const containerName = `sifu-pool-${slot}`;
     let containerId: string | undefined;
     try {
@@ -223,8 +259,10 @@ export class WarmPool {
           `HOME=${this.homePath}`,
           `SIFU_SERVER_ROOT=${this.homePath}`,
           'JUPYTER_RUNTIME_DIR=/run/sifu',
-          `SIFU_CLAIM_FIFO=${CLAIM_MOUNT}/claim`,
+          `SIFU_SERVER_PORT=${port}`,
+          `SIFU_POOL_BASE_URL=${poolBaseUrl}`,
           `SIFU_CLAIM_TOKEN_FILE=${CLAIM_MOUNT}/token`,
+          `SIFU_CLAIM_SECRET_FILE=${CLAIM_MOUNT}/secret`,
         ],
         WorkingDir: '/',
         Labels: {
@@ -233,7 +271,7 @@ export class WarmPool {
           [LABEL_INSTANCE]: this.options.instance,
           [LABEL_POOL]: slot,
           [LABEL_SERVER]: '',
-          [LABEL_PORT]: '0',
+          [LABEL_PORT]: String(port),
         },
         HostConfig: {
           NetworkMode: 'host',
@@ -250,8 +288,9 @@ export class WarmPool {
       });
       containerId = container.id;
       await container.start();
-      await this.waitClaimable(containerId);
-      return { containerId, containerName, slotDir };
+      const server = { containerId, containerName, slotDir, port, poolBaseUrl, poolToken };
+      await this.waitClaimable(server);
+      return server;
     } catch (err) {
       if (containerId)
         await docker
@@ -263,15 +302,25 @@ export class WarmPool {
     }
   }
 
-  /** The launcher says so on stderr once Jupyter is imported and initialised. */
-  private async waitClaimable(containerId: string): Promise<void> {
+  /**
+   * Claimable once the server answers its API under the placeholder with the pool token (the launcher
+   * also logs "ready for a claim"); the engine is asked every second whether it died meanwhile.
+   */
+  private async waitClaimable(server: WarmServer): Promise<void> {
     const deadline = performance.now() + (this.options.warmTimeoutMs ?? 60_000);
-    const container = this.options.docker.getContainer(containerId);
+    const container = this.options.docker.getContainer(server.containerId);
+    let inspectedAt = performance.now();
     while (performance.now() < deadline) {
-      const raw = (await container.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
-      if (demuxLogs(raw).includes('ready for a claim')) return;
-      const info = await container.inspect();
-      if (!info.State.Running) throw new Error(`warm server exited: ${demuxLogs(raw).slice(-500)}`);
+      const answer = await httpCall(server, 'GET', `${server.poolBaseUrl}api`, { timeoutMs: 2_000 });
+      if (answer.status === 200) return;
+      if (performance.now() - inspectedAt >= 1_000) {
+        inspectedAt = performance.now();
+        const info = await container.inspect();
+        if (!info.State.Running) {
+          const raw = (await container.logs({ stdout: true, stderr: true, tail: 20 })) as unknown as Buffer;
+          throw new Error(`warm server exited: ${demuxLogs(raw, [server.poolToken]).slice(-500)}`);
+        }
+      }
       await sleep(100);
     }
     throw new Error('warm server did not become claimable in time');
@@ -284,4 +333,54 @@ export class WarmPool {
       .catch(() => {});
     await releaseSlot(server.slotDir);
   }
+}
+
+/**
+ * One request to a pool server with its pool token; resolves with the status and (up to 64 KiB of) body,
+ * status 0 when there was no answer (refused, reset, timed out). A fresh connection each time.
+ */
+function httpCall(
+  server: WarmServer,
+  method: 'GET' | 'POST',
+  path: string,
+  options: { body?: string; timeoutMs: number },
+): Promise<{ status: number; body: string }> {
+  const none = { status: 0, body: '' };
+  return new Promise((resolve) => {
+    const req = request({
+      host: '127.0.0.1',
+      port: server.port,
+      path,
+      method,
+      agent: false,
+      headers: {
+        authorization: `token ${server.poolToken}`,
+        ...(options.body === undefined
+          ? {}
+          : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(options.body) }),
+      },
+    });
+    const timer = setTimeout(() => req.destroy(new Error('timed out')), options.timeoutMs);
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size <= 65_536) chunks.push(chunk);
+      });
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+      });
+      res.on('error', () => {
+        clearTimeout(timer);
+        resolve(none);
+      });
+    });
+    req.on('error', () => {
+      clearTimeout(timer);
+      resolve(none);
+    });
+    req.end(options.body);
+  });
 }

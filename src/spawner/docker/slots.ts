@@ -8,7 +8,7 @@ const run = promisify(execFile);
 /**
  * Slots: the host side of a warm-pool container's home (docs/pool.md). A slot directory holds `home`, an
  * empty directory bind-mounted into the container with `rslave` propagation, and `ctl`, mounted read-only,
- * holding the claim FIFO and the token file. Claiming bind-mounts the learner's home onto `home`; the
+ * holding the pool token file. Claiming bind-mounts the learner's home onto `home`; the
  * container sees it at once. Needs root (mount) and a slots root that is a shared mount.
  */
 
