@@ -45,7 +45,10 @@ export async function startTestSifu(
       ...Object.fromEntries(Object.entries(options.overrides ?? {}).filter(([k]) => k !== 'spawner')),
     },
   });
-  const sifu = await startSifu(config, { log: pino({ level: config.log.level }) });
+  const sifu = await startSifu(config, { log: pino({ level: config.log.level }) }).catch(async (err) => {
+    if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  });
   return {
     ...sifu,
     dataDir,
