@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { normalizeUsername } from '../auth/names.js';
 import { SifuError } from '../errors.js';
-import type { SpawnProgress } from '../lifecycle/server-manager.js';
 import { baseUrlOf } from '../lifecycle/server-manager.js';
+import type { SpawnProgress } from '../lifecycle/spawn-progress.js';
 import type { ProgressEvent } from '../spawner/spawner.js';
 import type { HubContext } from './context.js';
 import { requireIdentity, requireScopeOn } from './identity.js';

@@ -8,17 +8,8 @@ import { waitUntilReady } from '../spawner/ready.js';
 import type { ProgressEvent, Spawner, Started, StartRequest } from '../spawner/spawner.js';
 import { HomeLease } from '../storage/lease.js';
 import type { ServerRecord, Store } from '../store/store.js';
+import { createSpawnProgress, type LiveSpawn, readyProgress, type SpawnProgress } from './spawn-progress.js';
 import { StartSlots } from './start-slots.js';
-
-/** One start in flight: its progress so far, for the spawn page and the progress API. */
-export interface SpawnProgress {
-  readonly events: ProgressEvent[];
-  /** Settles when the start ends; never rejects (see `error`). */
-  readonly done: Promise<void>;
-  outcome: 'pending' | 'ready' | 'failed';
-  error?: SifuError;
-  subscribe(listener: (event: ProgressEvent) => void): () => void;
-}
 
 export interface ServerManagerOptions {
   store: Store;
@@ -102,7 +93,7 @@ export class ServerManager {
       if (options.exclusive) {
         throw new SifuError('SIFU_ERR_SERVER_ALREADY_RUNNING', `${userName}'s server is already running`);
       }
-      return this.finishedProgress('ready');
+      return readyProgress();
     }
     const inFlight = this.spawns.get(key);
     if (inFlight) {
@@ -134,7 +125,7 @@ export class ServerManager {
       await store.deleteServer(userName, serverName);
       throw new SifuError('SIFU_ERR_SPAWN_FAILED', 'Sifu is restarting; please try again in a moment.');
     }
-    const progress = this.newProgress();
+    const progress = createSpawnProgress();
     this.spawns.set(key, progress);
     this.finished.delete(key);
     void this.runStart(record, progress);
@@ -392,46 +383,7 @@ export class ServerManager {
       flushed: last,
     });
   }
-
-  private newProgress(): LiveSpawn {
-    const listeners = new Set<(event: ProgressEvent) => void>();
-    let resolveDone!: () => void;
-    const done = new Promise<void>((resolve) => {
-      resolveDone = resolve;
-    });
-    const progress: LiveSpawn = {
-      events: [],
-      done,
-      outcome: 'pending',
-      abort: new AbortController(),
-      subscribe(listener) {
-        listeners.add(listener);
-        return () => listeners.delete(listener);
-      },
-      emit(event) {
-        const last = progress.events.at(-1)?.progress ?? 0;
-        const clean = { progress: Math.max(last, event.progress), message: event.message };
-        progress.events.push(clean);
-        for (const listener of listeners) listener(clean);
-        if (progress.outcome !== 'pending') resolveDone();
-      },
-    };
-    return progress;
-  }
-
-  private finishedProgress(outcome: 'ready'): SpawnProgress {
-    const progress = this.newProgress();
-    progress.outcome = outcome;
-    progress.emit({ progress: 100, message: 'Your notebook server is ready' });
-    return progress;
-  }
 }
-
-interface ProgressEmitter {
-  emit(event: ProgressEvent): void;
-}
-
-type LiveSpawn = SpawnProgress & ProgressEmitter & { abort: AbortController };
 
 function abortError(signal: AbortSignal): SifuError {
   const reason = signal.reason;
