@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { isSifuError, SifuError } from '../../errors.js';
 import { cancelledError, sleep } from '../cancelled.js';
-import { parseCommand } from '../command.js';
+import { checkContainerCommand, containerServer } from '../container-server.js';
 import { pickFreePort } from '../local/free-port.js';
-import { buildServerEnv, SECRET_VARIABLES } from '../local/server-env.js';
 import type { PollResult, Spawner, StartContext, Started, StartRequest } from '../spawner.js';
 import { type DockerState, toDockerState } from './docker-state.js';
 import { containerLogTail, ensureImage, isConflict, isNotFound } from './engine.js';
@@ -77,7 +76,7 @@ export function createDockerSpawner(options: DockerSpawnerOptions): DockerSpawne
   const instance = options.instance ?? 'default';
   const launchWindowMs = options.launchWindowMs ?? 150;
   const defaultGraceMs = options.stopGraceMs ?? 5_000;
-  parseCommand(options.command, new Proxy({}, { get: () => '' }), { forbidden: SECRET_VARIABLES });
+  checkContainerCommand(options.command);
 
   async function start(request: StartRequest, context: StartContext): Promise<Started> {
     const { signal } = context;
@@ -104,17 +103,12 @@ export function createDockerSpawner(options: DockerSpawnerOptions): DockerSpawne
       if (secretDir) await rm(secretDir, { recursive: true, force: true });
     };
     try {
-      const env = buildServerEnv({
-        parentEnv: {},
-        home: homePath,
+      const { env, argv } = containerServer(request, {
+        command: options.command,
+        homePath,
         port,
-        baseUrl: request.baseUrl,
-        secret: request.secret,
-        runtimeDir: '/run/sifu',
         extraEnv: options.extraEnv,
-        requestEnv: request.env,
       });
-      const argv = parseCommand(options.command, env, { forbidden: SECRET_VARIABLES });
       const binds = [`${request.home}:${homePath}:rw`, ...(options.binds ?? [])];
       if (options.secretsDir) {
         secretDir = join(options.secretsDir, containerName);

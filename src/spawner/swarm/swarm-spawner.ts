@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import Docker from 'dockerode';
 import { isSifuError, SifuError } from '../../errors.js';
 import { cancelledError, sleep } from '../cancelled.js';
-import { parseCommand } from '../command.js';
+import { checkContainerCommand, containerServer } from '../container-server.js';
 import { DEFAULT_HOME_PATH } from '../docker/docker-spawner.js';
 import { demuxLogs, isNotFound } from '../docker/engine.js';
 import {
@@ -14,7 +14,6 @@ import {
   serverLabels,
 } from '../docker/labels.js';
 import { pickFreePort } from '../local/free-port.js';
-import { buildServerEnv, SECRET_VARIABLES } from '../local/server-env.js';
 import type { PollResult, Spawner, StartContext, Started, StartRequest } from '../spawner.js';
 import { type SwarmState, TERMINAL_TASK_STATES, toSwarmState } from './swarm-state.js';
 
@@ -62,7 +61,7 @@ export function createSwarmSpawner(options: SwarmSpawnerOptions): Spawner {
   const launchWindowMs = options.launchWindowMs ?? 150;
   const defaultGraceMs = options.stopGraceMs ?? 5_000;
   const tokenAsSecret = options.tokenAsSecret ?? true;
-  parseCommand(options.command, new Proxy({}, { get: () => '' }), { forbidden: SECRET_VARIABLES });
+  checkContainerCommand(options.command);
 
   const tasksOf = async (serviceId: string): Promise<TaskView[]> => {
     const tasks = (await docker.listTasks({
@@ -104,17 +103,12 @@ export function createSwarmSpawner(options: SwarmSpawnerOptions): Spawner {
       if (secretId) await removeSecretWhenFree(secretId);
     };
     try {
-      const env = buildServerEnv({
-        parentEnv: {},
-        home: homePath,
+      const { env, argv } = containerServer(request, {
+        command: options.command,
+        homePath,
         port,
-        baseUrl: request.baseUrl,
-        secret: request.secret,
-        runtimeDir: '/run/sifu',
         extraEnv: options.extraEnv,
-        requestEnv: request.env,
       });
-      const argv = parseCommand(options.command, env, { forbidden: SECRET_VARIABLES });
       context.progress({ progress: 10, message: 'Asking the cluster for a place to run' });
       const secrets: object[] = [];
       if (tokenAsSecret) {
