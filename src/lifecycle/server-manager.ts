@@ -117,7 +117,14 @@ export class ServerManager {
       lastActivity: null,
     };
     if (!(await store.claimServer(record))) {
-      // Another process holds the claim (or holds it since it died): never start a second server.
+      // Another replica holds the claim: never start a second server. If it already runs the server,
+      // route to it from here too (any replica serves any learner).
+      if (await this.adoptFromStore(userName, serverName)) {
+        if (options.exclusive) {
+          throw new SifuError('SIFU_ERR_SERVER_ALREADY_RUNNING', `${userName}'s server is already running`);
+        }
+        return readyProgress();
+      }
       throw new SifuError('SIFU_ERR_SERVER_PENDING', `${userName}'s server is being started elsewhere`);
     }
     if (this.shuttingDown) {
@@ -326,6 +333,17 @@ export class ServerManager {
       stopped += 1;
     }
     return stopped;
+  }
+
+  /** Routes to a server another replica started, when the store says it runs and it answers a poll. */
+  private async adoptFromStore(userName: string, serverName: string): Promise<boolean> {
+    const record = await this.options.store.getServer(userName, serverName);
+    if (record?.status !== 'running' || !record.url || record.backend !== this.options.spawner.backend)
+      return false;
+    const poll = await this.options.spawner.poll(record.state).catch(() => null);
+    if (poll?.status !== 'running') return false;
+    this.addRoute(record);
+    return true;
   }
 
   /** Polls every routed server once; a dead one loses its route and row. Returns the names found dead. */

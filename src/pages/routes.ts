@@ -110,6 +110,8 @@ export function registerPageRoutes(app: FastifyInstance, ctx: HubContext): void 
       if (manager.route(owner, '')) return proceed(reply, session.hash, identity.userName, target);
       // Starts unless a start is in flight; a failed start shows its reason and is retried on reload.
       await manager.start(owner, '');
+      // Already running after all (e.g. started by another replica, now routed here too): go straight in.
+      if (manager.route(owner, '')) return proceed(reply, session.hash, identity.userName, target);
       return reply.type('text/html').send(spawnPage({ user: identity.userName, owner, next: target }));
     },
   );

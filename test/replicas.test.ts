@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ADMIN_TOKEN, api, Client, removeDir, startTestSifu } from './support/sifu.js';
+
+test('two replicas on one store: a server started through one is served by the other, never started twice', async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'sifu-replicas-'));
+  const a = await startTestSifu({ dataDir });
+  const b = await startTestSifu({ dataDir });
+  try {
+    await api(a, '/users/ada', { method: 'POST', token: ADMIN_TOKEN });
+    assert.equal((await api(a, '/users/ada/server', { method: 'POST', token: ADMIN_TOKEN })).status, 201);
+
+    // The learner arrives through replica B, which never started anything.
+    const ada = new Client();
+    const { hops } = await ada.signIn(b, 'ada');
+    assert.ok(hops.at(-1)?.startsWith(`${b.notebookUrl}/user/ada/`), hops.join(' -> '));
+    const res = await ada.request(`${b.notebookUrl}/user/ada/api/contents/`);
+    assert.equal(res.status, 200);
+    assert.equal(
+      b.manager.route('ada', '')?.target,
+      a.manager.route('ada', '')?.target,
+      'the same server, routed by both replicas',
+    );
+    assert.equal((await a.store.listEvents({ type: 'server.start' })).length, 1, 'started once');
+
+    // Asking B to start it again is answered as JupyterHub would for a running server.
+    const again = await api(b, '/users/ada/server', { method: 'POST', token: ADMIN_TOKEN });
+    assert.equal(again.status, 400);
+    assert.equal(again.body.code, 'SIFU_ERR_SERVER_ALREADY_RUNNING');
+  } finally {
+    await b.manager.stop('ada', '').catch(() => {});
+    await b.stop();
+    await a.cleanup();
+    await removeDir(dataDir);
+  }
+});
