@@ -134,6 +134,10 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
     },
     completeHandoff: (code, binding) => sessions.completeHandoff(code, binding),
     beginHandoff: () => sessions.beginHandoff(),
+    unreachable(target) {
+      const route = manager.runningRoutes().find((r) => r.target === target);
+      if (route) void manager.checkOne(route.userName, route.serverName).catch(() => {});
+    },
     activity: (user, server, at) => manager.activity(user, server, at),
     adminAccess(admin, user, server) {
       void store.addEvent('admin.access', user, { admin, server }).catch(() => {});

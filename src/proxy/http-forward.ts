@@ -14,6 +14,8 @@ import type { Exchange, Target, TargetPool, UpstreamConnection, UpstreamPools } 
 export interface ForwardDeps {
   pools: UpstreamPools;
   csp: CspValues;
+  /** A server refused or broke a connection: it may have died; its owner is told (not awaited). */
+  unreachable?: (target: string) => void;
 }
 
 /** Which CSP a response gets, from the path after `/user/<name>/`. */
@@ -288,6 +290,8 @@ export class HttpExchange implements Exchange, ResponseHandler {
     }
     const code = (error as NodeJS.ErrnoException | undefined)?.code;
     const connectFailed = !this.reused && code !== undefined && CONNECT_ERRORS.has(code);
+    // Refused or broken: either way the server may have died; a poll tells (cheap, and only on failure).
+    this.deps.unreachable?.(this.target.origin);
     this.fail({ code: 'SIFU_ERR_UPSTREAM_UNREACHABLE', status: connectFailed ? 503 : 502 });
   }
 

@@ -64,7 +64,7 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
     maxFreePerTarget: MAX_FREE_SOCKETS_PER_SERVER,
     idleTimeoutMs: options.upstreamIdleTimeoutMs,
   });
-  const forwardDeps: ForwardDeps = { pools, csp };
+  const forwardDeps: ForwardDeps = { pools, csp, unreachable: hooks.unreachable };
   const activity = new ActivityTracker((user, server, at) => hooks.activity(user, server, at));
   const adminAudit = new Throttle(ADMIN_AUDIT_INTERVAL_MS);
   const webSockets = new Set<net.Socket>();

@@ -35,6 +35,11 @@ export interface ProxyHooks {
   beginHandoff?(): { binding: string; setCookie: string };
   /** Records that a route saw traffic (called at most about once a second per route). */
   activity(userName: string, serverName: string, at: Date): void;
+  /**
+   * The server at `target` refused a connection (it may have died): the owner checks it at once rather
+   * than at the next poll, so the learner's next request gets the spawn page. Must not throw.
+   */
+  unreachable?(target: string): void;
   /** An admin entered someone else's server: audited. */
   adminAccess?(admin: string, userName: string, serverName: string): void;
 }
