@@ -43,11 +43,22 @@ class SifuNotebookXBlock(XBlock):
         except (SifuError, OSError):
             return Fragment(error_html("The notebook cannot be opened right now. Please reload the page."))
 
-    def studio_post_save(self):
-        """Attaches the configured notebook to this unit whenever staff save the block."""
+    @XBlock.json_handler
+    def sync_notebook(self, data, suffix=""):
+        """Attaches the configured notebook to this unit in Sifu (staff only; called from Studio after saving)."""
+        if not self.runtime.user_is_staff:
+            return {"ok": False, "error": "staff only"}
         course_id, unit_id = self._ids()
         client = self._client()
-        if self.notebook_upload:
-            client.attach_notebook(course_id, unit_id, self.notebook_name, json.loads(self.notebook_upload))
-        elif self.git_repo and self.git_path:
-            client.attach_git_notebook(course_id, unit_id, self.notebook_name, self.git_repo, self.git_path)
+        try:
+            if self.notebook_upload:
+                client.attach_notebook(course_id, unit_id, self.notebook_name, json.loads(self.notebook_upload))
+            elif self.git_repo and self.git_path:
+                client.attach_git_notebook(course_id, unit_id, self.notebook_name, self.git_repo, self.git_path)
+            else:
+                return {"ok": False, "error": "upload a notebook or name a git repository and path"}
+        except SifuError as err:
+            return {"ok": False, "error": err.message, "code": err.code}
+        except ValueError:
+            return {"ok": False, "error": "the uploaded notebook is not JSON"}
+        return {"ok": True}
