@@ -31,6 +31,8 @@ export interface LtiLaunch {
   courseId: string;
   unitId: string;
   notebook: string | null;
+  /** The unit's base notebook in git (custom parameters `git_repo`, `git_path`, `git_ref`), when given. */
+  git: { repo: string; path: string; ref?: string } | null;
 }
 
 /** Roles that make a launcher course staff (LIS context roles, full URIs or the short forms). */
@@ -92,5 +94,13 @@ export function readLaunch(platform: LtiPlatform, payload: JWTPayload): LtiLaunc
     courseId: courseId.slice(0, 255),
     unitId: link.id,
     notebook: typeof custom.notebook === 'string' && custom.notebook ? custom.notebook.slice(0, 255) : null,
+    git:
+      typeof custom.git_repo === 'string' && typeof custom.git_path === 'string'
+        ? {
+            repo: custom.git_repo.slice(0, 2000),
+            path: custom.git_path.slice(0, 1000),
+            ...(typeof custom.git_ref === 'string' ? { ref: custom.git_ref.slice(0, 255) } : {}),
+          }
+        : null,
   };
 }

@@ -2,10 +2,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import type { HubContext } from '../../api/context.js';
 import { landOnCourseNotebook } from '../../api/launch.js';
-import { SifuError } from '../../errors.js';
+import { isSifuError, SifuError } from '../../errors.js';
 import { hashSecret, newSecret } from '../secrets.js';
 import { readCookie, setCookie } from '../sessions.js';
-import { type LtiPlatform, readLaunch } from './claims.js';
+import { type LtiLaunch, type LtiPlatform, readLaunch } from './claims.js';
 
 const STATE_TTL_MS = 10 * 60_000;
 const STATE_COOKIE = 'sifu-lti-state';
@@ -126,6 +126,35 @@ export function registerLtiRoutes(app: FastifyInstance, ctx: HubContext): void {
       course: launch.courseId,
       unit: launch.unitId,
     });
+    await attachForStaff(ctx, launch);
     return landOnCourseNotebook(ctx, req, reply, launch.userName, launch, 'lti');
+  });
+}
+
+/**
+ * Course staff set a unit up by launching it: when the platform's custom parameters name the base
+ * notebook in git and the unit has none yet, a staff launch attaches it (learners' launches never do).
+ * Git access, validation and the deployment token are the courses service's, as for the API.
+ */
+async function attachForStaff(ctx: HubContext, launch: LtiLaunch): Promise<void> {
+  if (launch.role !== 'staff' || !launch.git || !ctx.courseNotebooks || !ctx.courses) return;
+  try {
+    await ctx.courses.checkUnit(launch.courseId, launch.unitId, launch.notebook);
+    return;
+  } catch (err) {
+    if (!isSifuError(err) || err.code !== 'SIFU_ERR_COURSE_UNIT_NOT_FOUND') throw err;
+  }
+  const { record } = await ctx.courseNotebooks.attachFromGit({
+    courseId: launch.courseId,
+    unitId: launch.unitId,
+    name: launch.notebook ?? undefined,
+    git: launch.git,
+    by: launch.userName,
+  });
+  await ctx.store.addEvent('course.attach', launch.userName, {
+    course: launch.courseId,
+    unit: launch.unitId,
+    notebook: record.name,
+    via: 'lti',
   });
 }
