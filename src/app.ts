@@ -176,6 +176,7 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
     timers.push(timer);
   };
   every(config.spawner.pollInterval, () => manager.checkRunning());
+  every(config.spawner.routeSyncInterval, () => manager.syncRoutes());
   every(10, () => manager.flushActivity());
   every(3600, () => store.deleteExpiredSessions(new Date()));
   every(3600, () => storage.trash.purgeExpired());

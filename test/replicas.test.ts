@@ -3,12 +3,13 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ADMIN_TOKEN, api, Client, removeDir, startTestSifu } from './support/sifu.js';
+import { ADMIN_TOKEN, api, Client, removeDir, startTestSifu, waitFor } from './support/sifu.js';
 
 test('two replicas on one store: a server started through one is served by the other, never started twice', async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'sifu-replicas-'));
-  const a = await startTestSifu({ dataDir });
-  const b = await startTestSifu({ dataDir });
+  const fastSync = { spawner: { routeSyncInterval: 0.2 } };
+  const a = await startTestSifu({ dataDir, overrides: fastSync });
+  const b = await startTestSifu({ dataDir, overrides: fastSync });
   try {
     await api(a, '/users/ada', { method: 'POST', token: ADMIN_TOKEN });
     assert.equal((await api(a, '/users/ada/server', { method: 'POST', token: ADMIN_TOKEN })).status, 201);
@@ -25,6 +26,14 @@ test('two replicas on one store: a server started through one is served by the o
       'the same server, routed by both replicas',
     );
     assert.equal((await a.store.listEvents({ type: 'server.start' })).length, 1, 'started once');
+
+    // A second learner started through A reaches B's route table without any visit to B.
+    await api(a, '/users/bob', { method: 'POST', token: ADMIN_TOKEN });
+    await api(a, '/users/bob/server', { method: 'POST', token: ADMIN_TOKEN });
+    await waitFor('bob routed on B', async () => b.manager.route('bob', '') !== undefined, 10_000);
+    // Stopped through B: A forgets the route too.
+    assert.equal((await api(b, '/users/bob/server', { method: 'DELETE', token: ADMIN_TOKEN })).status, 204);
+    await waitFor('bob forgotten on A', async () => a.manager.route('bob', '') === undefined, 10_000);
 
     // Asking B to start it again is answered as JupyterHub would for a running server.
     const again = await api(b, '/users/ada/server', { method: 'POST', token: ADMIN_TOKEN });

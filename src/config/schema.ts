@@ -194,6 +194,11 @@ export const configTree = {
     ),
     startTimeout: opt(seconds, 120, 'Seconds a server may take to become ready before the start fails.'),
     pollInterval: opt(seconds, 30, 'Seconds between checks that running servers are still alive.'),
+    routeSyncInterval: opt(
+      seconds,
+      2,
+      'Seconds between reads of the store that bring routes started or stopped by other replicas to this one.',
+    ),
     maxConcurrentStarts: opt(
       z.coerce.number().int().min(1),
       10,

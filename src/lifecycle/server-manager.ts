@@ -269,6 +269,8 @@ export class ServerManager {
     this.finished.delete(key);
     const record = await this.options.store.getServer(userName, serverName);
     if (!record) return false;
+    // No longer 'running' in the store while it stops: no replica (this one included) routes to it again.
+    if (record.status === 'running') await this.options.store.updateServer({ ...record, status: 'pending' });
     if (Object.keys(record.state).length > 0) await this.options.spawner.stop(record.state);
     await this.options.homes?.lease.release(userName, HomeLease.holderOf(record));
     await this.options.store.deleteServer(userName, serverName);
@@ -333,6 +335,35 @@ export class ServerManager {
       stopped += 1;
     }
     return stopped;
+  }
+
+  /**
+   * Brings this replica's routes in line with the store: servers other replicas started get a route here,
+   * servers stopped elsewhere lose theirs. The store is the truth; the replica that started a server polls
+   * it, so no poll is made here. Starts and stops in flight in this process are left to themselves.
+   */
+  async syncRoutes(): Promise<{ added: number; removed: number }> {
+    const running = new Map<string, ServerRecord>();
+    for (const record of await this.options.store.listServers()) {
+      if (record.status === 'running' && record.url && record.backend === this.options.spawner.backend) {
+        running.set(keyOf(record.userName, record.name), record);
+      }
+    }
+    let added = 0;
+    let removed = 0;
+    for (const key of [...this.routes.keys()]) {
+      if (!running.has(key) && !this.spawns.has(key)) {
+        this.routes.delete(key);
+        removed += 1;
+      }
+    }
+    for (const [key, record] of running) {
+      if (!this.routes.has(key) && !this.spawns.has(key)) {
+        this.addRoute(record);
+        added += 1;
+      }
+    }
+    return { added, removed };
   }
 
   /** Routes to a server another replica started, when the store says it runs and it answers a poll. */
