@@ -27,6 +27,13 @@ test('two replicas on one store: a server started through one is served by the o
     );
     assert.equal((await a.store.listEvents({ type: 'server.start' })).length, 1, 'started once');
 
+    // Activity seen by B (flushed to the store) reaches A, whose culler would otherwise think ada idle.
+    const before = a.manager.runningRoutes().find((r) => r.userName === 'ada')?.lastActivity ?? 0;
+    await b.manager.flushActivity();
+    await a.manager.syncRoutes();
+    const after = a.manager.runningRoutes().find((r) => r.userName === 'ada')?.lastActivity ?? 0;
+    assert.ok(after > before, 'A learns of the traffic B proxied');
+
     // A second learner started through A reaches B's route table without any visit to B.
     await api(a, '/users/bob', { method: 'POST', token: ADMIN_TOKEN });
     await api(a, '/users/bob/server', { method: 'POST', token: ADMIN_TOKEN });

@@ -358,7 +358,12 @@ export class ServerManager {
       }
     }
     for (const [key, record] of running) {
-      if (!this.routes.has(key) && !this.spawns.has(key)) {
+      const route = this.routes.get(key);
+      if (route) {
+        // Traffic other replicas proxied (flushed to the store) counts here too: the culler must see it.
+        const stored = record.lastActivity?.getTime() ?? 0;
+        if (stored > route.lastActivity) route.lastActivity = route.flushed = stored;
+      } else if (!this.spawns.has(key)) {
         this.addRoute(record);
         added += 1;
       }
