@@ -36,6 +36,11 @@ export interface SifuOptions {
   log?: Logger;
   /** Replaces the configured backend (tests use failure doubles). */
   spawner?: Spawner;
+  /**
+   * Whether this process does the once-per-host work: the warm pool, culling, purges (default true).
+   * With `workers` > 1, only the first worker does; every worker serves and routes.
+   */
+  singletons?: boolean;
 }
 
 export interface Sifu {
@@ -77,7 +82,8 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
   await store.migrate();
   const externalLogin = createExternalLogin(config, log, store);
   const spawner = options.spawner ?? createSpawner(config);
-  const pool = createWarmPool(config, spawner, log);
+  const singletons = options.singletons ?? true;
+  const pool = singletons ? createWarmPool(config, spawner, log) : undefined;
   const storage = Storage.fromConfig(store, config);
   const courseNotebooks = new CourseNotebooks(store, storage, {
     maxNotebookBytes: config.storage.maxNotebookBytes,
@@ -134,6 +140,7 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
     },
     completeHandoff: (code, binding) => sessions.completeHandoff(code, binding),
     beginHandoff: () => sessions.beginHandoff(),
+    findRoute: async (user, server) => (await manager.followElsewhere(user, server)) === 'running',
     unreachable(target) {
       const route = manager.runningRoutes().find((r) => r.target === target);
       if (route) void manager.checkOne(route.userName, route.serverName).catch(() => {});
@@ -178,9 +185,11 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
   every(config.spawner.pollInterval, () => manager.checkRunning());
   every(config.spawner.routeSyncInterval, () => manager.syncRoutes());
   every(10, () => manager.flushActivity());
-  every(3600, () => store.deleteExpiredSessions(new Date()));
-  every(3600, () => storage.trash.purgeExpired());
-  if (config.culler.enabled) {
+  if (singletons) {
+    every(3600, () => store.deleteExpiredSessions(new Date()));
+    every(3600, () => storage.trash.purgeExpired());
+  }
+  if (config.culler.enabled && singletons) {
     every(config.culler.interval, () =>
       cullIdleServers(
         {

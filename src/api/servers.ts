@@ -51,11 +51,63 @@ export function registerServerRoutes(app: FastifyInstance, ctx: HubContext): voi
     requireScopeOn(identity, name, 'servers');
     await existingUser(name);
     const progress = manager.progress(name, '');
-    if (!progress && !manager.route(name, '')) {
+    if (progress || manager.route(name, '')) {
+      streamProgress(reply, progress, name);
+      return;
+    }
+    // Not started here: another replica or worker may be starting it. Follow it through the store.
+    if ((await manager.followElsewhere(name, '')) === 'gone') {
       throw new SifuError('SIFU_ERR_SERVER_NOT_FOUND', `${name} has no server starting or running`);
     }
-    streamProgress(reply, progress, name);
+    streamFromStore(
+      reply,
+      name,
+      () => manager.followElsewhere(name, ''),
+      ctx.config.spawner.startTimeout * 1000,
+    );
   });
+}
+
+/** Progress of a start running elsewhere: one waiting event, then ready or failed as the store tells. */
+function streamFromStore(
+  reply: FastifyReply,
+  userName: string,
+  follow: () => Promise<'running' | 'pending' | 'gone'>,
+  timeoutMs: number,
+): void {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache',
+    'x-accel-buffering': 'no',
+  });
+  const send = (data: Record<string, unknown>) => res.write(`data: ${JSON.stringify(data)}\n\n`);
+  send({ progress: 50, message: 'Your notebook server is starting' });
+  const until = Date.now() + timeoutMs;
+  const tick = async (): Promise<void> => {
+    if (res.destroyed) return;
+    const state = await follow().catch(() => 'pending' as const);
+    if (state === 'running') {
+      send({
+        progress: 100,
+        ready: true,
+        message: 'Your notebook server is ready',
+        url: baseUrlOf(userName, ''),
+      });
+      res.end();
+    } else if (state === 'gone' || Date.now() > until) {
+      send({
+        progress: 100,
+        failed: true,
+        message: 'Your notebook server could not be started. Please try again.',
+      });
+      res.end();
+    } else {
+      setTimeout(() => void tick(), 250).unref();
+    }
+  };
+  void tick();
 }
 
 /** Server-Sent Events as JupyterHub sends them: `data: {progress, message}` ... then `ready` or `failed`. */

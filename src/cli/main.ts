@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { startSifu, VERSION } from '../app.js';
+import { VERSION } from '../app.js';
 import { normalizeUsername } from '../auth/names.js';
 import { createTokenService, parseScopes, SCOPE_HELP } from '../auth/tokens.js';
 import { loadConfig, storeUrl } from '../config/load.js';
@@ -10,6 +10,7 @@ import { isSifuError } from '../errors.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { registerCourseCommands } from './course.js';
+import { serve } from './serve.js';
 
 /** The `sifu` command: a thin shell over the composition root and the store. */
 const program = new Command('sifu')
@@ -36,16 +37,7 @@ program
   .command('serve')
   .description('Start the hub and the notebook proxy; re-adopt servers that are still running.')
   .action(async () => {
-    const sifu = await startSifu(config());
-    console.log(
-      `Sifu ${VERSION}: sign in at ${sifu.hubUrl}/hub/login · notebooks at ${sifu.notebookUrl}/user/`,
-    );
-    const shutdown = (signal: string) => {
-      console.log(`${signal}: stopping Sifu (learners' servers keep running)`);
-      void sifu.stop().then(() => process.exit(0));
-    };
-    process.once('SIGINT', () => shutdown('SIGINT'));
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    await serve(config());
   });
 
 program

@@ -84,6 +84,11 @@ export const configTree = {
       'Origin browsers use to reach notebooks (default: http://<notebook.host>:<notebook.port>).',
     ),
   },
+  workers: opt(
+    z.coerce.number().int().min(1).max(64),
+    1,
+    'Sifu processes on this host sharing the hub and notebook ports (node:cluster), e.g. one per core: the proxy then uses every core. They share sessions and routes through the store.',
+  ),
   dataDir: opt(z.string().min(1), './data', "Directory for the embedded database and learners' homes."),
   adminToken: opt(
     z.string().min(16, 'must be at least 16 characters').optional(),

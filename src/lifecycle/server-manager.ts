@@ -372,6 +372,17 @@ export class ServerManager {
   }
 
   /** Routes to a server another replica started, when the store says it runs and it answers a poll. */
+  /**
+   * Where a server this process is not starting stands in the store: `running` (and now routed here),
+   * `pending` (another replica or worker is starting or stopping it) or `gone`.
+   */
+  async followElsewhere(userName: string, serverName: string): Promise<'running' | 'pending' | 'gone'> {
+    if (this.routes.has(keyOf(userName, serverName))) return 'running';
+    if (await this.adoptFromStore(userName, serverName)) return 'running';
+    const record = await this.options.store.getServer(userName, serverName);
+    return record ? 'pending' : 'gone';
+  }
+
   private async adoptFromStore(userName: string, serverName: string): Promise<boolean> {
     const record = await this.options.store.getServer(userName, serverName);
     if (record?.status !== 'running' || !record.url || record.backend !== this.options.spawner.backend)

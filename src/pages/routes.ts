@@ -109,7 +109,10 @@ export function registerPageRoutes(app: FastifyInstance, ctx: HubContext): void 
       const target = next && notebookOwner(ctx, next) === owner ? next : notebookHome(owner);
       if (manager.route(owner, '')) return proceed(reply, session.hash, identity.userName, target);
       // Starts unless a start is in flight; a failed start shows its reason and is retried on reload.
-      await manager.start(owner, '');
+      await manager.start(owner, '').catch((err: unknown) => {
+        // Being started by another replica or worker: the page follows it through the store.
+        if (!isSifuError(err) || err.code !== 'SIFU_ERR_SERVER_PENDING') throw err;
+      });
       // Already running after all (e.g. started by another replica, now routed here too): go straight in.
       if (manager.route(owner, '')) return proceed(reply, session.hash, identity.userName, target);
       return reply.type('text/html').send(spawnPage({ user: identity.userName, owner, next: target }));

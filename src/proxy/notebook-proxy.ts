@@ -37,8 +37,8 @@ const ADMIN_AUDIT_INTERVAL_MS = 60_000;
 
 type Admission =
   | { route: Route; target: Target }
-  | { redirect: string; headers?: string[] }
-  | { refuse: ProxyError; html: boolean };
+  | { redirect: string; headers?: string[]; missing?: true }
+  | { refuse: ProxyError; html: boolean; missing?: true };
 
 type Parsed = Extract<ParsedUserPath, { ok: true }>;
 
@@ -110,10 +110,10 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
     const route = hooks.route(path.userName, path.serverName);
     if (route === undefined) {
       if (ws || !isPageRequest(req.method ?? '', path.rest, req.headers)) {
-        return { refuse: { code: 'SIFU_ERR_SERVER_NOT_RUNNING' }, html: false };
+        return { refuse: { code: 'SIFU_ERR_SERVER_NOT_RUNNING' }, html: false, missing: true };
       }
       const next = encodeURIComponent(notebookOrigin + url);
-      return { redirect: `${hubOrigin}/hub/spawn/${path.userName}?next=${next}` };
+      return { redirect: `${hubOrigin}/hub/spawn/${path.userName}?next=${next}`, missing: true };
     }
     const target = pools.target(route.target);
     if (target === undefined) return { refuse: { code: 'SIFU_ERR_UPSTREAM_UNREACHABLE' }, html: false };
@@ -196,6 +196,19 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
   ) {
     if (res.destroyed) return;
     const admission = admit(visitor, req, path, false);
+    if ('missing' in admission && hooks.findRoute) {
+      // Not routed here (yet): another replica or worker may run it. Off the hot path: misses only.
+      hooks.findRoute(path.userName, path.serverName).then(
+        (found) => deliver(req, res, path, found ? admit(visitor, req, path, false) : admission),
+        () => deliver(req, res, path, admission),
+      );
+      return;
+    }
+    deliver(req, res, path, admission);
+  }
+
+  function deliver(req: http.IncomingMessage, res: http.ServerResponse, path: Parsed, admission: Admission) {
+    if (res.destroyed) return;
     if ('route' in admission) forwardRequest(req, res, path, admission.route, admission.target);
     else if ('redirect' in admission) sendRedirect(res, csp, admission.redirect, admission.headers);
     else sendError(res, csp, admission.refuse, admission.html);
@@ -221,6 +234,9 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
     return undefined;
   }
 
+  /** Upgrades whose missing route was already looked for further (see `ProxyHooks.findRoute`). */
+  const lookedFurther = new WeakSet<http.IncomingMessage>();
+
   function onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     const client = socket as net.Socket;
     client.on('error', () => client.destroy());
@@ -239,6 +255,15 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
         (visitor) => {
           if (client.destroyed) return;
           const admission = admit(visitor, req, path, true);
+          if ('missing' in admission && hooks.findRoute && !lookedFurther.has(req)) {
+            // As for HTTP: look further once, then decide again.
+            lookedFurther.add(req);
+            hooks.findRoute(path.userName, path.serverName).then(
+              () => onUpgrade(req, client, head),
+              () => onUpgrade(req, client, head),
+            );
+            return;
+          }
           if (!('route' in admission)) {
             rejectSocket(client, 'refuse' in admission ? admission.refuse : { code: 'SIFU_ERR_NOT_FOUND' });
             return;

@@ -33,6 +33,11 @@ export interface ProxyHooks {
    * lured into another browser is refused (no login CSRF into someone else's notebook).
    */
   beginHandoff?(): { binding: string; setCookie: string };
+  /**
+   * Called only when `route` found nothing: looks further (the store) for a server another replica or
+   * worker runs, and routes it here if so. Resolves true when `route` will now find it.
+   */
+  findRoute?(userName: string, serverName: string): Promise<boolean>;
   /** Records that a route saw traffic (called at most about once a second per route). */
   activity(userName: string, serverName: string, at: Date): void;
   /**

@@ -1,0 +1,60 @@
+import cluster from 'node:cluster';
+import { startSifu, VERSION } from '../app.js';
+import type { SifuConfig } from '../config/schema.js';
+
+const WORKER_INDEX = 'SIFU_WORKER_INDEX';
+
+/**
+ * `sifu serve`: one Sifu process, or with `workers` > 1 a supervisor that forks that many, sharing the hub
+ * and notebook ports (node:cluster) so the proxy uses every core. Workers share sessions, tickets and
+ * routes through the store; only the first does the once-per-host work (pool, culler, purges). A worker
+ * that dies is started again. Learners' servers outlive every one of them.
+ */
+export async function serve(config: SifuConfig): Promise<void> {
+  if (config.workers > 1 && cluster.isPrimary) {
+    superviseWorkers(config.workers);
+    return;
+  }
+  const index = Number(process.env[WORKER_INDEX] ?? '0');
+  const sifu = await startSifu(config, { singletons: index === 0 });
+  if (index === 0) {
+    const workers = config.workers > 1 ? ` (${config.workers} workers)` : '';
+    console.log(
+      `Sifu ${VERSION}${workers}: sign in at ${sifu.hubUrl}/hub/login · notebooks at ${sifu.notebookUrl}/user/`,
+    );
+  }
+  const shutdown = (signal: string) => {
+    if (index === 0) console.log(`${signal}: stopping Sifu (learners' servers keep running)`);
+    void sifu.stop().then(() => process.exit(0));
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+function superviseWorkers(count: number): void {
+  let stopping = false;
+  const fork = (index: number) => {
+    const worker = cluster.fork({ [WORKER_INDEX]: String(index) });
+    worker.on('exit', (code, signal) => {
+      if (stopping) return;
+      console.error(`sifu: worker ${index} exited (${signal ?? `code ${code}`}); starting it again`);
+      setTimeout(() => fork(index), 1000).unref();
+    });
+  };
+  for (let index = 0; index < count; index++) fork(index);
+  const stop = (signal: NodeJS.Signals) => {
+    stopping = true;
+    const workers = Object.values(cluster.workers ?? {});
+    let left = workers.length;
+    if (left === 0) process.exit(0);
+    for (const worker of workers) {
+      worker?.once('exit', () => {
+        left -= 1;
+        if (left === 0) process.exit(0);
+      });
+      worker?.process.kill(signal);
+    }
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}

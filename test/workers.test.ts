@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import {
+  ADMIN_TOKEN,
+  api,
+  Client,
+  FAKE_SERVER,
+  freePort,
+  removeDir,
+  startSifuProcess,
+} from './support/sifu.js';
+
+/** The Sifu processes whose parent is `pid` (the cluster's workers). */
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+        // Only Sifu workers (tsx also runs an esbuild helper process).
+        return (
+          Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid && cmdline.includes('cli/main')
+        );
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+let child: ChildProcess | undefined;
+let dataDir = '';
+after(async () => {
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+  if (dataDir) await removeDir(dataDir);
+});
+
+test('sifu serve with 2 workers: both serve, a learner signs in and works whichever worker answers', async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'sifu-workers-'));
+  const env = {
+    SIFU_DATA_DIR: dataDir,
+    SIFU_HUB_PORT: String(await freePort()),
+    SIFU_NOTEBOOK_PORT: String(await freePort()),
+    SIFU_ADMIN_TOKEN: ADMIN_TOKEN,
+    SIFU_WORKERS: '2',
+    SIFU_SPAWNER_COMMAND: `${FAKE_SERVER} fast`,
+    SIFU_SPAWNER_ROUTE_SYNC_INTERVAL: '0.2',
+  };
+  const sifu = {
+    hubUrl: `http://127.0.0.1:${env.SIFU_HUB_PORT}`,
+    notebookUrl: `http://127.0.0.1:${env.SIFU_NOTEBOOK_PORT}`,
+  };
+  const started = await startSifuProcess(env);
+  child = started.child;
+  // Both workers up: each answers health once it listens.
+  for (let i = 0; i < 100 && childrenOf(child.pid as number).length < 2; i++)
+    await new Promise((r) => setTimeout(r, 100));
+  assert.equal(childrenOf(child.pid as number).length, 2, started.output());
+
+  const ada = new Client();
+  const { hops } = await ada.signIn(sifu, 'ada');
+  // Through the spawn page, whose progress may be asked of the other worker: it follows via the store.
+  let landed = hops.at(-1) ?? '';
+  for (let i = 0; i < 50 && !landed.startsWith(`${sifu.notebookUrl}/user/ada/`); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    landed = (await ada.follow(`${sifu.hubUrl}/hub/spawn/ada`)).hops.at(-1) ?? '';
+  }
+  assert.ok(landed.startsWith(`${sifu.notebookUrl}/user/ada/`), landed);
+  const statuses = new Set<number>();
+  for (let i = 0; i < 30; i++) {
+    const fresh = new Client();
+    for (const [k, v] of ada.cookies) fresh.cookies.set(k, v);
+    statuses.add((await fresh.request(`${sifu.notebookUrl}/user/ada/api/contents/`)).status);
+  }
+  assert.deepEqual([...statuses], [200], 'every request, on either worker, reaches the server');
+  const events = await api(sifu, '/users/ada', { token: ADMIN_TOKEN });
+  assert.equal(events.body.servers[''].ready, true);
+  assert.equal((await api(sifu, '/users/ada/server', { method: 'DELETE', token: ADMIN_TOKEN })).status, 204);
+
+  child.kill('SIGTERM');
+  const code = await new Promise((resolve) => child?.once('exit', resolve));
+  assert.equal(code, 0, started.output());
+});
