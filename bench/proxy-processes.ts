@@ -252,13 +252,14 @@ export async function startWsEchoBackend(group: ProcessGroup): Promise<string> {
   return (await startNodeChild(group, 'proxy-ws-echo-child.ts', [])).url;
 }
 
-/** Sifu's proxy (the real createNotebookProxy) in its own process; see proxy-sifu-child.ts. */
+/** Sifu's proxy (the real createNotebookProxy) in its own process(es); see proxy-sifu-child.ts. */
 export function startSifuProxy(
   group: ProcessGroup,
   httpBackend: string,
   wsBackend: string,
+  workers = 1,
 ): Promise<Service> {
-  return startNodeChild(group, 'proxy-sifu-child.ts', [httpBackend, wsBackend]);
+  return startNodeChild(group, 'proxy-sifu-child.ts', [httpBackend, wsBackend, String(workers)]);
 }
 
 /** configurable-http-proxy from node_modules as shipped; routes added through its REST API. */

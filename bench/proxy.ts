@@ -60,8 +60,13 @@ export interface ProxyBenchOptions {
   log?: (line: string) => void;
 }
 
-type Proxied = 'Sifu' | 'CHP' | 'nginx';
-const order: Proxied[] = ['Sifu', 'CHP', 'nginx'];
+/**
+ * `Sifu` runs as `sifu serve --workers <cores>` does (one worker per core, as nginx's `worker_processes
+ * auto`); `Sifu 1 worker` is the default single process, measured beside it.
+ */
+type Proxied = 'Sifu' | 'Sifu 1 worker' | 'CHP' | 'nginx';
+const order: Proxied[] = ['Sifu', 'Sifu 1 worker', 'CHP', 'nginx'];
+const WORKERS = os.availableParallelism();
 
 interface Measured extends WrkResult {
   /** CPU time (user + system) of the proxy's process(es) per request, in µs; NaN for the backend alone. */
@@ -100,7 +105,8 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Row[]
     const backend = await startNginxBackend(group, workDir);
     const wsBackend = await startWsEchoBackend(group);
     const services: Record<Proxied, Service> = {
-      Sifu: await startSifuProxy(group, backend, wsBackend),
+      Sifu: await startSifuProxy(group, backend, wsBackend, WORKERS),
+      'Sifu 1 worker': await startSifuProxy(group, backend, wsBackend, 1),
       CHP: await startChp(group, { '/user/bench': backend, '/user/benchws': wsBackend }),
       nginx: await startNginxProxy(group, workDir, backend),
     };
@@ -128,7 +134,7 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Row[]
     };
     const direct = await load(backend);
     log(`direct: ${direct.requestsPerSec} req/s`);
-    const http: Record<Proxied, Measured[]> = { Sifu: [], CHP: [], nginx: [] };
+    const http: Record<Proxied, Measured[]> = { Sifu: [], 'Sifu 1 worker': [], CHP: [], nginx: [] };
     // An untimed round first: the first measured run used to pay for everyone's start-up.
     for (const name of order) {
       await runWrk({
@@ -228,6 +234,10 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Row[]
     rows.push({
       ...ratioRow('HTTP throughput', 'Sifu / nginx', rps('Sifu') / rps('nginx'), '>=', 0.5),
       note: perRound(rpsOf('Sifu'), rpsOf('nginx')),
+    });
+    rows.push({
+      ...ratioRow('HTTP throughput', 'Sifu 1 worker / nginx', rps('Sifu 1 worker') / rps('nginx')),
+      note: perRound(rpsOf('Sifu 1 worker'), rpsOf('nginx')),
     });
     rows.push({
       ...ratioRow('HTTP latency p99', 'Sifu / CHP', p99('Sifu') / p99('CHP'), '<=', 1),
