@@ -36,7 +36,12 @@ function childrenOf(pid: number): number[] {
 
 let child: ChildProcess | undefined;
 let dataDir = '';
+let hub = '';
 after(async () => {
+  // Even when the test failed half-way: stop the learner's server (it outlives Sifu by design).
+  if (hub && child && child.exitCode === null) {
+    await api({ hubUrl: hub }, '/users/ada/server', { method: 'DELETE', token: ADMIN_TOKEN }).catch(() => {});
+  }
   if (child && child.exitCode === null) child.kill('SIGKILL');
   if (dataDir) await removeDir(dataDir);
 });
@@ -56,6 +61,7 @@ test('sifu serve with 2 workers: both serve, a learner signs in and works whiche
     hubUrl: `http://127.0.0.1:${env.SIFU_HUB_PORT}`,
     notebookUrl: `http://127.0.0.1:${env.SIFU_NOTEBOOK_PORT}`,
   };
+  hub = sifu.hubUrl;
   const started = await startSifuProcess(env);
   child = started.child;
   // Both workers up: each answers health once it listens.
