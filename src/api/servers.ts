@@ -75,14 +75,7 @@ function streamFromStore(
   follow: () => Promise<'running' | 'pending' | 'gone'>,
   timeoutMs: number,
 ): void {
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, {
-    'content-type': 'text/event-stream',
-    'cache-control': 'no-cache',
-    'x-accel-buffering': 'no',
-  });
-  const send = (data: Record<string, unknown>) => res.write(`data: ${JSON.stringify(data)}\n\n`);
+  const { res, send } = openEventStream(reply);
   send({ progress: 50, message: 'Your notebook server is starting' });
   const until = Date.now() + timeoutMs;
   const tick = async (): Promise<void> => {
@@ -110,8 +103,8 @@ function streamFromStore(
   void tick();
 }
 
-/** Server-Sent Events as JupyterHub sends them: `data: {progress, message}` ... then `ready` or `failed`. */
-function streamProgress(reply: FastifyReply, progress: SpawnProgress | undefined, userName: string): void {
+/** Takes the response over for Server-Sent Events; `send` writes one `data:` event. */
+function openEventStream(reply: FastifyReply) {
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {
@@ -120,6 +113,12 @@ function streamProgress(reply: FastifyReply, progress: SpawnProgress | undefined
     'x-accel-buffering': 'no',
   });
   const send = (data: Record<string, unknown>) => res.write(`data: ${JSON.stringify(data)}\n\n`);
+  return { res, send };
+}
+
+/** Server-Sent Events as JupyterHub sends them: `data: {progress, message}` ... then `ready` or `failed`. */
+function streamProgress(reply: FastifyReply, progress: SpawnProgress | undefined, userName: string): void {
+  const { res, send } = openEventStream(reply);
   const finish = (p: SpawnProgress | undefined) => {
     if (!p || p.outcome === 'ready') {
       send({
