@@ -104,16 +104,22 @@ export function registerV1CompatRoutes(app: FastifyInstance, ctx: HubContext): v
     }),
   );
 
+  /** The 2016 "create" and "serve" both make the learner's copy if missing (never overwriting it). */
+  const ensureCopy = async (req: FastifyRequest<{ Params: Params }>) => {
+    const userName = await learner(req);
+    const copy = await courses.ensureLearnerCopy(
+      userName,
+      req.params.course,
+      null,
+      withIpynb(req.params.file),
+    );
+    return { userName, copy };
+  };
+
   app.post<{ Params: Params }>(
     `${prefix}/users/:user`,
     route(async (req, reply) => {
-      const userName = await learner(req);
-      const copy = await courses.ensureLearnerCopy(
-        userName,
-        req.params.course,
-        null,
-        withIpynb(req.params.file),
-      );
+      const { userName, copy } = await ensureCopy(req);
       reply.code(copy.created ? 201 : 200);
       return { ...copy, url: notebookUrl(ctx, userName, copy.path) };
     }),
@@ -122,13 +128,7 @@ export function registerV1CompatRoutes(app: FastifyInstance, ctx: HubContext): v
   app.get<{ Params: Params }>(
     `${prefix}/users/:user/serve`,
     route(async (req, reply) => {
-      const userName = await learner(req);
-      const copy = await courses.ensureLearnerCopy(
-        userName,
-        req.params.course,
-        null,
-        withIpynb(req.params.file),
-      );
+      const { userName, copy } = await ensureCopy(req);
       if (!copy.path) throw new SifuError('SIFU_ERR_NOTEBOOK_NOT_FOUND', 'no such notebook');
       return reply.redirect(notebookUrl(ctx, userName, copy.path), 302);
     }),

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { html, page } from '../pages/layout.js';
-import type { CspValues } from './responses.js';
+import { type CspValues, ownResponseHeaders } from './responses.js';
 
 /** The query parameter of the "open it here anyway" link (only honoured when the operator allows it). */
 export const NEW_TAB_PARAM = 'sifu-new-tab=1';
@@ -29,11 +29,6 @@ export function sendIframeOnlyPage(
 ${allowNewTab ? html`<p><a class="button" href="${here}">Open it in this tab anyway</a></p>` : ''}
 <p class="muted">Error 403 · <code>SIFU_ERR_IFRAME_ONLY</code></p>`,
   );
-  res.writeHead(403, {
-    'content-type': 'text/html; charset=utf-8',
-    'content-security-policy': csp.page,
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-  });
+  res.writeHead(403, ['Content-Type', 'text/html; charset=utf-8', ...ownResponseHeaders(csp)]);
   res.end(body);
 }

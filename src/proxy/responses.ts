@@ -74,14 +74,21 @@ export function sendError(res: ServerResponse, csp: CspValues, error: ProxyError
     type,
     'Content-Length',
     String(Buffer.byteLength(payload)),
+    ...ownResponseHeaders(csp),
+  ]);
+  res.end(payload);
+}
+
+/** Headers of every response the proxy writes itself (errors, redirects, its own pages): never cached. */
+export function ownResponseHeaders(csp: CspValues): string[] {
+  return [
     'Cache-Control',
     'no-store',
     'Content-Security-Policy',
     csp.page,
     'X-Content-Type-Options',
     'nosniff',
-  ]);
-  res.end(payload);
+  ];
 }
 
 /** A 302 with `Cache-Control: no-store`; `extra` are more header name/value pairs. */
@@ -95,19 +102,7 @@ export function sendRedirect(
     res.destroy();
     return;
   }
-  res.writeHead(302, [
-    'Location',
-    location,
-    'Content-Length',
-    '0',
-    'Cache-Control',
-    'no-store',
-    'Content-Security-Policy',
-    csp.page,
-    'X-Content-Type-Options',
-    'nosniff',
-    ...extra,
-  ]);
+  res.writeHead(302, ['Location', location, 'Content-Length', '0', ...ownResponseHeaders(csp), ...extra]);
   res.end();
 }
 
