@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
-import { type Sifu, startSifu } from '../src/app.js';
+import { type Sifu, startSifu } from '../src/app/start.js';
 import { loadConfig } from '../src/config/load.js';
 import { dockerForTests, removeLabelled } from '../src/spawner/docker/testing.js';
 import { benchSpawn } from './spawn.js';

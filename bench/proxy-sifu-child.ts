@@ -10,7 +10,8 @@ import cluster from 'node:cluster';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createNotebookProxy } from '../src/proxy/notebook-proxy.js';
-import type { ProxyHooks, Route, Visitor } from '../src/proxy/types.js';
+import type { ProxyHooks, Visitor } from '../src/proxy/types.js';
+import type { Route } from '../src/routes.js';
 import { BENCH_ORIGIN } from './proxy-processes.js';
 
 const [httpBackend, wsBackend, workersArg] = process.argv.slice(2);

@@ -218,10 +218,10 @@ async function startJupyterHubTarget(): Promise<Target> {
 async function startSifuTarget(): Promise<Target> {
   // Loaded on demand, so a JupyterHub-only run does not need the whole of Sifu.
   const [{ startSifu }, { loadConfig }, { DEFAULT_SPAWNER_COMMAND }, { baseUrlOf }] = await Promise.all([
-    import('../src/app.js'),
+    import('../src/app/start.js'),
     import('../src/config/load.js'),
     import('../src/config/schema.js'),
-    import('../src/lifecycle/server-manager.js'),
+    import('../src/routes.js'),
   ]);
   const dataDir = await mkdtemp(join(tmpdir(), 'sifu-bench-spawn-'));
   const token = `bench-${crypto.randomUUID()}`;

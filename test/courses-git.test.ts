@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
-import { type Sifu, startSifu } from '../src/app.js';
+import { type Sifu, startSifu } from '../src/app/start.js';
 import { loadConfig } from '../src/config/load.js';
 import { resolveDeploymentToken } from '../src/courses/deployment-token.js';
 import { fetchNotebookFromGit } from '../src/courses/git-fetch.js';

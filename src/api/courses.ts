@@ -5,12 +5,13 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { normalizeUsername } from '../auth/names.js';
 import type { CourseNotebooks } from '../courses/course-notebooks.js';
 import { courseDirName, validateCourseId } from '../courses/ids.js';
 import { SifuError } from '../errors.js';
+import { normalizeUsername } from '../names.js';
+import { notebookFilePath, notebookUrl } from '../routes.js';
 import type { CourseNotebookRecord } from '../store/store.js';
-import type { HubContext } from './context.js';
+import type { HubContext } from '../web/context.js';
 import { requireIdentity, requireScope, requireScopeOn } from './identity.js';
 import { parseBody } from './validate.js';
 
@@ -39,9 +40,8 @@ export function notebookModel(record: CourseNotebookRecord) {
 }
 
 /** `/user/<name>/notebooks/<dir>/<file>`: where Jupyter opens the learner's copy. */
-export function notebookUrl(ctx: HubContext, userName: string, relPath: string): string {
-  const encoded = relPath.split('/').map(encodeURIComponent).join('/');
-  return `${ctx.notebookOrigin}/user/${userName}/notebooks/${encoded}`;
+export function learnerNotebookUrl(ctx: HubContext, userName: string, relPath: string): string {
+  return notebookUrl(ctx.notebookOrigin, userName, notebookFilePath(relPath));
 }
 
 export function requireCourses(ctx: HubContext): CourseNotebooks {
@@ -136,7 +136,7 @@ export function registerCourseRoutes(app: FastifyInstance, ctx: HubContext): voi
       exists: status.exists,
       size: status.size,
       modified: status.modified?.toISOString() ?? null,
-      url: notebookUrl(ctx, userName, status.path),
+      url: learnerNotebookUrl(ctx, userName, status.path),
     };
   });
 
@@ -153,14 +153,14 @@ export function registerCourseRoutes(app: FastifyInstance, ctx: HubContext): voi
       await ctx.store.addEvent('notebook.copy', userName, { course: req.params.course, path: copy.path });
     }
     reply.code(copy.created ? 201 : 200);
-    return { path: copy.path, created: copy.created, url: notebookUrl(ctx, userName, copy.path) };
+    return { path: copy.path, created: copy.created, url: learnerNotebookUrl(ctx, userName, copy.path) };
   });
 
   app.post<{ Params: CopyParams }>(`${base}/copies/:user/reset`, async (req) => {
     const userName = await learner(req, await requireIdentity(ctx, req));
     const result = await courses.resetLearnerCopy(userName, req.params.course, req.params.name);
     await ctx.store.addEvent('notebook.reset', userName, { course: req.params.course, ...result });
-    return { ...result, url: notebookUrl(ctx, userName, result.path) };
+    return { ...result, url: learnerNotebookUrl(ctx, userName, result.path) };
   });
 
   app.delete<{ Params: CopyParams }>(`${base}/copies/:user`, async (req) => {

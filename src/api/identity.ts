@@ -3,7 +3,7 @@ import type { Identity } from '../auth/tokens.js';
 import { hasScope, mayActOn } from '../auth/tokens.js';
 import { SifuError } from '../errors.js';
 import type { Scope } from '../store/store.js';
-import type { HubContext } from './context.js';
+import type { HubContext } from '../web/context.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 

@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { normalizeUsername } from '../auth/names.js';
 import { hashSecret, newSecret } from '../auth/secrets.js';
 import { hasScope } from '../auth/tokens.js';
 import { SifuError } from '../errors.js';
-import { completeSignIn } from '../pages/sign-in.js';
-import type { HubContext } from './context.js';
+import { normalizeUsername } from '../names.js';
+import type { HubContext } from '../web/context.js';
+import { type LaunchData, landOnCourseNotebook } from '../web/landing.js';
 import { requireIdentity, requireScope } from './identity.js';
 import { parseBody } from './validate.js';
 
@@ -24,12 +24,6 @@ const launchBody = z.strictObject({
   unit_id: platformId,
   notebook: z.string().min(1).max(255).nullable().optional(),
 });
-
-export interface LaunchData {
-  courseId: string;
-  unitId: string;
-  notebook: string | null;
-}
 
 /** Mints a one-time launch ticket for `userName`; returns the URL that signs them in and lands them. */
 export async function mintLaunch(ctx: HubContext, userName: string, data: LaunchData): Promise<string> {
@@ -87,37 +81,4 @@ export function registerLaunchRoutes(app: FastifyInstance, ctx: HubContext): voi
     await ctx.store.addEvent('launch.open', ticket.userName, { course: data.courseId, unit: data.unitId });
     return landOnCourseNotebook(ctx, req, reply, ticket.userName, data, 'launch');
   });
-}
-
-/**
- * The end of every launch (launch URL, LTI): the learner's copy of the unit's notebook exists, they are
- * signed in, and the spawn page (live progress) takes them to that notebook once their server is ready.
- */
-export async function landOnCourseNotebook(
-  ctx: HubContext,
-  req: FastifyRequest,
-  reply: FastifyReply,
-  userName: string,
-  launch: LaunchData,
-  via: string,
-) {
-  let target = `${ctx.notebookOrigin}/user/${userName}/`;
-  if (ctx.courses) {
-    await ctx.store.ensureUser(userName);
-    const path = await ctx.courses.ensureLearnerCopy(
-      userName,
-      launch.courseId,
-      launch.unitId,
-      launch.notebook,
-    );
-    if (path) target += `notebooks/${path.split('/').map(encodeURIComponent).join('/')}`;
-  }
-  return completeSignIn(
-    ctx,
-    req,
-    reply,
-    userName,
-    `/hub/spawn/${userName}?next=${encodeURIComponent(target)}`,
-    via,
-  );
 }

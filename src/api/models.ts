@@ -1,5 +1,5 @@
 import type { ServerManager } from '../lifecycle/server-manager.js';
-import { baseUrlOf } from '../lifecycle/server-manager.js';
+import { baseUrlOf } from '../routes.js';
 import type { ServerRecord, TokenRecord, UserRecord } from '../store/store.js';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);

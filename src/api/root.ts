@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { HubContext } from './context.js';
+import type { HubContext } from '../web/context.js';
 
 /** `GET /hub/api/`: the version, as JupyterHub answers it (no authentication needed). */
 export function registerRootRoutes(app: FastifyInstance, ctx: HubContext): void {

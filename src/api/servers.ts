@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { normalizeUsername } from '../auth/names.js';
 import { SifuError } from '../errors.js';
-import { baseUrlOf } from '../lifecycle/server-manager.js';
 import type { SpawnProgress } from '../lifecycle/spawn-progress.js';
+import { normalizeUsername } from '../names.js';
+import { baseUrlOf } from '../routes.js';
 import type { ProgressEvent } from '../spawner/spawner.js';
-import type { HubContext } from './context.js';
+import type { HubContext } from '../web/context.js';
 import { requireIdentity, requireScopeOn } from './identity.js';
 
 /** How long `POST .../server` waits for a start before answering 202 (JupyterHub's slow_spawn_timeout). */

@@ -3,11 +3,11 @@
  * restore), and the purge of all their files (admin only, audited; servers are stopped first).
  */
 import type { FastifyInstance } from 'fastify';
-import { normalizeUsername } from '../auth/names.js';
 import { SifuError } from '../errors.js';
+import { normalizeUsername } from '../names.js';
 import type { Storage } from '../storage/storage.js';
 import type { TrashEntry } from '../storage/trash.js';
-import type { HubContext } from './context.js';
+import type { HubContext } from '../web/context.js';
 import { requireIdentity, requireRead, requireScope, requireScopeOn } from './identity.js';
 
 function trashModel(entry: TrashEntry) {

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { normalizeUsername } from '../auth/names.js';
 import { hasScope, parseScopes } from '../auth/tokens.js';
 import { SifuError } from '../errors.js';
-import type { HubContext } from './context.js';
+import { normalizeUsername } from '../names.js';
+import type { HubContext } from '../web/context.js';
 import { requireIdentity, requireScopeOn } from './identity.js';
 import { tokenModel } from './models.js';
 import { parseBody } from './validate.js';

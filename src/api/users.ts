@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { normalizeUsername } from '../auth/names.js';
 import { hasScope } from '../auth/tokens.js';
 import { SifuError } from '../errors.js';
-import type { HubContext } from './context.js';
+import { normalizeUsername } from '../names.js';
+import type { HubContext } from '../web/context.js';
 import { requireIdentity, requireRead, requireScope } from './identity.js';
 import { userModel } from './models.js';
 import { parseBody } from './validate.js';

@@ -14,10 +14,10 @@
  * routes need the learner themselves (token with `servers`, or their hub session) or an admin.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { normalizeUsername } from '../auth/names.js';
 import { errorBody, isSifuError, SifuError } from '../errors.js';
-import type { HubContext } from './context.js';
-import { notebookModel, notebookUrl, requireCourses } from './courses.js';
+import { normalizeUsername } from '../names.js';
+import type { HubContext } from '../web/context.js';
+import { learnerNotebookUrl, notebookModel, requireCourses } from './courses.js';
 import { requireIdentity, requireScope, requireScopeOn } from './identity.js';
 
 type Params = { course: string; file: string; user?: string };
@@ -100,7 +100,11 @@ export function registerV1CompatRoutes(app: FastifyInstance, ctx: HubContext): v
       const userName = await learner(req);
       const status = await courses.learnerCopyStatus(userName, req.params.course, withIpynb(req.params.file));
       reply.code(status.exists ? 200 : 404);
-      return { exists: status.exists, path: status.path, url: notebookUrl(ctx, userName, status.path) };
+      return {
+        exists: status.exists,
+        path: status.path,
+        url: learnerNotebookUrl(ctx, userName, status.path),
+      };
     }),
   );
 
@@ -121,7 +125,7 @@ export function registerV1CompatRoutes(app: FastifyInstance, ctx: HubContext): v
     route(async (req, reply) => {
       const { userName, copy } = await ensureCopy(req);
       reply.code(copy.created ? 201 : 200);
-      return { ...copy, url: notebookUrl(ctx, userName, copy.path) };
+      return { ...copy, url: learnerNotebookUrl(ctx, userName, copy.path) };
     }),
   );
 
@@ -130,7 +134,7 @@ export function registerV1CompatRoutes(app: FastifyInstance, ctx: HubContext): v
     route(async (req, reply) => {
       const { userName, copy } = await ensureCopy(req);
       if (!copy.path) throw new SifuError('SIFU_ERR_NOTEBOOK_NOT_FOUND', 'no such notebook');
-      return reply.redirect(notebookUrl(ctx, userName, copy.path), 302);
+      return reply.redirect(learnerNotebookUrl(ctx, userName, copy.path), 302);
     }),
   );
 }

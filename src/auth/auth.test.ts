@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { normalizeUsername } from './names.js';
+import { normalizeUsername } from '../names.js';
 import { readCookie } from './sessions.js';
 import { hasScope, type Identity, mayActOn, parseScopes } from './tokens.js';
 

@@ -4,11 +4,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { normalizeUsername } from '../auth/names.js';
 import type { SifuConfig } from '../config/schema.js';
 import { CourseNotebooks } from '../courses/course-notebooks.js';
 import { resolveDeploymentToken } from '../courses/deployment-token.js';
 import { courseDirName } from '../courses/ids.js';
+import { normalizeUsername } from '../names.js';
 import { Storage } from '../storage/storage.js';
 import { formatBytes } from '../storage/usage.js';
 import type { Store } from '../store/store.js';

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { VERSION } from '../app.js';
-import { normalizeUsername } from '../auth/names.js';
+import { VERSION } from '../app/start.js';
 import { createTokenService, parseScopes, SCOPE_HELP } from '../auth/tokens.js';
 import { loadConfig, storeUrl } from '../config/load.js';
 import { configReference } from '../config/reference.js';
 import type { SifuConfig } from '../config/schema.js';
 import { isSifuError } from '../errors.js';
+import { normalizeUsername } from '../names.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { registerCourseCommands } from './course.js';

@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import { startSifu, VERSION } from '../app.js';
+import { startSifu, VERSION } from '../app/start.js';
 import type { SifuConfig } from '../config/schema.js';
 
 const WORKER_INDEX = 'SIFU_WORKER_INDEX';

@@ -1,12 +1,27 @@
 /**
- * Adapts `CourseNotebooks` to what the launch API and LTI need (`LaunchCourses` in src/api/context.ts):
+ * Adapts `CourseNotebooks` to what the launch API and LTI need (`LaunchCourses` below):
  * a launch names a course and unit, and optionally the notebook; without one, the unit's first notebook
  * (by name; a course-wide notebook when the unit has none of its own) is opened.
  */
-import type { LaunchCourses } from '../api/context.js';
 import { isSifuError, SifuError } from '../errors.js';
 import type { CourseNotebookRecord } from '../store/store.js';
 import type { CourseNotebooks } from './course-notebooks.js';
+
+/** What a launch needs from course storage (the courses service implements it). */
+export interface LaunchCourses {
+  /** Throws SifuError SIFU_ERR_COURSE_UNIT_NOT_FOUND when the unit (or its named notebook) is unknown. */
+  checkUnit(courseId: string, unitId: string, notebook: string | null): Promise<void>;
+  /**
+   * Makes the learner's copy of the unit's notebook if it is missing (never overwrites one); returns its
+   * path relative to the learner's home, e.g. `course-x/intro.ipynb`, or null when there is none.
+   */
+  ensureLearnerCopy(
+    userName: string,
+    courseId: string,
+    unitId: string,
+    notebook: string | null,
+  ): Promise<string | null>;
+}
 
 function unitNotFound(): SifuError {
   return new SifuError('SIFU_ERR_COURSE_UNIT_NOT_FOUND', 'this course unit has no notebook attached');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
-import type { Route } from '../proxy/types.js';
+import type { Route } from '../routes.js';
 import { cullIdleServers, isIdle, type KernelInfo } from './culler.js';
 
 const now = Date.parse('2026-11-25T12:00:00Z');

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Route } from '../proxy/types.js';
+import type { Route } from '../routes.js';
 
 export interface KernelInfo {
   execution_state?: string;

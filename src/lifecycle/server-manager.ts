@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { newSecret } from '../auth/secrets.js';
 import { isSifuError, SifuError } from '../errors.js';
-import type { Route } from '../proxy/types.js';
+import { baseUrlOf, type Route } from '../routes.js';
 import { waitUntilReady } from '../spawner/ready.js';
 import type { ProgressEvent, Spawner, Started, StartRequest } from '../spawner/spawner.js';
 import { HomeLease } from '../storage/lease.js';
@@ -33,9 +33,6 @@ export interface ServerHomes {
   prepareLaunch(userName: string): Promise<string>;
   readonly lease: Pick<HomeLease, 'acquire' | 'renew' | 'release'>;
 }
-
-export const baseUrlOf = (userName: string, serverName: string): string =>
-  serverName ? `/user/${userName}/${serverName}/` : `/user/${userName}/`;
 
 const keyOf = (userName: string, serverName: string): string => `${userName}/${serverName}`;
 

@@ -1,14 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { HubContext } from '../api/context.js';
-import { normalizeUsername } from '../auth/names.js';
+import { completeSignIn, notebookOwner, proceedTo, safeBinding, safeNext } from '../auth/sign-in.js';
 import { isSifuError, SifuError } from '../errors.js';
-import { errorPage } from './layout.js';
-import { completeSignIn, notebookOwner, proceedTo, safeBinding, safeNext } from './sign-in.js';
+import { normalizeUsername } from '../names.js';
+import { notebookUrl } from '../routes.js';
+import type { HubContext } from '../web/context.js';
+import { errorPage } from '../web/layout.js';
 import { homePage, loginPage, spawnPage } from './templates.js';
 
 export function registerPageRoutes(app: FastifyInstance, ctx: HubContext): void {
   const { sessions, store, manager } = ctx;
-  const notebookHome = (user: string) => `${ctx.notebookOrigin}/user/${user}/`;
+  const notebookHome = (user: string) => notebookUrl(ctx.notebookOrigin, user);
 
   const proceed = (reply: FastifyReply, hubHash: string, userName: string, next: string | null) =>
     proceedTo(ctx, reply, hubHash, userName, next);

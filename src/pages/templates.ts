@@ -1,4 +1,4 @@
-import { Html, html, page } from './layout.js';
+import { Html, html, page } from '../web/layout.js';
 
 /** A JavaScript string literal that is safe inside a <script> element. */
 const js = (value: string): string => JSON.stringify(value).replace(/</g, '\\u003c');

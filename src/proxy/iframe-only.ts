@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { html, page } from '../pages/layout.js';
+import { html, page } from '../web/layout.js';
 import { type CspValues, ownResponseHeaders } from './responses.js';
 
 /** The query parameter of the "open it here anyway" link (only honoured when the operator allows it). */

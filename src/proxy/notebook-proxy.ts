@@ -10,14 +10,14 @@ import http from 'node:http';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { SifuError } from '../errors.js';
+import { baseUrlOf, type ParsedUserPath, parseUserPath, type Route } from '../routes.js';
 import { ActivityTracker, onlyPingPong, Throttle } from './activity.js';
 import { handleHandoff, isHandoffUrl } from './handoff.js';
 import { contentKind, type ForwardDeps, HttpExchange } from './http-forward.js';
 import { refusesTopLevel, sendIframeOnlyPage } from './iframe-only.js';
-import { type ParsedUserPath, parseUserPath } from './parse-user-path.js';
 import { allowedOriginSet, isPageRequest, originAllowed, prefersHtml } from './request-policy.js';
 import { cspValues, type ProxyError, rejectSocket, sendError, sendRedirect } from './responses.js';
-import type { ProxyHooks, ProxyOptions, Route, Visitor } from './types.js';
+import type { ProxyHooks, ProxyOptions, Visitor } from './types.js';
 import { buildUpstreamHead } from './upstream-head.js';
 import { type Target, UpstreamPools } from './upstream-pool.js';
 import { UpgradeExchange } from './ws-forward.js';
@@ -105,7 +105,9 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
     if (path.missingSlash) {
       if (ws) return { refuse: { code: 'SIFU_ERR_NOT_FOUND' }, html: false };
       const query = url.indexOf('?');
-      return { redirect: `/user/${path.userName}/${query === -1 ? '' : url.slice(query)}` };
+      return {
+        redirect: `${baseUrlOf(path.userName, path.serverName)}${query === -1 ? '' : url.slice(query)}`,
+      };
     }
     const route = hooks.route(path.userName, path.serverName);
     if (route === undefined) {

@@ -3,7 +3,7 @@
  * (page vs API), where the sign-in handoff may send the browser, and which cookies belong to Sifu.
  * Header values come in as `req.headers` gives them; nothing here does I/O.
  */
-import { parseUserPath } from './parse-user-path.js';
+import { parseUserPath } from '../routes.js';
 
 type HeaderValue = string | string[] | undefined;
 

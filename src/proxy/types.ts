@@ -1,14 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-
-/** Where `/user/<userName>/[<serverName>/]` goes. */
-export interface Route {
-  userName: string;
-  serverName: string;
-  /** Origin of the server, e.g. http://127.0.0.1:45678. */
-  target: string;
-  /** The server's secret token; the proxy adds `Authorization: token <secret>` upstream. */
-  secret: string;
-}
+import type { Route } from '../routes.js';
 
 /** The identity of the browser behind a request on the notebook origin. */
 export interface Visitor {

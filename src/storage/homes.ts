@@ -16,8 +16,8 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chown, link, lstat, mkdir, open, readlink, realpath, unlink } from 'node:fs/promises';
 import { join, sep } from 'node:path';
-import { isValidUsername } from '../auth/names.js';
 import { SifuError } from '../errors.js';
+import { isValidUsername } from '../names.js';
 import { relativePathComponents } from './paths.js';
 
 export interface HomesOptions {

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
-import { type Sifu, startSifu } from '../../src/app.js';
+import { type Sifu, startSifu } from '../../src/app/start.js';
 import { loadConfig } from '../../src/config/load.js';
 import { DEFAULT_SPAWNER_COMMAND } from '../../src/config/schema.js';
 import { pickFreePort } from '../../src/spawner/local/free-port.js';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import { SifuError } from '../../errors.js';
-import { normalizeUsername } from '../names.js';
+import { normalizeUsername } from '../../names.js';
 
 /** LTI 1.3 claim names (IMS Global LTI Core 1.3). */
 export const LTI = {

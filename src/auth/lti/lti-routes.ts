@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from 'jose';
-import type { HubContext } from '../../api/context.js';
-import { landOnCourseNotebook } from '../../api/launch.js';
 import { isSifuError, SifuError } from '../../errors.js';
+import type { HubContext } from '../../web/context.js';
+import { landOnCourseNotebook } from '../../web/landing.js';
 import { hashSecret, newSecret } from '../secrets.js';
 import { readCookie, setCookie } from '../sessions.js';
 import { type LtiLaunch, type LtiPlatform, readLaunch } from './claims.js';

@@ -1,15 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import * as oauth from 'oauth4webapi';
 import type { Logger } from 'pino';
-import type { ExternalLogin, HubContext } from '../../api/context.js';
 import { hubOrigin } from '../../config/load.js';
 import type { SifuConfig } from '../../config/schema.js';
 import { isSifuError, SifuError } from '../../errors.js';
-import { completeSignIn } from '../../pages/sign-in.js';
+import { normalizeUsername } from '../../names.js';
 import type { Store } from '../../store/store.js';
-import { normalizeUsername } from '../names.js';
+import type { HubContext } from '../../web/context.js';
 import { secretsEqual } from '../secrets.js';
 import { readCookie } from '../sessions.js';
+import { completeSignIn, type ExternalLogin } from '../sign-in.js';
 import { createEdxPlatform } from './edx.js';
 import { authorizationError, platformError, stateError } from './failures.js';
 import { createOidcPlatform } from './oidc.js';

@@ -4,7 +4,8 @@
  * A cookie value not in the table (forged, or expired) is no session, as the real hooks must treat it.
  */
 import type { IncomingMessage } from 'node:http';
-import type { ProxyHooks, Route, Visitor } from '../types.js';
+import type { Route } from '../../routes.js';
+import type { ProxyHooks, Visitor } from '../types.js';
 
 export const SESSION_COOKIE = 'sifu-session';
 

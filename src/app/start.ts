@@ -1,30 +1,31 @@
 import { readFileSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
-import type { HubContext } from './api/context.js';
-import { createExternalLogin } from './auth/oauth/external-login.js';
-import { resolveOAuthSettings } from './auth/oauth/settings.js';
-import { createSessionService } from './auth/sessions.js';
-import { createTokenService } from './auth/tokens.js';
-import { hubOrigin, notebookOrigin, storeUrl } from './config/load.js';
-import type { SifuConfig } from './config/schema.js';
-import { CourseNotebooks } from './courses/course-notebooks.js';
-import { resolveDeploymentToken } from './courses/deployment-token.js';
-import { launchCourses } from './courses/launch-adapter.js';
-import { SifuError } from './errors.js';
+import { createExternalLogin } from '../auth/oauth/external-login.js';
+import { resolveOAuthSettings } from '../auth/oauth/settings.js';
+import { createSessionService } from '../auth/sessions.js';
+import { createTokenService } from '../auth/tokens.js';
+import { hubOrigin, notebookOrigin, storeUrl } from '../config/load.js';
+import type { SifuConfig } from '../config/schema.js';
+import { CourseNotebooks } from '../courses/course-notebooks.js';
+import { resolveDeploymentToken } from '../courses/deployment-token.js';
+import { launchCourses } from '../courses/launch-adapter.js';
+import { SifuError } from '../errors.js';
+import { cullIdleServers, fetchKernels } from '../lifecycle/culler.js';
+import { ServerManager } from '../lifecycle/server-manager.js';
+import { createWarmPool, watchServerDeaths } from '../pool/create-pool.js';
+import { createNotebookProxy } from '../proxy/notebook-proxy.js';
+import type { ProxyHooks } from '../proxy/types.js';
+import { baseUrlOf } from '../routes.js';
+import { createSpawner } from '../spawner/create-spawner.js';
+import type { Spawner } from '../spawner/spawner.js';
+import { Storage } from '../storage/storage.js';
+import { openStore } from '../store/open-store.js';
+import type { Store } from '../store/store.js';
+import type { HubContext } from '../web/context.js';
 import { createHub } from './hub.js';
-import { cullIdleServers, fetchKernels } from './lifecycle/culler.js';
-import { baseUrlOf, ServerManager } from './lifecycle/server-manager.js';
-import { createWarmPool, watchServerDeaths } from './pool/create-pool.js';
-import { createNotebookProxy } from './proxy/notebook-proxy.js';
-import type { ProxyHooks } from './proxy/types.js';
-import { createSpawner } from './spawner/create-spawner.js';
-import type { Spawner } from './spawner/spawner.js';
-import { Storage } from './storage/storage.js';
-import { openStore } from './store/open-store.js';
-import type { Store } from './store/store.js';
 
 export const VERSION: string = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
 
 /** The JupyterHub REST API level Sifu answers as (`GET /hub/api/` -> version), for unchanged clients. */

@@ -1,19 +1,19 @@
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
-import type { HubContext } from './api/context.js';
-import { registerCourseRoutes } from './api/courses.js';
-import { registerLaunchRoutes } from './api/launch.js';
-import { registerRootRoutes } from './api/root.js';
-import { registerServerRoutes } from './api/servers.js';
-import { registerStorageRoutes } from './api/storage.js';
-import { registerTokenRoutes } from './api/tokens.js';
-import { registerUserRoutes } from './api/users.js';
-import { registerV1CompatRoutes } from './api/v1-compat.js';
-import { registerLtiRoutes } from './auth/lti/lti-routes.js';
-import { registerExternalLoginRoutes } from './auth/oauth/external-login.js';
-import { errorBody, isSifuError, SifuError } from './errors.js';
-import { errorPage } from './pages/layout.js';
-import { registerPageRoutes } from './pages/routes.js';
+import { registerCourseRoutes } from '../api/courses.js';
+import { registerLaunchRoutes } from '../api/launch.js';
+import { registerRootRoutes } from '../api/root.js';
+import { registerServerRoutes } from '../api/servers.js';
+import { registerStorageRoutes } from '../api/storage.js';
+import { registerTokenRoutes } from '../api/tokens.js';
+import { registerUserRoutes } from '../api/users.js';
+import { registerV1CompatRoutes } from '../api/v1-compat.js';
+import { registerLtiRoutes } from '../auth/lti/lti-routes.js';
+import { registerExternalLoginRoutes } from '../auth/oauth/external-login.js';
+import { errorBody, isSifuError, SifuError } from '../errors.js';
+import { registerPageRoutes } from '../pages/routes.js';
+import type { HubContext } from '../web/context.js';
+import { errorPage } from '../web/layout.js';
 
 /** The hub: REST API, sign-in and learner pages, on the hub port. */
 export async function createHub(ctx: HubContext): Promise<FastifyInstance> {

@@ -1,11 +1,26 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { HubContext } from '../api/context.js';
+import { parseUserPath } from '../routes.js';
+import type { Store } from '../store/store.js';
+import type { SessionService } from './sessions.js';
+
+/** What the end of a sign-in needs; the hub's context provides it. */
+export interface SignInServices {
+  store: Pick<Store, 'ensureUser'>;
+  sessions: Pick<SessionService, 'signIn' | 'mintHandoff'>;
+  notebookOrigin: string;
+}
+
+/** An authenticator whose sign-in happens elsewhere (OAuth2 / OpenID Connect). */
+export interface ExternalLogin {
+  /** Sends the browser to the platform; `next` (already checked by `safeNext`) is where to land after. */
+  begin(req: FastifyRequest, reply: FastifyReply, next: string | null): Promise<FastifyReply> | FastifyReply;
+}
 
 /**
  * Where a `next` parameter may send the browser: a hub path, or a notebook URL under `/user/`.
  * Anything else (other hosts, `//host`, `javascript:`) falls back to the home page: no open redirects.
  */
-export function safeNext(ctx: Pick<HubContext, 'notebookOrigin'>, next: unknown): string | null {
+export function safeNext(ctx: Pick<SignInServices, 'notebookOrigin'>, next: unknown): string | null {
   if (typeof next !== 'string' || next.length === 0 || next.length > 2000) return null;
   if (/^\/hub\/[^/\\]/.test(next) && !next.includes('..')) return next;
   try {
@@ -24,10 +39,10 @@ export function safeNext(ctx: Pick<HubContext, 'notebookOrigin'>, next: unknown)
 }
 
 /** The user named by a notebook URL's `/user/<name>/` prefix, if any. */
-export function notebookOwner(ctx: Pick<HubContext, 'notebookOrigin'>, next: string): string | null {
+export function notebookOwner(ctx: Pick<SignInServices, 'notebookOrigin'>, next: string): string | null {
   if (!next.startsWith(ctx.notebookOrigin)) return null;
-  const match = /^\/user\/([^/]+)\//.exec(new URL(next).pathname);
-  return match ? (match[1] as string) : null;
+  const path = parseUserPath(new URL(next).pathname);
+  return path.ok ? path.userName : null;
 }
 
 /** A handoff binding as the notebook origin mints it (see `SessionService.beginHandoff`). */
@@ -41,7 +56,7 @@ export function safeBinding(value: unknown): string | null {
  * browser goes to the notebook URL, whose origin starts a bound handoff (one more round trip, once).
  */
 export async function proceedTo(
-  ctx: HubContext,
+  ctx: SignInServices,
   reply: FastifyReply,
   hubHash: string,
   userName: string,
@@ -63,7 +78,7 @@ export async function proceedTo(
  * old one ends), and the browser goes on to `next` — home instead when `next` is someone else's notebook.
  */
 export async function completeSignIn(
-  ctx: HubContext,
+  ctx: SignInServices,
   req: FastifyRequest,
   reply: FastifyReply,
   userName: string,

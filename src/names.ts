@@ -1,4 +1,4 @@
-import { SifuError } from '../errors.js';
+import { SifuError } from './errors.js';
 
 /**
  * A user name is part of URLs (`/user/<name>/`), directory names and container names, so it is held to a

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { hasDotSegment, type ParsedUserPath, parseUserPath } from './parse-user-path.js';
+import { hasDotSegment, type ParsedUserPath, parseUserPath } from './routes.js';
 
 const user = (userName: string, rest: string, missingSlash = false): ParsedUserPath => ({
   ok: true,

@@ -1,12 +1,39 @@
 /**
- * Pure parsing of notebook-origin paths: `/user/<name>/<rest>`. No I/O, table-tested.
- *
- * The name is everything between `/user/` and the next `/` (or `?` / end). It is percent-decoded,
- * must match {@link USER_NAME_PATTERN} and may not contain `..`; `%2f` inside it is refused before
+ * The one owner of notebook paths, `/user/<name>/[<server>/]`: building them, parsing them, and the
+ * route a path leads to. Pure, no I/O, table-tested.
+ */
+import { isValidUsername } from './names.js';
+
+/** Where `/user/<userName>/[<serverName>/]` goes. */
+export interface Route {
+  userName: string;
+  serverName: string;
+  /** Origin of the server, e.g. http://127.0.0.1:45678. */
+  target: string;
+  /** The server's secret token; the proxy adds `Authorization: token <secret>` upstream. */
+  secret: string;
+}
+
+/** The base URL a server is started with and served under: `/user/<name>/` or `/user/<name>/<server>/`. */
+export const baseUrlOf = (userName: string, serverName: string): string =>
+  serverName ? `/user/${userName}/${serverName}/` : `/user/${userName}/`;
+
+/**
+ * A notebook URL as browsers open it: the notebook origin, the server's base URL and, optionally, a
+ * path under it (e.g. `notebooks/course-x/intro.ipynb`, already encoded).
+ */
+export const notebookUrl = (notebookOrigin: string, userName: string, path = '', serverName = ''): string =>
+  `${notebookOrigin}${baseUrlOf(userName, serverName)}${path}`;
+
+/** The path under a server's base URL where Jupyter opens a notebook file of the home, e.g. `course-x/intro.ipynb`. */
+export const notebookFilePath = (relPath: string): string =>
+  `notebooks/${relPath.split('/').map(encodeURIComponent).join('/')}`;
+
+/*
+ * Parsing: the name is everything between `/user/` and the next `/` (or `?` / end). It is percent-decoded,
+ * must be a valid user name (src/auth/names.ts) and may not contain `..`; `%2f` inside it is refused before
  * decoding, so an encoded slash can never move the boundary between name and path.
  */
-
-export const USER_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 export type UserPathRefusal = 'not-user-path' | 'bad-name' | 'bad-encoding' | 'dot-segment';
 
@@ -34,7 +61,7 @@ export function parseUserPath(url: string): ParsedUserPath {
   const rawName = nameEnd === -1 ? path.slice(PREFIX.length) : path.slice(PREFIX.length, nameEnd);
   const userName = decodeName(rawName);
   if (userName === undefined) return { ok: false, reason: 'bad-encoding' };
-  if (!USER_NAME_PATTERN.test(userName) || userName.includes('..')) return { ok: false, reason: 'bad-name' };
+  if (!isValidUsername(userName)) return { ok: false, reason: 'bad-name' };
   const rest = nameEnd === -1 ? '' : path.slice(nameEnd + 1);
   if (hasDotSegment(rest)) return { ok: false, reason: 'dot-segment' };
   return { ok: true, userName, serverName: '', rest, missingSlash: nameEnd === -1 };
