@@ -44,16 +44,11 @@ export function learnerNotebookUrl(ctx: HubContext, userName: string, relPath: s
   return notebookUrl(ctx.notebookOrigin, userName, notebookFilePath(relPath));
 }
 
-export function requireCourses(ctx: HubContext): CourseNotebooks {
-  if (!ctx.courseNotebooks) throw new SifuError('SIFU_ERR_INTERNAL', 'course notebooks are not configured');
-  return ctx.courseNotebooks;
-}
-
 type NotebookParams = { course: string; name: string };
 type CopyParams = NotebookParams & { user: string };
 
 export function registerCourseRoutes(app: FastifyInstance, ctx: HubContext): void {
-  const courses = requireCourses(ctx);
+  const courses = ctx.courseNotebooks;
   const bodyLimit = ctx.config.storage.maxNotebookBytes * 2 + 64 * 1024;
   const base = '/hub/api/courses/:course/notebooks/:name';
 

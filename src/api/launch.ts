@@ -53,9 +53,6 @@ export function registerLaunchRoutes(app: FastifyInstance, ctx: HubContext): voi
       throw new SifuError('SIFU_ERR_FORBIDDEN', 'launching as an admin needs the admin scope');
     }
     const notebook = body.notebook ?? null;
-    if (!ctx.courses) {
-      throw new SifuError('SIFU_ERR_COURSE_UNIT_NOT_FOUND', 'no course storage is configured for launches');
-    }
     await ctx.courses.checkUnit(body.course_id, body.unit_id, notebook);
     const url = await mintLaunch(ctx, userName, { courseId: body.course_id, unitId: body.unit_id, notebook });
     await ctx.store.addEvent('launch.create', userName, {

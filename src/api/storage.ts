@@ -20,7 +20,7 @@ function trashModel(entry: TrashEntry) {
 }
 
 export function registerStorageRoutes(app: FastifyInstance, ctx: HubContext): void {
-  const storage = ctx.storage as Storage;
+  const { storage } = ctx;
   if (!storage) throw new SifuError('SIFU_ERR_INTERNAL', 'storage is not configured');
   type Params = { name: string };
 

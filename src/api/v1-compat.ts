@@ -17,7 +17,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody, isSifuError, SifuError } from '../errors.js';
 import { normalizeUsername } from '../names.js';
 import type { HubContext } from '../web/context.js';
-import { learnerNotebookUrl, notebookModel, requireCourses } from './courses.js';
+import { learnerNotebookUrl, notebookModel } from './courses.js';
 import { requireIdentity, requireScope, requireScopeOn } from './identity.js';
 
 type Params = { course: string; file: string; user?: string };
@@ -25,7 +25,7 @@ type Params = { course: string; file: string; user?: string };
 const withIpynb = (file: string) => (file.endsWith('.ipynb') ? file : `${file}.ipynb`);
 
 export function registerV1CompatRoutes(app: FastifyInstance, ctx: HubContext): void {
-  const courses = requireCourses(ctx);
+  const courses = ctx.courseNotebooks;
   const prefix = '/v1/api/notebooks/:course/:file';
   const bodyLimit = ctx.config.storage.maxNotebookBytes * 2 + 64 * 1024;
 

@@ -64,9 +64,9 @@ export async function createHub(ctx: HubContext): Promise<FastifyInstance> {
   registerServerRoutes(app, ctx);
   registerTokenRoutes(app, ctx);
   registerLaunchRoutes(app, ctx);
-  if (ctx.courseNotebooks) registerCourseRoutes(app, ctx);
-  if (ctx.courseNotebooks) registerV1CompatRoutes(app, ctx);
-  if (ctx.storage) registerStorageRoutes(app, ctx);
+  registerCourseRoutes(app, ctx);
+  registerV1CompatRoutes(app, ctx);
+  registerStorageRoutes(app, ctx);
   registerLtiRoutes(app, ctx);
   registerPageRoutes(app, ctx);
   registerExternalLoginRoutes(app, ctx);

@@ -1,35 +1,22 @@
 import { readFileSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
-import { createExternalLogin } from '../auth/oauth/external-login.js';
 import { resolveOAuthSettings } from '../auth/oauth/settings.js';
-import { createSessionService } from '../auth/sessions.js';
-import { createTokenService } from '../auth/tokens.js';
-import { hubOrigin, notebookOrigin, storeUrl } from '../config/load.js';
 import type { SifuConfig } from '../config/schema.js';
-import { CourseNotebooks } from '../courses/course-notebooks.js';
-import { resolveDeploymentToken } from '../courses/deployment-token.js';
-import { launchCourses } from '../courses/launch-adapter.js';
 import { SifuError } from '../errors.js';
-import { cullIdleServers, fetchKernels } from '../lifecycle/culler.js';
-import { ServerManager } from '../lifecycle/server-manager.js';
-import { createWarmPool, watchServerDeaths } from '../pool/create-pool.js';
+import type { ServerManager } from '../lifecycle/server-manager.js';
+import { watchServerDeaths } from '../pool/create-pool.js';
 import { createNotebookProxy } from '../proxy/notebook-proxy.js';
-import type { ProxyHooks } from '../proxy/types.js';
-import { baseUrlOf } from '../routes.js';
-import { createSpawner } from '../spawner/create-spawner.js';
 import type { Spawner } from '../spawner/spawner.js';
-import { Storage } from '../storage/storage.js';
-import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
-import type { HubContext } from '../web/context.js';
+import { startBackgroundTasks } from './background.js';
 import { createHub } from './hub.js';
+import { proxyHooks } from './proxy-hooks.js';
+import { createServices } from './services.js';
+
 
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
-
-/** The JupyterHub REST API level Sifu answers as (`GET /hub/api/` -> version), for unchanged clients. */
-export const JUPYTERHUB_API_VERSION = '3.0.0';
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
@@ -79,27 +66,9 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
     });
   // Before anything is opened: a missing or wrong `auth.edx.*` / `auth.oidc.*` option stops the start here.
   resolveOAuthSettings(config);
-  const store = await openStore(storeUrl(config));
-  await store.migrate();
-  const externalLogin = createExternalLogin(config, log, store);
-  const spawner = options.spawner ?? createSpawner(config);
   const singletons = options.singletons ?? true;
-  const pool = singletons ? createWarmPool(config, spawner, log) : undefined;
-  const storage = Storage.fromConfig(store, config);
-  const courseNotebooks = new CourseNotebooks(store, storage, {
-    maxNotebookBytes: config.storage.maxNotebookBytes,
-    deploymentToken: () => resolveDeploymentToken(config.courses),
-  });
-  const manager = new ServerManager({
-    store,
-    spawner,
-    log: log.child({ component: 'servers' }),
-    homesDir: storage.homes.root,
-    homes: storage,
-    startTimeoutMs: config.spawner.startTimeout * 1000,
-    maxConcurrentStarts: config.spawner.maxConcurrentStarts,
-    claimWarmServer: pool ? (request) => pool.claim(request) : undefined,
-  });
+  const services = await createServices(config, log, { spawner: options.spawner, singletons });
+  const { store, manager, pool, spawner } = services;
   await manager.adopt();
   await pool?.start();
   // A container that dies is noticed from the engine's events at once, not at the next poll round.
@@ -107,53 +76,9 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
     void manager.checkOne(user, server).catch((err) => log.error({ err }, 'checking a dead server'));
   });
 
-  const secure = (origin: string) =>
-    config.auth.secureCookies === 'always' ||
-    (config.auth.secureCookies === 'auto' && origin.startsWith('https:'));
-  const sessions = createSessionService(store, {
-    secure: secure(hubOrigin(config)),
-    maxAgeSeconds: config.auth.sessionMaxAge,
-    embedded: config.embed.enabled,
-  });
-  const tokens = createTokenService(store, { bootstrapAdminToken: config.adminToken });
-  const timers: NodeJS.Timeout[] = [];
-  const ctx: HubContext = {
-    config,
-    store,
-    sessions,
-    tokens,
-    manager,
-    log,
-    hubOrigin: hubOrigin(config),
-    notebookOrigin: notebookOrigin(config),
-    version: JUPYTERHUB_API_VERSION,
-    externalLogin,
-    storage,
-    courseNotebooks,
-    courses: launchCourses(courseNotebooks),
-  };
-
-  const hooks: ProxyHooks = {
-    route: (user, server) => manager.route(user, server),
-    async visitor(req) {
-      const identity = await sessions.notebookIdentity(req.headers.cookie);
-      return identity ? { userName: identity.userName, admin: identity.admin } : null;
-    },
-    completeHandoff: (code, binding) => sessions.completeHandoff(code, binding),
-    beginHandoff: () => sessions.beginHandoff(),
-    findRoute: async (user, server) => (await manager.followElsewhere(user, server)) === 'running',
-    unreachable(target) {
-      const route = manager.runningRoutes().find((r) => r.target === target);
-      if (route) void manager.checkOne(route.userName, route.serverName).catch(() => {});
-    },
-    activity: (user, server, at) => manager.activity(user, server, at),
-    adminAccess(admin, user, server) {
-      void store.addEvent('admin.access', user, { admin, server }).catch(() => {});
-    },
-  };
-  const proxy = createNotebookProxy(hooks, {
-    notebookOrigin: ctx.notebookOrigin,
-    hubOrigin: ctx.hubOrigin,
+  const proxy = createNotebookProxy(proxyHooks(manager, services.sessions, store), {
+    notebookOrigin: services.notebookOrigin,
+    hubOrigin: services.hubOrigin,
     allowedOrigins: config.proxy.allowedOrigins,
     frameAncestors: config.proxy.frameAncestors,
     iframeOnly: config.embed.iframeOnly,
@@ -161,58 +86,24 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
     upstreamIdleTimeoutMs: config.proxy.upstreamIdleTimeout * 1000,
     clientIdleTimeoutMs: config.proxy.clientIdleTimeout * 1000,
   });
-  const hub = await createHub(ctx);
+  const hub = await createHub(services);
 
   await hub.listen({ host: config.hub.host, port: config.hub.port });
   await new Promise<void>((resolve, reject) => {
     proxy.server.once('error', reject);
     proxy.server.listen(config.notebook.port, config.notebook.host, () => resolve());
   });
-
-  const every = (seconds: number, task: () => Promise<unknown>) => {
-    let running = false;
-    const timer = setInterval(() => {
-      if (running) return;
-      running = true;
-      task()
-        .catch((err) => log.error({ err }, 'background task failed'))
-        .finally(() => {
-          running = false;
-        });
-    }, seconds * 1000);
-    timer.unref();
-    timers.push(timer);
-  };
-  every(config.spawner.pollInterval, () => manager.checkRunning());
-  every(config.spawner.routeSyncInterval, () => manager.syncRoutes());
-  every(10, () => manager.flushActivity());
-  if (singletons) {
-    every(3600, () => store.deleteExpiredSessions(new Date()));
-    every(3600, () => storage.trash.purgeExpired());
-  }
-  if (config.culler.enabled && singletons) {
-    every(config.culler.interval, () =>
-      cullIdleServers(
-        {
-          routes: () => manager.runningRoutes(),
-          kernels: (route) => fetchKernels(route, baseUrlOf(route.userName, route.serverName)),
-          stop: (user, server) => manager.stop(user, server, 'idle'),
-          log,
-        },
-        config.culler.idleTimeout * 1000,
-      ),
-    );
-  }
-  log.info({ hub: ctx.hubOrigin, notebooks: ctx.notebookOrigin }, 'Sifu is serving');
+  const stopBackground = startBackgroundTasks(services, singletons);
+  log.info({ hub: services.hubOrigin, notebooks: services.notebookOrigin }, 'Sifu is serving');
 
   return {
     config,
     store,
     manager,
-    hubUrl: ctx.hubOrigin,
-    notebookUrl: ctx.notebookOrigin,
+    hubUrl: services.hubOrigin,
+    notebookUrl: services.notebookOrigin,
     async stop() {
-      for (const timer of timers) clearInterval(timer);
+      stopBackground();
       unwatchDeaths?.();
       // Stop taking requests first, so that no start begins while in-flight ones are cancelled.
       const listeners = Promise.all([hub.close(), proxy.close()]);

@@ -21,11 +21,11 @@ export interface HubContext {
   notebookOrigin: string;
   version: string;
   /** Learners' homes, trash, usage and leases (src/storage). */
-  storage?: Storage;
+  storage: Storage;
   /** Course notebooks and learners' copies (src/courses); `courses` below adapts it for launches. */
-  courseNotebooks?: CourseNotebooks;
+  courseNotebooks: CourseNotebooks;
+  /** Course notebooks as launches (the launch API, LTI) see them. */
+  courses: LaunchCourses;
   /** Set when sign-in happens at a platform (edx, oidc): `/hub/login` hands the browser to it. */
   externalLogin?: ExternalLogin;
-  /** Course notebooks for launches; absent until course storage is configured. */
-  courses?: LaunchCourses;
 }

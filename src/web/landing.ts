@@ -22,17 +22,9 @@ export async function landOnCourseNotebook(
   launch: LaunchData,
   via: string,
 ) {
-  let target = notebookUrl(ctx.notebookOrigin, userName);
-  if (ctx.courses) {
-    await ctx.store.ensureUser(userName);
-    const path = await ctx.courses.ensureLearnerCopy(
-      userName,
-      launch.courseId,
-      launch.unitId,
-      launch.notebook,
-    );
-    if (path) target = notebookUrl(ctx.notebookOrigin, userName, notebookFilePath(path));
-  }
+  await ctx.store.ensureUser(userName);
+  const path = await ctx.courses.ensureLearnerCopy(userName, launch.courseId, launch.unitId, launch.notebook);
+  const target = notebookUrl(ctx.notebookOrigin, userName, path ? notebookFilePath(path) : '');
   return completeSignIn(
     ctx,
     req,

@@ -1,0 +1,62 @@
+import type { Logger } from 'pino';
+import type { SifuConfig } from '../config/schema.js';
+import { cullIdleServers, fetchKernels } from '../lifecycle/culler.js';
+import type { ServerManager } from '../lifecycle/server-manager.js';
+import { baseUrlOf } from '../routes.js';
+import type { Storage } from '../storage/storage.js';
+import type { Store } from '../store/store.js';
+
+export interface BackgroundServices {
+  config: SifuConfig;
+  store: Store;
+  storage: Storage;
+  manager: ServerManager;
+  log: Logger;
+}
+
+/**
+ * The periodic work of a Sifu process: polling and route sync on every process; purges and the culler only
+ * where `singletons` (the first worker). A round still running when the next is due is skipped, not stacked.
+ * Returns the function that stops them all.
+ */
+export function startBackgroundTasks(services: BackgroundServices, singletons: boolean): () => void {
+  const { config, store, storage, manager, log } = services;
+  const timers: NodeJS.Timeout[] = [];
+  const every = (seconds: number, task: () => Promise<unknown>) => {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = true;
+      task()
+        .catch((err) => log.error({ err }, 'background task failed'))
+        .finally(() => {
+          running = false;
+        });
+    }, seconds * 1000);
+    timer.unref();
+    timers.push(timer);
+  };
+  every(config.spawner.pollInterval, () => manager.checkRunning());
+  every(config.spawner.routeSyncInterval, () => manager.syncRoutes());
+  every(10, () => manager.flushActivity());
+  if (singletons) {
+    every(3600, () => store.deleteExpiredSessions(new Date()));
+    every(3600, () => storage.trash.purgeExpired());
+  }
+  if (config.culler.enabled && singletons) {
+    every(config.culler.interval, () =>
+      cullIdleServers(
+        {
+          routes: () => manager.runningRoutes(),
+          kernels: (route) => fetchKernels(route, baseUrlOf(route.userName, route.serverName)),
+          stop: (user, server) => manager.stop(user, server, 'idle'),
+          log,
+        },
+        config.culler.idleTimeout * 1000,
+      ),
+    );
+  }
+  return () => {
+    for (const timer of timers) clearInterval(timer);
+  };
+}

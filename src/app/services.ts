@@ -1,0 +1,79 @@
+import type { Logger } from 'pino';
+import { createExternalLogin } from '../auth/oauth/external-login.js';
+import { createSessionService } from '../auth/sessions.js';
+import { createTokenService } from '../auth/tokens.js';
+import { hubOrigin, notebookOrigin, storeUrl } from '../config/load.js';
+import type { SifuConfig } from '../config/schema.js';
+import { CourseNotebooks } from '../courses/course-notebooks.js';
+import { resolveDeploymentToken } from '../courses/deployment-token.js';
+import { launchCourses } from '../courses/launch-adapter.js';
+import { ServerManager } from '../lifecycle/server-manager.js';
+import { createWarmPool } from '../pool/create-pool.js';
+import type { WarmPool } from '../pool/warm-pool.js';
+import { createSpawner } from '../spawner/create-spawner.js';
+import type { Spawner } from '../spawner/spawner.js';
+import { Storage } from '../storage/storage.js';
+import { openStore } from '../store/open-store.js';
+import type { HubContext } from '../web/context.js';
+
+/** The JupyterHub REST API level Sifu answers as (`GET /hub/api/` -> version), for unchanged clients. */
+export const JUPYTERHUB_API_VERSION = '3.0.0';
+
+export interface Services extends HubContext {
+  spawner: Spawner;
+  pool: WarmPool | undefined;
+}
+
+/** Opens the store (migrated) and builds every service on it; nothing listens yet. */
+export async function createServices(
+  config: SifuConfig,
+  log: Logger,
+  options: { spawner?: Spawner; singletons: boolean },
+): Promise<Services> {
+  const store = await openStore(storeUrl(config));
+  await store.migrate();
+  const externalLogin = createExternalLogin(config, log, store);
+  const spawner = options.spawner ?? createSpawner(config);
+  const pool = options.singletons ? createWarmPool(config, spawner, log) : undefined;
+  const storage = Storage.fromConfig(store, config);
+  const courseNotebooks = new CourseNotebooks(store, storage, {
+    maxNotebookBytes: config.storage.maxNotebookBytes,
+    deploymentToken: () => resolveDeploymentToken(config.courses),
+  });
+  const manager = new ServerManager({
+    store,
+    spawner,
+    log: log.child({ component: 'servers' }),
+    homesDir: storage.homes.root,
+    homes: storage,
+    startTimeoutMs: config.spawner.startTimeout * 1000,
+    maxConcurrentStarts: config.spawner.maxConcurrentStarts,
+    claimWarmServer: pool ? (request) => pool.claim(request) : undefined,
+  });
+  const secure = (origin: string) =>
+    config.auth.secureCookies === 'always' ||
+    (config.auth.secureCookies === 'auto' && origin.startsWith('https:'));
+  const sessions = createSessionService(store, {
+    secure: secure(hubOrigin(config)),
+    maxAgeSeconds: config.auth.sessionMaxAge,
+    embedded: config.embed.enabled,
+  });
+  const tokens = createTokenService(store, { bootstrapAdminToken: config.adminToken });
+  return {
+    config,
+    store,
+    sessions,
+    tokens,
+    manager,
+    log,
+    hubOrigin: hubOrigin(config),
+    notebookOrigin: notebookOrigin(config),
+    version: JUPYTERHUB_API_VERSION,
+    externalLogin,
+    storage,
+    courseNotebooks,
+    courses: launchCourses(courseNotebooks),
+    spawner,
+    pool,
+  };
+}
