@@ -5,7 +5,6 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { CourseNotebooks } from '../courses/course-notebooks.js';
 import { courseDirName, validateCourseId } from '../courses/ids.js';
 import { SifuError } from '../errors.js';
 import { normalizeUsername } from '../names.js';
