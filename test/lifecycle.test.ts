@@ -9,7 +9,8 @@ describe('server lifecycle', () => {
   test('an idle server is culled; its files stay; an active one is kept', async () => {
     const sifu = await startTestSifu({
       command: `${FAKE_SERVER} fast`,
-      overrides: { culler: { enabled: true, idleTimeout: 1, interval: 0.3 } },
+      // Proxy activity is recorded at most once a second per route, so the timeout leaves room above that.
+      overrides: { culler: { enabled: true, idleTimeout: 2, interval: 0.3 } },
     });
     try {
       for (const name of ['idle', 'busy']) {
@@ -23,7 +24,7 @@ describe('server lifecycle', () => {
       const busy = new Client();
       await busy.signIn(sifu, 'busy');
       // Keep `busy` active through the proxy while `idle` sits still past the timeout.
-      const until = Date.now() + 2500;
+      const until = Date.now() + 3500;
       while (Date.now() < until) {
         assert.equal((await busy.request(`${sifu.notebookUrl}/user/busy/api/contents/`)).status, 200);
         await new Promise((r) => setTimeout(r, 200));
