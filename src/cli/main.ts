@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { VERSION } from '../app/start.js';
 import { createTokenService, parseScopes, SCOPE_HELP } from '../auth/tokens.js';
+import { hideSecrets } from '../config/hide-secrets.js';
 import { loadConfig, storeUrl } from '../config/load.js';
 import { configReference } from '../config/reference.js';
 import type { SifuConfig } from '../config/schema.js';
@@ -166,12 +167,7 @@ configCmd
   .command('check')
   .description('Validate the configuration from file and environment; print it with secrets hidden.')
   .action(() => {
-    const c = config();
-    const shown = JSON.parse(JSON.stringify(c)) as Record<string, Record<string, unknown>>;
-    if (c.adminToken) (shown as Record<string, unknown>).adminToken = '<hidden>';
-    if (c.store.url) (shown.store as Record<string, unknown>).url = '<hidden>';
-    if (c.courses.deploymentToken) (shown.courses as Record<string, unknown>).deploymentToken = '<hidden>';
-    console.log(JSON.stringify(shown, null, 2));
+    console.log(JSON.stringify(hideSecrets(config()), null, 2));
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
