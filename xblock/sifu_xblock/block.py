@@ -8,7 +8,7 @@ from web_fragments.fragment import Fragment  # noqa: provided by the Open edX ru
 from xblock.core import XBlock  # noqa: provided by the Open edX runtime
 from xblock.fields import Integer, Scope, String
 
-from .client import SifuClient, SifuError
+from .client import SifuError, client_from_settings
 from .render import error_html, iframe_html
 
 
@@ -20,15 +20,14 @@ class SifuNotebookXBlock(XBlock):
     notebook_upload = String(display_name="Uploaded notebook (JSON)", default="", scope=Scope.settings)
     git_repo = String(display_name="Git repository (HTTPS)", default="", scope=Scope.settings)
     git_path = String(display_name="Path of the notebook in the repository", default="", scope=Scope.settings)
-    sifu_url = String(display_name="Sifu URL", default="https://sifu.example.org", scope=Scope.settings)
     height = Integer(display_name="Height (px)", default=720, scope=Scope.settings)
 
-    editable_fields = ("display_name", "notebook_name", "notebook_upload", "git_repo", "git_path", "sifu_url", "height")
+    editable_fields = ("display_name", "notebook_name", "notebook_upload", "git_repo", "git_path", "height")
 
     def _client(self):
-        # The token comes from the LMS settings (XBLOCK_SETTINGS), never from a Studio field.
-        settings = self.runtime.service(self, "settings").get_settings_bucket(self)
-        return SifuClient(self.sifu_url, settings["SIFU_API_TOKEN"])
+        # Sifu's URL and the LMS-wide token both come from the LMS settings (XBLOCK_SETTINGS): a Studio field
+        # for the URL would let any course author send the token to a host of their choosing.
+        return client_from_settings(self.runtime.service(self, "settings").get_settings_bucket(self))
 
     def _ids(self):
         return str(self.runtime.course_id), str(self.scope_ids.usage_id)
@@ -40,7 +39,7 @@ class SifuNotebookXBlock(XBlock):
         try:
             url, _ = self._client().request_launch(username, course_id, unit_id, self.notebook_name)
             return Fragment(iframe_html(url, self.display_name, self.height))
-        except (SifuError, OSError):
+        except (SifuError, OSError, ValueError):
             return Fragment(error_html("The notebook cannot be opened right now. Please reload the page."))
 
     @XBlock.json_handler

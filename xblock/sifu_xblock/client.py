@@ -20,6 +20,17 @@ class SifuError(Exception):
         self.message = message
 
 
+def client_from_settings(settings, timeout=10):
+    """The client as the LMS operator configured it: URL and token both from `XBLOCK_SETTINGS`, never from a
+    Studio field. A course author edits Studio fields; the token is LMS-wide (it may launch any learner), so
+    the place it is sent must be the operator's choice too."""
+    url = (settings or {}).get("SIFU_URL")
+    token = (settings or {}).get("SIFU_API_TOKEN")
+    if not url or not token:
+        raise ValueError('XBLOCK_SETTINGS["SifuNotebookXBlock"] needs SIFU_URL and SIFU_API_TOKEN')
+    return SifuClient(url, token, timeout=timeout)
+
+
 class SifuClient:
     def __init__(self, base_url, token, timeout=10):
         if not base_url.startswith(("http://", "https://")):
