@@ -3,7 +3,7 @@
  * each exactly once per database (kysely records them in `kysely_migration`). Never edit a migration that
  * has shipped; add the next one (`0002_...`) instead.
  *
- * Migrations are written against `Kysely<unknown>`, not the current `Database` type, on purpose: they
+ * Migrations are written against `Kysely<unknown>`, not the current `Tables` type, on purpose: they
  * must keep compiling and meaning the same thing after later migrations change the tables.
  */
 import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';

@@ -4,14 +4,6 @@
  */
 import type { Selectable } from 'kysely';
 import type {
-  EventsTable,
-  ServersTable,
-  SessionsTable,
-  TicketsTable,
-  TokensTable,
-  UsersTable,
-} from './schema.js';
-import type {
   EventRecord,
   Scope,
   ServerRecord,
@@ -20,6 +12,14 @@ import type {
   TokenRecord,
   UserRecord,
 } from './store.js';
+import type {
+  EventsTable,
+  ServersTable,
+  SessionsTable,
+  TicketsTable,
+  TokensTable,
+  UsersTable,
+} from './tables.js';
 
 /** Fixed-width UTC text, so that comparing two stored times as text compares them as times. */
 export function toDbTime(date: Date): string {

@@ -4,8 +4,8 @@
  */
 import type { Selectable } from 'kysely';
 import { fromDbTime, toDbJson, toDbTime } from './rows.js';
-import type { CourseNotebooksTable, LeasesTable } from './schema.js';
 import type { CourseNotebookRecord, CourseNotebookSource, LeaseRecord } from './store.js';
+import type { CourseNotebooksTable, LeasesTable } from './tables.js';
 
 export const courseNotebookColumns = [
   'course_id',

@@ -1,7 +1,7 @@
 /**
  * The store: everything Sifu must remember across restarts. One interface, two implementations that share
  * their query code (kysely): SQLite (embedded default, `src/store/sqlite/`) and PostgreSQL (several
- * replicas, `src/store/postgres/`). Both run the shared suite in `src/store/contract.ts`.
+ * replicas, `src/store/postgres/`). Both run the shared suite in `src/store/contract/`.
  *
  * Conventions for every method:
  * - names are already validated by the caller (see `src/auth/names.ts`); the store does not re-check them;
@@ -43,6 +43,16 @@ export interface TokenRecord {
   createdAt: Date;
   expiresAt: Date | null;
   lastActivity: Date | null;
+}
+
+/** What `createToken` needs: the record's id, creation time and activity are the store's to set. */
+export interface NewToken {
+  userName: string;
+  /** SHA-256 of the token's value. */
+  hash: string;
+  scopes: Scope[];
+  note?: string;
+  expiresAt?: Date | null;
 }
 
 export interface SessionRecord {
@@ -96,12 +106,8 @@ export interface LeaseRecord {
   expiresAt: Date;
 }
 
-export interface Store {
-  /** Creates or upgrades the schema. Idempotent; safe to call at every start. */
-  migrate(): Promise<void>;
-  close(): Promise<void>;
-
-  // users
+/** Users: who may sign in, and who is an admin. */
+export interface UserStore {
   /** Throws SifuError SIFU_ERR_USER_EXISTS if the name is taken. */
   createUser(name: string, options?: { admin?: boolean }): Promise<UserRecord>;
   /** Returns the existing user, or creates it: used at sign-in. */
@@ -112,8 +118,10 @@ export interface Store {
   /** Deletes the user with their servers, tokens and sessions (never their files). False if absent. */
   deleteUser(name: string): Promise<boolean>;
   touchUser(name: string, at: Date): Promise<void>;
+}
 
-  // servers
+/** The servers the core knows of, one row per (user, server name). */
+export interface ServerStore {
   getServer(userName: string, serverName: string): Promise<ServerRecord | null>;
   listServers(): Promise<ServerRecord[]>;
   /**
@@ -125,31 +133,31 @@ export interface Store {
   updateServer(record: ServerRecord): Promise<void>;
   touchServer(userName: string, serverName: string, at: Date): Promise<void>;
   deleteServer(userName: string, serverName: string): Promise<void>;
+}
 
-  // tokens
+/** API tokens, kept by the hash of their value. */
+export interface TokenStore {
   /** Stores a token under the hash of its value; returns the record. */
-  createToken(input: {
-    userName: string;
-    hash: string;
-    scopes: Scope[];
-    note?: string;
-    expiresAt?: Date | null;
-  }): Promise<TokenRecord>;
+  createToken(input: NewToken): Promise<TokenRecord>;
   /** Looks a token up by hash; null if unknown or expired. */
   findToken(hash: string): Promise<TokenRecord | null>;
   listTokens(userName: string): Promise<TokenRecord[]>;
   deleteToken(userName: string, id: string): Promise<boolean>;
   touchToken(id: string, at: Date): Promise<void>;
+}
 
-  // sessions
+/** Sign-in sessions, kept by the hash of their id. */
+export interface SessionStore {
   createSession(hash: string, session: SessionRecord): Promise<void>;
   /** Null if unknown or expired. */
   getSession(hash: string): Promise<SessionRecord | null>;
   /** Deletes the session and every session derived from it. */
   deleteSession(hash: string): Promise<void>;
   deleteExpiredSessions(now: Date): Promise<number>;
+}
 
-  // one-time tickets
+/** One-time tickets. */
+export interface TicketStore {
   /** Stores a ticket under the hash of its value. */
   createTicket(hash: string, ticket: TicketRecord): Promise<void>;
   /**
@@ -158,8 +166,10 @@ export interface Store {
    */
   consumeTicket(hash: string, kind: string, now: Date): Promise<TicketRecord | null>;
   deleteExpiredTickets(now: Date): Promise<number>;
+}
 
-  // course notebooks
+/** The base notebooks attached to courses, with their content. */
+export interface CourseNotebookStore {
   /**
    * Inserts or replaces the base notebook `(courseId, name)` with its content. Returns false, changing
    * nothing, when that name is already attached to another unit of the course.
@@ -172,8 +182,10 @@ export interface Store {
   listCourseNotebooks(courseId?: string): Promise<CourseNotebookRecord[]>;
   /** Detaches the base notebook (learners' copies are files and stay). False if absent. */
   deleteCourseNotebook(courseId: string, name: string): Promise<boolean>;
+}
 
-  // leases (one writer per home)
+/** Leases: one writer per home. */
+export interface LeaseStore {
   /**
    * Takes the lease on `userName`'s home for `holder` until `expiresAt`, in one statement: succeeds if
    * there is no lease, if it expired at or before `now`, or if `holder` already holds it (then extends it).
@@ -185,8 +197,25 @@ export interface Store {
   /** Releases the lease if `holder` holds it; false otherwise. */
   releaseLease(userName: string, holder: string): Promise<boolean>;
   getLease(userName: string): Promise<LeaseRecord | null>;
+}
 
-  // events (audit log)
+/** The audit log. */
+export interface EventStore {
   addEvent(type: string, userName: string | null, data?: Record<string, unknown>): Promise<void>;
   listEvents(options?: { userName?: string; type?: string; limit?: number }): Promise<EventRecord[]>;
+}
+
+/** Every resource's store on one database, with the schema and the connection. */
+export interface Store
+  extends UserStore,
+    ServerStore,
+    TokenStore,
+    SessionStore,
+    TicketStore,
+    CourseNotebookStore,
+    LeaseStore,
+    EventStore {
+  /** Creates or upgrades the schema. Idempotent; safe to call at every start. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { storeContract } from '../contract.js';
+import { storeContract } from '../contract/store-contract.case.js';
 import { openStore } from '../open-store.js';
 import type { Store } from '../store.js';
 import { openPostgresStore } from './postgres-store.js';

@@ -1,8 +1,8 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import { KyselyStore } from '../kysely-store.js';
-import type { Database } from '../schema.js';
+import { KyselyStore } from '../kysely/kysely-store.js';
 import type { Store } from '../store.js';
+import type { Tables } from '../tables.js';
 
 /** Connections per Sifu process; several replicas share the server's `max_connections`. */
 const POOL_SIZE = 10;
@@ -16,6 +16,6 @@ export async function openPostgresStore(url: string): Promise<Store> {
   // An idle connection that breaks (server restart) is dropped by the pool and reported here; without a
   // listener it would crash the process. The next query opens a new connection or reports its own error.
   pool.on('error', () => {});
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
   return new KyselyStore(db, 'postgres');
 }

@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { storeContract } from '../contract.js';
+import { storeContract } from '../contract/store-contract.case.js';
 import { migrationProvider } from '../migrations.js';
 import { openSqliteStore } from './sqlite-store.js';
 

@@ -2,9 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely } from 'kysely';
-import { KyselyStore } from '../kysely-store.js';
-import type { Database as Tables } from '../schema.js';
+import { KyselyStore } from '../kysely/kysely-store.js';
 import type { Store } from '../store.js';
+import type { Tables } from '../tables.js';
 import { ImmediateSqliteDialect } from './immediate-dialect.js';
 
 /** How long a statement waits for another process's write lock before failing with SQLITE_BUSY. */

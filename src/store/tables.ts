@@ -91,7 +91,8 @@ export interface LeasesTable {
   expires_at: string;
 }
 
-export interface Database {
+/** Every table by name: the type that `Kysely<Tables>` checks each query against. */
+export interface Tables {
   users: UsersTable;
   servers: ServersTable;
   tokens: TokensTable;

@@ -1,0 +1,225 @@
+/**
+ * The `Store`, written once against kysely: the same queries run on SQLite and PostgreSQL. Only the
+ * connection (`sqlite/`, `postgres/`) and a few lines of DDL (`migrations.ts`) differ between the two.
+ * Each resource's queries live in their own file here; this class composes them over one handle.
+ */
+import type { Kysely } from 'kysely';
+import { migrateToLatest, type SqlFlavour } from '../migrations.js';
+import type {
+  CourseNotebookRecord,
+  EventRecord,
+  LeaseRecord,
+  NewToken,
+  ServerRecord,
+  SessionRecord,
+  Store,
+  TicketRecord,
+  TokenRecord,
+  UserRecord,
+} from '../store.js';
+import type { Tables } from '../tables.js';
+import { KyselyCourseNotebooks } from './course-notebooks.js';
+import { KyselyEvents } from './events.js';
+import { KyselyLeases } from './leases.js';
+import { KyselyServers } from './servers.js';
+import { KyselySessions } from './sessions.js';
+import { KyselyTickets } from './tickets.js';
+import { KyselyTokens } from './tokens.js';
+import { KyselyUsers } from './users.js';
+
+export class KyselyStore implements Store {
+  readonly #db: Kysely<Tables>;
+  readonly #flavour: SqlFlavour;
+  #closing: Promise<void> | undefined;
+  readonly #users: KyselyUsers;
+  readonly #servers: KyselyServers;
+  readonly #tokens: KyselyTokens;
+  readonly #sessions: KyselySessions;
+  readonly #tickets: KyselyTickets;
+  readonly #courseNotebooks: KyselyCourseNotebooks;
+  readonly #leases: KyselyLeases;
+  readonly #events: KyselyEvents;
+
+  constructor(db: Kysely<Tables>, flavour: SqlFlavour) {
+    this.#db = db;
+    this.#flavour = flavour;
+    this.#users = new KyselyUsers(db);
+    this.#servers = new KyselyServers(db);
+    this.#tokens = new KyselyTokens(db);
+    this.#sessions = new KyselySessions(db);
+    this.#tickets = new KyselyTickets(db);
+    this.#courseNotebooks = new KyselyCourseNotebooks(db);
+    this.#leases = new KyselyLeases(db);
+    this.#events = new KyselyEvents(db);
+  }
+
+  async migrate(): Promise<void> {
+    await migrateToLatest(this.#db as Kysely<unknown>, this.#flavour);
+  }
+
+  /** Idempotent: a second call waits for the first. */
+  close(): Promise<void> {
+    this.#closing ??= this.#db.destroy();
+    return this.#closing;
+  }
+
+  // users
+
+  createUser(name: string, options?: { admin?: boolean }): Promise<UserRecord> {
+    return this.#users.createUser(name, options);
+  }
+
+  ensureUser(name: string): Promise<UserRecord> {
+    return this.#users.ensureUser(name);
+  }
+
+  getUser(name: string): Promise<UserRecord | null> {
+    return this.#users.getUser(name);
+  }
+
+  listUsers(): Promise<UserRecord[]> {
+    return this.#users.listUsers();
+  }
+
+  setAdmin(name: string, admin: boolean): Promise<void> {
+    return this.#users.setAdmin(name, admin);
+  }
+
+  deleteUser(name: string): Promise<boolean> {
+    return this.#users.deleteUser(name);
+  }
+
+  touchUser(name: string, at: Date): Promise<void> {
+    return this.#users.touchUser(name, at);
+  }
+
+  // servers
+
+  getServer(userName: string, serverName: string): Promise<ServerRecord | null> {
+    return this.#servers.getServer(userName, serverName);
+  }
+
+  listServers(): Promise<ServerRecord[]> {
+    return this.#servers.listServers();
+  }
+
+  claimServer(record: ServerRecord): Promise<boolean> {
+    return this.#servers.claimServer(record);
+  }
+
+  updateServer(record: ServerRecord): Promise<void> {
+    return this.#servers.updateServer(record);
+  }
+
+  touchServer(userName: string, serverName: string, at: Date): Promise<void> {
+    return this.#servers.touchServer(userName, serverName, at);
+  }
+
+  deleteServer(userName: string, serverName: string): Promise<void> {
+    return this.#servers.deleteServer(userName, serverName);
+  }
+
+  // tokens
+
+  createToken(input: NewToken): Promise<TokenRecord> {
+    return this.#tokens.createToken(input);
+  }
+
+  findToken(hash: string): Promise<TokenRecord | null> {
+    return this.#tokens.findToken(hash);
+  }
+
+  listTokens(userName: string): Promise<TokenRecord[]> {
+    return this.#tokens.listTokens(userName);
+  }
+
+  deleteToken(userName: string, id: string): Promise<boolean> {
+    return this.#tokens.deleteToken(userName, id);
+  }
+
+  touchToken(id: string, at: Date): Promise<void> {
+    return this.#tokens.touchToken(id, at);
+  }
+
+  // sessions
+
+  createSession(hash: string, session: SessionRecord): Promise<void> {
+    return this.#sessions.createSession(hash, session);
+  }
+
+  getSession(hash: string): Promise<SessionRecord | null> {
+    return this.#sessions.getSession(hash);
+  }
+
+  deleteSession(hash: string): Promise<void> {
+    return this.#sessions.deleteSession(hash);
+  }
+
+  deleteExpiredSessions(now: Date): Promise<number> {
+    return this.#sessions.deleteExpiredSessions(now);
+  }
+
+  // one-time tickets
+
+  createTicket(hash: string, ticket: TicketRecord): Promise<void> {
+    return this.#tickets.createTicket(hash, ticket);
+  }
+
+  consumeTicket(hash: string, kind: string, now: Date): Promise<TicketRecord | null> {
+    return this.#tickets.consumeTicket(hash, kind, now);
+  }
+
+  deleteExpiredTickets(now: Date): Promise<number> {
+    return this.#tickets.deleteExpiredTickets(now);
+  }
+
+  // course notebooks
+
+  putCourseNotebook(record: CourseNotebookRecord, content: string): Promise<boolean> {
+    return this.#courseNotebooks.putCourseNotebook(record, content);
+  }
+
+  getCourseNotebook(courseId: string, name: string): Promise<CourseNotebookRecord | null> {
+    return this.#courseNotebooks.getCourseNotebook(courseId, name);
+  }
+
+  getCourseNotebookContent(courseId: string, name: string): Promise<string | null> {
+    return this.#courseNotebooks.getCourseNotebookContent(courseId, name);
+  }
+
+  listCourseNotebooks(courseId?: string): Promise<CourseNotebookRecord[]> {
+    return this.#courseNotebooks.listCourseNotebooks(courseId);
+  }
+
+  deleteCourseNotebook(courseId: string, name: string): Promise<boolean> {
+    return this.#courseNotebooks.deleteCourseNotebook(courseId, name);
+  }
+
+  // leases
+
+  acquireLease(userName: string, holder: string, now: Date, expiresAt: Date): Promise<boolean> {
+    return this.#leases.acquireLease(userName, holder, now, expiresAt);
+  }
+
+  renewLease(userName: string, holder: string, expiresAt: Date): Promise<boolean> {
+    return this.#leases.renewLease(userName, holder, expiresAt);
+  }
+
+  releaseLease(userName: string, holder: string): Promise<boolean> {
+    return this.#leases.releaseLease(userName, holder);
+  }
+
+  getLease(userName: string): Promise<LeaseRecord | null> {
+    return this.#leases.getLease(userName);
+  }
+
+  // events
+
+  addEvent(type: string, userName: string | null, data?: Record<string, unknown>): Promise<void> {
+    return this.#events.addEvent(type, userName, data);
+  }
+
+  listEvents(options?: { userName?: string; type?: string; limit?: number }): Promise<EventRecord[]> {
+    return this.#events.listEvents(options);
+  }
+}
