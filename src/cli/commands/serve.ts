@@ -1,8 +1,19 @@
 import cluster from 'node:cluster';
-import { startSifu, VERSION } from '../app/start.js';
-import type { SifuConfig } from '../config/schema.js';
+import type { Command } from 'commander';
+import { startSifu, VERSION } from '../../app/start.js';
+import type { SifuConfig } from '../../config/schema.js';
+import type { CliContext } from '../context.js';
 
 const WORKER_INDEX = 'SIFU_WORKER_INDEX';
+
+export function registerServeCommand(program: Command, { config }: CliContext): void {
+  program
+    .command('serve')
+    .description('Start the hub and the notebook proxy; re-adopt servers that are still running.')
+    .action(async () => {
+      await serve(config());
+    });
+}
 
 /**
  * `sifu serve`: one Sifu process, or with `workers` > 1 a supervisor that forks that many, sharing the hub

@@ -1,33 +1,23 @@
 /**
- * `sifu course ...` and `sifu storage ...`: course notebooks and learners' files from the command line,
- * on the same store and storage root as `sifu serve` (run it where the storage root is mounted).
+ * `sifu course ...`: course notebooks and learners' copies from the command line, on the same store and
+ * storage root as `sifu serve` (run it where the storage root is mounted).
  */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { SifuConfig } from '../config/schema.js';
-import { CourseNotebooks } from '../courses/course-notebooks.js';
-import { resolveDeploymentToken } from '../courses/deployment-token.js';
-import { courseDirName } from '../courses/ids.js';
-import { normalizeUsername } from '../names.js';
-import { Storage } from '../storage/storage.js';
-import { formatBytes } from '../storage/usage.js';
-import type { Store } from '../store/store.js';
+import { CourseNotebooks } from '../../courses/course-notebooks.js';
+import { resolveDeploymentToken } from '../../courses/deployment-token.js';
+import { courseDirName } from '../../courses/ids.js';
+import { normalizeUsername } from '../../names.js';
+import { Storage } from '../../storage/storage.js';
+import type { Store } from '../../store/store.js';
+import type { CliContext } from '../context.js';
 
-type WithStore = <T>(task: (store: Store) => Promise<T>) => Promise<T>;
-
-export function registerCourseCommands(
-  program: Command,
-  withStore: WithStore,
-  config: () => SifuConfig,
-): void {
-  const services = (store: Store) => {
-    const storage = Storage.fromConfig(store, config());
-    const courses = new CourseNotebooks(store, storage, {
+export function registerCourseCommands(program: Command, { config, withStore }: CliContext): void {
+  const coursesOf = (store: Store) =>
+    new CourseNotebooks(store, Storage.fromConfig(store, config()), {
       maxNotebookBytes: config().storage.maxNotebookBytes,
       deploymentToken: () => resolveDeploymentToken(config().courses),
     });
-    return { storage, courses };
-  };
 
   const course = program.command('course').description("Course notebooks and learners' copies.");
   course
@@ -36,7 +26,7 @@ export function registerCourseCommands(
     .option('--course <id>', 'course id, e.g. course-v1:Org+CS101+2025')
     .action(async (opts: { course?: string }) => {
       await withStore(async (store) => {
-        for (const nb of await services(store).courses.list(opts.course)) {
+        for (const nb of await coursesOf(store).list(opts.course)) {
           const from = nb.source.kind === 'git' ? `git ${nb.source.repo} ${nb.source.path}` : 'upload';
           console.log(
             `${nb.courseId}\t${courseDirName(nb.courseId)}\t${nb.name}\t${nb.unitId || '-'}\t${nb.size}\t${from}`,
@@ -61,7 +51,7 @@ export function registerCourseCommands(
         opts: { unit?: string; name?: string; git?: string; path?: string; ref?: string },
       ) => {
         await withStore(async (store) => {
-          const { courses } = services(store);
+          const courses = coursesOf(store);
           const common = { courseId, unitId: opts.unit ?? null, by: 'cli' };
           const { record, created } = opts.git
             ? await courses.attachFromGit({
@@ -92,7 +82,7 @@ export function registerCourseCommands(
     .argument('<name>')
     .action(async (courseId: string, name: string) => {
       await withStore(async (store) => {
-        await services(store).courses.detach(courseId, name);
+        await coursesOf(store).detach(courseId, name);
         console.log(`detached ${name}`);
       });
     });
@@ -110,7 +100,7 @@ export function registerCourseCommands(
       .action(async (courseId: string, name: string, opts: { user: string }) => {
         const user = normalizeUsername(opts.user);
         await withStore(async (store) => {
-          const { courses } = services(store);
+          const courses = coursesOf(store);
           if (verb === 'copy') {
             const copy = await courses.ensureLearnerCopy(user, courseId, null, name);
             console.log(`${copy.created ? 'created' : 'exists'} ${copy.path}`);
@@ -126,40 +116,4 @@ export function registerCourseCommands(
         });
       });
   }
-
-  const storageCmd = program.command('storage').description("Learners' files: usage, trash, purge.");
-  storageCmd
-    .command('usage')
-    .description("Show a user's disk usage and quota.")
-    .requiredOption('-u, --user <name>')
-    .action(async (opts: { user: string }) => {
-      await withStore(async (store) => {
-        const report = await services(store).storage.report(normalizeUsername(opts.user));
-        const quota = report.quota ? formatBytes(report.quota) : 'none';
-        console.log(
-          `${formatBytes(report.bytes)} in ${report.files} files; quota ${quota}${report.overQuota ? ' (over)' : ''}`,
-        );
-      });
-    });
-  storageCmd
-    .command('purge-trash')
-    .description('Remove trash entries older than storage.trashRetention (serve does this hourly).')
-    .action(async () => {
-      await withStore(async (store) => {
-        console.log(`purged ${await services(store).storage.trash.purgeExpired()} entries`);
-      });
-    });
-  storageCmd
-    .command('purge-user')
-    .description("Delete ALL of a user's files, home and trash (a data-deletion request). Audited.")
-    .requiredOption('-u, --user <name>')
-    .requiredOption('--yes', 'confirm')
-    .action(async (opts: { user: string }) => {
-      const user = normalizeUsername(opts.user);
-      await withStore(async (store) => {
-        const result = await services(store).storage.purgeUser(user);
-        await store.addEvent('storage.purge', user, { by: 'cli', ...result });
-        console.log(`purged ${user}'s files`);
-      });
-    });
 }
