@@ -44,7 +44,6 @@ export async function createServices(
     store,
     spawner,
     log: log.child({ component: 'servers' }),
-    homesDir: storage.homes.root,
     homes: storage,
     startTimeoutMs: config.spawner.startTimeout * 1000,
     maxConcurrentStarts: config.spawner.maxConcurrentStarts,

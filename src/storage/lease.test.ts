@@ -56,7 +56,6 @@ test('concurrent launches of one user across store handles: exactly one server h
         store,
         spawner: counting,
         log: pino({ level: 'silent' }),
-        homesDir: storage.homes.root,
         homes: storage,
         startTimeoutMs: 30_000,
       }),

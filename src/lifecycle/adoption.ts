@@ -1,0 +1,166 @@
+import type { Logger } from 'pino';
+import type { Spawner } from '../spawner/spawner.js';
+import { HomeLease } from '../storage/lease.js';
+import type { ServerRecord, Store } from '../store/store.js';
+import { keyOf, type RouteTable } from './route-table.js';
+import type { ServerHomes } from './start-server.js';
+
+export interface AdoptionOptions {
+  store: Store;
+  spawner: Spawner;
+  log: Logger;
+  lease: ServerHomes['lease'];
+  routes: RouteTable;
+  /** True while this process is starting the server: its start decides, not a poll or the store. */
+  isStarting: (userName: string, serverName: string) => boolean;
+}
+
+/**
+ * Keeps the route table true to what runs: re-adoption at boot (and orphans), the death watch (polling
+ * routed servers, renewing their leases) and following the store for servers other replicas start or stop.
+ */
+export class Adoption {
+  constructor(private readonly options: AdoptionOptions) {}
+
+  /**
+   * Re-adopts what the store says is running, before the proxy serves traffic: live servers get their
+   * route back; dead ones (and starts that a crash interrupted) are forgotten and cleaned up.
+   */
+  async adopt(): Promise<{ adopted: number; forgotten: number }> {
+    const { store, spawner, log, lease, routes } = this.options;
+    let adopted = 0;
+    let forgotten = 0;
+    for (const record of await store.listServers()) {
+      if (record.backend !== spawner.backend) {
+        log.warn({ user: record.userName, backend: record.backend }, 'server of another backend left alone');
+        continue;
+      }
+      const hasState = Object.keys(record.state).length > 0;
+      const alive = hasState ? (await spawner.poll(record.state)).status === 'running' : false;
+      if (alive && record.status === 'running' && record.url) {
+        await lease.acquire(record.userName, HomeLease.holderOf(record));
+        routes.add(record);
+        adopted += 1;
+        continue;
+      }
+      // Dead, or a start that a crash interrupted: its learner will simply start again.
+      if (alive) await spawner.stop(record.state).catch(() => {});
+      await lease.release(record.userName, HomeLease.holderOf(record));
+      await store.deleteServer(record.userName, record.name);
+      await store.addEvent('server.forgotten', record.userName, {
+        server: record.name,
+        status: record.status,
+      });
+      forgotten += 1;
+    }
+    const orphans = await this.stopOrphans();
+    log.info({ adopted, forgotten, orphans }, 're-adopted running servers');
+    return { adopted, forgotten };
+  }
+
+  /**
+   * Stops what the backend runs for Sifu but the store does not know (e.g. a start whose row was lost
+   * with a crash): found by `Spawner.list`, matched to rows by user, server and the state's ids.
+   */
+  async stopOrphans(): Promise<number> {
+    const { store, spawner, log } = this.options;
+    const listed = (await spawner.list?.()) ?? [];
+    let stopped = 0;
+    for (const server of listed) {
+      const record = await store.getServer(server.userName, server.serverName);
+      // A start in flight (here or in another replica) has its row but not yet its state: not an orphan.
+      if (record?.status === 'pending') continue;
+      const ids = Object.entries(server.state).filter(([k]) => k.endsWith('Id'));
+      const known = record?.backend === spawner.backend && ids.every(([k, v]) => record.state[k] === v);
+      if (known) continue;
+      log.warn({ user: server.userName, server: server.serverName }, 'stopping an orphaned server');
+      await spawner.stop(server.state).catch((err) => log.error({ err }, 'stopping an orphan'));
+      stopped += 1;
+    }
+    return stopped;
+  }
+
+  /**
+   * Brings this replica's routes in line with the store: servers other replicas started get a route here,
+   * servers stopped elsewhere lose theirs. The store is the truth; the replica that started a server polls
+   * it, so no poll is made here. Starts and stops in flight in this process are left to themselves.
+   */
+  async syncRoutes(): Promise<{ added: number; removed: number }> {
+    const { store, spawner, routes, isStarting } = this.options;
+    const running = new Map<string, ServerRecord>();
+    for (const record of await store.listServers()) {
+      if (record.status === 'running' && record.url && record.backend === spawner.backend) {
+        running.set(keyOf(record.userName, record.name), record);
+      }
+    }
+    let added = 0;
+    let removed = 0;
+    for (const route of routes.all()) {
+      const { userName, serverName } = route;
+      if (!running.has(keyOf(userName, serverName)) && !isStarting(userName, serverName)) {
+        routes.delete(userName, serverName);
+        removed += 1;
+      }
+    }
+    for (const record of running.values()) {
+      const route = routes.get(record.userName, record.name);
+      if (route) {
+        routes.storedActivity(route, record.lastActivity);
+      } else if (!isStarting(record.userName, record.name)) {
+        routes.add(record);
+        added += 1;
+      }
+    }
+    return { added, removed };
+  }
+
+  /**
+   * Where a server this process is not starting stands in the store: `running` (and now routed here),
+   * `pending` (another replica or worker is starting or stopping it) or `gone`.
+   */
+  async followElsewhere(userName: string, serverName: string): Promise<'running' | 'pending' | 'gone'> {
+    if (this.options.routes.has(userName, serverName)) return 'running';
+    if (await this.routeIfRunning(userName, serverName)) return 'running';
+    const record = await this.options.store.getServer(userName, serverName);
+    return record ? 'pending' : 'gone';
+  }
+
+  /** Routes to a server another replica started, when the store says it runs and it answers a poll. */
+  async routeIfRunning(userName: string, serverName: string): Promise<boolean> {
+    const { store, spawner, routes } = this.options;
+    const record = await store.getServer(userName, serverName);
+    if (record?.status !== 'running' || !record.url || record.backend !== spawner.backend) return false;
+    const poll = await spawner.poll(record.state).catch(() => null);
+    if (poll?.status !== 'running') return false;
+    routes.add(record);
+    return true;
+  }
+
+  /** Polls every routed server once; a dead one loses its route and row. Returns the names found dead. */
+  async checkRunning(): Promise<string[]> {
+    const dead: string[] = [];
+    for (const route of this.options.routes.all()) {
+      if (await this.checkOne(route.userName, route.serverName)) continue;
+      dead.push(keyOf(route.userName, route.serverName));
+    }
+    return dead;
+  }
+
+  /** Polls one server; false (and forgotten) when it died. */
+  async checkOne(userName: string, serverName: string): Promise<boolean> {
+    const { store, spawner, log, lease, routes } = this.options;
+    const record = await store.getServer(userName, serverName);
+    if (record?.status !== 'running') return this.options.isStarting(userName, serverName);
+    const result = await spawner.poll(record.state).catch(() => ({ status: 'running' as const }));
+    if (result.status === 'running') {
+      await lease.renew(userName, HomeLease.holderOf(record));
+      return true;
+    }
+    routes.delete(userName, serverName);
+    await lease.release(userName, HomeLease.holderOf(record));
+    await store.deleteServer(userName, serverName);
+    await store.addEvent('server.died', userName, { server: serverName, reason: result.reason });
+    log.warn({ user: userName, server: serverName, reason: result.reason }, 'server died');
+    return false;
+  }
+}

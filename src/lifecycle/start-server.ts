@@ -1,0 +1,184 @@
+import type { Logger } from 'pino';
+import { newSecret } from '../auth/secrets.js';
+import { isSifuError, SifuError } from '../errors.js';
+import { baseUrlOf } from '../routes.js';
+import { waitUntilReady } from '../spawner/ready.js';
+import type { ProgressEvent, Spawner, Started, StartRequest } from '../spawner/spawner.js';
+import type { Homes } from '../storage/homes.js';
+import { HomeLease } from '../storage/lease.js';
+import type { ServerRecord, Store } from '../store/store.js';
+import type { RouteTable } from './route-table.js';
+import type { LiveSpawn } from './spawn-progress.js';
+import type { StartSlots } from './start-slots.js';
+
+/** What the manager needs of storage; `Storage` in src/storage provides it. */
+export interface ServerHomes {
+  /** Creates the home if missing (right owner) and enforces the quota; returns its path. */
+  prepareLaunch(userName: string): Promise<string>;
+  /** Where a home is: the path the backend is given (`<storage root>/<user>`). */
+  readonly homes: Pick<Homes, 'homeOf'>;
+  readonly lease: Pick<HomeLease, 'acquire' | 'renew' | 'release'>;
+}
+
+export interface StartOptions {
+  store: Store;
+  spawner: Spawner;
+  log: Logger;
+  startTimeoutMs: number;
+  /** How long a finished start's progress stays readable (a late progress subscriber sees the end). */
+  outcomeTtlMs?: number;
+  /** Starts running at once (`spawner.maxConcurrentStarts`); more wait in line with progress. Default: no bound. */
+  maxConcurrentStarts?: number;
+  /** The warm pool (src/pool): a started server bound to this request, or undefined to start one. */
+  claimWarmServer?: (request: StartRequest) => Promise<Started | undefined>;
+  /** Storage (src/storage): prepares the home (owner, quota) and holds the single-writer lease on it. */
+  homes: ServerHomes;
+}
+
+/**
+ * Claims (user, server) in the store for a new start (an insert that fails if the row exists, so no two
+ * processes start one server): the claimed record, or undefined when another process holds the claim.
+ */
+export async function claimServer(
+  { store, spawner }: Pick<StartOptions, 'store' | 'spawner'>,
+  userName: string,
+  serverName: string,
+): Promise<ServerRecord | undefined> {
+  const record: ServerRecord = {
+    userName,
+    name: serverName,
+    backend: spawner.backend,
+    state: {},
+    url: null,
+    secret: newSecret(),
+    status: 'pending',
+    startedAt: new Date(),
+    lastActivity: null,
+  };
+  return (await store.claimServer(record)) ? record : undefined;
+}
+
+/** One claimed start in this process. */
+export interface ClaimedStart {
+  record: ServerRecord;
+  progress: LiveSpawn;
+  /** Where the server is routed once it answers. */
+  routes: RouteTable;
+  /** The burst queue, when starts are bounded; a warm server skips it. */
+  slots: StartSlots | undefined;
+  /** Records the outcome; called before the last event, which settles `progress.done`. */
+  settle: (outcome: 'ready' | 'failed') => void;
+}
+
+/**
+ * Runs a claimed start to its end: the home prepared and leased, a warm server claimed or the backend
+ * started, its state stored at once, then waited on until it answers. Never rejects: the outcome is in
+ * `progress`. A failed start leaves nothing behind (server, lease, row).
+ */
+export async function startServer(options: StartOptions, start: ClaimedStart): Promise<void> {
+  const { store, spawner, log, startTimeoutMs, homes } = options;
+  const { record, progress, routes, slots, settle } = start;
+  const { userName, name: serverName } = record;
+  const emit = (event: ProgressEvent) => progress.emit(event);
+  const timer = setTimeout(
+    () =>
+      progress.abort.abort(
+        new SifuError(
+          'SIFU_ERR_SPAWN_TIMEOUT',
+          'Your notebook server took too long to start. Please try again.',
+        ),
+      ),
+    startTimeoutMs,
+  );
+  const started0 = Date.now();
+  let state: Record<string, unknown> | undefined;
+  let leased = false;
+  let releaseSlot: (() => void) | undefined;
+  try {
+    emit({ progress: 5, message: 'Preparing your files' });
+    await homes.prepareLaunch(userName);
+    // One writer per home, across processes and hosts: taken before anything starts.
+    if (!(await homes.lease.acquire(userName, HomeLease.holderOf(record)))) {
+      throw new SifuError(
+        'SIFU_ERR_HOME_IN_USE',
+        'Your files are in use by another of your notebook servers. Stop it, then try again.',
+      );
+    }
+    leased = true;
+    emit({ progress: 10, message: 'Starting your notebook server' });
+    const request = {
+      userName,
+      serverName,
+      baseUrl: baseUrlOf(userName, serverName),
+      secret: record.secret,
+      home: homes.homes.homeOf(userName),
+    };
+    // The one place a warm server is claimed.
+    const warm = await options.claimWarmServer?.(request);
+    if (!warm && slots) {
+      releaseSlot = await slots.acquire(progress.abort.signal, (ahead) =>
+        emit({ progress: 10, message: `Waiting for a free slot (${ahead} ahead)` }),
+      );
+    }
+    const launched =
+      warm ?? (await spawner.start(request, { progress: emit, signal: progress.abort.signal }));
+    state = launched.state;
+    // Stored at once: a crash from here on leaves a row the next adoption pass cleans up.
+    await store.updateServer({ ...record, state, url: launched.url });
+    emit({ progress: 50, message: 'Waiting for your notebook server to answer' });
+    await waitUntilReady({
+      url: launched.url,
+      baseUrl: baseUrlOf(userName, serverName),
+      secret: record.secret,
+      timeoutMs: Math.max(1, startTimeoutMs - (Date.now() - started0)),
+      signal: progress.abort.signal,
+      poll: () => spawner.poll(launched.state),
+    });
+    if (progress.abort.signal.aborted) throw abortError(progress.abort.signal);
+    const running: ServerRecord = { ...record, state, url: launched.url, status: 'running' };
+    await store.updateServer(running);
+    routes.add(running);
+    await store.addEvent('server.start', userName, { server: serverName, ms: Date.now() - started0 });
+    log.info({ user: userName, server: serverName, ms: Date.now() - started0 }, 'server ready');
+    settle('ready');
+    emit({ progress: 100, message: 'Your notebook server is ready' });
+  } catch (err) {
+    const error = progress.abort.signal.aborted ? abortError(progress.abort.signal) : toSifuError(err);
+    log.warn(
+      { user: userName, server: serverName, code: error.code, detail: error.logDetail },
+      error.message,
+    );
+    try {
+      if (state) await spawner.stop(state);
+      if (leased) await homes.lease.release(userName, HomeLease.holderOf(record));
+      await store.deleteServer(userName, serverName);
+      await store.addEvent('server.start_failed', userName, { server: serverName, code: error.code });
+    } catch (cleanupError) {
+      // Left for the next adoption pass to find; never an unhandled rejection.
+      log.error({ err: cleanupError, user: userName }, 'cleanup after a failed start');
+    }
+    progress.error = error;
+    settle('failed');
+    emit({ progress: 100, message: error.message });
+  } finally {
+    clearTimeout(timer);
+    releaseSlot?.();
+  }
+}
+
+function abortError(signal: AbortSignal): SifuError {
+  const reason = signal.reason;
+  if (isSifuError(reason)) return reason;
+  return new SifuError(
+    'SIFU_ERR_SPAWN_TIMEOUT',
+    'Your notebook server took too long to start. Please try again.',
+  );
+}
+
+function toSifuError(err: unknown): SifuError {
+  if (isSifuError(err)) return err;
+  return new SifuError('SIFU_ERR_SPAWN_FAILED', 'Your notebook server could not be started.', {
+    logDetail: err instanceof Error ? err.stack : String(err),
+    cause: err,
+  });
+}
