@@ -53,6 +53,7 @@ export const errorCatalogue = {
   // Another server holds the lease on the user's home (one writer per home, across hosts).
   SIFU_ERR_HOME_IN_USE: 409,
   SIFU_ERR_GIT_FETCH_FAILED: 502,
+  SIFU_ERR_GIT_HOST_NOT_ALLOWED: 403,
   // Sign-in at a platform (edx, oidc). The learner declined; nothing was created.
   SIFU_ERR_OAUTH_DENIED: 403,
   // The callback's state is missing, wrong, expired or already used (or the browser lost its cookie).

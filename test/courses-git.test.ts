@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -14,7 +16,7 @@ import pino from 'pino';
 import { type Sifu, startSifu } from '../src/app/start.js';
 import { loadConfig } from '../src/config/load.js';
 import { resolveDeploymentToken } from '../src/courses/deployment-token.js';
-import { fetchNotebookFromGit } from '../src/courses/git-fetch.js';
+import { fetchNotebookFromGit, repoAllowed } from '../src/courses/git-fetch.js';
 import { isSifuError } from '../src/errors.js';
 import { type GitHttpServer, makeRepo, startGitHttp } from './support/git-http.js';
 import { ADMIN_TOKEN, api, FAKE_SERVER, freePort } from './support/sifu.js';
@@ -48,6 +50,8 @@ async function commandLines(): Promise<string[]> {
 describe('base notebooks from a private git repository', () => {
   let dir: string;
   let git: GitHttpServer;
+  /** The test's git host, as an operator would list it in courses.gitAllowedPrefixes. */
+  const allowed = () => [`${new URL(git.url('course')).origin}/`];
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'sifu-git-'));
@@ -67,21 +71,28 @@ describe('base notebooks from a private git repository', () => {
   test('credentials are required: no token or a wrong one fails, cleanly', async () => {
     const source = { repo: git.url('course'), path: 'notebooks/lesson.ipynb' };
     await assert.rejects(
-      fetchNotebookFromGit(source, { maxBytes: 100_000 }),
+      fetchNotebookFromGit(source, { allowedPrefixes: allowed(), maxBytes: 100_000 }),
       code('SIFU_ERR_GIT_FETCH_FAILED'),
     );
     await assert.rejects(
-      fetchNotebookFromGit(source, { token: 'wrong', maxBytes: 100_000 }),
+      fetchNotebookFromGit(source, { allowedPrefixes: allowed(), token: 'wrong', maxBytes: 100_000 }),
       code('SIFU_ERR_GIT_FETCH_FAILED'),
     );
     assert.ok(git.refused >= 2);
-    const bytes = await fetchNotebookFromGit(source, { token: TOKEN, maxBytes: 100_000 });
+    const bytes = await fetchNotebookFromGit(source, {
+      allowedPrefixes: allowed(),
+      token: TOKEN,
+      maxBytes: 100_000,
+    });
     assert.equal(bytes.toString(), NOTEBOOK);
   });
 
   test('a symlink, a missing path or an oversized file in the repository is refused', async () => {
     const fetchPath = (path: string, maxBytes = 100_000) =>
-      fetchNotebookFromGit({ repo: git.url('course'), path }, { token: TOKEN, maxBytes });
+      fetchNotebookFromGit(
+        { repo: git.url('course'), path },
+        { allowedPrefixes: allowed(), token: TOKEN, maxBytes },
+      );
     await assert.rejects(fetchPath('notebooks/escape.ipynb'), code('SIFU_ERR_UNSAFE_PATH'));
     await assert.rejects(fetchPath('notebooks/none.ipynb'), code('SIFU_ERR_NOTEBOOK_NOT_FOUND'));
     await assert.rejects(fetchPath('../x.ipynb'), code('SIFU_ERR_INVALID_PATH'));
@@ -97,10 +108,67 @@ describe('base notebooks from a private git repository', () => {
       '--upload-pack=touch /tmp/pwned',
     ]) {
       await assert.rejects(
-        fetchNotebookFromGit({ repo, path: 'a.ipynb' }, { token: TOKEN, maxBytes: 100 }),
+        fetchNotebookFromGit(
+          { repo, path: 'a.ipynb' },
+          { allowedPrefixes: allowed(), token: TOKEN, maxBytes: 100 },
+        ),
         code('SIFU_ERR_BAD_REQUEST'),
         repo,
       );
+    }
+  });
+
+  test('a repository prefix matches whole path segments, on the same origin only', () => {
+    const table: [string, string[], boolean][] = [
+      ['https://github.com/org/repo', ['https://github.com/org/'], true],
+      ['https://github.com/org/repo', ['https://github.com/org'], true],
+      ['https://github.com/org', ['https://github.com/org'], true],
+      ['https://github.com/org-evil/repo', ['https://github.com/org'], false],
+      ['https://github.com.evil.example/org/repo', ['https://github.com/org/'], false],
+      ['https://github.com:8443/org/repo', ['https://github.com/org/'], false],
+      ['http://github.com/org/repo', ['https://github.com/org/'], false],
+      ['https://github.com/org/repo', ['not a url', 'https://user@github.com/org/'], false],
+      ['https://github.com/org/repo', [], false],
+    ];
+    for (const [repo, prefixes, expected] of table) {
+      assert.equal(repoAllowed(new URL(repo), prefixes), expected, `${repo} under ${prefixes.join(', ')}`);
+    }
+  });
+
+  test('nothing outside courses.gitAllowedPrefixes is contacted, so the token cannot go there', async () => {
+    // A catcher host: records every request it receives and the credentials on it.
+    const seen: string[] = [];
+    const catcher = http.createServer((req, res) => {
+      seen.push(`${req.method} ${req.url} ${req.headers.authorization ?? '-'}`);
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => catcher.listen(0, '127.0.0.1', resolve));
+    try {
+      const origin = `http://127.0.0.1:${(catcher.address() as AddressInfo).port}`;
+      const cases: [string, string[]][] = [
+        [`${origin}/evil/repo`, allowed()], // another host than the allowed one
+        [`${origin}/org-evil/repo`, [`${origin}/org`]], // a look-alike of an allowed prefix
+        [`${origin}/org/repo`, []], // nothing allowed: git is off
+      ];
+      for (const [repo, allowedPrefixes] of cases) {
+        await assert.rejects(
+          fetchNotebookFromGit({ repo, path: 'a.ipynb' }, { allowedPrefixes, token: TOKEN, maxBytes: 100 }),
+          code('SIFU_ERR_GIT_HOST_NOT_ALLOWED'),
+          repo,
+        );
+      }
+      assert.deepEqual(seen, [], 'a refused repository received a request');
+      // The catcher does see what reaches it: an allowed repository is contacted.
+      await assert.rejects(
+        fetchNotebookFromGit(
+          { repo: `${origin}/org/repo`, path: 'a.ipynb' },
+          { allowedPrefixes: [`${origin}/org/`], maxBytes: 100 },
+        ),
+        code('SIFU_ERR_GIT_FETCH_FAILED'),
+      );
+      assert.ok(seen.length > 0);
+    } finally {
+      catcher.close();
     }
   });
 
@@ -132,7 +200,7 @@ describe('base notebooks from a private git repository', () => {
         spawner: { command: `${FAKE_SERVER} fast` },
         culler: { enabled: false },
         log: { level: 'trace' },
-        courses: { deploymentTokenFile: tokenFile },
+        courses: { deploymentTokenFile: tokenFile, gitAllowedPrefixes: allowed() },
       },
     });
     const sifu: Sifu = await startSifu(config, { log: pino({ level: 'trace' }, sink) });

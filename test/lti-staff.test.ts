@@ -23,7 +23,10 @@ before(async () => {
   git = await startGitHttp(dir, TOKEN);
   platform = await startTestPlatform();
   sifu = await startTestSifu({
-    overrides: { lti: { platforms: [platform.registration()] }, courses: { deploymentToken: TOKEN } },
+    overrides: {
+      lti: { platforms: [platform.registration()], gitAttach: true },
+      courses: { deploymentToken: TOKEN, gitAllowedPrefixes: [`${new URL(git.url('course')).origin}/`] },
+    },
   });
 });
 after(async () => {
@@ -33,8 +36,9 @@ after(async () => {
   await removeDir(dir);
 });
 
-async function launch(claims: Record<string, unknown>): Promise<Response> {
+async function launch(claims: Record<string, unknown>, on: TestSifu = sifu): Promise<Response> {
   const browser = new Client();
+  const sifu = on;
   const query = new URLSearchParams({ iss: platform.issuer, login_hint: 'x', client_id: platform.clientId });
   const login = await browser.request(`${sifu.hubUrl}/hub/lti/login?${query}`);
   const redirect = new URL(login.headers.get('location') as string);
@@ -86,4 +90,43 @@ test("a staff launch attaches the unit's notebook from git; learners then land o
     new URL(learner.headers.get('location') as string, sifu.hubUrl).searchParams.get('next') as string,
   );
   assert.match(next.pathname, /\/notebooks\/.+\/intro\.ipynb$/);
+});
+
+test('by default a staff launch attaches nothing from git: the platform cannot choose where Sifu fetches', async () => {
+  const strict = await startTestSifu({
+    overrides: {
+      lti: { platforms: [platform.registration()] },
+      courses: { deploymentToken: TOKEN, gitAllowedPrefixes: [`${new URL(git.url('course')).origin}/`] },
+    },
+  });
+  try {
+    const fetched = git.authorised + git.refused;
+    const res = await launch(
+      {
+        sub: 'teacher-2',
+        'https://purl.imsglobal.org/spec/lti/claim/roles': INSTRUCTOR,
+        [CUSTOM]: { ...custom, git_repo: git.url('course') },
+        [LINK]: { id: 'unit-default' },
+      },
+      strict,
+    );
+    assert.equal(res.status, 303, await res.clone().text());
+    assert.equal(git.authorised + git.refused, fetched, 'the repository was not contacted');
+    assert.deepEqual(await strict.store.listEvents({ type: 'course.attach' }), []);
+  } finally {
+    await strict.cleanup();
+  }
+});
+
+test('with LTI attach on, a repository outside the allowlist is refused before it is contacted', async () => {
+  const fetched = git.authorised + git.refused;
+  const res = await launch({
+    sub: 'teacher-3',
+    'https://purl.imsglobal.org/spec/lti/claim/roles': INSTRUCTOR,
+    [CUSTOM]: { ...custom, git_repo: git.url('course').replace('127.0.0.1', 'localhost') },
+    [LINK]: { id: 'unit-elsewhere' },
+  });
+  assert.equal(res.status, 403);
+  assert.match(await res.text(), /SIFU_ERR_GIT_HOST_NOT_ALLOWED/);
+  assert.equal(git.authorised + git.refused, fetched, 'the repository was not contacted');
 });

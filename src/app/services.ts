@@ -38,6 +38,7 @@ export async function createServices(
   const storage = Storage.fromConfig(store, config);
   const courseNotebooks = new CourseNotebooks(store, storage, {
     maxNotebookBytes: config.storage.maxNotebookBytes,
+    gitAllowedPrefixes: config.courses.gitAllowedPrefixes,
     deploymentToken: () => resolveDeploymentToken(config.courses),
   });
   const manager = new ServerManager({

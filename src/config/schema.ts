@@ -327,6 +327,11 @@ export const configTree = {
       '.deployment_token',
       'File holding the deployment token, used when `courses.deploymentToken` is unset.',
     ),
+    gitAllowedPrefixes: opt(
+      list,
+      [],
+      'Git repository URL prefixes base notebooks may come from, e.g. https://github.com/my-org/ (a prefix is a whole path segment). Sifu fetches from nowhere else, and the deployment token goes only there; empty: attaching from git is off.',
+    ),
   },
   store: {
     url: opt(
@@ -354,6 +359,11 @@ export const configTree = {
       ),
       [],
       'LTI 1.3 platforms (JSON list): {name, issuer, clientId, deploymentIds, authLoginUrl, jwksUrl, usernameClaim?}. Without `usernameClaim`, users are keyed by a hash of issuer and `sub`.',
+    ),
+    gitAttach: opt(
+      bool,
+      false,
+      'An Instructor launch whose custom parameters name a git repository attaches that notebook to the unit (still only from `courses.gitAllowedPrefixes`).',
     ),
   },
   embed: {

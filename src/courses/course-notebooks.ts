@@ -17,6 +17,8 @@ import { parseNotebook, validateNotebook } from './nbformat.js';
 
 export interface CourseNotebooksOptions {
   maxNotebookBytes: number;
+  /** `courses.gitAllowedPrefixes`: where notebooks may be fetched from (and the token sent). */
+  gitAllowedPrefixes: readonly string[];
   /** Read at each git fetch (see deployment-token.ts). */
   deploymentToken(): Promise<string | undefined>;
   gitTimeoutMs?: number;
@@ -79,6 +81,7 @@ export class CourseNotebooks {
     const bytes = await fetchNotebookFromGit(
       { repo, path: input.git.path, ref },
       {
+        allowedPrefixes: this.options.gitAllowedPrefixes,
         token: await this.options.deploymentToken(),
         maxBytes: this.options.maxNotebookBytes,
         ...(this.options.gitTimeoutMs ? { timeoutMs: this.options.gitTimeoutMs } : {}),

@@ -25,6 +25,8 @@ export interface GitSource {
 }
 
 export interface GitFetchOptions {
+  /** URL prefixes repositories may come from (`courses.gitAllowedPrefixes`); nothing else is contacted. */
+  allowedPrefixes: readonly string[];
   token?: string | undefined;
   maxBytes: number;
   timeoutMs?: number;
@@ -50,6 +52,25 @@ export function validateRepoUrl(raw: unknown): URL {
     throw bad('credentials do not belong in the URL; use the deployment token');
   if (url.search || url.hash) throw bad('no query or fragment');
   return url;
+}
+
+/**
+ * Whether `url` is under one of `prefixes`. A prefix matches whole path segments only, so that
+ * `https://host/org` admits `https://host/org/repo` but not `https://host/org-evil/repo`; prefixes that
+ * are not URLs match nothing.
+ */
+export function repoAllowed(url: URL, prefixes: readonly string[]): boolean {
+  return prefixes.some((raw) => {
+    let prefix: URL;
+    try {
+      prefix = new URL(raw);
+    } catch {
+      return false;
+    }
+    if (prefix.origin !== url.origin || prefix.search || prefix.hash || prefix.username) return false;
+    const base = prefix.pathname.endsWith('/') ? prefix.pathname : `${prefix.pathname}/`;
+    return url.pathname === prefix.pathname || url.pathname.startsWith(base);
+  });
 }
 
 export function validateRef(raw: unknown): string | null {
@@ -109,6 +130,15 @@ function runGit(
 /** Clones `source.repo` (shallow, bare) and returns the bytes of `source.path`. */
 export async function fetchNotebookFromGit(source: GitSource, options: GitFetchOptions): Promise<Buffer> {
   const url = validateRepoUrl(source.repo);
+  // Before anything is contacted: a repository outside the allowlist gets neither a request nor the token.
+  if (!repoAllowed(url, options.allowedPrefixes)) {
+    throw new SifuError(
+      'SIFU_ERR_GIT_HOST_NOT_ALLOWED',
+      options.allowedPrefixes.length === 0
+        ? 'attaching notebooks from git is off: the operator lists allowed repositories in courses.gitAllowedPrefixes'
+        : 'this git repository is not in courses.gitAllowedPrefixes',
+    );
+  }
   const ref = validateRef(source.ref);
   const path = relativePathComponents(source.path).join('/');
   const timeoutMs = options.timeoutMs ?? 60_000;

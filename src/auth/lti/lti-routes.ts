@@ -137,7 +137,7 @@ export function registerLtiRoutes(app: FastifyInstance, ctx: HubContext): void {
  * Git access, validation and the deployment token are the courses service's, as for the API.
  */
 async function attachForStaff(ctx: HubContext, launch: LtiLaunch): Promise<void> {
-  if (launch.role !== 'staff' || !launch.git) return;
+  if (launch.role !== 'staff' || !launch.git || !ctx.config.lti.gitAttach) return;
   try {
     await ctx.courses.checkUnit(launch.courseId, launch.unitId, launch.notebook);
     return;
