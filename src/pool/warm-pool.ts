@@ -2,10 +2,10 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
+import { assetPath } from '../spawner/assets.js';
 import { sleep } from '../spawner/cancelled.js';
 import type { DockerState } from '../spawner/docker/docker-state.js';
 import { demuxLogs } from '../spawner/docker/engine.js';
@@ -61,12 +61,8 @@ interface WarmServer {
 const CLAIM_MOUNT = '/run/sifu-claim';
 const LAUNCHER_MOUNT = '/sifu-pool';
 
-function launcherDir(): string {
-  const here = fileURLToPath(new URL('.', import.meta.url));
-  if (existsSync(join(here, 'warm-launcher.py'))) return here;
-  // Running from dist/: the Python file stays in src/.
-  return fileURLToPath(new URL('../../../src/pool/', import.meta.url));
-}
+/** The launcher's folder (assets/warm-pool/), mounted read-only into each pool container. */
+const launcherDir = (): string => dirname(assetPath('warm-pool/warm-launcher.py'));
 
 /**
  * The warm pool (docs/pool.md): `size` notebook containers per image that belong to nobody, each running a
