@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { hashSecret, newSecret } from '../auth/secrets.js';
+import { hashSecret, isSecretShaped, newSecret } from '../auth/secrets.js';
 import { hasScope } from '../auth/tokens.js';
 import { SifuError } from '../errors.js';
 import { normalizeUsername } from '../names.js';
@@ -65,7 +65,7 @@ export function registerLaunchRoutes(app: FastifyInstance, ctx: HubContext): voi
   });
 
   app.get<{ Params: { code: string } }>('/hub/launch/:code', async (req, reply) => {
-    const ticket = /^[A-Za-z0-9_-]{20,100}$/.test(req.params.code)
+    const ticket = isSecretShaped(req.params.code)
       ? await ctx.store.consumeTicket(hashSecret(req.params.code), LAUNCH, new Date())
       : null;
     if (!ticket?.userName) {

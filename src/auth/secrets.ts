@@ -5,6 +5,14 @@ export function newSecret(): string {
   return randomBytes(32).toString('base64url');
 }
 
+/**
+ * Whether `value` has the shape of a secret from `newSecret` (URL-safe characters, with slack on the
+ * length): checked before a cookie, code or binding is looked up, so junk never reaches the store.
+ */
+export function isSecretShaped(value: unknown): value is string {
+  return typeof value === 'string' && /^[A-Za-z0-9_-]{20,100}$/.test(value);
+}
+
 /** The stored form of a high-entropy secret. A plain SHA-256 is enough: these are not passwords. */
 export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');

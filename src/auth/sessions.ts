@@ -1,10 +1,13 @@
 import type { Scope, Store } from '../store/store.js';
-import { hashSecret, newSecret } from './secrets.js';
+import { hashSecret, isSecretShaped, newSecret } from './secrets.js';
 import type { Identity } from './tokens.js';
 
 export const HUB_COOKIE = 'sifu-hub-session';
 export const NOTEBOOK_COOKIE = 'sifu-nb-session';
+/** The notebook-origin cookie holding a browser's handoff binding, sent only to `HANDOFF_PATH`. */
 export const HANDOFF_COOKIE = 'sifu-nb-handoff';
+/** Where, on the notebook origin, the proxy turns a one-time handoff code into a notebook session. */
+export const HANDOFF_PATH = '/hub-handoff';
 
 const HANDOFF_TTL_MS = 60_000;
 const VISITOR_CACHE_MS = 5_000;
@@ -29,7 +32,7 @@ export function readCookie(header: string | undefined, name: string): string | u
     if (eq < 0) continue;
     if (part.slice(0, eq).trim() === name) {
       const value = part.slice(eq + 1).trim();
-      return /^[A-Za-z0-9_-]{20,100}$/.test(value) ? value : undefined;
+      return isSecretShaped(value) ? value : undefined;
     }
   }
   return undefined;
@@ -152,7 +155,7 @@ export function createSessionService(store: Store, cookie: CookieOptions) {
       const attributes = { ...cookie, maxAgeSeconds: HANDOFF_TTL_MS / 100 };
       return {
         binding,
-        setCookie: setCookie(HANDOFF_COOKIE, binding, attributes).replace('Path=/', `Path=/hub-handoff`),
+        setCookie: setCookie(HANDOFF_COOKIE, binding, attributes).replace('Path=/', `Path=${HANDOFF_PATH}`),
       };
     },
 

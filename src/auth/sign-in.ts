@@ -1,7 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { parseUserPath } from '../routes.js';
 import type { Store } from '../store/store.js';
-import type { SessionService } from './sessions.js';
+import { isSecretShaped } from './secrets.js';
+import { HANDOFF_PATH, type SessionService } from './sessions.js';
 
 /** What the end of a sign-in needs; the hub's context provides it. */
 export interface SignInServices {
@@ -47,7 +48,7 @@ export function notebookOwner(ctx: Pick<SignInServices, 'notebookOrigin'>, next:
 
 /** A handoff binding as the notebook origin mints it (see `SessionService.beginHandoff`). */
 export function safeBinding(value: unknown): string | null {
-  return typeof value === 'string' && /^[A-Za-z0-9_-]{20,100}$/.test(value) ? value : null;
+  return isSecretShaped(value) ? value : null;
 }
 
 /**
@@ -69,7 +70,7 @@ export async function proceedTo(
   if (!binding) return reply.redirect(target, 303);
   const url = new URL(target);
   const code = await ctx.sessions.mintHandoff(hubHash, userName, binding);
-  const handoff = `${ctx.notebookOrigin}/hub-handoff?code=${code}&next=${encodeURIComponent(url.pathname + url.search)}`;
+  const handoff = `${ctx.notebookOrigin}${HANDOFF_PATH}?code=${code}&next=${encodeURIComponent(url.pathname + url.search)}`;
   return reply.redirect(handoff, 303);
 }
 

@@ -4,25 +4,12 @@
  * session cookie, then the browser goes on to `next` (a `/user/` path on this origin, never elsewhere).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HANDOFF_COOKIE, HANDOFF_PATH, readCookie } from '../auth/sessions.js';
 import { safeNextPath } from './request-policy.js';
 import { type CspValues, sendError, sendRedirect } from './responses.js';
 import type { ProxyHooks } from './types.js';
 
-export const HANDOFF_PATH = '/hub-handoff';
-
 const MAX_CODE_LENGTH = 512;
-
-/** The cookie holding this browser's handoff binding (see `ProxyHooks.beginHandoff`). */
-export const HANDOFF_COOKIE = 'sifu-nb-handoff';
-
-function readHandoffBinding(cookie: string | undefined): string | undefined {
-  if (!cookie) return undefined;
-  for (const part of cookie.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === HANDOFF_COOKIE) return part.slice(eq + 1).trim();
-  }
-  return undefined;
-}
 
 export function isHandoffUrl(url: string): boolean {
   return url === HANDOFF_PATH || url.startsWith(`${HANDOFF_PATH}?`);
@@ -49,7 +36,8 @@ export function handleHandoff(
     sendError(res, csp, { code: 'SIFU_ERR_BAD_REQUEST', message: 'Invalid sign-in link.' });
     return;
   }
-  hooks.completeHandoff(code, readHandoffBinding(req.headers.cookie)).then(
+  // The binding cookie is set by `ProxyHooks.beginHandoff`.
+  hooks.completeHandoff(code, readCookie(req.headers.cookie, HANDOFF_COOKIE)).then(
     (cookie) => {
       if (cookie === null) {
         sendError(res, csp, { code: 'SIFU_ERR_BAD_REQUEST', message: 'This sign-in link has expired.' });
