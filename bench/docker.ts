@@ -15,8 +15,9 @@ import pino from 'pino';
 import { type Sifu, startSifu } from '../src/app/start.js';
 import { loadConfig } from '../src/config/load.js';
 import { dockerForTests, removeLabelled } from '../src/spawner/docker/testing.js';
+import { freePort } from '../test/support/free-port.js';
 import { benchSpawn } from './spawn.js';
-import { freeLoopbackPort } from './support/jupyterhub.js';
+import { percentile } from './support/stats.js';
 
 export interface DockerBenchRow {
   name: string;
@@ -36,15 +37,11 @@ export interface DockerBenchOptions {
   log?: (line: string) => void;
 }
 
-const quantile = (samples: number[], q: number): number => {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
-};
 const row = (name: string, system: string, samples: number[]): DockerBenchRow => ({
   name,
   system,
-  p50Ms: quantile(samples, 0.5),
-  p95Ms: quantile(samples, 0.95),
+  p50Ms: percentile(samples, 50),
+  p95Ms: percentile(samples, 95),
   n: samples.length,
 });
 
@@ -53,8 +50,8 @@ async function startBenchSifu(image: string, instance: string, spawner: Record<s
   const config = loadConfig({
     overrides: {
       dataDir,
-      hub: { port: await freeLoopbackPort() },
-      notebook: { port: await freeLoopbackPort() },
+      hub: { port: await freePort() },
+      notebook: { port: await freePort() },
       spawner: { backend: 'docker', startTimeout: 120, docker: { image, instance }, ...spawner },
       culler: { enabled: false },
       log: { level: 'silent' },

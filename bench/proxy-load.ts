@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { WebSocket } from 'ws';
+import { percentile } from './support/stats.js';
 
 export interface WrkResult {
   requestsPerSec: number;
@@ -106,10 +107,6 @@ export interface RoundTrips {
   n: number;
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-}
-
 /** `warmup` then `n` sequential round trips of a 32-byte text message on one WebSocket. */
 export async function wsRoundTrips(
   url: string,
@@ -140,7 +137,6 @@ export async function wsRoundTrips(
   } finally {
     ws.terminate();
   }
-  samples.sort((a, b) => a - b);
   const meanUs = samples.reduce((sum, x) => sum + x, 0) / samples.length;
   return { meanUs, p50Us: percentile(samples, 50), p99Us: percentile(samples, 99), n };
 }

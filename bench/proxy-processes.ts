@@ -7,8 +7,8 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { freePort } from '../test/support/free-port.js';
 
 export const REPO = resolve(import.meta.dirname, '..');
 const CHP = join(REPO, 'node_modules', '.bin', 'configurable-http-proxy');
@@ -45,20 +45,6 @@ export function cpuSeconds(root: number): number {
     for (const [child, stat] of stats) if (stat.ppid === pid) frontier.push(child);
   }
   return ticks / CLOCK_TICKS;
-}
-
-/** A port the OS just handed out on 127.0.0.1 (listen on 0, close, reuse: fine for a benchmark). */
-export function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen({ port: 0, host: '127.0.0.1', exclusive: true }, () => {
-      const address = server.address();
-      server.close(() =>
-        address && typeof address === 'object' ? done(address.port) : fail(new Error('no port')),
-      );
-    });
-  });
 }
 
 /** Children that must not outlive the benchmark, even when it fails. */

@@ -33,6 +33,7 @@ import {
   startSifuProxy,
   startWsEchoBackend,
 } from './proxy-processes.js';
+import { median } from './support/stats.js';
 
 export interface Row {
   /** What was measured, e.g. `HTTP throughput`. */
@@ -72,14 +73,6 @@ interface Measured extends WrkResult {
   /** CPU time (user + system) of the proxy's process(es) per request, in µs; NaN for the backend alone. */
   cpuUs: number;
 }
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-};
 
 const round = (value: number, digits: number): number => Number(value.toFixed(digits));
 

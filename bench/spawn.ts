@@ -8,7 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { freeLoopbackPort, startJupyterHub } from './support/jupyterhub.js';
+import { freePort } from '../test/support/free-port.js';
+import { type HubApiTarget, hubApi } from './support/api.js';
+import { startJupyterHub } from './support/jupyterhub.js';
+import { percentile } from './support/stats.js';
 
 export type SpawnSystem = 'sifu' | 'jupyterhub';
 
@@ -56,11 +59,8 @@ const STEP_TIMEOUT_MS = 60_000;
 const CLEANUP_TIMEOUT_MS = 30_000;
 
 /** A running system as the benchmark drives it: JupyterHub's REST API plus an end-to-end check. */
-interface Target {
+interface Target extends HubApiTarget {
   system: SpawnSystem;
-  /** Origin serving `/hub/api/`. */
-  apiUrl: string;
-  token: string;
   command: string;
   /** Asks the user's running server for `/api` (its version); throws unless it answers 200. */
   checkServer(name: string): Promise<string>;
@@ -82,31 +82,9 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 
-/**
- * One API request, bounded by STEP_TIMEOUT_MS. An abort is honoured before the request, never during
- * it: a request cut off mid-flight can leave the system busy (Sifu's hub then waits for it on close).
- */
-async function call(
-  target: Target,
-  method: string,
-  path: string,
-  signal?: AbortSignal,
-): Promise<{ status: number; body: unknown }> {
-  signal?.throwIfAborted();
-  const res = await fetch(`${target.apiUrl}/hub/api${path}`, {
-    method,
-    headers: { authorization: `token ${target.token}` },
-    signal: AbortSignal.timeout(STEP_TIMEOUT_MS),
-  });
-  const text = await res.text();
-  let body: unknown = text;
-  try {
-    body = text ? JSON.parse(text) : null;
-  } catch {
-    // not JSON; kept as text for the error message
-  }
-  return { status: res.status, body };
-}
+/** One API request, bounded by STEP_TIMEOUT_MS. */
+const call = (target: Target, method: string, path: string, signal?: AbortSignal) =>
+  hubApi(target, method, path, { timeoutMs: STEP_TIMEOUT_MS, signal });
 
 function expectStatus(
   what: string,
@@ -241,8 +219,8 @@ async function startSifuTarget(): Promise<Target> {
       overrides: {
         dataDir,
         adminToken: token,
-        hub: { host: '127.0.0.1', port: await freeLoopbackPort() },
-        notebook: { host: '127.0.0.1', port: await freeLoopbackPort() },
+        hub: { host: '127.0.0.1', port: await freePort() },
+        notebook: { host: '127.0.0.1', port: await freePort() },
         culler: { enabled: false },
         log: { level: 'silent' },
       },
@@ -277,15 +255,6 @@ async function startSifuTarget(): Promise<Target> {
   };
 }
 
-/** The median with linear interpolation between the two middle samples. */
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const at = (sorted.length - 1) * p;
-  const lo = Math.floor(at);
-  const hi = Math.ceil(at);
-  return (sorted[lo] as number) + ((sorted[hi] as number) - (sorted[lo] as number)) * (at - lo);
-}
-
 const round1 = (ms: number) => Math.round(ms * 10) / 10;
 
 function summarize(system: SpawnSystem, samples: number[]): SpawnBenchRow {
@@ -293,7 +262,7 @@ function summarize(system: SpawnSystem, samples: number[]): SpawnBenchRow {
   return {
     name: MEASURE,
     system: LABEL[system],
-    p50Ms: round1(percentile(sorted, 0.5)),
+    p50Ms: round1(percentile(samples, 50)),
     meanMs: round1(samples.reduce((a, b) => a + b, 0) / samples.length),
     minMs: round1(sorted[0] as number),
     maxMs: round1(sorted[sorted.length - 1] as number),

@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pickFreePort } from '../../src/spawner/local/free-port.js';
+import { freePort } from '../../test/support/free-port.js';
 
 /**
  * JupyterHub 3.0 (Debian's `jupyterhub` package) as a benchmark anchor: one hub, its
@@ -36,14 +36,11 @@ const NODE_BIN = join(REPO, 'node_modules', '.bin');
 const CHP = join(NODE_BIN, 'configurable-http-proxy');
 const LOG_LIMIT = 64 * 1024;
 
-/** A port on 127.0.0.1 the OS just handed out: the same picker Sifu's local backend uses. */
-export const freeLoopbackPort = pickFreePort;
-
 /** Several distinct free ports (each asked of the OS while the previous ones are still held). */
 async function freeLoopbackPorts(count: number): Promise<number[]> {
   const ports = new Set<number>();
   for (let attempt = 0; ports.size < count && attempt < count * 10; attempt++) {
-    ports.add(await freeLoopbackPort());
+    ports.add(await freePort());
   }
   if (ports.size < count) throw new Error('the OS kept handing out the same port');
   return [...ports];

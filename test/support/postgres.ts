@@ -8,10 +8,10 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { freePort } from './free-port.js';
 
 export interface RunningPostgres {
   /** `postgres://postgres@127.0.0.1:<port>/postgres`: the maintenance database, as superuser. */
@@ -23,17 +23,6 @@ export interface RunningPostgres {
 const BIN_DIR = process.env.SIFU_TEST_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 30_000;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no TCP address for port 0');
-  return address.port;
-}
 
 /** As root, PostgreSQL refuses to run: run its binaries as the `postgres` OS user instead. */
 function asPostgresUser(command: string, args: string[]): [string, string[]] {

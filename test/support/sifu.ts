@@ -6,7 +6,7 @@ import pino from 'pino';
 import { type Sifu, startSifu } from '../../src/app/start.js';
 import { loadConfig } from '../../src/config/load.js';
 import { DEFAULT_SPAWNER_COMMAND } from '../../src/config/schema.js';
-import { pickFreePort } from '../../src/spawner/local/free-port.js';
+import { freePort } from './free-port.js';
 
 export const REPO = resolve(import.meta.dirname, '../..');
 /** The fast stand-in for a Jupyter server (answers the readiness and contents API). */
@@ -15,8 +15,9 @@ export const FAKE_SERVER = `/usr/bin/python3 ${join(REPO, 'src/spawner/doubles/f
 export const JUPYTER = DEFAULT_SPAWNER_COMMAND;
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
-/** A loopback port from the OS (the picker Sifu's local backend uses, which never repeats itself soon). */
-export const freePort = pickFreePort;
+// Re-exported here, where most tests take their helpers from; each has one home of its own.
+export { api } from './api.js';
+export { freePort };
 
 export interface TestSifu extends Sifu {
   dataDir: string;
@@ -147,29 +148,6 @@ export class Client {
       headers: { origin: sifu.hubUrl, 'content-type': 'application/x-www-form-urlencoded' },
     });
   }
-}
-
-export async function api(
-  sifu: { hubUrl: string },
-  path: string,
-  init: { method?: string; token?: string; body?: unknown } = {},
-): Promise<{ status: number; body: any }> {
-  const headers: Record<string, string> = {};
-  if (init.token !== undefined) headers.authorization = `token ${init.token}`;
-  if (init.body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${sifu.hubUrl}/hub/api${path}`, {
-    method: init.method ?? 'GET',
-    headers,
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  const text = await res.text();
-  let body: unknown = text;
-  try {
-    body = text ? JSON.parse(text) : null;
-  } catch {
-    // not JSON
-  }
-  return { status: res.status, body };
 }
 
 export async function waitFor<T>(
