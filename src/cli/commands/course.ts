@@ -16,6 +16,7 @@ export function registerCourseCommands(program: Command, { config, withStore }: 
   const coursesOf = (store: Store) =>
     new CourseNotebooks(store, Storage.fromConfig(store, config()), {
       maxNotebookBytes: config().storage.maxNotebookBytes,
+      gitAllowedPrefixes: config().courses.gitAllowedPrefixes,
       deploymentToken: () => resolveDeploymentToken(config().courses),
     });
 
