@@ -72,6 +72,15 @@ describe('the launch API (server to server, for the XBlock)', () => {
     assert.equal(replay.headers.get('set-cookie'), null);
   });
 
+  test('a HEAD of a launch URL (a link preview) does not use it up', async () => {
+    const made = await launch(launchToken, { username: 'hal' });
+    const head = await fetch(made.body.url, { method: 'HEAD', redirect: 'manual' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('set-cookie'), null, 'a HEAD signs nobody in');
+    const open = await new Client().request(made.body.url);
+    assert.equal(open.status, 303, 'the launch URL still works');
+  });
+
   test('an expired launch URL is refused', async () => {
     const made = await launch(launchToken, { username: 'cy' });
     await new Promise((r) => setTimeout(r, 1200));

@@ -200,6 +200,30 @@ describe('trying to break in', () => {
     assert.ok([302, 401].includes(after.status), `after sign-out: ${after.status}`);
   });
 
+  test('no GET changes state: a spawn link shows a start form, a sign-out link a button', async () => {
+    const eli = new Client();
+    await eli.signIn(sifu, 'eli', '/hub/home');
+    const page = await eli.request(`${sifu.hubUrl}/hub/spawn/eli`, { headers: { accept: 'text/html' } });
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<form method="post" action="\/hub\/spawn\/eli" data-autosubmit>/);
+    assert.equal(sifu.manager.route('eli', ''), undefined, 'a GET started nothing');
+    assert.equal(sifu.manager.isPending('eli', ''), false, 'a GET started nothing');
+    // A POST from another site (a form on a page eli visits) is refused, and starts nothing either.
+    const forged = await eli.request(`${sifu.hubUrl}/hub/spawn/eli`, {
+      method: 'POST',
+      headers: { origin: 'http://evil.example', 'content-type': 'application/x-www-form-urlencoded' },
+      body: '',
+    });
+    assert.equal(forged.status, 403);
+    assert.equal(sifu.manager.isPending('eli', '') || sifu.manager.route('eli', '') !== undefined, false);
+
+    const logout = await eli.request(`${sifu.hubUrl}/hub/logout`, { headers: { accept: 'text/html' } });
+    assert.equal(logout.status, 200);
+    assert.match(await logout.text(), /<form method="post" action="\/hub\/logout">/);
+    const home = await eli.request(`${sifu.hubUrl}/hub/home`);
+    assert.equal(home.status, 200, 'still signed in after a GET of /hub/logout');
+  });
+
   test('a handoff code works once, and only in the browser it was minted for', async () => {
     const dee = new Client();
     const { hops } = await dee.signIn(sifu, 'dee');

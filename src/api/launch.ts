@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { hashSecret, isSecretShaped, newSecret } from '../auth/secrets.js';
 import { hasScope } from '../auth/tokens.js';
@@ -65,6 +65,8 @@ export function registerLaunchRoutes(app: FastifyInstance, ctx: HubContext): voi
   });
 
   app.get<{ Params: { code: string } }>('/hub/launch/:code', async (req, reply) => {
+    // A HEAD (a link checker, a chat preview) changes nothing: it must not use up a single-use link.
+    if (req.method === 'HEAD') return reply.type('text/html').send('');
     const ticket = isSecretShaped(req.params.code)
       ? await ctx.store.consumeTicket(hashSecret(req.params.code), LAUNCH, new Date())
       : null;

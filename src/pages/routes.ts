@@ -5,7 +5,7 @@ import { normalizeUsername } from '../names.js';
 import { notebookUrl } from '../routes.js';
 import type { HubContext } from '../web/context.js';
 import { errorPage } from '../web/layout.js';
-import { homePage, loginPage, spawnPage } from './templates.js';
+import { homePage, loginPage, logoutPage, spawnPage, startPage } from './templates.js';
 
 export function registerPageRoutes(app: FastifyInstance, ctx: HubContext): void {
   const { sessions, store, manager } = ctx;
@@ -66,7 +66,12 @@ export function registerPageRoutes(app: FastifyInstance, ctx: HubContext): void 
     reply.header('set-cookie', setCookie);
     return reply.redirect('/hub/login', 303);
   };
-  app.get('/hub/logout', logout);
+  // Signing out changes state, so only a POST does it; a GET (a link, a prefetch, an <img>) gets the button.
+  app.get('/hub/logout', async (req, reply) => {
+    const session = await sessions.hubIdentity(req.headers.cookie);
+    if (!session) return reply.redirect('/hub/login', 303);
+    return reply.type('text/html').send(logoutPage(session.identity.userName));
+  });
   app.post('/hub/logout', logout);
 
   app.get('/hub/home', async (req, reply) => {
@@ -93,30 +98,56 @@ export function registerPageRoutes(app: FastifyInstance, ctx: HubContext): void 
     return reply.redirect('/hub/home', 303);
   });
 
-  /** Starts the server if needed and shows live progress; when ready, lands in the notebook. */
-  app.get<{ Params: { name: string }; Querystring: { next?: string } }>(
+  type SpawnRequest = FastifyRequest<{ Params: { name: string }; Querystring: { next?: string } }>;
+
+  /** Who may start or watch `name`'s server, and where to land afterwards; null: sign in first. */
+  const spawnTarget = async (req: SpawnRequest, next: unknown) => {
+    const session = await sessions.hubIdentity(req.headers.cookie);
+    if (!session) return null;
+    const owner = normalizeUsername(req.params.name);
+    const { identity } = session;
+    if (owner !== identity.userName && !identity.admin) {
+      throw new SifuError('SIFU_ERR_FORBIDDEN', 'this is not your server');
+    }
+    if (!(await store.getUser(owner)))
+      throw new SifuError('SIFU_ERR_USER_NOT_FOUND', `no user named ${owner}`);
+    const safe = safeNext(ctx, next);
+    const target = safe && notebookOwner(ctx, safe) === owner ? safe : notebookHome(owner);
+    return { session, owner, target };
+  };
+
+  /**
+   * Shows the way to the notebook, changing nothing: running, it goes straight in; starting, live progress;
+   * stopped, a page that starts it by POST (submitted by itself, so a learner sees no extra click).
+   */
+  app.get('/hub/spawn/:name', async (req: SpawnRequest, reply) => {
+    const spawn = await spawnTarget(req, req.query.next);
+    if (!spawn) return reply.redirect(loginRedirect(req));
+    const { session, owner, target } = spawn;
+    if (manager.route(owner, '')) return proceed(reply, session.hash, session.identity.userName, target);
+    const user = session.identity.userName;
+    // Running or starting on another replica or worker: routed here too, or followed through the store.
+    const elsewhere = manager.isPending(owner, '') ? 'pending' : await manager.followElsewhere(owner, '');
+    if (elsewhere === 'running') return proceed(reply, session.hash, user, target);
+    const shown = elsewhere === 'pending' ? spawnPage : startPage;
+    return reply.type('text/html').send(shown({ user, owner, next: target }));
+  });
+
+  /** Starts the server unless a start is in flight, then shows its progress (through the GET above). */
+  app.post<{ Params: { name: string }; Querystring: { next?: string }; Body: { next?: unknown } }>(
     '/hub/spawn/:name',
     async (req, reply) => {
-      const session = await sessions.hubIdentity(req.headers.cookie);
-      if (!session) return reply.redirect(loginRedirect(req));
-      const owner = normalizeUsername(req.params.name);
-      const { identity } = session;
-      if (owner !== identity.userName && !identity.admin) {
-        throw new SifuError('SIFU_ERR_FORBIDDEN', 'this is not your server');
+      if (req.headers.origin !== ctx.hubOrigin) {
+        throw new SifuError('SIFU_ERR_BAD_ORIGIN', 'cross-origin requests with a session cookie are refused');
       }
-      if (!(await store.getUser(owner)))
-        throw new SifuError('SIFU_ERR_USER_NOT_FOUND', `no user named ${owner}`);
-      const next = safeNext(ctx, req.query.next);
-      const target = next && notebookOwner(ctx, next) === owner ? next : notebookHome(owner);
-      if (manager.route(owner, '')) return proceed(reply, session.hash, identity.userName, target);
-      // Starts unless a start is in flight; a failed start shows its reason and is retried on reload.
-      await manager.start(owner, '').catch((err: unknown) => {
+      const spawn = await spawnTarget(req as SpawnRequest, req.body?.next);
+      if (!spawn) return reply.redirect(loginRedirect(req), 303);
+      // A start that fails at once shows its reason here; one that fails later, on the progress page.
+      await manager.start(spawn.owner, '').catch((err: unknown) => {
         // Being started by another replica or worker: the page follows it through the store.
         if (!isSifuError(err) || err.code !== 'SIFU_ERR_SERVER_PENDING') throw err;
       });
-      // Already running after all (e.g. started by another replica, now routed here too): go straight in.
-      if (manager.route(owner, '')) return proceed(reply, session.hash, identity.userName, target);
-      return reply.type('text/html').send(spawnPage({ user: identity.userName, owner, next: target }));
+      return reply.redirect(`/hub/spawn/${spawn.owner}?next=${encodeURIComponent(spawn.target)}`, 303);
     },
   );
 

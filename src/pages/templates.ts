@@ -63,10 +63,33 @@ es.onerror=()=>{es.close();setTimeout(()=>location.reload(),2000);};`;
 <p id="status" role="status" aria-live="polite">Starting…</p>
 <details><summary>Details</summary><ol id="log"></ol></details>
 <div id="failed" hidden><p class="error" role="alert">The server could not be started.</p>
-<form method="get" action="/hub/spawn/${options.owner}"><input type="hidden" name="next" value="${options.next}">
+<form method="post" action="/hub/spawn/${options.owner}"><input type="hidden" name="next" value="${options.next}">
 <button type="submit">Try again</button></form></div>
 <noscript><p>This page refreshes by itself.</p><meta http-equiv="refresh" content="2"></noscript>
 <script>${new Html(script)}</script>`,
     { user: options.user },
+  );
+}
+
+/** The stopped server's page: a form that starts it, submitted by itself (a GET never starts anything). */
+export function startPage(options: { user: string; owner: string; next: string }): string {
+  return page(
+    'Start your server',
+    html`<h1>Starting your notebook server</h1>
+<form method="post" action="/hub/spawn/${options.owner}" data-autosubmit>
+<input type="hidden" name="next" value="${options.next}">
+<button type="submit">Start my server</button></form>
+<script>document.querySelector('form[data-autosubmit]').submit();</script>`,
+    { user: options.user },
+  );
+}
+
+/** Signing out takes a POST; this is what a GET of /hub/logout shows. */
+export function logoutPage(user: string): string {
+  return page(
+    'Sign out',
+    html`<h1>Sign out</h1>
+<form method="post" action="/hub/logout"><button type="submit">Sign out</button></form>`,
+    { user },
   );
 }

@@ -94,6 +94,20 @@ export async function startSifuProcess(
   throw new Error(`sifu did not start:\n${out}`);
 }
 
+/** The `<form method="post" ... data-autosubmit>` of a page, with its hidden fields, if it has one. */
+function autoSubmitForm(html: string, pageUrl: string): { action: string; fields: URLSearchParams } | null {
+  const form = /<form method="post" action="([^"]+)" data-autosubmit>([\s\S]*?)<\/form>/.exec(html);
+  if (!form) return null;
+  const entities: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" };
+  const unescape = (v: string) =>
+    v.replace(/&(amp|lt|gt|quot|#39);/g, (_m, e: string) => entities[e] as string);
+  const fields = new URLSearchParams();
+  for (const input of (form[2] as string).matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
+    fields.set(input[1] as string, unescape(input[2] as string));
+  }
+  return { action: new URL(unescape(form[1] as string), pageUrl).href, fields };
+}
+
 /** A tiny cookie-keeping HTTP client: what a browser does with redirects and cookies, nothing more. */
 export class Client {
   readonly cookies = new Map<string, string>();
@@ -130,11 +144,32 @@ export class Client {
       ...init,
       headers: { ...navigate, ...(init.headers as Record<string, string>) },
     });
-    for (let i = 0; i < max && res.status >= 300 && res.status < 400; i++) {
-      const next = new URL(res.headers.get('location') as string, hops.at(-1)).href;
-      await res.arrayBuffer();
-      hops.push(next);
-      res = await this.request(next, { headers: navigate });
+    for (let i = 0; i < max; i++) {
+      if (res.status >= 300 && res.status < 400) {
+        const next = new URL(res.headers.get('location') as string, hops.at(-1)).href;
+        await res.arrayBuffer();
+        hops.push(next);
+        res = await this.request(next, { headers: navigate });
+        continue;
+      }
+      // A page whose form submits itself (the start page) is submitted, as the browser's script would.
+      if (!res.headers.get('content-type')?.startsWith('text/html')) break;
+      const text = await res.text();
+      const form = autoSubmitForm(text, hops.at(-1) as string);
+      if (!form) {
+        res = new Response(text, { status: res.status, statusText: res.statusText, headers: res.headers });
+        break;
+      }
+      hops.push(form.action);
+      res = await this.request(form.action, {
+        method: 'POST',
+        body: form.fields,
+        headers: {
+          ...navigate,
+          origin: new URL(hops.at(-2) as string).origin,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+      });
     }
     return { res, hops };
   }
