@@ -161,6 +161,14 @@ test('the warm pool works from dist/ as make run starts it: 2 warm servers, a cl
       'ada\n',
       'the slot is claimed by ada',
     );
+    const launcherLog = await docker
+      .getContainer(server.containerId)
+      .logs({ stdout: true, stderr: true, follow: false });
+    assert.match(
+      String(launcherLog),
+      /warm-launcher: claimed for \/user\/ada\//,
+      'its launcher took the claim',
+    );
     const cold = await docker.listContainers({
       all: true,
       filters: JSON.stringify({ label: [`sifu.instance=${instance}`, 'sifu.user=ada'] }),

@@ -8,8 +8,6 @@ import { CourseNotebooks } from '../courses/course-notebooks.js';
 import { resolveDeploymentToken } from '../courses/deployment-token.js';
 import { launchCourses } from '../courses/launch-adapter.js';
 import { ServerManager } from '../lifecycle/server-manager.js';
-import { createWarmPool } from '../pool/create-pool.js';
-import type { WarmPool } from '../pool/warm-pool.js';
 import { createSpawner } from '../spawner/create-spawner.js';
 import type { Spawner } from '../spawner/spawner.js';
 import { Storage } from '../storage/storage.js';
@@ -21,7 +19,6 @@ export const JUPYTERHUB_API_VERSION = '3.0.0';
 
 export interface Services extends HubContext {
   spawner: Spawner;
-  pool: WarmPool | undefined;
 }
 
 /** Opens the store (migrated) and builds every service on it; nothing listens yet. */
@@ -33,8 +30,7 @@ export async function createServices(
   const store = await openStore(storeUrl(config));
   await store.migrate();
   const externalLogin = createExternalLogin(config, log, store);
-  const spawner = options.spawner ?? createSpawner(config);
-  const pool = options.singletons ? createWarmPool(config, spawner, log) : undefined;
+  const spawner = options.spawner ?? createSpawner(config, log);
   const storage = Storage.fromConfig(store, config);
   const courseNotebooks = new CourseNotebooks(store, storage, {
     maxNotebookBytes: config.storage.maxNotebookBytes,
@@ -48,7 +44,7 @@ export async function createServices(
     homes: storage,
     startTimeoutMs: config.spawner.startTimeout * 1000,
     maxConcurrentStarts: config.spawner.maxConcurrentStarts,
-    claimWarmServer: pool ? (request) => pool.claim(request) : undefined,
+    claimWarmServer: spawner.claimWarm?.bind(spawner),
   });
   const secure = (origin: string) =>
     config.auth.secureCookies === 'always' ||
@@ -74,6 +70,5 @@ export async function createServices(
     courseNotebooks,
     courses: launchCourses(courseNotebooks),
     spawner,
-    pool,
   };
 }

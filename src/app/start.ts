@@ -4,7 +4,6 @@ import { resolveOAuthSettings } from '../auth/oauth/settings.js';
 import type { SifuConfig } from '../config/schema.js';
 import { SifuError } from '../errors.js';
 import type { ServerManager } from '../lifecycle/server-manager.js';
-import { watchServerDeaths } from '../pool/create-pool.js';
 import { createNotebookProxy } from '../proxy/notebook-proxy.js';
 import type { Spawner } from '../spawner/spawner.js';
 import type { Store } from '../store/store.js';
@@ -68,11 +67,11 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
   resolveOAuthSettings(config);
   const singletons = options.singletons ?? true;
   const services = await createServices(config, log, { spawner: options.spawner, singletons });
-  const { store, manager, pool, spawner } = services;
+  const { store, manager, spawner } = services;
   await manager.adopt();
-  await pool?.start();
+  if (singletons) await spawner.startPool?.();
   // A container that dies is noticed from the engine's events at once, not at the next poll round.
-  const unwatchDeaths = watchServerDeaths(spawner, (user, server) => {
+  const unwatchDeaths = spawner.watch?.(({ userName: user, serverName: server }) => {
     void manager.checkOne(user, server).catch((err) => log.error({ err }, 'checking a dead server'));
   });
 
@@ -109,7 +108,7 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
       const listeners = Promise.all([hub.close(), proxy.close()]);
       await manager.shutdown();
       await listeners;
-      await pool?.stop();
+      if (singletons) await spawner.stopPool?.();
       await manager.flushActivity().catch(() => {});
       await store.close();
     },

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import type { SifuConfig } from '../config/schema.js';
 import { createDockerSpawner } from './docker/docker-spawner.js';
 import { createLocalSpawner } from './local/local-spawner.js';
@@ -6,9 +7,9 @@ import type { Spawner } from './spawner.js';
 import { createSwarmSpawner } from './swarm/swarm-spawner.js';
 
 /** The configured backend (`spawner.backend`), built from its config section. */
-export function createSpawner(config: SifuConfig): Spawner {
+export function createSpawner(config: SifuConfig, log?: Logger): Spawner {
   const { spawner } = config;
-  const { docker } = spawner;
+  const { docker, pool } = spawner;
   // What a container needs, whichever engine schedules it.
   const container = {
     command: spawner.command,
@@ -19,9 +20,19 @@ export function createSpawner(config: SifuConfig): Spawner {
     cpus: docker.cpuLimit,
     instance: docker.instance,
   };
+  if (pool.size > 0 && spawner.backend !== 'docker')
+    log?.warn(
+      { backend: spawner.backend },
+      'spawner.pool is only available with the docker backend; ignored',
+    );
   switch (spawner.backend) {
     case 'docker':
-      return createDockerSpawner({ ...container, secretsDir: join(config.dataDir, 'secrets') });
+      return createDockerSpawner({
+        ...container,
+        secretsDir: join(config.dataDir, 'secrets'),
+        pool: { size: pool.size, image: pool.image, slotsDir: join(config.dataDir, 'pool') },
+        log,
+      });
     case 'swarm':
       return createSwarmSpawner({ ...container, constraints: docker.constraints });
     default:

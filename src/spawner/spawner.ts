@@ -85,4 +85,43 @@ export interface Spawner {
    * orphan cleanup after a restart. Optional: backends that cannot enumerate return undefined.
    */
   list?(): Promise<Array<{ userName: string; serverName: string; state: Record<string, unknown> }>>;
+
+  /**
+   * Follows the backend's own news of servers that stopped (e.g. the engine's `die` events), so the core
+   * notices a dead server within moments instead of at its next poll round. Optional: without it, only
+   * polling notices.
+   *
+   * Called once per Sifu process, after re-adoption. `onStopped` gets the user and server name of each
+   * server that stopped, possibly of one the core no longer routes or more than once: the core polls
+   * before acting on it. Keeps following across broken connections (an engine restart) until the returned
+   * function is called.
+   */
+  watch?(onStopped: (server: { userName: string; serverName: string }) => void): () => void;
+
+  /**
+   * Hands over a server started ahead of time (a warm pool), made the server of `request` as if `start`
+   * had launched it: resolves with `url` and `state` that `poll` and `stop` take like any other, or with
+   * undefined when no such server is ready, and the core then calls `start`. Optional: backends without
+   * a pool leave it out. The core treats what it gets exactly like a started server (readiness check,
+   * route, stop), so the server must already answer `request.baseUrl` with `request.secret` only.
+   *
+   * Same precondition as `start`: the core holds the server's claim in the store. Never rejects for a
+   * pool server that could not be claimed (it tries the next, or resolves undefined), and resolves
+   * undefined in a process where the pool was not started (`startPool`) or is stopped.
+   */
+  claimWarm?(request: StartRequest): Promise<Started | undefined>;
+
+  /**
+   * Starts keeping servers warm for `claimWarm`, first removing idle ones a previous Sifu left; resolves
+   * once that is done (filling goes on in the background). Called at most once, after re-adoption, and by
+   * one Sifu process per host only (the first worker): the pool's servers belong to that process.
+   * Present exactly when `claimWarm` is.
+   */
+  startPool?(): Promise<void>;
+
+  /**
+   * Removes the idle warm servers (Sifu is stopping) and waits until they are gone. Claimed ones are
+   * learners' servers and stay. Resolves at once when the pool was never started.
+   */
+  stopPool?(): Promise<void>;
 }

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
+import type { Logger } from 'pino';
 import { isSifuError, SifuError } from '../../errors.js';
 import { cancelledError, sleep } from '../cancelled.js';
 import { checkContainerCommand, containerServer } from '../container-server.js';
@@ -19,7 +20,8 @@ import {
   LABEL_USER,
   serverLabels,
 } from './labels.js';
-import { releaseSlot } from './slots.js';
+import { createServerContainer, discardServer, releaseHostFiles } from './server-container.js';
+import { type PoolSettings, WarmPool } from './warm-pool/warm-pool.js';
 
 export interface DockerSpawnerOptions {
   /** The single-user server command, run in the container (same syntax and variables as `local`). */
@@ -52,14 +54,13 @@ export interface DockerSpawnerOptions {
   launchWindowMs?: number;
   /** Default for `stop`'s `graceMs` (5 s). */
   stopGraceMs?: number;
-}
-
-/** A docker spawner also reports containers that died, from the engine's event stream. */
-export interface DockerSpawner extends Spawner {
-  readonly docker: Docker;
-  watch(
-    onStopped: (server: { userName: string; serverName: string; containerId: string }) => void,
-  ): () => void;
+  /**
+   * The warm pool (docs/pool.md, `spawner.pool.*`). Absent or `size` 0: none, and the spawner has no
+   * `claimWarm`, `startPool` or `stopPool`.
+   */
+  pool?: PoolSettings;
+  /** Where the warm pool reports servers it could not warm up or claim. */
+  log?: Logger;
 }
 
 export const DEFAULT_HOME_PATH = '/home/learner';
@@ -70,9 +71,10 @@ const TOKEN_MOUNT = '/run/sifu-token';
  * the server bound to 127.0.0.1 on a port Sifu picks, the learner's home bind-mounted, memory and CPU
  * limits, and labels that let a restarted Sifu find its containers (`list`). Containers outlive Sifu.
  */
-export function createDockerSpawner(options: DockerSpawnerOptions): DockerSpawner {
+export function createDockerSpawner(options: DockerSpawnerOptions): Spawner {
   const docker = new Docker({ socketPath: options.socketPath ?? '/var/run/docker.sock' });
   const homePath = options.homePath ?? DEFAULT_HOME_PATH;
+  const limits = { memoryBytes: options.memoryBytes, cpus: options.cpus };
   const instance = options.instance ?? 'default';
   const launchWindowMs = options.launchWindowMs ?? 150;
   const defaultGraceMs = options.stopGraceMs ?? 5_000;
@@ -94,14 +96,6 @@ export function createDockerSpawner(options: DockerSpawnerOptions): DockerSpawne
     const port = await pickFreePort();
     let secretDir: string | null = null;
     let containerId: string | undefined;
-    const cleanup = async (): Promise<void> => {
-      if (containerId)
-        await docker
-          .getContainer(containerId)
-          .remove({ force: true })
-          .catch(() => {});
-      if (secretDir) await rm(secretDir, { recursive: true, force: true });
-    };
     try {
       const { env, argv } = containerServer(request, {
         command: options.command,
@@ -119,26 +113,20 @@ export function createDockerSpawner(options: DockerSpawnerOptions): DockerSpawne
         env.JUPYTER_TOKEN_FILE = `${TOKEN_MOUNT}/token`;
       }
       context.progress({ progress: 20, message: 'Creating your container' });
-      const container = await docker.createContainer({
-        name: containerName,
-        Image: options.image,
-        Cmd: argv,
-        Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-        WorkingDir: homePath,
-        Labels: {
-          ...serverLabels(instance, request.userName, request.serverName, options.labels),
-          [LABEL_PORT]: String(port),
+      const container = await createServerContainer(
+        docker,
+        {
+          name: containerName,
+          image: options.image,
+          argv,
+          env,
+          workingDir: homePath,
+          labels: serverLabels(instance, request.userName, request.serverName, options.labels),
+          port,
+          binds,
         },
-        HostConfig: {
-          NetworkMode: 'host',
-          Binds: binds,
-          Memory: options.memoryBytes || undefined,
-          NanoCpus: options.cpus ? Math.round(options.cpus * 1e9) : undefined,
-          // tini as PID 1: forwards the stop signal to the server and reaps its children (kernels).
-          Init: true,
-          RestartPolicy: { Name: 'no' },
-        },
-      });
+        limits,
+      );
       containerId = container.id;
       if (signal.aborted) throw cancelledError(signal);
       context.progress({ progress: 30, message: 'Starting your container' });
@@ -148,7 +136,7 @@ export function createDockerSpawner(options: DockerSpawnerOptions): DockerSpawne
       const state: DockerState = { containerId, containerName, port, secretDir };
       return { url: `http://127.0.0.1:${port}`, state: { ...state } };
     } catch (err) {
-      await cleanup();
+      await discardServer(docker, { containerId, secretDir });
       if (isSifuError(err)) throw err;
       throw spawnFailed(`creating container ${containerName}: ${String(err)}`, err);
     }
@@ -213,8 +201,7 @@ export function createDockerSpawner(options: DockerSpawnerOptions): DockerSpawne
     } catch (err) {
       if (!isNotFound(err) && !isConflict(err)) throw err;
     }
-    if (state.secretDir) await rm(state.secretDir, { recursive: true, force: true });
-    if (state.slotDir) await releaseSlot(state.slotDir);
+    await releaseHostFiles(state);
   }
 
   async function list(): Promise<
@@ -245,7 +232,24 @@ export function createDockerSpawner(options: DockerSpawnerOptions): DockerSpawne
     return watchContainerDeaths(docker, instanceFilter(instance), onStopped);
   }
 
-  return { backend: 'docker', docker, start, poll, stop, list, watch };
+  const spawner: Spawner = { backend: 'docker', start, poll, stop, list, watch };
+  if (!options.pool?.size) return spawner;
+  const pool = new WarmPool({
+    ...options.pool,
+    docker,
+    image: options.pool.image ?? options.image,
+    limits,
+    instance,
+    homePath,
+    labels: options.labels,
+    log: options.log?.child({ component: 'pool' }),
+  });
+  return {
+    ...spawner,
+    claimWarm: (request) => pool.claim(request),
+    startPool: () => pool.start(),
+    stopPool: () => pool.stop(),
+  };
 }
 
 function spawnFailed(logDetail: string, cause: unknown): SifuError {

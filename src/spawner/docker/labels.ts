@@ -9,7 +9,7 @@ export const LABEL_USER = 'sifu.user';
 export const LABEL_SERVER = 'sifu.server';
 /** The server's port on 127.0.0.1 (host network), for `list`. */
 export const LABEL_PORT = 'sifu.port';
-/** Set on warm-pool servers that belong to nobody yet (value: the pool's key). */
+/** Set on warm-pool servers (value: the server's slot); they keep it once claimed. */
 export const LABEL_POOL = 'sifu.pool';
 
 export function serverLabels(
@@ -24,6 +24,21 @@ export function serverLabels(
     [LABEL_INSTANCE]: instance,
     [LABEL_USER]: userName,
     [LABEL_SERVER]: serverName,
+  };
+}
+
+/** A warm-pool server's labels: this deployment's, no user yet (`sifu.user` absent), its slot in `sifu.pool`. */
+export function poolLabels(
+  instance: string,
+  slot: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    ...extra,
+    [LABEL_MANAGED]: 'true',
+    [LABEL_INSTANCE]: instance,
+    [LABEL_POOL]: slot,
+    [LABEL_SERVER]: '',
   };
 }
 
