@@ -10,10 +10,20 @@ import { registerUserRoutes } from '../api/users.js';
 import { registerV1CompatRoutes } from '../api/v1-compat.js';
 import { registerLtiRoutes } from '../auth/lti/lti-routes.js';
 import { registerExternalLoginRoutes } from '../auth/oauth/external-login.js';
+import type { SifuConfig } from '../config/schema.js';
 import { errorBody, isSifuError, SifuError } from '../errors.js';
 import { registerPageRoutes } from '../pages/routes.js';
+import { type ConnectionCaps, capConnections, totalCap } from '../web/connection-limits.js';
 import type { HubContext } from '../web/context.js';
 import { errorPage } from '../web/layout.js';
+
+/** Each port's client connection caps, from `limits.*`. */
+export function connectionCaps(config: SifuConfig): ConnectionCaps {
+  return {
+    total: totalCap(config.limits.maxConnections),
+    perAddress: config.limits.maxConnectionsPerAddress,
+  };
+}
 
 /** The hub: REST API, sign-in and learner pages, on the hub port. */
 export async function createHub(ctx: HubContext): Promise<FastifyInstance> {
@@ -26,8 +36,14 @@ export async function createHub(ctx: HubContext): Promise<FastifyInstance> {
     trustProxy: false,
     // Shutdown must not wait on open keep-alive or progress-stream connections.
     forceCloseConnections: true,
+    // A stalled client (headers or body trickling in) is cut off instead of holding a descriptor; the
+    // timeouts are checked every second rather than Node's default 30.
+    http: { headersTimeout: ctx.config.limits.headersTimeout * 1000, connectionsCheckingInterval: 1000 },
+    requestTimeout: ctx.config.limits.hubRequestTimeout * 1000,
+    connectionTimeout: 120_000,
     routerOptions: { maxParamLength: 300 },
   }) as unknown as FastifyInstance;
+  capConnections(app.server, connectionCaps(ctx.config));
   await app.register(formbody);
 
   app.addHook('onSend', async (_req, reply, payload) => {

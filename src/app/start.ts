@@ -7,11 +7,11 @@ import type { ServerManager } from '../lifecycle/server-manager.js';
 import { createNotebookProxy } from '../proxy/notebook-proxy.js';
 import type { Spawner } from '../spawner/spawner.js';
 import type { Store } from '../store/store.js';
+import { capConnections } from '../web/connection-limits.js';
 import { startBackgroundTasks } from './background.js';
-import { createHub } from './hub.js';
+import { connectionCaps, createHub } from './hub.js';
 import { proxyHooks } from './proxy-hooks.js';
 import { createServices } from './services.js';
-
 
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -84,7 +84,9 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
     allowNewTab: config.embed.allowNewTab,
     upstreamIdleTimeoutMs: config.proxy.upstreamIdleTimeout * 1000,
     clientIdleTimeoutMs: config.proxy.clientIdleTimeout * 1000,
+    headersTimeoutMs: config.limits.headersTimeout * 1000,
   });
+  capConnections(proxy.server, connectionCaps(config));
   const hub = await createHub(services);
 
   await hub.listen({ host: config.hub.host, port: config.hub.port });

@@ -269,6 +269,28 @@ export const configTree = {
     upstreamIdleTimeout: opt(seconds, 60, 'Seconds an idle pooled connection to a server is kept.'),
     clientIdleTimeout: opt(seconds, 300, 'Seconds an idle client connection (HTTP or WebSocket) is kept.'),
   },
+  limits: {
+    headersTimeout: opt(
+      seconds,
+      10,
+      "Seconds a client has to send a request's headers, on both ports; a client that stalls is disconnected.",
+    ),
+    hubRequestTimeout: opt(
+      seconds,
+      30,
+      'Seconds a client has to send a whole hub request, body included (hub bodies are small).',
+    ),
+    maxConnections: opt(
+      z.coerce.number().int().min(0),
+      0,
+      "Most client connections each port holds at once; 0 = 40% of the process's open-file limit each.",
+    ),
+    maxConnectionsPerAddress: opt(
+      z.coerce.number().int().min(0),
+      256,
+      'Most client connections one address holds on each port (0 = no cap). Raise it behind a load balancer or NAT that does not keep client addresses.',
+    ),
+  },
   culler: {
     enabled: opt(bool, true, 'Stop servers that have been idle for `culler.idleTimeout`.'),
     idleTimeout: opt(

@@ -73,9 +73,10 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
     noDelay: true,
     // Uploads are bounded by the idle timeout, not by a total time a slow link could exceed.
     requestTimeout: 0,
-    headersTimeout: Math.min(30_000, Math.max(1_000, options.clientIdleTimeoutMs)),
+    headersTimeout:
+      options.headersTimeoutMs ?? Math.min(30_000, Math.max(1_000, options.clientIdleTimeoutMs)),
     keepAliveTimeout: options.clientIdleTimeoutMs,
-    connectionsCheckingInterval: 5_000,
+    connectionsCheckingInterval: 1_000,
   });
   // Without a 'timeout' listener, Node destroys a socket idle this long (no bytes either way).
   server.setTimeout(options.clientIdleTimeoutMs);

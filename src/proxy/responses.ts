@@ -75,8 +75,20 @@ export function sendError(res: ServerResponse, csp: CspValues, error: ProxyError
     'Content-Length',
     String(Buffer.byteLength(payload)),
     ...ownResponseHeaders(csp),
+    ...closeIfBodyUnread(res),
   ]);
   res.end(payload);
+}
+
+/**
+ * A refused request whose body was not read ends its connection: reading on would let a client keep a
+ * refused upload (and the descriptor) going for as long as it likes, and skipping it would desynchronise.
+ */
+function closeIfBodyUnread(res: ServerResponse): string[] {
+  const req = res.req;
+  if (!req || req.complete) return [];
+  const { 'content-length': length, 'transfer-encoding': encoding } = req.headers;
+  return encoding !== undefined || (length !== undefined && length !== '0') ? ['Connection', 'close'] : [];
 }
 
 /** Headers of every response the proxy writes itself (errors, redirects, its own pages): never cached. */
@@ -102,7 +114,15 @@ export function sendRedirect(
     res.destroy();
     return;
   }
-  res.writeHead(302, ['Location', location, 'Content-Length', '0', ...ownResponseHeaders(csp), ...extra]);
+  res.writeHead(302, [
+    'Location',
+    location,
+    'Content-Length',
+    '0',
+    ...ownResponseHeaders(csp),
+    ...extra,
+    ...closeIfBodyUnread(res),
+  ]);
   res.end();
 }
 

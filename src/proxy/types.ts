@@ -55,4 +55,6 @@ export interface ProxyOptions {
   allowNewTab?: boolean;
   upstreamIdleTimeoutMs: number;
   clientIdleTimeoutMs: number;
+  /** Time a client has to send a request's headers (default: 30 s or the idle timeout, if shorter). */
+  headersTimeoutMs?: number;
 }

@@ -1,0 +1,91 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureBuiltCli } from './built-cli.js';
+import { freePort } from './free-port.js';
+
+export const BUILT_ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+export interface BuiltSifu {
+  hubUrl: string;
+  notebookUrl: string;
+  dataDir: string;
+  child: ChildProcess;
+  output(): string;
+  /** SIGTERM, wait for the exit, remove the data dir. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Sifu as `make run` starts it: `node dist/cli/main.js serve` (built first if out of date), the default
+ * configuration but for ports from the OS, a fresh data dir and what `env` sets. `openFiles` starts it
+ * under that `ulimit -n`, for tests about descriptors.
+ */
+export async function startBuiltSifu(
+  env: Record<string, string> = {},
+  options: { openFiles?: number } = {},
+): Promise<BuiltSifu> {
+  const cli = ensureBuiltCli();
+  const dataDir = await mkdtemp(join(tmpdir(), 'sifu-built-'));
+  const hubPort = await freePort();
+  const notebookPort = await freePort();
+  const command = options.openFiles
+    ? ['/bin/sh', ['-c', `ulimit -n ${options.openFiles} && exec "$0" "$@"`, process.execPath, cli, 'serve']]
+    : [process.execPath, [cli, 'serve']];
+  const child = spawn(command[0] as string, command[1] as string[], {
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      SIFU_DATA_DIR: dataDir,
+      SIFU_ADMIN_TOKEN: BUILT_ADMIN_TOKEN,
+      SIFU_HUB_PORT: String(hubPort),
+      SIFU_NOTEBOOK_PORT: String(notebookPort),
+      SIFU_LOG_LEVEL: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d) => {
+    out += d;
+  });
+  child.stderr?.on('data', (d) => {
+    out += d;
+  });
+  const hubUrl = `http://127.0.0.1:${hubPort}`;
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) {
+      await stop();
+      throw new Error(`sifu exited early:\n${out}`);
+    }
+    if (
+      await fetch(`${hubUrl}/hub/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    ) {
+      return {
+        hubUrl,
+        notebookUrl: `http://127.0.0.1:${notebookPort}`,
+        dataDir,
+        child,
+        output: () => out,
+        stop,
+      };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await stop();
+  throw new Error(`sifu did not start:\n${out}`);
+}
