@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { type Sifu, startSifu } from '../src/app/start.js';
 import { loadConfig } from '../src/config/load.js';
-import { dockerForTests, removeLabelled } from '../src/spawner/docker/testing.js';
+import { dockerForTests, removeLabelled } from '../test/support/docker.js';
 import { freePort } from '../test/support/free-port.js';
 import { benchSpawn } from './spawn.js';
 import { percentile } from './support/stats.js';

@@ -1,11 +1,32 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { buildDist, DIST, PACKAGE_ROOT } from './support/dist.js';
 
 /** What `npm run build` makes is what `make run` and the package's `bin` run: checked on the build itself. */
+
+/** Every file under `dir`, as paths relative to it. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => relative(dir, join(entry.parentPath, entry.name)));
+}
+
+/** Test code by its name: test files, contract cases, failure doubles, test support. */
+const TEST_CODE = [/\.test\.js/, /\.case\.js/, /contract/, /(^|\/)doubles\//, /(^|\/)testing\.js/];
+
+test('dist/ holds no test code: no tests, contract cases, failure doubles or test support', async () => {
+  await buildDist();
+  const files = filesUnder(DIST);
+  assert.ok(files.includes('cli/main.js'), 'the build made the CLI');
+  assert.ok(files.includes('spawner/docker/warm-pool/warm-pool.js'), 'and the warm pool');
+  assert.deepEqual(
+    files.filter((file) => TEST_CODE.some((pattern) => pattern.test(file))),
+    [],
+  );
+});
 
 test('from dist/, every asset production code reads is found where it is looked for', async () => {
   await buildDist();

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
 import WebSocket from 'ws';
 import { createDockerSpawner } from '../src/spawner/docker/docker-spawner.js';
-import { dockerForTests, removeLabelled } from '../src/spawner/docker/testing.js';
+import { dockerForTests, removeLabelled } from './support/docker.js';
 import { ADMIN_TOKEN, api, Client, JUPYTER, startTestSifu, waitFor } from './support/sifu.js';
 
 /** Sifu on the `docker` backend with the real engine and the offline image: crash, restart, warm pool. */

@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
-import { dockerForTests, removeLabelled } from '../src/spawner/docker/testing.js';
-import { pickFreePort } from '../src/spawner/local/free-port.js';
+import { api } from './support/api.js';
 import { buildDist, PACKAGE_ROOT } from './support/dist.js';
+import { dockerForTests, removeLabelled } from './support/docker.js';
+import { freePort } from './support/free-port.js';
 
 /**
  * The warm pool as shipped: Sifu built (`npm run build`) and started from `dist/` exactly as `make run`
@@ -20,16 +21,6 @@ const docker = new Docker();
 const instance = `test-dist-${randomBytes(4).toString('hex')}`;
 const run = promisify(execFile);
 const ADMIN_TOKEN = 'test-admin-token-0123456789';
-
-/** One admin call to the hub's REST API (this test loads nothing of Sifu itself, which runs from dist/). */
-async function api(hubUrl: string, path: string, method = 'GET'): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${hubUrl}/hub/api${path}`, {
-    method,
-    headers: { authorization: `token ${ADMIN_TOKEN}` },
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
 
 async function waitFor<T>(
   what: string,
@@ -80,8 +71,9 @@ test('the warm pool works from dist/ as make run starts it: 2 warm servers, a cl
   await buildDist();
   const image = await dockerForTests();
   const dataDir = await mkdtemp(join(tmpdir(), 'sifu-pool-dist-'));
-  const hubPort = await pickFreePort();
+  const hubPort = await freePort();
   const hubUrl = `http://127.0.0.1:${hubPort}`;
+  const hub = { hubUrl };
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SIFU_')));
   let output = '';
   let child: ChildProcess | undefined;
@@ -103,7 +95,7 @@ test('the warm pool works from dist/ as make run starts it: 2 warm servers, a cl
         SIFU_SPAWNER_DOCKER_INSTANCE: instance,
         SIFU_DATA_DIR: dataDir,
         SIFU_HUB_PORT: String(hubPort),
-        SIFU_NOTEBOOK_PORT: String(await pickFreePort()),
+        SIFU_NOTEBOOK_PORT: String(await freePort()),
         SIFU_ADMIN_TOKEN: ADMIN_TOKEN,
         SIFU_CULLER_ENABLED: 'false',
         SIFU_LOG_LEVEL: 'info',
@@ -140,15 +132,15 @@ test('the warm pool works from dist/ as make run starts it: 2 warm servers, a cl
     // Sifu puts a server on its idle list once it has seen it answer (polled every 100 ms).
     await new Promise((resolve) => setTimeout(resolve, 1_000));
 
-    assert.equal((await api(hubUrl, '/users/ada', 'POST')).status, 201);
-    const started = await api(hubUrl, '/users/ada/server', 'POST');
+    assert.equal((await api(hub, '/users/ada', { method: 'POST', token: ADMIN_TOKEN })).status, 201);
+    const started = await api(hub, '/users/ada/server', { method: 'POST', token: ADMIN_TOKEN });
     assert.ok(
       [201, 202].includes(started.status),
       `start: ${started.status} ${JSON.stringify(started.body)}`,
     );
     const server = await waitFor('ada to be ready', async () => {
       healthy();
-      const { body } = await api(hubUrl, '/users/ada');
+      const { body } = await api(hub, '/users/ada', { token: ADMIN_TOKEN });
       const model = body?.servers?.[''];
       if (!model) assert.fail(`ada's server is gone (the start failed):\n${output}`);
       return model.ready && (model.state as { containerId: string; slotDir?: string });
@@ -191,7 +183,7 @@ test('the warm pool works from dist/ as make run starts it: 2 warm servers, a cl
     );
 
     // An orderly end leaves nothing: the learner's server stopped, then Sifu removes its idle pool servers.
-    assert.equal((await api(hubUrl, '/users/ada/server', 'DELETE')).status, 204);
+    assert.equal((await api(hub, '/users/ada/server', { method: 'DELETE', token: ADMIN_TOKEN })).status, 204);
     await stopSifu('SIGTERM');
     const left = await docker.listContainers({
       all: true,

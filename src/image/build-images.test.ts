@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { dockerForTests } from '../../test/support/docker.js';
 import { makeRepo, startGitHttp } from '../../test/support/git-http.js';
-import { dockerForTests } from '../spawner/docker/testing.js';
 import { buildImages } from './build-images.js';
 
 const run = promisify(execFile);

@@ -1,7 +1,7 @@
 /**
  * The spawner contract: how Sifu starts, watches and stops one single-user server, whatever runs it
  * (a local process, a Docker container, a Swarm service...). Backends live in `src/spawner/<backend>/`
- * and all run the shared suite `spawnerContract` in `src/spawner/contract.ts`.
+ * and all run the shared suite `spawnerContract` in `src/spawner/contract.case.ts`.
  *
  * A backend is stateless between calls except for what it returns as `state`: the core stores that
  * opaque JSON and hands it back to `poll` and `stop`, possibly in another Sifu process after a restart.

@@ -5,8 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Docker from 'dockerode';
-import { spawnerContract } from '../contract.js';
-import { createDockerSpawner, type DockerSpawnerOptions } from './docker-spawner.js';
 import {
   containerArgv,
   containerIdOf,
@@ -16,7 +14,9 @@ import {
   dockerForTests,
   removeLabelled,
   TEST_LABEL,
-} from './testing.js';
+} from '../../../test/support/docker.js';
+import { spawnerContract } from '../contract.case.js';
+import { createDockerSpawner, type DockerSpawnerOptions } from './docker-spawner.js';
 
 const run = randomBytes(4).toString('hex');
 const docker = new Docker();

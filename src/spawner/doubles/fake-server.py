@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A stand-in for a single-user Jupyter server, for the spawner contract (src/spawner/contract.ts).
+"""A stand-in for a single-user Jupyter server, for the spawner contract (src/spawner/contract.case.ts).
 
 Python rather than Node so that every backend can run it: the notebook images have python3, not node.
 Only the standard library is used. It reads what a real server reads: SIFU_SERVER_PORT,

@@ -11,7 +11,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_SPAWNER_COMMAND } from '../../config/schema.js';
 import { isSifuError, SifuError } from '../../errors.js';
-import { spawnerContract } from '../contract.js';
+import { spawnerContract } from '../contract.case.js';
 import { waitUntilReady } from '../ready.js';
 import type { Spawner, Started, StartRequest } from '../spawner.js';
 import { createLocalSpawner, type LocalSpawnerOptions } from './local-spawner.js';

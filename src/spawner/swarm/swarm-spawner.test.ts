@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Docker from 'dockerode';
-import { spawnerContract } from '../contract.js';
 import {
   contractCommands,
   DOUBLES_DIR,
@@ -13,7 +12,8 @@ import {
   dockerForTests,
   removeLabelled,
   TEST_LABEL,
-} from '../docker/testing.js';
+} from '../../../test/support/docker.js';
+import { spawnerContract } from '../contract.case.js';
 import type { Started } from '../spawner.js';
 import { createSwarmSpawner, type SwarmSpawnerOptions } from './swarm-spawner.js';
 

@@ -4,15 +4,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type Docker from 'dockerode';
-import { DEFAULT_SPAWNER_COMMAND } from '../../config/schema.js';
-import { buildImages } from '../../image/build-images.js';
-import type { ContractCommands } from '../contract.js';
-import type { Started } from '../spawner.js';
+import { DEFAULT_SPAWNER_COMMAND } from '../../src/config/schema.js';
+import { buildImages } from '../../src/image/build-images.js';
+import type { ContractCommands } from '../../src/spawner/contract.case.js';
+import type { Started } from '../../src/spawner/spawner.js';
 
-/** Test support for the container backends (not a test itself): a real engine and the offline image. */
+/** Support for the container backends' tests (not a test itself): a real engine and the offline image. */
 
 const run = promisify(execFile);
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const DOUBLES_DIR = join(repoRoot, 'src', 'spawner', 'doubles');
 /** Where the failure doubles appear in a container (bind-mounted read-only). */
 export const DOUBLES_MOUNT = '/sifu-doubles';
