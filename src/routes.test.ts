@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { hasDotSegment, type ParsedUserPath, parseUserPath } from './routes.js';
+import { hasDotSegment, hostHeaderOf, type ParsedUserPath, parseUserPath, targetAddress } from './routes.js';
 
 const user = (userName: string, rest: string, missingSlash = false): ParsedUserPath => ({
   ok: true,
@@ -77,4 +77,23 @@ describe('hasDotSegment', () => {
   for (const [path, expected] of table) {
     it(`${JSON.stringify(path)} -> ${expected}`, () => assert.equal(hasDotSegment(path), expected));
   }
+});
+
+describe('route targets', () => {
+  it('are an http origin or a unix socket path, nothing else', () => {
+    const table: [string, ReturnType<typeof targetAddress>][] = [
+      ['http://127.0.0.1:45678', { host: '127.0.0.1', port: 45678 }],
+      ['http://[::1]:8888', { host: '::1', port: 8888 }],
+      ['unix:/srv/sifu/run/ada/jupyter.sock', { path: '/srv/sifu/run/ada/jupyter.sock' }],
+      ['unix:relative.sock', undefined],
+      ['unix:/a/../b.sock', undefined],
+      ['https://127.0.0.1:1', undefined],
+      ['http://user:pw@127.0.0.1:1', undefined],
+      ['http://127.0.0.1:1/path', undefined],
+      ['not a target', undefined],
+    ];
+    for (const [target, expected] of table) assert.deepEqual(targetAddress(target), expected, target);
+    assert.equal(hostHeaderOf('unix:/x.sock'), 'localhost');
+    assert.equal(hostHeaderOf('http://127.0.0.1:45678'), '127.0.0.1:45678');
+  });
 });

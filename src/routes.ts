@@ -8,11 +8,46 @@ import { isValidUsername } from './names.js';
 export interface Route {
   userName: string;
   serverName: string;
-  /** Origin of the server, e.g. http://127.0.0.1:45678. */
+  /**
+   * Where the server listens: an origin (`http://127.0.0.1:45678`), or `unix:<absolute path>` for a server
+   * on a unix socket (reachable by nothing but Sifu and the server's own sandbox).
+   */
   target: string;
   /** The server's secret token; the proxy adds `Authorization: token <secret>` upstream. */
   secret: string;
 }
+
+/** Where a route target points, for a client connection: a unix socket path, or a host and port. */
+export type TargetAddress = { path: string } | { host: string; port: number };
+
+/** Parses a route target (see {@link Route.target}); undefined for anything else. */
+export function targetAddress(target: string): TargetAddress | undefined {
+  if (target.startsWith('unix:/')) {
+    const path = target.slice('unix:'.length);
+    return path.includes('\0') || path.includes('/../') ? undefined : { path };
+  }
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'http:' || url.username !== '' || url.password !== '') return undefined;
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '') return undefined;
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  return { host, port: url.port === '' ? 80 : Number(url.port) };
+}
+
+/** `node:http` request options that reach a target (`socketPath`, or `host` and `port`). */
+export function httpAddressOf(target: string): { socketPath: string } | { host: string; port: number } | undefined {
+  const address = targetAddress(target);
+  if (!address) return undefined;
+  return 'path' in address ? { socketPath: address.path } : address;
+}
+
+/** The `Host` header a request to a target carries (`localhost` for a unix socket). */
+export const hostHeaderOf = (target: string): string =>
+  target.startsWith('unix:') ? 'localhost' : new URL(target).host;
 
 /** The base URL a server is started with and served under: `/user/<name>/` or `/user/<name>/<server>/`. */
 export const baseUrlOf = (userName: string, serverName: string): string =>

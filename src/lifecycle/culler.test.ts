@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
 import type { Route } from '../routes.js';
-import { cullIdleServers, isIdle, type KernelInfo } from './culler.js';
+import { cullIdleServers, fetchKernels, isIdle, type KernelInfo } from './culler.js';
 
 const now = Date.parse('2026-11-25T12:00:00Z');
 const cutoff = now - 3600_000;
@@ -62,4 +62,32 @@ test('a culling pass stops idle servers only, and never on doubt', async () => {
   );
   assert.deepEqual(culled, ['idle']);
   assert.deepEqual(stopped, ['idle']);
+});
+
+test('kernels are asked of the server itself, on a unix socket too; an oversized or odd answer is doubt', async () => {
+  const { createServer } = await import('node:http');
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = await mkdtemp(join(tmpdir(), 'sifu-culler-'));
+  let body = JSON.stringify([{ id: 'k', execution_state: 'idle' }]);
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    seen.push(`${req.url} ${req.headers.authorization}`);
+    res.end(body);
+  });
+  const path = join(dir, 'jupyter.sock');
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  const route: Route = { userName: 'ada', serverName: '', target: `unix:${path}`, secret: 's' };
+  try {
+    assert.deepEqual(await fetchKernels(route, '/user/ada/'), [{ id: 'k', execution_state: 'idle' }]);
+    assert.deepEqual(seen, ['/user/ada/api/kernels token s']);
+    body = '{"not": "a list"}';
+    assert.equal(await fetchKernels(route, '/user/ada/'), null);
+    body = `[${'0,'.repeat(1024 * 1024)}0]`;
+    assert.equal(await fetchKernels(route, '/user/ada/'), null);
+  } finally {
+    server.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 });

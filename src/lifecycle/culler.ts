@@ -1,5 +1,6 @@
+import { request } from 'node:http';
 import type { Logger } from 'pino';
-import type { Route } from '../routes.js';
+import { hostHeaderOf, httpAddressOf, type Route } from '../routes.js';
 
 export interface KernelInfo {
   execution_state?: string;
@@ -21,21 +22,49 @@ export function isIdle(lastProxyActivity: number, kernels: readonly KernelInfo[]
 }
 
 /** Asks a server for its kernels through its own API (with its secret). Unknown -> treated as busy. */
-export async function fetchKernels(route: Route, baseUrl: string): Promise<KernelInfo[] | null> {
-  try {
-    const res = await fetch(`${route.target}${baseUrl}api/kernels`, {
-      headers: { authorization: `token ${route.secret}` },
-      signal: AbortSignal.timeout(5000),
+export function fetchKernels(route: Route, baseUrl: string): Promise<KernelInfo[] | null> {
+  const address = httpAddressOf(route.target);
+  if (!address) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const req = request({
+      ...address,
+      path: `${baseUrl}api/kernels`,
+      agent: false,
+      timeout: 5000,
+      headers: { authorization: `token ${route.secret}`, host: hostHeaderOf(route.target) },
     });
-    // A single-user app without Jupyter's kernels API has no kernels to keep it alive.
-    if (res.status === 404) return [];
-    if (!res.ok) return null;
-    const body = (await res.json()) as unknown;
-    return Array.isArray(body) ? (body as KernelInfo[]) : null;
-  } catch {
-    return null;
-  }
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(null));
+    req.on('response', (res) => {
+      // A single-user app without Jupyter's kernels API has no kernels to keep it alive.
+      if (res.statusCode !== 200) {
+        res.resume();
+        resolve(res.statusCode === 404 ? [] : null);
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        // A server's answer is untrusted input: a kernel list is small.
+        if (size > MAX_KERNELS_BYTES) req.destroy();
+        else chunks.push(chunk);
+      });
+      res.on('error', () => resolve(null));
+      res.on('end', () => {
+        try {
+          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+          resolve(Array.isArray(body) ? (body as KernelInfo[]) : null);
+        } catch {
+          resolve(null);
+        }
+      });
+    });
+    req.end();
+  });
 }
+
+const MAX_KERNELS_BYTES = 1024 * 1024;
 
 export interface CullerDeps {
   routes(): Array<Route & { lastActivity: number }>;

@@ -7,29 +7,27 @@
  * most `maxFreePerTarget` kept idle, and an idle socket is closed after `idleTimeoutMs`.
  */
 import net from 'node:net';
+import { hostHeaderOf, type TargetAddress, targetAddress } from '../routes.js';
 import { ResponseParser } from './response-parser.js';
 
 export interface Target {
-  /** `http://host:port` as the route gave it; the pool's key. */
+  /** The route's target as given (`http://host:port` or `unix:<path>`); the pool's key. */
   origin: string;
-  host: string;
-  port: number;
-  /** `host:port` for the `Host` header. */
+  /** Where to connect. */
+  address: TargetAddress;
+  /** `host:port` (or `localhost` for a unix socket) for the `Host` header. */
   hostHeader: string;
 }
 
-/** Parses a route target; undefined unless it is a plain `http://host[:port]` origin. */
+/** Parses a route target; undefined unless it is a plain `http://host[:port]` origin or `unix:<path>`. */
 export function parseTarget(origin: string): Target | undefined {
-  let url: URL;
-  try {
-    url = new URL(origin);
-  } catch {
-    return undefined;
-  }
-  if (url.protocol !== 'http:' || url.username !== '' || url.password !== '') return undefined;
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  const port = url.port === '' ? 80 : Number(url.port);
-  return { origin, host, port, hostHeader: url.host };
+  const address = targetAddress(origin);
+  return address ? { origin, address, hostHeader: hostHeaderOf(origin) } : undefined;
+}
+
+/** A new connection to a target. */
+export function connectTo(target: Target): net.Socket {
+  return net.connect({ ...target.address, noDelay: true });
 }
 
 /** What a connection reports to whoever is using it. */
@@ -61,7 +59,7 @@ export class UpstreamConnection {
     readonly pool: TargetPool,
     idleTimeoutMs: number,
   ) {
-    this.socket = net.connect({ host: pool.target.host, port: pool.target.port, noDelay: true });
+    this.socket = connectTo(pool.target);
     this.socket.setTimeout(idleTimeoutMs);
     this.socket.on('data', (chunk: Buffer) => {
       if (this.exchange !== undefined) this.exchange.onUpstreamData(chunk);

@@ -8,12 +8,12 @@
  * written to the client socket too.
  */
 import { STATUS_CODES } from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import { clientResponseHeaders } from './http-forward.js';
 import { isSifuCookieName, setCookieName } from './request-policy.js';
 import { type ResponseHandler, type ResponseHead, ResponseParser } from './response-parser.js';
 import { type CspValues, rejectSocket } from './responses.js';
-import type { Target } from './upstream-pool.js';
+import { connectTo, type Target } from './upstream-pool.js';
 
 export interface UpgradeDeps {
   csp: CspValues;
@@ -40,7 +40,7 @@ export class UpgradeExchange implements ResponseHandler {
   ) {
     this.parser.reset(false);
     deps.track(client);
-    this.upstream = net.connect({ host: target.host, port: target.port, noDelay: true });
+    this.upstream = connectTo(target);
     this.upstream.setTimeout(deps.upstreamIdleTimeoutMs);
     this.upstream.write(head);
     if (clientHead.length > 0) this.upstream.write(clientHead);

@@ -147,3 +147,33 @@ describe('waitUntilReady', () => {
     );
   });
 });
+
+describe('waitUntilReady on a unix socket', () => {
+  it('asks the server at its socket, with the secret', async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'sifu-ready-'));
+    const seen: Array<string | undefined> = [];
+    const server = createServer((req, res) => {
+      seen.push(`${req.url} ${req.headers.authorization} ${req.headers.host}`);
+      res.statusCode = 200;
+      res.end();
+    });
+    const path = join(dir, 'jupyter.sock');
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    try {
+      await waitUntilReady({
+        url: `unix:${path}`,
+        baseUrl: '/user/ada/',
+        secret: 's3cret',
+        timeoutMs: 5_000,
+        poll: running,
+      });
+      assert.deepEqual(seen, ['/user/ada/api token s3cret localhost']);
+    } finally {
+      server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,10 +1,11 @@
 import { request } from 'node:http';
 import { SifuError } from '../errors.js';
+import { hostHeaderOf, httpAddressOf } from '../routes.js';
 import { cancelledError, sleep } from './cancelled.js';
 import type { PollResult, ProgressEvent } from './spawner.js';
 
 export interface WaitUntilReadyOptions {
-  /** The server's origin as returned by `Spawner.start`, e.g. `http://127.0.0.1:45678`. */
+  /** Where the server listens, as returned by `Spawner.start`: `http://127.0.0.1:45678` or `unix:<path>`. */
   url: string;
   /** The server's base URL, starting and ending with '/'. */
   baseUrl: string;
@@ -56,7 +57,8 @@ const FINAL_POLL_MS = 1_000;
  */
 export async function waitUntilReady(options: WaitUntilReadyOptions): Promise<ReadyResult> {
   const { secret, timeoutMs, signal, progress } = options;
-  const target = `${options.url.replace(/\/+$/, '')}${options.baseUrl}api`;
+  const origin = options.url.replace(/\/+$/, '');
+  const target = `${origin}${options.baseUrl}api`;
   const pollIntervalMs = options.pollIntervalMs ?? 200;
   const started = performance.now();
   const deadline = started + timeoutMs;
@@ -95,7 +97,8 @@ export async function waitUntilReady(options: WaitUntilReadyOptions): Promise<Re
 
     attempts += 1;
     const answer = await getOnce(
-      target,
+      origin,
+      `${options.baseUrl}api`,
       secret,
       clamp(remaining, MIN_REQUEST_TIMEOUT_MS, REQUEST_TIMEOUT_MS),
       signal,
@@ -146,16 +149,21 @@ async function pollWithin(poll: () => Promise<PollResult>, ms: number): Promise<
 
 /** One attempt; never throws except on abort. A fresh connection each time, so none lingers after. */
 function getOnce(
-  target: string,
+  origin: string,
+  path: string,
   secret: string,
   timeoutMs: number,
   signal: AbortSignal | undefined,
 ): Promise<'ready' | { problem: string }> {
+  const address = httpAddressOf(origin);
+  if (!address) return Promise.resolve({ problem: `not a server address: ${origin}` });
   return new Promise((resolve, reject) => {
-    const req = request(target, {
+    const req = request({
+      ...address,
+      path,
       method: 'GET',
       agent: false,
-      headers: { authorization: `token ${secret}` },
+      headers: { authorization: `token ${secret}`, host: hostHeaderOf(origin) },
     });
     const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     const onAbort = (): void => {

@@ -119,7 +119,8 @@ function answer(req: http.IncomingMessage, res: http.ServerResponse): void {
   res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers }));
 }
 
-export async function startEchoUpstream(): Promise<EchoUpstream> {
+/** Listens on 127.0.0.1 (port from the OS), or on the unix socket `socketPath` (origin `unix:<path>`). */
+export async function startEchoUpstream(options: { socketPath?: string } = {}): Promise<EchoUpstream> {
   const seen: SeenRequest[] = [];
   const server = http.createServer((req, res) => {
     seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, upgrade: false });
@@ -156,6 +157,12 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
       });
     });
   });
+  if (options.socketPath) {
+    const path = options.socketPath;
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    upstream.origin = `unix:${path}`;
+    return upstream;
+  }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   upstream.origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return upstream;
