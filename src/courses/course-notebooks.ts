@@ -208,16 +208,16 @@ export class CourseNotebooks {
     const path = learnerCopyPath(record.courseId, record.name);
     const content = await this.content(courseId, name);
     let backup: string | null = null;
-    const located = await this.storage.homes.locate(userName, path, { createDirs: true });
-    const stat = await lstat(located.path).catch(() => null);
-    if (stat) {
+    await this.storage.homes.withLocated(userName, path, { createDirs: true }, async (located) => {
+      const stat = await lstat(located.path).catch(() => null);
+      if (!stat) return;
       if (!stat.isFile()) this.existingCopy(path, 'other');
       const backupFile = backupName(record.name, now);
       // link + unlink: never replaces an existing backup; the learner's bytes are never copied or lost.
       await link(located.path, join(located.dir, backupFile));
       await unlink(located.path);
       backup = `${courseDirName(record.courseId)}/${backupFile}`;
-    }
+    });
     if (!(await this.storage.homes.createFile(userName, path, content))) {
       throw new SifuError('SIFU_ERR_NOTEBOOK_CONFLICT', 'the notebook was recreated meanwhile; try again');
     }

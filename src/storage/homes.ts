@@ -14,7 +14,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chown, link, lstat, mkdir, open, readlink, realpath, unlink } from 'node:fs/promises';
+import {
+  chown,
+  type FileHandle,
+  link,
+  lstat,
+  mkdir,
+  open,
+  readlink,
+  realpath,
+  unlink,
+} from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { SifuError } from '../errors.js';
 import { isValidUsername } from '../names.js';
@@ -29,6 +39,7 @@ export interface HomesOptions {
 }
 
 const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 export function isErrno(err: unknown, code: string): boolean {
@@ -41,6 +52,17 @@ function unsafe(message: string, logDetail?: string): SifuError {
 
 export function isInside(parent: string, child: string): boolean {
   return child === parent || child.startsWith(parent.endsWith(sep) ? parent : parent + sep);
+}
+
+/** A path inside a home, its directory held open (see `Homes.withLocated`). */
+export interface Located {
+  /** The home's real path. */
+  home: string;
+  /** The held directory, as `/proc/self/fd/<fd>`. */
+  dir: string;
+  name: string;
+  /** `dir/name`. */
+  path: string;
 }
 
 export class Homes {
@@ -100,48 +122,75 @@ export class Homes {
   }
 
   /**
-   * Walks `dirs` down from the real home, refusing symlinks and non-directories; creates missing ones
-   * when `create`. Returns the directory's real path, verified inside the home.
+   * Opens the directory `dirs` below the real home, one component at a time, each relative to the
+   * descriptor of the one before (`/proc/self/fd/<fd>/<name>`, opened O_DIRECTORY|O_NOFOLLOW): a
+   * symlink or non-directory is refused, and a component swapped for a symlink after it was opened
+   * changes nothing, because nothing is looked up by path again. Creates missing ones when `create`
+   * (owned through their descriptor, so a swap cannot redirect the chown either).
    */
-  async directory(realHome: string, dirs: readonly string[], create: boolean): Promise<string> {
-    let current = realHome;
-    for (const name of dirs) {
-      const next = join(current, name);
-      let stat = await lstat(next).catch((err) => {
-        if (isErrno(err, 'ENOENT')) return null;
-        throw err;
-      });
-      if (!stat && create) {
-        try {
-          await mkdir(next, { mode: 0o755 });
-          await this.own(next);
-        } catch (err) {
-          if (!isErrno(err, 'EEXIST')) throw err;
+  async openDirectory(realHome: string, dirs: readonly string[], create: boolean): Promise<FileHandle> {
+    let handle = await open(realHome, DIR_FLAGS);
+    try {
+      for (const name of dirs) {
+        const at = `/proc/self/fd/${handle.fd}/${name}`;
+        let created = false;
+        if (create) {
+          try {
+            await mkdir(at, { mode: 0o755 });
+            created = true;
+          } catch (err) {
+            if (!isErrno(err, 'EEXIST')) throw err;
+          }
         }
-        stat = await lstat(next);
+        let next: FileHandle;
+        try {
+          next = await open(at, DIR_FLAGS);
+        } catch (err) {
+          if (isErrno(err, 'ENOENT')) throw new SifuError('SIFU_ERR_NOT_FOUND', 'no such file or directory');
+          if (isErrno(err, 'ELOOP'))
+            throw unsafe('the path goes through a symbolic link', `symlink at ${name}`);
+          if (isErrno(err, 'ENOTDIR'))
+            throw unsafe('the path goes through something that is not a directory');
+          throw err;
+        }
+        if (created) await this.ownHandle(next);
+        await handle.close();
+        handle = next;
       }
-      if (!stat) throw new SifuError('SIFU_ERR_NOT_FOUND', 'no such file or directory');
-      if (stat.isSymbolicLink()) throw unsafe('the path goes through a symbolic link', `symlink at ${next}`);
-      if (!stat.isDirectory()) throw unsafe('the path goes through something that is not a directory');
-      current = next;
+      return handle;
+    } catch (err) {
+      await handle.close();
+      throw err;
     }
-    // Catches a component swapped for a symlink after its lstat.
-    const real = await realpath(current);
-    if (real !== current || !isInside(realHome, real)) throw unsafe('the path leaves the home');
-    return current;
   }
 
-  /** Resolves `relPath` inside the user's (existing) home: `{home, dir, name, path}`, all real paths. */
-  async locate(
+  /**
+   * Runs `use` on `relPath` inside the user's (existing) home, its directory held open: `dir` is that
+   * directory's descriptor path and `path` = `dir/name`, so every operation `use` makes acts on the
+   * directory that was checked, whatever the learner renames meanwhile. The final component is not
+   * followed by `lstat`, `rename`, `link` or `unlink`; open it with O_NOFOLLOW.
+   */
+  async withLocated<T>(
     userName: string,
     relPath: string,
-    options: { createDirs?: boolean } = {},
-  ): Promise<{ home: string; dir: string; name: string; path: string }> {
+    options: { createDirs?: boolean },
+    use: (located: Located) => Promise<T>,
+  ): Promise<T> {
     const components = relativePathComponents(relPath);
     const home = options.createDirs ? await this.ensureHome(userName) : await this.realHome(userName);
     const name = components.at(-1) as string;
-    const dir = await this.directory(home, components.slice(0, -1), options.createDirs ?? false);
-    return { home, dir, name, path: join(dir, name) };
+    const handle = await this.openDirectory(home, components.slice(0, -1), options.createDirs ?? false);
+    try {
+      const dir = `/proc/self/fd/${handle.fd}`;
+      return await use({ home, dir, name, path: `${dir}/${name}` });
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private async ownHandle(handle: FileHandle): Promise<void> {
+    if (this.#uid === undefined && this.#gid === undefined) return;
+    await handle.chown(this.#uid ?? process.getuid?.() ?? 0, this.#gid ?? process.getgid?.() ?? 0);
   }
 
   /**
@@ -149,8 +198,7 @@ export class Homes {
    * Null if it does not exist.
    */
   async readFile(userName: string, relPath: string, maxBytes: number): Promise<Buffer | null> {
-    const { home, path } = await this.locate(userName, relPath);
-    return readConfined(home, path, maxBytes);
+    return this.withLocated(userName, relPath, {}, ({ home, path }) => readConfined(home, path, maxBytes));
   }
 
   /**
@@ -158,29 +206,28 @@ export class Homes {
    * false if the name is taken (by a file, directory or symlink).
    */
   async createFile(userName: string, relPath: string, data: Buffer | string): Promise<boolean> {
-    const { dir, path } = await this.locate(userName, relPath, { createDirs: true });
-    const temp = join(dir, `.sifu-tmp-${randomBytes(8).toString('hex')}`);
-    const handle = await open(temp, CREATE_FLAGS, 0o644);
-    try {
+    return this.withLocated(userName, relPath, { createDirs: true }, async ({ dir, path }) => {
+      const temp = `${dir}/.sifu-tmp-${randomBytes(8).toString('hex')}`;
+      const handle = await open(temp, CREATE_FLAGS, 0o644);
       try {
-        await handle.writeFile(data);
-        await handle.sync();
-        if (this.#uid !== undefined || this.#gid !== undefined) {
-          await handle.chown(this.#uid ?? process.getuid?.() ?? 0, this.#gid ?? process.getgid?.() ?? 0);
+        try {
+          await handle.writeFile(data);
+          await handle.sync();
+          await this.ownHandle(handle);
+        } finally {
+          await handle.close();
+        }
+        try {
+          await link(temp, path);
+          return true;
+        } catch (err) {
+          if (isErrno(err, 'EEXIST')) return false;
+          throw err;
         }
       } finally {
-        await handle.close();
+        await unlink(temp).catch(() => {});
       }
-      try {
-        await link(temp, path);
-        return true;
-      } catch (err) {
-        if (isErrno(err, 'EEXIST')) return false;
-        throw err;
-      }
-    } finally {
-      await unlink(temp).catch(() => {});
-    }
+    });
   }
 
   /** What is at `relPath` (not following a final symlink): a file's size and time, or null if absent. */
@@ -188,17 +235,18 @@ export class Homes {
     userName: string,
     relPath: string,
   ): Promise<{ kind: 'file' | 'other'; size: number; modified: Date } | null> {
-    let located: Awaited<ReturnType<Homes['locate']>>;
+    let stat: Awaited<ReturnType<typeof lstat>> | null;
     try {
-      located = await this.locate(userName, relPath);
+      stat = await this.withLocated(userName, relPath, {}, ({ path }) =>
+        lstat(path).catch((err) => {
+          if (isErrno(err, 'ENOENT')) return null;
+          throw err;
+        }),
+      );
     } catch (err) {
       if ((err as SifuError).code === 'SIFU_ERR_NOT_FOUND') return null;
       throw err;
     }
-    const stat = await lstat(located.path).catch((err) => {
-      if (isErrno(err, 'ENOENT')) return null;
-      throw err;
-    });
     if (!stat) return null;
     return { kind: stat.isFile() ? 'file' : 'other', size: stat.size, modified: stat.mtime };
   }

@@ -57,27 +57,29 @@ export class Trash {
 
   /** Moves `relPath` (a file or folder in the home) into the trash; SIFU_ERR_NOT_FOUND if absent. */
   async put(userName: string, relPath: string, now = new Date()): Promise<TrashEntry> {
-    const { path } = await this.homes.locate(userName, relPath);
-    const stat = await lstat(path).catch((err) => {
-      if (isErrno(err, 'ENOENT')) return null;
-      throw err;
+    return this.homes.withLocated(userName, relPath, {}, async ({ path }) => {
+      const stat = await lstat(path).catch((err) => {
+        if (isErrno(err, 'ENOENT')) return null;
+        throw err;
+      });
+      if (!stat) throw new SifuError('SIFU_ERR_NOT_FOUND', 'no such file or folder');
+      if (!stat.isFile() && !stat.isDirectory() && !stat.isSymbolicLink()) {
+        throw new SifuError('SIFU_ERR_UNSAFE_PATH', 'not a regular file or folder');
+      }
+      await plainDirectory(this.dir);
+      await plainDirectory(this.trashOf(userName));
+      const id = `${compactStamp(now)}-${randomBytes(4).toString('hex')}`;
+      const entry = join(this.trashOf(userName), id);
+      await mkdir(entry, { mode: 0o700 });
+      await writeFile(
+        join(entry, 'meta.json'),
+        JSON.stringify({ path: relPath, deletedAt: now.toISOString() }),
+      );
+      // Same file system (both under the root): a rename, atomic; a symlink is moved, not followed; the
+      // source's directory is the one held open, so a learner swapping folders cannot redirect it.
+      await rename(path, join(entry, 'item'));
+      return { id, path: relPath, deletedAt: now, purgeAfter: new Date(now.getTime() + this.retentionMs) };
     });
-    if (!stat) throw new SifuError('SIFU_ERR_NOT_FOUND', 'no such file or folder');
-    if (!stat.isFile() && !stat.isDirectory() && !stat.isSymbolicLink()) {
-      throw new SifuError('SIFU_ERR_UNSAFE_PATH', 'not a regular file or folder');
-    }
-    await plainDirectory(this.dir);
-    await plainDirectory(this.trashOf(userName));
-    const id = `${compactStamp(now)}-${randomBytes(4).toString('hex')}`;
-    const entry = join(this.trashOf(userName), id);
-    await mkdir(entry, { mode: 0o700 });
-    await writeFile(
-      join(entry, 'meta.json'),
-      JSON.stringify({ path: relPath, deletedAt: now.toISOString() }),
-    );
-    // Same file system (both under the root): a rename, atomic; a symlink is moved, not followed.
-    await rename(path, join(entry, 'item'));
-    return { id, path: relPath, deletedAt: now, purgeAfter: new Date(now.getTime() + this.retentionMs) };
   }
 
   /** The user's trash, newest first. */
@@ -107,26 +109,27 @@ export class Trash {
     if (!meta) throw new SifuError('SIFU_ERR_NOT_FOUND', 'no such trash entry');
     const item = join(entry, 'item');
     const stat = await lstat(item);
-    const target = await this.homes.locate(userName, meta.path, { createDirs: true });
     const taken = () => new SifuError('SIFU_ERR_NOTEBOOK_CONFLICT', 'a file with that name exists again');
-    if (stat.isDirectory()) {
-      if (
-        await lstat(target.path).then(
-          () => true,
-          () => false,
+    await this.homes.withLocated(userName, meta.path, { createDirs: true }, async (target) => {
+      if (stat.isDirectory()) {
+        if (
+          await lstat(target.path).then(
+            () => true,
+            () => false,
+          )
         )
-      )
-        throw taken();
-      await rename(item, target.path);
-    } else {
-      try {
-        await link(item, target.path);
-      } catch (err) {
-        if (isErrno(err, 'EEXIST')) throw taken();
-        throw err;
+          throw taken();
+        await rename(item, target.path);
+      } else {
+        try {
+          await link(item, target.path);
+        } catch (err) {
+          if (isErrno(err, 'EEXIST')) throw taken();
+          throw err;
+        }
+        await unlink(item);
       }
-      await unlink(item);
-    }
+    });
     await rm(entry, { recursive: true, force: true });
     return { id, ...meta, purgeAfter: new Date(meta.deletedAt.getTime() + this.retentionMs) };
   }
