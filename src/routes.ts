@@ -39,7 +39,9 @@ export function targetAddress(target: string): TargetAddress | undefined {
 }
 
 /** `node:http` request options that reach a target (`socketPath`, or `host` and `port`). */
-export function httpAddressOf(target: string): { socketPath: string } | { host: string; port: number } | undefined {
+export function httpAddressOf(
+  target: string,
+): { socketPath: string } | { host: string; port: number } | undefined {
   const address = targetAddress(target);
   if (!address) return undefined;
   return 'path' in address ? { socketPath: address.path } : address;

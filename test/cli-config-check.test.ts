@@ -3,11 +3,11 @@ import { spawnSync } from 'node:child_process';
 import { before, test } from 'node:test';
 import { HIDDEN } from '../src/config/hide-secrets.js';
 import { envName, type LeafInfo, walkLeaves } from '../src/config/schema.js';
-import { ensureBuiltCli } from './support/built-cli.js';
+import { ensureBuilt } from './support/dist.js';
 
 let cli = '';
 before(() => {
-  cli = ensureBuiltCli();
+  cli = ensureBuilt();
 });
 
 /**

@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { buildDist, DIST, PACKAGE_ROOT } from './support/dist.js';
+import { DIST, ensureBuilt, PACKAGE_ROOT } from './support/dist.js';
 
 /** What `npm run build` makes is what `make run` and the package's `bin` run: checked on the build itself. */
 
@@ -18,7 +18,7 @@ function filesUnder(dir: string): string[] {
 const TEST_CODE = [/\.test\.js/, /\.case\.js/, /contract/, /(^|\/)doubles\//, /(^|\/)testing\.js/];
 
 test('dist/ holds no test code: no tests, contract cases, failure doubles or test support', async () => {
-  await buildDist();
+  ensureBuilt();
   const files = filesUnder(DIST);
   assert.ok(files.includes('cli/main.js'), 'the build made the CLI');
   assert.ok(files.includes('spawner/docker/warm-pool/warm-pool.js'), 'and the warm pool');
@@ -29,7 +29,7 @@ test('dist/ holds no test code: no tests, contract cases, failure doubles or tes
 });
 
 test('from dist/, every asset production code reads is found where it is looked for', async () => {
-  await buildDist();
+  ensureBuilt();
   const built = (await import(
     pathToFileURL(join(DIST, 'spawner/assets.js')).href
   )) as typeof import('../src/spawner/assets.js');

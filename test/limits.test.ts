@@ -98,7 +98,11 @@ describe('stalled clients', () => {
 
     // The stalled ones are cut off by the header and request timeouts.
     await settle(() => open(hub) === 0 && open(notebooks) === 0, 10_000);
-    assert.deepEqual([open(hub), open(notebooks)], [0, 0], 'stalled sign-ins and notebook requests are cut off');
+    assert.deepEqual(
+      [open(hub), open(notebooks)],
+      [0, 0],
+      'stalled sign-ins and notebook requests are cut off',
+    );
     assert.equal(await probe(`${sifu.hubUrl}/hub/health`), 200);
     assert.ok(sifu.child.exitCode === null, `Sifu is still running:\n${sifu.output()}`);
   });

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { api } from './support/api.js';
-import { buildDist, PACKAGE_ROOT } from './support/dist.js';
+import { ensureBuilt, PACKAGE_ROOT } from './support/dist.js';
 import { dockerForTests, removeLabelled } from './support/docker.js';
 import { freePort } from './support/free-port.js';
 
@@ -68,7 +68,7 @@ async function unmountUnder(dir: string): Promise<void> {
 }
 
 test('the warm pool works from dist/ as make run starts it: 2 warm servers, a claim, a refill', async () => {
-  await buildDist();
+  ensureBuilt();
   const image = await dockerForTests();
   const dataDir = await mkdtemp(join(tmpdir(), 'sifu-pool-dist-'));
   const hubPort = await freePort();

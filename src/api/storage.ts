@@ -5,7 +5,6 @@
 import type { FastifyInstance } from 'fastify';
 import { SifuError } from '../errors.js';
 import { normalizeUsername } from '../names.js';
-import type { Storage } from '../storage/storage.js';
 import type { TrashEntry } from '../storage/trash.js';
 import type { HubContext } from '../web/context.js';
 import { requireIdentity, requireRead, requireScope, requireScopeOn } from './identity.js';

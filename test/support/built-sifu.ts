@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureBuiltCli } from './built-cli.js';
+import { ensureBuilt } from './dist.js';
 import { freePort } from './free-port.js';
 
 export const BUILT_ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -26,7 +26,7 @@ export async function startBuiltSifu(
   env: Record<string, string> = {},
   options: { openFiles?: number } = {},
 ): Promise<BuiltSifu> {
-  const cli = ensureBuiltCli();
+  const cli = ensureBuilt();
   const dataDir = await mkdtemp(join(tmpdir(), 'sifu-built-'));
   const hubPort = await freePort();
   const notebookPort = await freePort();

@@ -99,13 +99,13 @@ function autoSubmitForm(html: string, pageUrl: string): { action: string; fields
   const form = /<form method="post" action="([^"]+)" data-autosubmit>([\s\S]*?)<\/form>/.exec(html);
   if (!form) return null;
   const entities: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" };
-  const unescape = (v: string) =>
+  const decodeEntities = (v: string) =>
     v.replace(/&(amp|lt|gt|quot|#39);/g, (_m, e: string) => entities[e] as string);
   const fields = new URLSearchParams();
   for (const input of (form[2] as string).matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
-    fields.set(input[1] as string, unescape(input[2] as string));
+    fields.set(input[1] as string, decodeEntities(input[2] as string));
   }
-  return { action: new URL(unescape(form[1] as string), pageUrl).href, fields };
+  return { action: new URL(decodeEntities(form[1] as string), pageUrl).href, fields };
 }
 
 /** A tiny cookie-keeping HTTP client: what a browser does with redirects and cookies, nothing more. */
