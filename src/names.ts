@@ -2,7 +2,9 @@ import { SifuError } from './errors.js';
 
 /**
  * A user name is part of URLs (`/user/<name>/`), directory names and container names, so it is held to a
- * small alphabet. Platform names (edX usernames are case-insensitive) are lower-cased first.
+ * small alphabet. Platform names (edX usernames are case-insensitive) are lower-cased first, and only ASCII
+ * ones: Unicode lower-casing folds other characters into ASCII (KELVIN SIGN U+212A becomes `k`), which
+ * would let `\u212Aate` stand for `kate`.
  */
 export const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
@@ -11,7 +13,8 @@ export function normalizeUsername(raw: unknown): string {
   if (typeof raw !== 'string') {
     throw new SifuError('SIFU_ERR_INVALID_USERNAME', 'a user name is required');
   }
-  const name = raw.trim().toLowerCase();
+  // ASCII is checked before any folding; after it, lower-casing maps A-Z and nothing else.
+  const name = /^\p{ASCII}*$/u.test(raw) ? raw.trim().toLowerCase() : '';
   if (!USERNAME_PATTERN.test(name) || name.includes('..')) {
     throw new SifuError(
       'SIFU_ERR_INVALID_USERNAME',
