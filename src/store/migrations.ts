@@ -125,6 +125,24 @@ function storageSchema(): Migration {
   };
 }
 
+/**
+ * Platform identities (LTI, OpenID Connect, Open edX), each linked to the user it signs in as: users from
+ * platforms are keyed by `(issuer, subject)`, never by a name the platform claims.
+ */
+const identitiesSchema: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('identities')
+      .addColumn('issuer', 'text', (col) => col.notNull())
+      .addColumn('subject', 'text', (col) => col.notNull())
+      .addColumn('user_name', 'text', (col) => col.notNull().references('users.name').onDelete('cascade'))
+      .addColumn('created_at', 'text', (col) => col.notNull())
+      .addPrimaryKeyConstraint('identities_pk', ['issuer', 'subject'])
+      .execute();
+    await db.schema.createIndex('identities_user_name').on('identities').column('user_name').execute();
+  },
+};
+
 export function migrationProvider(flavour: SqlFlavour): MigrationProvider {
   return {
     async getMigrations() {
@@ -132,6 +150,7 @@ export function migrationProvider(flavour: SqlFlavour): MigrationProvider {
         '0001_initial': initialSchema(flavour),
         '0002_storage': storageSchema(),
         '0003_tickets': ticketsSchema,
+        '0004_identities': identitiesSchema,
       };
     },
   };

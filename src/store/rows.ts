@@ -5,6 +5,7 @@
 import type { Selectable } from 'kysely';
 import type {
   EventRecord,
+  IdentityRecord,
   Scope,
   ServerRecord,
   SessionRecord,
@@ -14,6 +15,7 @@ import type {
 } from './store.js';
 import type {
   EventsTable,
+  IdentitiesTable,
   ServersTable,
   SessionsTable,
   TicketsTable,
@@ -55,6 +57,15 @@ export function userFromRow(row: Selectable<UsersTable>): UserRecord {
     admin: Number(row.admin) === 1,
     createdAt: fromDbTime(row.created_at),
     lastActivity: fromDbTimeOrNull(row.last_activity),
+  };
+}
+
+export function identityFromRow(row: Selectable<IdentitiesTable>): IdentityRecord {
+  return {
+    issuer: row.issuer,
+    subject: row.subject,
+    userName: row.user_name,
+    createdAt: fromDbTime(row.created_at),
   };
 }
 

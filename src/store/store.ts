@@ -4,7 +4,7 @@
  * replicas, `src/store/postgres/`). Both run the shared suite in `src/store/contract/`.
  *
  * Conventions for every method:
- * - names are already validated by the caller (see `src/auth/names.ts`); the store does not re-check them;
+ * - names are already validated by the caller (see `src/names.ts`); the store does not re-check them;
  * - times are JavaScript `Date`s; absent values are `null`, never `undefined`;
  * - secrets (token values, session ids) never reach the store: only their SHA-256 hashes do.
  */
@@ -115,9 +115,49 @@ export interface UserStore {
   getUser(name: string): Promise<UserRecord | null>;
   listUsers(): Promise<UserRecord[]>;
   setAdmin(name: string, admin: boolean): Promise<void>;
-  /** Deletes the user with their servers, tokens and sessions (never their files). False if absent. */
+  /** Deletes the user with their identities, servers, tokens and sessions (never their files). False if absent. */
   deleteUser(name: string): Promise<boolean>;
   touchUser(name: string, at: Date): Promise<void>;
+}
+
+/**
+ * A person at a platform (an LTI platform, an OpenID Connect provider, an Open edX LMS), linked to the one
+ * Sifu user they sign in as. The platform's key for the person is `(issuer, subject)`; their name there is
+ * not part of it.
+ */
+export interface IdentityRecord {
+  /** The platform: its `iss` (LTI, OpenID Connect), or the LMS URL (Open edX). */
+  issuer: string;
+  /** The platform's key for the person: `sub` (LTI, OpenID Connect), or `username:<edX username>`. */
+  subject: string;
+  userName: string;
+  createdAt: Date;
+}
+
+/** Platform identities and the users they sign in as; a user's identities go with the user. */
+export interface IdentityStore {
+  /** The user `(issuer, subject)` is linked to; null if it never signed in (or its user was deleted). */
+  getIdentity(issuer: string, subject: string): Promise<IdentityRecord | null>;
+  /** The identities linked to `userName`, oldest first. */
+  listIdentities(userName: string): Promise<IdentityRecord[]>;
+  /**
+   * A first sign-in: creates the user `userName` (not an admin) and links `(issuer, subject)` to it, in
+   * one transaction. Returns the link with `created: true`; or, when the identity is linked already (a
+   * concurrent first sign-in won), that link with `created: false`, creating nothing; or null, changing
+   * nothing, when the name is taken and the identity not linked: the caller tries another name.
+   */
+  createLinkedUser(
+    issuer: string,
+    subject: string,
+    userName: string,
+  ): Promise<{ identity: IdentityRecord; created: boolean } | null>;
+  /**
+   * Links `(issuer, subject)` to the existing user `userName` only if that user is not an admin and has no
+   * identity yet, in one statement. Returns the identity's link (this one, or one made before or
+   * meanwhile); null, changing nothing, when the identity is not linked and the user is absent, an
+   * admin or another identity's.
+   */
+  linkExistingUser(issuer: string, subject: string, userName: string): Promise<IdentityRecord | null>;
 }
 
 /** The servers the core knows of, one row per (user, server name). */
@@ -208,6 +248,7 @@ export interface EventStore {
 /** Every resource's store on one database, with the schema and the connection. */
 export interface Store
   extends UserStore,
+    IdentityStore,
     ServerStore,
     TokenStore,
     SessionStore,

@@ -15,6 +15,14 @@ export interface UsersTable {
   last_activity: string | null;
 }
 
+/** Platform identities (0004_identities): primary key (issuer, subject); cascades from users. */
+export interface IdentitiesTable {
+  issuer: string;
+  subject: string;
+  user_name: string;
+  created_at: string;
+}
+
 export interface ServersTable {
   user_name: string;
   name: string;
@@ -94,6 +102,7 @@ export interface LeasesTable {
 /** Every table by name: the type that `Kysely<Tables>` checks each query against. */
 export interface Tables {
   users: UsersTable;
+  identities: IdentitiesTable;
   servers: ServersTable;
   tokens: TokensTable;
   sessions: SessionsTable;

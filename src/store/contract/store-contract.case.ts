@@ -9,6 +9,7 @@ import type { Store } from '../store.js';
 import { courseNotebookCases } from './course-notebooks.case.js';
 import { eventCases } from './events.case.js';
 import type { ContractContext, StoreContractOptions, StoreHarness } from './harness.case.js';
+import { identityCases } from './identities.case.js';
 import { leaseCases } from './leases.case.js';
 import { lifecycleCases } from './lifecycle.case.js';
 import { serverCases } from './servers.case.js';
@@ -64,6 +65,7 @@ export function storeContract(
 
     lifecycleCases(ctx);
     userCases(ctx);
+    identityCases(ctx);
     serverCases(ctx);
     tokenCases(ctx);
     sessionCases(ctx);

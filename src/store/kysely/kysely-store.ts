@@ -8,6 +8,7 @@ import { migrateToLatest, type SqlFlavour } from '../migrations.js';
 import type {
   CourseNotebookRecord,
   EventRecord,
+  IdentityRecord,
   LeaseRecord,
   NewToken,
   ServerRecord,
@@ -20,6 +21,7 @@ import type {
 import type { Tables } from '../tables.js';
 import { KyselyCourseNotebooks } from './course-notebooks.js';
 import { KyselyEvents } from './events.js';
+import { KyselyIdentities } from './identities.js';
 import { KyselyLeases } from './leases.js';
 import { KyselyServers } from './servers.js';
 import { KyselySessions } from './sessions.js';
@@ -32,6 +34,7 @@ export class KyselyStore implements Store {
   readonly #flavour: SqlFlavour;
   #closing: Promise<void> | undefined;
   readonly #users: KyselyUsers;
+  readonly #identities: KyselyIdentities;
   readonly #servers: KyselyServers;
   readonly #tokens: KyselyTokens;
   readonly #sessions: KyselySessions;
@@ -44,6 +47,7 @@ export class KyselyStore implements Store {
     this.#db = db;
     this.#flavour = flavour;
     this.#users = new KyselyUsers(db);
+    this.#identities = new KyselyIdentities(db);
     this.#servers = new KyselyServers(db);
     this.#tokens = new KyselyTokens(db);
     this.#sessions = new KyselySessions(db);
@@ -91,6 +95,28 @@ export class KyselyStore implements Store {
 
   touchUser(name: string, at: Date): Promise<void> {
     return this.#users.touchUser(name, at);
+  }
+
+  // platform identities
+
+  getIdentity(issuer: string, subject: string): Promise<IdentityRecord | null> {
+    return this.#identities.getIdentity(issuer, subject);
+  }
+
+  listIdentities(userName: string): Promise<IdentityRecord[]> {
+    return this.#identities.listIdentities(userName);
+  }
+
+  createLinkedUser(
+    issuer: string,
+    subject: string,
+    userName: string,
+  ): Promise<{ identity: IdentityRecord; created: boolean } | null> {
+    return this.#identities.createLinkedUser(issuer, subject, userName);
+  }
+
+  linkExistingUser(issuer: string, subject: string, userName: string): Promise<IdentityRecord | null> {
+    return this.#identities.linkExistingUser(issuer, subject, userName);
   }
 
   // servers

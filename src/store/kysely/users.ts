@@ -1,4 +1,4 @@
-/** The `users` table. Deleting a user cascades to their servers, tokens and sessions (foreign keys). */
+/** The `users` table. Deleting a user cascades to their identities, servers, tokens and sessions (foreign keys). */
 import type { Kysely } from 'kysely';
 import { SifuError } from '../../errors.js';
 import { toDbTime, userFromRow } from '../rows.js';
@@ -63,7 +63,7 @@ export class KyselyUsers implements UserStore {
   }
 
   async deleteUser(name: string): Promise<boolean> {
-    // servers, tokens and sessions go with the user: ON DELETE CASCADE.
+    // identities, servers, tokens and sessions go with the user: ON DELETE CASCADE.
     const result = await this.#db.deleteFrom('users').where('name', '=', name).executeTakeFirst();
     return result.numDeletedRows > 0n;
   }
