@@ -375,12 +375,15 @@ export const configTree = {
             deploymentIds: z.array(z.string().min(1)).min(1),
             authLoginUrl: z.string().url(),
             jwksUrl: z.string().url(),
-            usernameClaim: z.string().min(1).optional(),
+            usernameClaim: z
+              .string()
+              .regex(/^[^#]+(#[^#]+)*$/, 'must be a claim name, then `#key` for each level into an object')
+              .optional(),
           }),
         ),
       ),
       [],
-      'LTI 1.3 platforms (JSON list): {name, issuer, clientId, deploymentIds, authLoginUrl, jwksUrl, usernameClaim?}. Without `usernameClaim`, users are keyed by a hash of issuer and `sub`.',
+      "LTI 1.3 platforms (JSON list): {name, issuer, clientId, deploymentIds, authLoginUrl, jwksUrl, usernameClaim?}. A launcher's Sifu user is the one linked to the launch's issuer and `sub`; their first launch makes a new user (never an admin). `usernameClaim` only names that new user (`lti-<hash of issuer and sub>` without it, or when the claimed name is not ASCII, not a valid name or taken by any other user, which then gets a suffix); it never selects an existing account. A path: a claim name, then `#key` per level into an object, e.g. `https://purl.imsglobal.org/spec/lti/claim/ext#user_username` (Moodle).",
     ),
     gitAttach: opt(
       bool,

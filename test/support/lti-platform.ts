@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { LTI } from '../../src/auth/lti/claims.js';
+import { Client } from './sifu.js';
 
 /**
  * An LTI 1.3 platform run by the tests (a real one could be Open edX, Canvas or Moodle): its own key pair,
@@ -20,6 +21,28 @@ export interface TestPlatform {
   ): Promise<string>;
   registration(): Record<string, unknown>;
   close(): Promise<void>;
+}
+
+/**
+ * A whole launch from `platform` into the Sifu at `hubUrl`, as a fresh browser: the platform-initiated
+ * login, then the signed id_token (with `claims`) posted back. Returns that browser and the launch answer.
+ */
+export async function launchFrom(
+  platform: TestPlatform,
+  hubUrl: string,
+  claims: JWTPayload,
+): Promise<{ browser: Client; res: Response }> {
+  const browser = new Client();
+  const query = new URLSearchParams({ iss: platform.issuer, login_hint: 'x', client_id: platform.clientId });
+  const login = await browser.request(`${hubUrl}/hub/lti/login?${query}`);
+  const redirect = new URL(login.headers.get('location') as string);
+  const idToken = await platform.idToken(redirect.searchParams.get('nonce') as string, claims);
+  const res = await browser.request(`${hubUrl}/hub/lti/launch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: platform.issuer },
+    body: new URLSearchParams({ id_token: idToken, state: redirect.searchParams.get('state') as string }),
+  });
+  return { browser, res };
 }
 
 export async function startTestPlatform(name = 'test-lms'): Promise<TestPlatform> {

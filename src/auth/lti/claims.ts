@@ -1,7 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import { SifuError } from '../../errors.js';
-import { normalizeUsername } from '../../names.js';
 
 /** LTI 1.3 claim names (IMS Global LTI Core 1.3). */
 export const LTI = {
@@ -22,11 +20,15 @@ export interface LtiPlatform {
   deploymentIds: string[];
   authLoginUrl: string;
   jwksUrl: string;
+  /** Where the launch's wished user name is: a claim path (see `claimAt`). */
   usernameClaim?: string;
 }
 
 export interface LtiLaunch {
-  userName: string;
+  /** The platform's key for the launcher (`sub`): with the issuer, what the Sifu user is found by. */
+  subject: string;
+  /** The value at the platform's `usernameClaim` (null without one): a wish for a new user's name, no more. */
+  claimedName: unknown;
   role: 'staff' | 'learner';
   courseId: string;
   unitId: string;
@@ -48,18 +50,19 @@ export function roleOf(roles: unknown): 'staff' | 'learner' {
 }
 
 /**
- * The Sifu user name for an LTI user: the platform's configured claim (e.g. `preferred_username` where
- * Open edX shares it), or else a stable hash of issuer and `sub`, so that two platforms never collide.
+ * The value at `path` in a launch's claims: a claim name, then `#<key>` for each level into an object, as
+ * Moodle's `https://purl.imsglobal.org/spec/lti/claim/ext#user_username`. Undefined when any level is
+ * missing or not an object; only own keys are followed. Pure.
  */
-export function ltiUserName(platform: LtiPlatform, payload: JWTPayload): string {
-  if (platform.usernameClaim) {
-    return normalizeUsername(payload[platform.usernameClaim]);
+export function claimAt(payload: Record<string, unknown>, path: string): unknown {
+  let value: unknown = payload;
+  for (const key of path.split('#')) {
+    if (!value || typeof value !== 'object' || Array.isArray(value) || !Object.hasOwn(value, key)) {
+      return undefined;
+    }
+    value = (value as Record<string, unknown>)[key];
   }
-  if (typeof payload.sub !== 'string' || payload.sub.length === 0) {
-    throw new SifuError('SIFU_ERR_LTI_INVALID', 'the launch names no user');
-  }
-  const digest = createHash('sha256').update(`${platform.issuer}|${payload.sub}`).digest('hex');
-  return `lti-${digest.slice(0, 20)}`;
+  return value;
 }
 
 function claimObject(payload: JWTPayload, name: string): Record<string, unknown> {
@@ -86,10 +89,15 @@ export function readLaunch(platform: LtiPlatform, payload: JWTPayload): LtiLaunc
   if (typeof link.id !== 'string' || link.id.length === 0 || link.id.length > 255) {
     throw refuse('no resource link');
   }
+  // OpenID Connect Core 2: `sub` is at most 255 ASCII characters.
+  if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 255) {
+    throw refuse('the launch names no user');
+  }
   const custom = claimObject(payload, LTI.custom);
   const courseId = typeof context.id === 'string' && context.id ? context.id : `link-${link.id}`;
   return {
-    userName: ltiUserName(platform, payload),
+    subject: payload.sub,
+    claimedName: platform.usernameClaim ? (claimAt(payload, platform.usernameClaim) ?? null) : null,
     role: roleOf(payload[LTI.roles]),
     courseId: courseId.slice(0, 255),
     unitId: link.id,

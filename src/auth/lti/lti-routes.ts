@@ -3,6 +3,7 @@ import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { isSifuError, SifuError } from '../../errors.js';
 import type { HubContext } from '../../web/context.js';
 import { landOnCourseNotebook } from '../../web/landing.js';
+import { userForIdentity } from '../identities.js';
 import { hashSecret, newSecret } from '../secrets.js';
 import { readCookie, setCookie } from '../sessions.js';
 import { type LtiLaunch, type LtiPlatform, readLaunch } from './claims.js';
@@ -120,14 +121,20 @@ export function registerLtiRoutes(app: FastifyInstance, ctx: HubContext): void {
       throw refuse('the nonce was already used');
     }
     const launch = readLaunch(platform, payload);
-    await ctx.store.addEvent('lti.launch', launch.userName, {
+    // The user is the one linked to (issuer, sub); a claimed name only names a user made now.
+    const userName = await userForIdentity(
+      ctx.store,
+      { issuer: platform.issuer, subject: launch.subject, claimedName: launch.claimedName },
+      { prefix: 'lti', adoptHashName: true, via: 'lti' },
+    );
+    await ctx.store.addEvent('lti.launch', userName, {
       platform: platform.name,
       role: launch.role,
       course: launch.courseId,
       unit: launch.unitId,
     });
-    await attachForStaff(ctx, launch);
-    return landOnCourseNotebook(ctx, req, reply, launch.userName, launch, 'lti');
+    await attachForStaff(ctx, launch, userName);
+    return landOnCourseNotebook(ctx, req, reply, userName, launch, 'lti');
   });
 }
 
@@ -136,7 +143,7 @@ export function registerLtiRoutes(app: FastifyInstance, ctx: HubContext): void {
  * notebook in git and the unit has none yet, a staff launch attaches it (learners' launches never do).
  * Git access, validation and the deployment token are the courses service's, as for the API.
  */
-async function attachForStaff(ctx: HubContext, launch: LtiLaunch): Promise<void> {
+async function attachForStaff(ctx: HubContext, launch: LtiLaunch, userName: string): Promise<void> {
   if (launch.role !== 'staff' || !launch.git || !ctx.config.lti.gitAttach) return;
   try {
     await ctx.courses.checkUnit(launch.courseId, launch.unitId, launch.notebook);
@@ -149,9 +156,9 @@ async function attachForStaff(ctx: HubContext, launch: LtiLaunch): Promise<void>
     unitId: launch.unitId,
     name: launch.notebook ?? undefined,
     git: launch.git,
-    by: launch.userName,
+    by: userName,
   });
-  await ctx.store.addEvent('course.attach', launch.userName, {
+  await ctx.store.addEvent('course.attach', userName, {
     course: launch.courseId,
     unit: launch.unitId,
     notebook: record.name,
