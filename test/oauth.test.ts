@@ -445,6 +445,79 @@ describe('oidc: the same provider through OpenID Connect discovery', () => {
   });
 });
 
+/**
+ * Issue 9, finding 3, for the platform authenticators: a platform's username named the Sifu user, so a
+ * platform account `Carol` (or `\u212Aate`, KELVIN SIGN, lower-casing to `kate`) signed in as the admins
+ * `carol` and `kate`. Users are now found by (issuer, sub); the platform's name only names a new user.
+ */
+describe('identities: a platform username never selects an account it is not linked to', () => {
+  const CAROL: StandInAccount = { username: 'Carol', email: 'carol@example.org', name: 'Carol' };
+  const KELVIN: StandInAccount = { username: '\u212Aate', email: 'kate@example.org', name: 'Kate' };
+  const DANA: StandInAccount = { username: 'dana', email: 'dana@example.org', name: 'Dana' };
+  const DANA_CAPS: StandInAccount = { username: 'DANA', email: 'dana2@example.org', name: 'Other Dana' };
+  let provider: RealOAuthProvider;
+  let edx: OAuthSifu;
+  let oidc: OAuthSifu;
+
+  before(async () => {
+    const { ports, redirectUris } = await hubPorts(2);
+    provider = await startOAuthProvider({ redirectUris, accounts: [CAROL, KELVIN, DANA, DANA_CAPS] });
+    edx = await startOAuthSifu(ports[0] as number, edxSettings(provider));
+    oidc = await startOAuthSifu(ports[1] as number, oidcSettings(provider));
+    for (const sifu of [edx, oidc]) {
+      await sifu.store.createUser('carol', { admin: true });
+      await sifu.store.createUser('kate', { admin: true });
+    }
+  });
+  after(async () => {
+    for (const sifu of [edx, oidc]) await sifu?.cleanup();
+    await provider?.stop();
+  });
+
+  /** Signs in at the provider as `account`; returns the browser and who its session is. */
+  async function signInAs(sifu: Sifu, account: StandInAccount) {
+    const client = new Client();
+    provider.signInAs = account.username;
+    const { res } = await client.follow(`${sifu.hubUrl}/hub/login?next=/hub/home`, {}, 20);
+    await res.arrayBuffer();
+    const me = await client.request(`${sifu.hubUrl}/hub/api/user`);
+    return { client, status: res.status, me: me.status === 200 ? await me.json() : null };
+  }
+
+  for (const mode of ['edx', 'oidc'] as const) {
+    test(`${mode}: "Carol" with an admin carol signs in as a new, non-admin user, the same one each time`, async () => {
+      const sifu = mode === 'edx' ? edx : oidc;
+      const first = await signInAs(sifu, CAROL);
+      assert.equal(first.status, 200);
+      assert.notEqual(first.me?.name, 'carol');
+      assert.equal(first.me?.admin, false);
+      assert.match(first.me?.name, /^carol-[0-9a-f]{8}$/);
+      const again = await signInAs(sifu, CAROL);
+      assert.equal(again.me?.name, first.me?.name, 'the same identity, the same user');
+      assert.equal((await sifu.store.getUser('carol'))?.admin, true, 'the admin is untouched');
+    });
+
+    test(`${mode}: two accounts whose names fold alike are two users`, async () => {
+      const sifu = mode === 'edx' ? edx : oidc;
+      const dana = await signInAs(sifu, DANA);
+      const caps = await signInAs(sifu, DANA_CAPS);
+      assert.equal(dana.me?.name, 'dana');
+      assert.notEqual(caps.me?.name, 'dana');
+      assert.equal(caps.me?.admin, false);
+      assert.equal((await signInAs(sifu, DANA)).me?.name, 'dana');
+    });
+
+    test(`${mode}: "\\u212Aate" (KELVIN SIGN) with an admin kate: refused as a name, no session`, async () => {
+      const sifu = mode === 'edx' ? edx : oidc;
+      const { client, status, me } = await signInAs(sifu, KELVIN);
+      assert.equal(status, 400);
+      assert.equal(me, null, 'not signed in');
+      assert.equal(client.cookies.has('sifu-hub-session'), false);
+      assert.deepEqual(await sifu.store.listIdentities('kate'), []);
+    });
+  }
+});
+
 test('authenticator edx without auth.edx.lmsUrl stops the start, naming the option, before opening anything', async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'sifu-oauth-'));
   try {

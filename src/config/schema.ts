@@ -175,7 +175,7 @@ export const configTree = {
       usernameClaim: opt(
         z.string().min(1),
         'preferred_username',
-        'Claim (ID token, else userinfo) that becomes the Sifu user name, lower-cased.',
+        'Claim (ID token, else userinfo) that names a user at the first sign-in of its issuer and `sub` (lower-cased; with a suffix when another user has that name). Users are found by issuer and `sub`, never by this claim.',
       ),
       timeout: opt(seconds, 10, 'Seconds to wait for each request to the provider during sign-in.'),
     },

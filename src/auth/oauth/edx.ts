@@ -20,6 +20,7 @@ export function accountUrl(template: string, username: string): string {
  * OAuth metadata that Sifu relies on, so the endpoints come from settings. `token_type=jwt` in the
  * token request makes the LMS answer a JWT access token (`token_type: "JWT"`); the learner is then
  * named by `GET /api/user/v1/me`, and `GET /api/user/v1/accounts/<username>` adds email and name.
+ * The identity is `(lmsUrl, "username:<edX username>")`: its first sign-in makes a user named after it.
  */
 export function createEdxPlatform(settings: EdxSettings, log: Logger): OAuthPlatform {
   const as: oauth.AuthorizationServer = {
@@ -67,7 +68,9 @@ export function createEdxPlatform(settings: EdxSettings, log: Logger): OAuthPlat
         const detail = err instanceof SifuError ? err.logDetail : String(err);
         log.warn({ user: username, detail }, 'could not read the learner account at the LMS');
       }
-      return { username, email, name };
+      // The LMS's user API names no `sub`: the username is the LMS's key for the learner. Its prefix keeps
+      // it apart from the `sub`s of LTI launches from the same LMS (another namespace: anonymous ids).
+      return { issuer: settings.lmsUrl, subject: `username:${username}`, username, email, name };
     },
   };
 }

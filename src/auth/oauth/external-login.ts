@@ -7,6 +7,7 @@ import { isSifuError, SifuError } from '../../errors.js';
 import { normalizeUsername } from '../../names.js';
 import type { Store } from '../../store/store.js';
 import type { HubContext } from '../../web/context.js';
+import { userForIdentity } from '../identities.js';
 import { secretsEqual } from '../secrets.js';
 import { readCookie } from '../sessions.js';
 import { completeSignIn, type ExternalLogin } from '../sign-in.js';
@@ -74,7 +75,8 @@ export function registerExternalLoginRoutes(app: FastifyInstance, ctx: HubContex
 /**
  * Sign-in at Open edX (`edx`) or an OpenID Connect provider (`oidc`): authorization code with PKCE
  * (S256) and `state`, the pending login kept server side for 10 minutes and bound to the browser by
- * a cookie, single use. The user is created (by `completeSignIn`) only once every step succeeded.
+ * a cookie, single use. The user is found (or made, at the identity's first sign-in) only once every step
+ * succeeded.
  * Undefined for the `dev` authenticator; throws SIFU_ERR_CONFIG naming the option when one is missing.
  */
 export function createExternalLogin(config: SifuConfig, log: Logger, store: Store): OAuthLogin | undefined {
@@ -161,9 +163,9 @@ export function createExternalLogin(config: SifuConfig, log: Logger, store: Stor
     const { as, params } = await checkCallback(req, pending);
     const tokens = await redeem(as, params, pending);
     const identity = await platform.identify(as, tokens);
-    let userName: string;
+    let wished: string;
     try {
-      userName = normalizeUsername(identity.username);
+      wished = normalizeUsername(identity.username);
     } catch (err) {
       if (!isSifuError(err)) throw err;
       throw new SifuError(
@@ -172,6 +174,13 @@ export function createExternalLogin(config: SifuConfig, log: Logger, store: Stor
         { logDetail: `platform user name ${JSON.stringify(identity.username.slice(0, 100))} is not valid` },
       );
     }
+    // Found by (issuer, subject); the platform's name only names a user made at the first sign-in, and
+    // never enters a user linked to another identity, nor one made otherwise (an admin, the API's).
+    const userName = await userForIdentity(
+      ctx.store,
+      { issuer: identity.issuer, subject: identity.subject, claimedName: wished },
+      { prefix: platform.mode, via: platform.mode },
+    );
     platformLog.info({ user: userName, email: identity.email !== null }, 'signed in at the platform');
     return completeSignIn(ctx, req, reply, userName, pending.next, platform.mode);
   }

@@ -19,7 +19,8 @@ export function chooseClientAuth(supported: readonly string[] | undefined): 'bas
 /**
  * Any OpenID Connect provider: metadata from `<issuer>/.well-known/openid-configuration`, `openid`
  * scope, a nonce, and an ID token whose claims (issuer, audience, expiry, nonce) oauth4webapi checks.
- * The user name is one claim: from the ID token, or else from the userinfo endpoint.
+ * The user is found by the ID token's `iss` and `sub`; the name of a user made at the first sign-in is one
+ * claim: from the ID token, or else from the userinfo endpoint.
  */
 export function createOidcPlatform(settings: OidcSettings): OAuthPlatform {
   const client: oauth.Client = { client_id: settings.clientId };
@@ -72,7 +73,13 @@ export function createOidcPlatform(settings: OidcSettings): OAuthPlatform {
           { logDetail: `claim "${settings.usernameClaim}" is missing from the ID token and userinfo` },
         );
       }
-      return { username, email: stringOrNull(profile.email), name: stringOrNull(profile.name) };
+      return {
+        issuer: claims.iss,
+        subject: claims.sub,
+        username,
+        email: stringOrNull(profile.email),
+        name: stringOrNull(profile.name),
+      };
     },
   };
 }

@@ -4,7 +4,10 @@ import { MESSAGES, platformError } from './failures.js';
 
 /** Who signed in at the platform, before Sifu's own name rules are applied. */
 export interface PlatformIdentity {
-  /** The platform's user name, still to go through `normalizeUsername`. */
+  /** With `subject`, the key the Sifu user is found by (see `userForIdentity`). */
+  issuer: string;
+  subject: string;
+  /** The platform's user name, still to go through `normalizeUsername`: names a new user, selects none. */
   username: string;
   email: string | null;
   name: string | null;
