@@ -93,9 +93,8 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'chunked wins over Content-Length; gzip then chunked',
-    input:
-      'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n',
+    name: 'gzip then chunked',
+    input: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n',
     expect: { framing: 'chunked', body: 'ab', ends: 1, result: 'done' },
   },
   {
@@ -180,6 +179,28 @@ const failures: [string, string][] = [
   ],
   ['bare LF in a chunk line', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n'],
   ['oversized head', `HTTP/1.1 200 OK\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`],
+  [
+    'Transfer-Encoding with Content-Length',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\nContent-Length: 2\r\n\r\nokEXTRA',
+  ],
+  [
+    'chunked with Content-Length',
+    'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+  ],
+  [
+    'a bare LF inside a header value',
+    'HTTP/1.1 200 OK\r\nX-A: a\nSet-Cookie: s=1\r\nContent-Length: 0\r\n\r\n',
+  ],
+  [
+    'a bare CR inside a header value',
+    'HTTP/1.1 200 OK\r\nX-A: a\rSet-Cookie: s=1\r\nContent-Length: 0\r\n\r\n',
+  ],
+  ['a NUL in a header value', 'HTTP/1.1 200 OK\r\nX-A: a\x00b\r\nContent-Length: 0\r\n\r\n'],
+  [
+    'a bare LF in an upgrade answer',
+    'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\nSet-Cookie: x=1\r\n\r\n',
+  ],
+  ['a control character in the reason phrase', 'HTTP/1.1 200 O\x0bK\r\nContent-Length: 0\r\n\r\n'],
 ];
 
 describe('ResponseParser', () => {

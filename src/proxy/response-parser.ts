@@ -48,6 +48,8 @@ const ERROR = 9;
 const MAX_HEAD_BYTES = 64 * 1024;
 const MAX_LINE = 4096;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Bytes a header value or reason phrase may not hold: controls other than HTAB, and DEL. */
+const UNSAFE_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 
 export class ResponseParser {
   private state: number = HEAD;
@@ -233,6 +235,12 @@ export class ResponseParser {
         return;
       }
       const value = line.slice(colon + 1).trim();
+      // A CR, LF or other control byte in a value would be written on to the client as is: refused,
+      // so no server can split a header (a bare LF that smuggles a Set-Cookie past the filter).
+      if (UNSAFE_VALUE.test(value)) {
+        this.fail('control character in a header value');
+        return;
+      }
       headers.push(name, value);
       const length = name.length;
       if (length !== 10 && length !== 12 && length !== 14 && length !== 17) continue;
@@ -251,7 +259,17 @@ export class ResponseParser {
         contentType = value;
       }
     }
+    if (UNSAFE_VALUE.test(statusLine)) {
+      this.fail('control character in the status line');
+      return;
+    }
     if (status < 200 && status !== 101) return; // 100 Continue, 103 Early Hints: the final head follows.
+    if (transferEncoding !== undefined && contentLength !== undefined) {
+      // RFC 9112 6.3: a sign of smuggling or splitting; relaying it would let the client and Sifu
+      // disagree on where the body ends.
+      this.fail('both transfer-encoding and content-length');
+      return;
+    }
     const closeAsked = connection !== undefined && /(?:^|,)\s*close\s*(?:,|$)/i.test(connection);
     const keepAliveAsked = connection !== undefined && /(?:^|,)\s*keep-alive\s*(?:,|$)/i.test(connection);
     let framing: Framing;
