@@ -71,6 +71,8 @@ export function clientResponseHeaders(head: ResponseHead, kind: ContentKind, csp
     const value = headers[i + 1] as string;
     const lower = name.toLowerCase();
     if (DROPPED_RESPONSE_HEADERS.has(lower)) continue;
+    // The parser refuses a length beside a transfer coding; dropping it here too keeps this function safe alone.
+    if (lower === 'content-length' && head.framing === 'chunked') continue;
     if (lower === 'set-cookie' && isSifuCookieName(setCookieName(value))) continue;
     out.push(name, value);
   }
