@@ -56,13 +56,13 @@ export function parseMemSize(value: string): number {
 const origin = z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin like https://host[:port]');
 
 export const DEFAULT_SPAWNER_COMMAND =
-  'jupyter notebook --no-browser --ip=127.0.0.1 --port=${SIFU_SERVER_PORT} ' +
+  // A unix socket in a directory only Sifu and the server can open: no TCP port another learner's code,
+  // or anything else on the host, could connect to.
+  'jupyter notebook --no-browser --sock=${SIFU_SERVER_SOCKET} ' +
   '--NotebookApp.base_url=${SIFU_SERVER_BASE_URL} --notebook-dir=${SIFU_SERVER_ROOT} ' +
   // The proxy enforces Origin, so Jupyter's own origin check (which sees the upstream Host) is relaxed.
-  '--NotebookApp.allow_origin=* ' +
-  // Never drift to another port: a neighbour's server answering there would look like ours.
-  '--NotebookApp.port_retries=0 --NotebookApp.quit_button=False ' +
-  // The local backend runs servers as Sifu's own user, which on a container host is often root.
+  '--NotebookApp.allow_origin=* --NotebookApp.quit_button=False ' +
+  // Until the local backend runs each server as a uid of its own, it runs them as Sifu's user.
   '--allow-root';
 
 export const configTree = {
@@ -81,7 +81,12 @@ export const configTree = {
     publicUrl: opt(
       origin.optional(),
       undefined,
-      'Origin browsers use to reach notebooks (default: http://<notebook.host>:<notebook.port>).',
+      'Origin browsers use to reach notebooks (default: http://localhost:<notebook.port> when `notebook.host` is a loopback address, else http://<notebook.host>:<notebook.port>). With per-user origins, learner ada is served at <scheme>://ada.<this host>[:port], so DNS (a wildcard record) and TLS (a wildcard certificate) must cover *.<this host>.',
+    ),
+    userOrigins: opt(
+      z.enum(['auto', 'on', 'off']),
+      'auto',
+      "One origin per learner (<user>.<notebook host>), so that one learner's pages cannot script another's server, nor an admin's visit. `auto`: on when `notebook.publicUrl`'s host is a DNS name (localhost, notebooks.example.org), off for an IP literal. `off` shares one origin among all learners: any page a learner's server serves can then act in the server of anyone else who opens it; only for single-user or trusted set-ups (see docs/security.md).",
     ),
   },
   workers: opt(
@@ -195,7 +200,7 @@ export const configTree = {
     command: opt(
       z.string().min(1),
       DEFAULT_SPAWNER_COMMAND,
-      'Command starting a single-user server. ${SIFU_SERVER_PORT}, ${SIFU_SERVER_BASE_URL} and ${SIFU_SERVER_ROOT} are expanded; the secret token arrives in JUPYTER_TOKEN.',
+      'Command starting a single-user server, run without a shell. ${SIFU_SERVER_SOCKET} (the unix socket to listen on, as the server sees it), ${SIFU_SERVER_BASE_URL} and ${SIFU_SERVER_ROOT} are expanded; the secret token arrives in JUPYTER_TOKEN. ${SIFU_SERVER_PORT} (a free TCP port) remains for commands that cannot listen on a socket; a TCP port is not isolated from other code on the host, and the `local` backend routes to the socket only.',
     ),
     startTimeout: opt(seconds, 120, 'Seconds a server may take to become ready before the start fails.'),
     pollInterval: opt(seconds, 30, 'Seconds between checks that running servers are still alive.'),
@@ -265,6 +270,11 @@ export const configTree = {
       list,
       [],
       'Extra origins allowed to send state-changing requests and WebSockets to notebooks.',
+    ),
+    adminAccess: opt(
+      bool,
+      false,
+      "Let admins open learners' servers (each entry audited as an `admin.access` event). Off: an admin gets 403 SIFU_ERR_ADMIN_ACCESS_OFF on anyone else's server. A learner's server serves pages its learner wrote, so this is safe only with per-user origins (`notebook.userOrigins`); Sifu refuses to start with it on and a shared origin.",
     ),
     upstreamIdleTimeout: opt(seconds, 60, 'Seconds an idle pooled connection to a server is kept.'),
     clientIdleTimeout: opt(seconds, 300, 'Seconds an idle client connection (HTTP or WebSocket) is kept.'),

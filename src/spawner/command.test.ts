@@ -93,12 +93,14 @@ describe('parseCommand', () => {
 
   it('parses the default command with the variables the spawners provide', () => {
     const argv = parseCommand(DEFAULT_SPAWNER_COMMAND, {
+      SIFU_SERVER_SOCKET: '/run/sifu/jupyter.sock',
       SIFU_SERVER_PORT: '4567',
       SIFU_SERVER_BASE_URL: '/user/ada/',
       SIFU_SERVER_ROOT: '/srv/homes/ada',
     });
     assert.equal(argv[0], 'jupyter');
-    assert.ok(argv.includes('--port=4567'));
+    assert.ok(argv.includes('--sock=/run/sifu/jupyter.sock'), 'it listens on the socket, not a TCP port');
+    assert.ok(!argv.some((arg) => arg.startsWith('--port') || arg.startsWith('--ip')));
     assert.ok(argv.includes('--NotebookApp.base_url=/user/ada/'));
     assert.ok(argv.includes('--notebook-dir=/srv/homes/ada'));
   });

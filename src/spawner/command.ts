@@ -12,6 +12,11 @@ import { SifuError } from '../errors.js';
  * - `${NAME}` is replaced by `vars[NAME]`; the value is never split into several words, so a path
  *   with spaces stays one argument. An unknown name is an error naming it.
  * - There are no backslash escapes: put a literal `'` inside `"..."` and a literal `"` or `${` inside `'...'`.
+ *
+ * The variables a server command gets (`server-env.ts`): `${SIFU_SERVER_SOCKET}`, the unix socket to
+ * listen on as the server sees it (the route Sifu uses); `${SIFU_SERVER_BASE_URL}`; `${SIFU_SERVER_ROOT}`,
+ * the learner's home; `${SIFU_SERVER_PORT}`, a free TCP port for commands that cannot use a socket (not
+ * isolated: anything on the host's network may connect to it); the secret only in JUPYTER_TOKEN.
  */
 export interface ParseCommandOptions {
   /** Name of the option the command comes from, used in error messages. */

@@ -1,6 +1,10 @@
 import { parseCommand } from './command.js';
 import { buildServerEnv, SECRET_VARIABLES } from './local/server-env.js';
+import { SERVER_SOCKET_NAME } from './server-socket.js';
 import type { StartRequest } from './spawner.js';
+
+/** Where a container sees its server's socket directory (`src/spawner/server-socket.ts`), unless told. */
+export const CONTAINER_SOCKET_DIR = '/run/sifu-socket';
 
 /**
  * The environment and argv of a single-user server inside a container (docker, swarm): the variables
@@ -9,12 +13,20 @@ import type { StartRequest } from './spawner.js';
  */
 export function containerServer(
   request: StartRequest,
-  options: { command: string; homePath: string; port: number; extraEnv?: Record<string, string> },
+  options: {
+    command: string;
+    homePath: string;
+    port: number;
+    /** The socket as the container sees it (default: `<CONTAINER_SOCKET_DIR>/jupyter.sock`). */
+    socketPath?: string;
+    extraEnv?: Record<string, string>;
+  },
 ): { env: Record<string, string>; argv: string[] } {
   const env = buildServerEnv({
     parentEnv: {},
     home: options.homePath,
     port: options.port,
+    socketPath: options.socketPath ?? `${CONTAINER_SOCKET_DIR}/${SERVER_SOCKET_NAME}`,
     baseUrl: request.baseUrl,
     secret: request.secret,
     runtimeDir: '/run/sifu',

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isSifuError, type SifuError } from '../errors.js';
+import { hostHeaderOf, httpAddressOf } from '../routes.js';
 import { sleep } from './cancelled.js';
 import { waitUntilReady } from './ready.js';
 import type { PollResult, ProgressEvent, Spawner, Started, StartRequest } from './spawner.js';
@@ -317,11 +318,15 @@ function hasCode(code: SifuError['code']): (err: unknown) => boolean {
   };
 }
 
-/** A plain GET on loopback with a fresh connection; rejects when nothing answers. */
-function get(origin: string, path: string, secret?: string): Promise<{ status: number; body: string }> {
+/** A plain GET of a server's url (an origin or `unix:<path>`) with a fresh connection; rejects when nothing answers. */
+function get(target: string, path: string, secret?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = secret ? { authorization: `token ${secret}` } : {};
-    const req = httpRequest(`${origin}${path}`, { agent: false, headers, timeout: 10_000 }, (res) => {
+    const address = httpAddressOf(target);
+    assert.ok(address, `not a server url: ${target}`);
+    const headers: Record<string, string> = { host: hostHeaderOf(target) };
+    if (secret) headers.authorization = `token ${secret}`;
+    const options = { ...address, path, agent: false, headers, timeout: 10_000 };
+    const req = httpRequest(options, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {

@@ -36,6 +36,10 @@ export function createSpawner(config: SifuConfig, log?: Logger): Spawner {
     case 'swarm':
       return createSwarmSpawner({ ...container, constraints: docker.constraints });
     default:
-      return createLocalSpawner({ command: spawner.command, logDir: join(config.dataDir, 'logs') });
+      return createLocalSpawner({
+        command: spawner.command,
+        logDir: join(config.dataDir, 'logs'),
+        runDir: join(config.dataDir, 'run'),
+      });
   }
 }

@@ -28,7 +28,11 @@ test('concurrent launches of one user across store handles: exactly one server h
   });
   const dbPath = join(dir, 'sifu.sqlite');
   let starts = 0;
-  const local = createLocalSpawner({ command: FAKE_SERVER, logDir: join(dir, 'logs') });
+  const local = createLocalSpawner({
+    command: FAKE_SERVER,
+    logDir: join(dir, 'logs'),
+    runDir: join(dir, 'run'),
+  });
   const counting: Spawner = {
     ...local,
     backend: local.backend,

@@ -2,8 +2,8 @@
 """A stand-in for a single-user Jupyter server, for the spawner contract (src/spawner/contract.case.ts).
 
 Python rather than Node so that every backend can run it: the notebook images have python3, not node.
-Only the standard library is used. It reads what a real server reads: SIFU_SERVER_PORT,
-SIFU_SERVER_BASE_URL, SIFU_SERVER_ROOT (default: the working directory) and JUPYTER_TOKEN (or, as
+Only the standard library is used. It reads what a real server reads: SIFU_SERVER_SOCKET (a unix
+socket to listen on; when unset, 127.0.0.1:SIFU_SERVER_PORT), SIFU_SERVER_BASE_URL, SIFU_SERVER_ROOT (default: the working directory) and JUPYTER_TOKEN (or, as
 Jupyter does, the file named by JUPYTER_TOKEN_FILE: the container backends pass the token that way).
 
 Usage: fake-server.py MODE, where MODE is one of
@@ -28,6 +28,7 @@ import os
 import signal
 import sys
 import time
+import socketserver
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SLOW_START_SECONDS = 1.0
@@ -37,7 +38,8 @@ mode = sys.argv[1] if len(sys.argv) > 1 else 'fast'
 if mode not in MODES:
     sys.exit(f'fake-server: unknown mode {mode!r}, expected one of {", ".join(MODES)}')
 
-port = int(os.environ['SIFU_SERVER_PORT'])
+socket_path = os.environ.get('SIFU_SERVER_SOCKET', '')
+port = 0 if socket_path else int(os.environ['SIFU_SERVER_PORT'])
 base = os.environ['SIFU_SERVER_BASE_URL']
 root = os.environ.get('SIFU_SERVER_ROOT') or os.getcwd()
 token = os.environ.get('JUPYTER_TOKEN', '')
@@ -45,6 +47,10 @@ if not token and os.environ.get('JUPYTER_TOKEN_FILE'):
     with open(os.environ['JUPYTER_TOKEN_FILE']) as token_file:
         token = token_file.read().strip()
 started = time.time()
+
+
+class UnixServer(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -69,6 +75,13 @@ class Handler(BaseHTTPRequestHandler):
             os._exit(7)
         return self.reply(404, {'message': 'Not Found'})
 
+    def address_string(self):
+        # A unix peer has no (host, port): the default would fail on its '' address.
+        return self.client_address[0] if isinstance(self.client_address, tuple) else 'unix'
+
+    def log_message(self, format, *args):
+        sys.stderr.write(f'{self.address_string()} - - {format % args}\n')
+
     def reply(self, status, body):
         data = json.dumps(body).encode()
         self.send_response(status)
@@ -79,7 +92,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    sys.stderr.write(f'fake-server: mode {mode}, pid {os.getpid()}, port {port}, base {base}\n')
+    where = f'socket {socket_path}' if socket_path else f'port {port}'
+    sys.stderr.write(f'fake-server: mode {mode}, pid {os.getpid()}, {where}, base {base}\n')
     sys.stderr.flush()
     if mode == 'crash-at-start':
         sys.stderr.write('fake-server: crashing at start, as asked\n')
@@ -91,8 +105,11 @@ def main():
         time.sleep(SLOW_START_SECONDS)
     if mode == 'ignores-sigterm':
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    server = ThreadingHTTPServer(('127.0.0.1', port), Handler)
-    server.daemon_threads = True
+    if socket_path:
+        server = UnixServer(socket_path, Handler)
+    else:
+        server = ThreadingHTTPServer(('127.0.0.1', port), Handler)
+        server.daemon_threads = True
     server.serve_forever()
 
 

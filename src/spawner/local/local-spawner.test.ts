@@ -3,14 +3,15 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_SPAWNER_COMMAND } from '../../config/schema.js';
 import { isSifuError, SifuError } from '../../errors.js';
+import { hostHeaderOf, httpAddressOf } from '../../routes.js';
 import { spawnerContract } from '../contract.case.js';
 import { waitUntilReady } from '../ready.js';
 import type { Spawner, Started, StartRequest } from '../spawner.js';
@@ -26,13 +27,18 @@ const fake = (mode: string): string => `${quote(python)} ${quote(fakeServer)} ${
 const jupyter = DEFAULT_SPAWNER_COMMAND;
 
 let logDir = '';
+let runDir = '';
 before(async () => {
   logDir = await mkdtemp(join(tmpdir(), 'sifu-local-logs-'));
+  runDir = await mkdtemp(join(tmpdir(), 'sifu-local-run-'));
 });
-after(() => rm(logDir, { recursive: true, force: true }));
+after(async () => {
+  await rm(logDir, { recursive: true, force: true });
+  await rm(runDir, { recursive: true, force: true });
+});
 
 const make = (options: Partial<LocalSpawnerOptions> & { command: string }): Spawner =>
-  createLocalSpawner({ logDir, ...options });
+  createLocalSpawner({ logDir, runDir, ...options });
 
 spawnerContract('local', ({ command }) => make({ command }), {
   commands: {
@@ -53,7 +59,7 @@ describe('local spawner', () => {
     const req = await scope.request('survivor');
     const starter = spawn(
       process.execPath,
-      ['--import', 'tsx', '--input-type=module', '-e', starterScript(fake('fast'), logDir, req)],
+      ['--import', 'tsx', '--input-type=module', '-e', starterScript(fake('fast'), logDir, runDir, req)],
       // Its own process group, so that killing the group below also hits anything not detached from it.
       { detached: true, stdio: ['ignore', 'pipe', 'inherit'] },
     );
@@ -108,7 +114,9 @@ describe('local spawner', () => {
     assert.equal(env.HOME, req.home);
     assert.equal(env.PATH, process.env.PATH);
     assert.equal(env.JUPYTER_TOKEN, req.secret, 'neither request nor operator can replace the secret');
-    assert.equal(env.SIFU_SERVER_PORT, new URL(started.url).port);
+    assert.equal(`unix:${env.SIFU_SERVER_SOCKET}`, started.url, 'it listens on the socket it is routed to');
+    assert.match(env.SIFU_SERVER_PORT ?? '', /^[1-9]\d*$/);
+    assert.notEqual(env.SIFU_SERVER_PORT, '1', 'nor the operator the port');
     assert.equal(env.SIFU_SERVER_BASE_URL, req.baseUrl);
     assert.equal(env.SIFU_SERVER_ROOT, req.home);
     assert.equal(env.COURSE, 'python-101');
@@ -126,14 +134,18 @@ describe('local spawner', () => {
         'SIFU_SERVER_BASE_URL',
         'SIFU_SERVER_PORT',
         'SIFU_SERVER_ROOT',
+        'SIFU_SERVER_SOCKET',
       ],
     );
 
     assert.equal(await readlink(`/proc/${pid}/cwd`), req.home);
-    const stat = await readProcStat(pid);
-    assert.equal(stat?.pgrp, pid, 'its own process group');
+    const procStat = await readProcStat(pid);
+    assert.equal(procStat?.pgrp, pid, 'its own process group');
     assert.equal(started.state.pgid, pid);
-    assert.equal(new URL(started.url).hostname, '127.0.0.1');
+    const socketDir = dirname((env.SIFU_SERVER_SOCKET ?? '').replace(/^unix:/, ''));
+    assert.equal(dirname(socketDir), runDir, 'its socket directory is under runDir');
+    assert.equal((await stat(socketDir)).mode & 0o777, 0o700);
+    assert.equal((await stat(runDir)).mode & 0o777, 0o711);
   });
 
   it('fails at once with SIFU_ERR_SPAWN_CRASHED and the log tail (secret redacted) when the server exits at launch', async (t) => {
@@ -193,7 +205,12 @@ describe('local spawner', () => {
     const scope = new Scope(t);
     const ownLogDir = await mkdtemp(join(tmpdir(), 'sifu-local-abort-'));
     t.after(() => rm(ownLogDir, { recursive: true, force: true }));
-    const spawner = createLocalSpawner({ command: fake('fast'), logDir: ownLogDir, launchWindowMs: 60_000 });
+    const spawner = createLocalSpawner({
+      command: fake('fast'),
+      logDir: ownLogDir,
+      runDir,
+      launchWindowMs: 60_000,
+    });
     const req = await scope.request('aborted');
     const controller = new AbortController();
     const reason = new SifuError('SIFU_ERR_SPAWN_TIMEOUT', 'too slow');
@@ -219,11 +236,11 @@ describe('local spawner', () => {
 });
 
 /** Starts `command` for `req` in a fresh Node process, prints the `Started` JSON, and then idles. */
-function starterScript(command: string, dir: string, req: StartRequest): string {
+function starterScript(command: string, dir: string, run: string, req: StartRequest): string {
   const module = new URL('./local-spawner.ts', import.meta.url).href;
   return `
     const { createLocalSpawner } = await import(${JSON.stringify(module)});
-    const spawner = createLocalSpawner({ command: ${JSON.stringify(command)}, logDir: ${JSON.stringify(dir)} });
+    const spawner = createLocalSpawner({ command: ${JSON.stringify(command)}, logDir: ${JSON.stringify(dir)}, runDir: ${JSON.stringify(run)} });
     const started = await spawner.start(${JSON.stringify(req)}, { progress() {}, signal: new AbortController().signal });
     process.stdout.write(JSON.stringify(started) + '\\n');
     setInterval(() => {}, 60_000);
@@ -316,16 +333,15 @@ async function serverPidFromLog(dir: string): Promise<number> {
   throw new Error(`no server pid in ${dir}`);
 }
 
-function get(origin: string, path: string, secret: string): Promise<{ status: number }> {
+function get(target: string, path: string, secret: string): Promise<{ status: number }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      `${origin}${path}`,
-      { agent: false, headers: { authorization: `token ${secret}` } },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
-      },
-    );
+    const address = httpAddressOf(target);
+    assert.ok(address, `not a server url: ${target}`);
+    const headers = { host: hostHeaderOf(target), authorization: `token ${secret}` };
+    const req = httpRequest({ ...address, path, agent: false, headers }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+    });
     req.on('error', reject);
     req.end();
   });

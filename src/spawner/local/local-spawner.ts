@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { isSifuError, SifuError } from '../../errors.js';
 import { cancelledError, sleep } from '../cancelled.js';
 import { parseCommand } from '../command.js';
+import { makeServerSocketDir, removeServerSocketDir, type ServerSocket } from '../server-socket.js';
 import type { PollResult, Spawner, StartContext, Started, StartRequest } from '../spawner.js';
 import { pickFreePort } from './free-port.js';
 import { type LocalState, toLocalState } from './local-state.js';
@@ -18,6 +19,8 @@ export interface LocalSpawnerOptions {
   command: string;
   /** Directory for each server's log and Jupyter runtime files, one subdirectory per start. */
   logDir: string;
+  /** Directory of the servers' socket directories (`<dataDir>/run`, see `server-socket.ts`). */
+  runDir: string;
   /** Variables added to every server's environment (under the request's own and Sifu's). */
   extraEnv?: Record<string, string>;
   /**
@@ -40,6 +43,7 @@ interface Prepared {
   serverDir: string;
   logPath: string;
   port: number;
+  socket: ServerSocket;
   env: Record<string, string>;
   argv: string[];
 }
@@ -64,7 +68,8 @@ const MAX_CHILD_RECORDS = 1_000;
 const EXIT_EVENT_WAIT_MS = 1_000;
 
 /**
- * The `local` backend: each server is a process on this host, listening on 127.0.0.1.
+ * The `local` backend: each server is a process on this host, listening on a unix socket in a directory
+ * of its own (`server-socket.ts`).
  *
  * Servers outlive Sifu on purpose (a restart or crash of Sifu must not stop learners' work): each runs
  * detached in its own session and process group, writes to a log file rather than pipes to Sifu, and is
@@ -121,6 +126,7 @@ export function createLocalSpawner(options: LocalSpawnerOptions): Spawner {
       launched = await launch(prepared.argv, prepared.env, request.home, prepared.logPath);
     } catch (err) {
       await rm(prepared.serverDir, { recursive: true, force: true });
+      await removeServerSocketDir(prepared.socket.dir);
       throw err;
     }
     const { child, exited } = launched;
@@ -130,12 +136,13 @@ export function createLocalSpawner(options: LocalSpawnerOptions): Spawner {
     try {
       const state = await watchLaunch(pid, exited, prepared, request, signal);
       context.progress({ progress: 30, message: 'Your server process is running' });
-      return { url: `http://127.0.0.1:${prepared.port}`, state: { ...state } };
+      return { url: prepared.socket.url, state: { ...state } };
     } catch (err) {
       // Whatever went wrong, nothing may be left running: the core forgets a server whose start failed.
       const record = children.get(pid);
       if (record) record.stopping = true;
       await stopProcessGroup(pid, 0).catch(() => {});
+      await removeServerSocketDir(prepared.socket.dir).catch(() => {});
       throw isSifuError(err) ? err : spawnFailed(`watching pid ${pid} at launch: ${String(err)}`, err);
     }
   }
@@ -143,16 +150,19 @@ export function createLocalSpawner(options: LocalSpawnerOptions): Spawner {
   /** Everything decided before the process exists: its directory, port, environment and argv. */
   async function prepare(request: StartRequest): Promise<Prepared> {
     let serverDir: string | undefined;
+    let socket: ServerSocket | undefined;
     try {
       await mkdir(logDir, { recursive: true, mode: 0o700 });
       serverDir = await mkdtemp(join(logDir, `${logName(request)}-`));
       const runtimeDir = join(serverDir, 'runtime');
       await mkdir(runtimeDir, { mode: 0o700 });
       const port = await pickFreePort();
+      socket = await makeServerSocketDir(options.runDir, request);
       const env = buildServerEnv({
         parentEnv: process.env,
         home: request.home,
         port,
+        socketPath: socket.path,
         baseUrl: request.baseUrl,
         secret: request.secret,
         runtimeDir,
@@ -160,9 +170,10 @@ export function createLocalSpawner(options: LocalSpawnerOptions): Spawner {
         requestEnv: request.env,
       });
       const argv = parseCommand(command, env, { forbidden: SECRET_VARIABLES });
-      return { serverDir, logPath: join(serverDir, 'server.log'), port, env, argv };
+      return { serverDir, logPath: join(serverDir, 'server.log'), port, socket, env, argv };
     } catch (err) {
       if (serverDir) await rm(serverDir, { recursive: true, force: true });
+      if (socket) await removeServerSocketDir(socket.dir);
       throw spawnFailed(isSifuError(err) ? err.message : `preparing the server: ${String(err)}`, err);
     }
   }
@@ -210,7 +221,14 @@ export function createLocalSpawner(options: LocalSpawnerOptions): Spawner {
     ]);
     if (outcome === 'aborted') throw cancelledError(signal);
     if (outcome !== 'launched') throw await crashed(outcome);
-    return { pid, pgid: pid, startTime: stat.startTime, port: prepared.port, logPath: prepared.logPath };
+    return {
+      pid,
+      pgid: pid,
+      startTime: stat.startTime,
+      port: prepared.port,
+      logPath: prepared.logPath,
+      socketDir: prepared.socket.dir,
+    };
   }
 
   async function poll(rawState: Record<string, unknown>): Promise<PollResult> {
@@ -245,6 +263,7 @@ export function createLocalSpawner(options: LocalSpawnerOptions): Spawner {
     // (Linux never hands out a pid still in use as a process group id), and the new owner is not ours.
     if (!stat || stat.startTime === state.startTime) {
       await stopProcessGroup(state.pgid, stopOptions.graceMs ?? defaultGraceMs);
+      if (state.socketDir) await removeServerSocketDir(state.socketDir);
     }
     if (record) children.delete(state.pid);
   }

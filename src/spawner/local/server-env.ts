@@ -6,6 +6,8 @@ export interface ServerEnvInput {
   parentEnv: NodeJS.ProcessEnv;
   home: string;
   port: number;
+  /** The unix socket the server listens on, as the server sees it. */
+  socketPath: string;
   baseUrl: string;
   secret: string;
   /** Where Jupyter writes its runtime files (which hold the token): never inside the learner's home. */
@@ -29,6 +31,7 @@ export function buildServerEnv(input: ServerEnvInput): Record<string, string> {
     if (value !== undefined) env[name] = value;
   }
   Object.assign(env, { HOME: input.home }, input.extraEnv, input.requestEnv, {
+    SIFU_SERVER_SOCKET: input.socketPath,
     SIFU_SERVER_PORT: String(input.port),
     SIFU_SERVER_BASE_URL: input.baseUrl,
     SIFU_SERVER_ROOT: input.home,
