@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isSifuCookieName, setCookieName } from './request-policy.js';
 import type { ResponseHandler, ResponseHead } from './response-parser.js';
 import { type CspValues, type ProxyError, sendError } from './responses.js';
+import { needsScrubbing, SecretScrubber } from './secret-scrubber.js';
 import type { BodyFraming } from './upstream-head.js';
 import type { Exchange, Target, TargetPool, UpstreamConnection, UpstreamPools } from './upstream-pool.js';
 
@@ -128,6 +129,7 @@ export class HttpExchange implements Exchange, ResponseHandler {
   private keepAlive = false;
   private over = false;
   private waitingForDrain = false;
+  private scrubber: SecretScrubber | undefined;
 
   constructor(
     private readonly deps: ForwardDeps,
@@ -137,6 +139,8 @@ export class HttpExchange implements Exchange, ResponseHandler {
     private readonly head: string,
     private readonly body: BodyFraming,
     private readonly kind: ContentKind,
+    /** The server's secret, masked in the HTML it sends (see secret-scrubber.ts). */
+    private readonly secret: string,
   ) {
     this.requestDone = body === 'none';
   }
@@ -220,6 +224,14 @@ export class HttpExchange implements Exchange, ResponseHandler {
       return;
     }
     this.keepAlive = head.keepAlive;
+    if (needsScrubbing(head.contentType)) {
+      // A compressed page could not be checked for the secret: refused (Jupyter does not compress).
+      if (head.headers.some((v, i) => i % 2 === 0 && v.toLowerCase() === 'content-encoding')) {
+        this.connection?.parser.abort('compressed page');
+        return;
+      }
+      this.scrubber = new SecretScrubber(this.secret);
+    }
     try {
       this.res.writeHead(
         head.status,
@@ -232,8 +244,9 @@ export class HttpExchange implements Exchange, ResponseHandler {
     }
   }
 
-  onResponseBody(chunk: Buffer, last: boolean): void {
+  onResponseBody(input: Buffer, last: boolean): void {
     if (this.over) return;
+    const chunk = this.scrubber ? this.scrubber.push(input, last) : input;
     if (last) {
       // The whole (or last part of the) body: head and body leave in one write.
       this.responseDone = true;
@@ -256,7 +269,8 @@ export class HttpExchange implements Exchange, ResponseHandler {
   onResponseEnd(): void {
     if (this.responseDone) return;
     this.responseDone = true;
-    this.res.end();
+    const held = this.scrubber?.push(Buffer.alloc(0), true);
+    this.res.end(held);
   }
 
   /** The exchange is complete: keep the socket if both messages ended cleanly. */

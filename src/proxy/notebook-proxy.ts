@@ -157,7 +157,7 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
       clientAddress: req.socket.remoteAddress,
       forwardedProto,
     });
-    new HttpExchange(forwardDeps, req, res, target, head, body, contentKind(path.rest)).start();
+    new HttpExchange(forwardDeps, req, res, target, head, body, contentKind(path.rest), route.secret).start();
   }
 
   function onUserRequest(req: http.IncomingMessage, res: http.ServerResponse, url: string): void {

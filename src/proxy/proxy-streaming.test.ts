@@ -261,3 +261,31 @@ describe('notebook proxy: malformed input', () => {
     assert.equal((await send(s.port, { path: '/user/ada/echo', headers: ada })).status, 200);
   });
 });
+
+describe('notebook proxy: the secret stays out of pages', () => {
+  let s: Setup;
+  before(async () => {
+    s = await setUp();
+  });
+  after(() => s.close());
+
+  it("masks the server's token where Jupyter writes it into a page", async () => {
+    const answer = await send(s.port, {
+      path: '/user/ada/page-with-token',
+      headers: { cookie: cookie('ada-session') },
+    });
+    assert.equal(answer.status, 200);
+    const body = answer.body.toString();
+    assert.ok(!body.includes('ada-secret'), body);
+    assert.match(body, /data-jupyter-api-token="x{10}"/);
+    assert.match(body, /\?token=x{10}"/);
+  });
+
+  it('refuses a compressed page, which it could not check', async () => {
+    const answer = await send(s.port, {
+      path: '/user/ada/compressed-page',
+      headers: { cookie: cookie('ada-session') },
+    });
+    assert.equal(answer.status, 502);
+  });
+});

@@ -86,6 +86,19 @@ function answer(req: http.IncomingMessage, res: http.ServerResponse): void {
     });
     return;
   }
+  if (path.endsWith('/page-with-token')) {
+    // As Jupyter's pages do: the token of the authenticated request, written into the HTML (chunked).
+    const token = (req.headers.authorization ?? '').replace(/^token /, '');
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.write(`<body data-jupyter-api-token="${token.slice(0, 5)}`);
+    res.end(`${token.slice(5)}"><a href="/user/ada/tree?token=${token}">home</a></body>`);
+    return;
+  }
+  if (path.endsWith('/compressed-page')) {
+    res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': 'gzip', 'content-length': '3' });
+    res.end('abc');
+    return;
+  }
   if (path.endsWith('/hang')) return;
   if (path.endsWith('/half')) {
     res.writeHead(200, { 'content-length': '100' });
