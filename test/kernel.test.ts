@@ -99,3 +99,21 @@ test('a real kernel runs 1+1 through the proxy, with only the learner session', 
   });
   assert.equal(del.status, 204);
 });
+
+test("Jupyter's pages reach the browser without the server's secret", async () => {
+  const ada = new Client();
+  await ada.signIn(sifu, 'ada');
+  await sifu.manager.progress('ada', '')?.done;
+  await ada.follow(`${sifu.hubUrl}/hub/spawn/ada`);
+  const secret = sifu.manager.route('ada', '')?.secret;
+  assert.ok(secret, 'ada has a running server');
+  for (const page of ['tree', 'notebooks/missing.ipynb', 'terminals/1', 'edit/x.txt']) {
+    const res = await ada.request(`${sifu.notebookUrl}/user/ada/${page}`, {
+      headers: { accept: 'text/html' },
+    });
+    const html = await res.text();
+    assert.ok(!html.includes(secret), `the secret is in /user/ada/${page} (${res.status})`);
+  }
+  const tree = await (await ada.request(`${sifu.notebookUrl}/user/ada/tree`)).text();
+  assert.match(tree, /data-jupyter-api-token="x+"/, 'Jupyter did write a token there, masked');
+});
