@@ -143,6 +143,22 @@ const identitiesSchema: Migration = {
   },
 };
 
+/**
+ * The uid each user's server runs as (the local backend's sandbox), allocated once and kept: homes on
+ * shared storage are owned by it on every host. No foreign key: a uid is never handed to another user,
+ * even after its user is deleted, since files owned by it may remain.
+ */
+const userUidsSchema: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('user_uids')
+      .addColumn('user_name', 'text', (col) => col.primaryKey())
+      .addColumn('uid', 'integer', (col) => col.notNull().unique())
+      .addColumn('created_at', 'text', (col) => col.notNull())
+      .execute();
+  },
+};
+
 export function migrationProvider(flavour: SqlFlavour): MigrationProvider {
   return {
     async getMigrations() {
@@ -151,6 +167,7 @@ export function migrationProvider(flavour: SqlFlavour): MigrationProvider {
         '0002_storage': storageSchema(),
         '0003_tickets': ticketsSchema,
         '0004_identities': identitiesSchema,
+        '0005_user_uids': userUidsSchema,
       };
     },
   };

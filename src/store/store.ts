@@ -239,6 +239,17 @@ export interface LeaseStore {
   getLease(userName: string): Promise<LeaseRecord | null>;
 }
 
+/** The uid each user's server runs as, from a configured range: allocated once, the same on every host. */
+export interface UidStore {
+  /**
+   * The uid of `userName`'s servers: the one allocated before (whatever the range is now), else the
+   * lowest free one of `[base, base + count)`, recorded for good. Concurrent callers on any number of
+   * handles or replicas get the same uid for one user and never one uid for two users. Null, recording
+   * nothing, when the range has no uid left.
+   */
+  uidOf(userName: string, range: { base: number; count: number }): Promise<number | null>;
+}
+
 /** The audit log. */
 export interface EventStore {
   addEvent(type: string, userName: string | null, data?: Record<string, unknown>): Promise<void>;
@@ -255,6 +266,7 @@ export interface Store
     TicketStore,
     CourseNotebookStore,
     LeaseStore,
+    UidStore,
     EventStore {
   /** Creates or upgrades the schema. Idempotent; safe to call at every start. */
   migrate(): Promise<void>;

@@ -23,6 +23,13 @@ export interface IdentitiesTable {
   created_at: string;
 }
 
+/** The uid of each user's server (0005_user_uids): unique, never reused, no foreign key. */
+export interface UserUidsTable {
+  user_name: string;
+  uid: number;
+  created_at: string;
+}
+
 export interface ServersTable {
   user_name: string;
   name: string;
@@ -103,6 +110,7 @@ export interface LeasesTable {
 export interface Tables {
   users: UsersTable;
   identities: IdentitiesTable;
+  user_uids: UserUidsTable;
   servers: ServersTable;
   tokens: TokensTable;
   sessions: SessionsTable;

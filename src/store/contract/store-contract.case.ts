@@ -16,6 +16,7 @@ import { serverCases } from './servers.case.js';
 import { sessionCases } from './sessions.case.js';
 import { ticketCases } from './tickets.case.js';
 import { tokenCases } from './tokens.case.js';
+import { userUidCases } from './user-uids.case.js';
 import { userCases } from './users.case.js';
 
 export type { StoreContractOptions, StoreHarness } from './harness.case.js';
@@ -66,6 +67,7 @@ export function storeContract(
     lifecycleCases(ctx);
     userCases(ctx);
     identityCases(ctx);
+    userUidCases(ctx);
     serverCases(ctx);
     tokenCases(ctx);
     sessionCases(ctx);

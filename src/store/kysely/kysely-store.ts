@@ -27,6 +27,7 @@ import { KyselyServers } from './servers.js';
 import { KyselySessions } from './sessions.js';
 import { KyselyTickets } from './tickets.js';
 import { KyselyTokens } from './tokens.js';
+import { KyselyUserUids } from './user-uids.js';
 import { KyselyUsers } from './users.js';
 
 export class KyselyStore implements Store {
@@ -42,6 +43,7 @@ export class KyselyStore implements Store {
   readonly #courseNotebooks: KyselyCourseNotebooks;
   readonly #leases: KyselyLeases;
   readonly #events: KyselyEvents;
+  readonly #uids: KyselyUserUids;
 
   constructor(db: Kysely<Tables>, flavour: SqlFlavour) {
     this.#db = db;
@@ -55,6 +57,7 @@ export class KyselyStore implements Store {
     this.#courseNotebooks = new KyselyCourseNotebooks(db);
     this.#leases = new KyselyLeases(db);
     this.#events = new KyselyEvents(db);
+    this.#uids = new KyselyUserUids(db);
   }
 
   async migrate(): Promise<void> {
@@ -237,6 +240,12 @@ export class KyselyStore implements Store {
 
   getLease(userName: string): Promise<LeaseRecord | null> {
     return this.#leases.getLease(userName);
+  }
+
+  // server uids
+
+  uidOf(userName: string, range: { base: number; count: number }): Promise<number | null> {
+    return this.#uids.uidOf(userName, range);
   }
 
   // events
