@@ -39,6 +39,49 @@ describe('server lifecycle', () => {
     }
   });
 
+  test('a stop the backend fails leaves the server running and reachable, and can be asked again', async () => {
+    let failures = 1;
+    const sifu = await startTestSifu({
+      command: `${FAKE_SERVER} fast`,
+      wrapSpawner: (inner) => ({
+        ...inner,
+        start: (request, context) => inner.start(request, context),
+        poll: (state) => inner.poll(state),
+        stop: async (state, options) => {
+          if (failures-- > 0) throw new Error('the engine did not answer');
+          return inner.stop(state, options);
+        },
+      }),
+    });
+    try {
+      await api(sifu, '/users/flo', { method: 'POST', token: ADMIN_TOKEN });
+      assert.equal(
+        (await api(sifu, '/users/flo/server', { method: 'POST', token: ADMIN_TOKEN })).status,
+        201,
+      );
+      const failed = await api(sifu, '/users/flo/server', { method: 'DELETE', token: ADMIN_TOKEN });
+      assert.equal(failed.status, 500);
+      // Not locked out: still routed and running in the store, so the learner keeps working.
+      assert.ok(sifu.manager.route('flo', ''), 'still routed');
+      assert.equal((await sifu.store.getServer('flo', ''))?.status, 'running');
+      const flo = new Client();
+      await flo.signIn(sifu, 'flo');
+      assert.equal((await flo.request(`${sifu.notebookUrl}/user/flo/api/contents/`)).status, 200);
+      // Asked again, it stops; a new start then works.
+      assert.equal(
+        (await api(sifu, '/users/flo/server', { method: 'DELETE', token: ADMIN_TOKEN })).status,
+        204,
+      );
+      assert.equal(sifu.manager.route('flo', ''), undefined);
+      assert.equal(
+        (await api(sifu, '/users/flo/server', { method: 'POST', token: ADMIN_TOKEN })).status,
+        201,
+      );
+    } finally {
+      await sifu.cleanup();
+    }
+  });
+
   test('a server that crashes while running is noticed; the next visit gets the spawn page', async () => {
     const sifu = await startTestSifu({ command: `${FAKE_SERVER} crash-while-running` });
     try {

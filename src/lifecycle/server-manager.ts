@@ -80,7 +80,21 @@ export class ServerManager {
     if (!record) return false;
     // No longer 'running' in the store while it stops: no replica (this one included) routes to it again.
     if (record.status === 'running') await store.updateServer({ ...record, status: 'pending' });
-    if (Object.keys(record.state).length > 0) await spawner.stop(record.state);
+    if (Object.keys(record.state).length > 0) {
+      try {
+        await spawner.stop(record.state);
+      } catch (err) {
+        // Not stopped, or the backend cannot tell: the server is left as it was (running, routed), so a
+        // stuck 'pending' row never locks the learner out, and the stop can be asked again.
+        const now = await spawner.poll(record.state).catch(() => undefined);
+        if (now?.status !== 'stopped') {
+          await store.updateServer(record);
+          if (record.status === 'running') this.routes.add(record);
+          log.error({ err, user: userName, server: serverName }, 'stopping a server failed; it is kept');
+          throw err;
+        }
+      }
+    }
     await homes.lease.release(userName, HomeLease.holderOf(record));
     await store.deleteServer(userName, serverName);
     await store.addEvent('server.stop', userName, { server: serverName, reason });

@@ -6,6 +6,8 @@ import pino from 'pino';
 import { type Sifu, startSifu } from '../../src/app/start.js';
 import { loadConfig } from '../../src/config/load.js';
 import { DEFAULT_SPAWNER_COMMAND } from '../../src/config/schema.js';
+import { createSpawner } from '../../src/spawner/create-spawner.js';
+import type { Spawner } from '../../src/spawner/spawner.js';
 import { freePort } from './free-port.js';
 
 export const REPO = resolve(import.meta.dirname, '../..');
@@ -27,7 +29,13 @@ export interface TestSifu extends Sifu {
 
 /** Starts Sifu in this process on OS-chosen ports with a fresh data dir. */
 export async function startTestSifu(
-  options: { command?: string; overrides?: Record<string, Record<string, unknown>>; dataDir?: string } = {},
+  options: {
+    command?: string;
+    overrides?: Record<string, Record<string, unknown>>;
+    dataDir?: string;
+    /** Wraps the configured backend (failure doubles around a real one). */
+    wrapSpawner?: (spawner: Spawner) => Spawner;
+  } = {},
 ): Promise<TestSifu> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'sifu-test-')));
   const config = loadConfig({
@@ -46,7 +54,11 @@ export async function startTestSifu(
       ...Object.fromEntries(Object.entries(options.overrides ?? {}).filter(([k]) => k !== 'spawner')),
     },
   });
-  const sifu = await startSifu(config, { log: pino({ level: config.log.level }) }).catch(async (err) => {
+  const spawner = options.wrapSpawner?.(createSpawner(config));
+  const sifu = await startSifu(config, {
+    log: pino({ level: config.log.level }),
+    ...(spawner ? { spawner } : {}),
+  }).catch(async (err) => {
     if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
     throw err;
   });
