@@ -18,6 +18,10 @@ export const errorCatalogue = {
   SIFU_ERR_FORBIDDEN: 403,
   SIFU_ERR_MISSING_SCOPE: 403,
   SIFU_ERR_BAD_ORIGIN: 403,
+  // An admin on someone else's server while `proxy.adminAccess` is off.
+  SIFU_ERR_ADMIN_ACCESS_OFF: 403,
+  // A notebook request whose Host is not the origin of the user its path names (per-user origins).
+  SIFU_ERR_WRONG_ORIGIN: 403,
   SIFU_ERR_NOT_FOUND: 404,
   SIFU_ERR_USER_NOT_FOUND: 404,
   SIFU_ERR_SERVER_NOT_FOUND: 404,

@@ -2,6 +2,7 @@
  * The one owner of notebook paths, `/user/<name>/[<server>/]`: building them, parsing them, and the
  * route a path leads to. Pure, no I/O, table-tested.
  */
+import { createHash } from 'node:crypto';
 import { isValidUsername } from './names.js';
 
 /** Where `/user/<userName>/[<serverName>/]` goes. */
@@ -56,11 +57,83 @@ export const baseUrlOf = (userName: string, serverName: string): string =>
   serverName ? `/user/${userName}/${serverName}/` : `/user/${userName}/`;
 
 /**
- * A notebook URL as browsers open it: the notebook origin, the server's base URL and, optionally, a
+ * Where notebooks are served: the notebook public origin and whether each learner has an origin of
+ * their own under it (`<label>.<host>`, as JupyterHub's subdomains) or all share it.
+ */
+export interface NotebookOrigins {
+  /** The notebook public origin, e.g. `http://localhost:3335` or `https://notebooks.example.org`. */
+  notebookOrigin: string;
+  /** One origin per learner: `<scheme>://<userHostLabel(name)>.<notebook host>[:port]`. */
+  userOrigins: boolean;
+}
+
+const PLAIN_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * The DNS label of a user's origin: the name itself when it is a plain label (letters, digits, inner
+ * `-`, at most 63, no `--`), else `u--` and a hash of the name (names may hold `.` and `_`, and reach 64).
+ * `--` is never in a plain label, so the two kinds cannot meet.
+ */
+export function userHostLabel(userName: string): string {
+  if (PLAIN_LABEL.test(userName) && !userName.includes('--')) return userName;
+  return `u--${createHash('sha256').update(userName).digest('hex').slice(0, 32)}`;
+}
+
+/** The origin a user's notebooks are served from (the shared notebook origin when origins are shared). */
+export function userOrigin(origins: NotebookOrigins, userName: string): string {
+  if (!origins.userOrigins) return origins.notebookOrigin;
+  const url = new URL(origins.notebookOrigin);
+  url.hostname = `${userHostLabel(userName)}.${url.hostname}`;
+  return url.origin;
+}
+
+/**
+ * What a request's `Host` names on the notebook port (ports ignored: a proxy in front may drop them, and
+ * cookies do not isolate ports anyway): the bare notebook host, a user's host (its label), or neither.
+ */
+export function hostOfRequest(
+  origins: NotebookOrigins,
+  host: string | undefined,
+): { kind: 'bare' } | { kind: 'user'; label: string } | { kind: 'other' } {
+  if (host === undefined) return { kind: 'other' };
+  let hostname: string;
+  try {
+    hostname = new URL(`http://${host}`).hostname;
+  } catch {
+    return { kind: 'other' };
+  }
+  const base = new URL(origins.notebookOrigin).hostname;
+  if (hostname === base) return { kind: 'bare' };
+  if (origins.userOrigins && hostname.endsWith(`.${base}`)) {
+    const label = hostname.slice(0, -base.length - 1);
+    if (!label.includes('.')) return { kind: 'user', label };
+  }
+  return { kind: 'other' };
+}
+
+/**
+ * A notebook URL as browsers open it: the user's origin, the server's base URL and, optionally, a
  * path under it (e.g. `notebooks/course-x/intro.ipynb`, already encoded).
  */
-export const notebookUrl = (notebookOrigin: string, userName: string, path = '', serverName = ''): string =>
-  `${notebookOrigin}${baseUrlOf(userName, serverName)}${path}`;
+export const notebookUrl = (origins: NotebookOrigins, userName: string, path = '', serverName = ''): string =>
+  `${userOrigin(origins, userName)}${baseUrlOf(userName, serverName)}${path}`;
+
+/**
+ * The user whose notebook a URL is, when it is one: a `/user/<name>/` path on that user's own origin
+ * (on the shared origin when origins are shared). Anything else, a path on another user's origin
+ * included, is null.
+ */
+export function notebookUrlOwner(origins: NotebookOrigins, url: URL): string | null {
+  const path = parseUserPath(url.pathname);
+  if (!path.ok) return null;
+  return url.origin === userOrigin(origins, path.userName) ? path.userName : null;
+}
+
+/** Whether a notebook public URL's host is a DNS name (per-user origins possible), not an IP literal. */
+export function isDnsHost(origin: string): boolean {
+  const hostname = new URL(origin).hostname;
+  return !hostname.startsWith('[') && !/^\d+\.\d+\.\d+\.\d+$/.test(hostname);
+}
 
 /** The path under a server's base URL where Jupyter opens a notebook file of the home, e.g. `course-x/intro.ipynb`. */
 export const notebookFilePath = (relPath: string): string =>

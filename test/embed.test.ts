@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { loopbackRequest } from './support/loopback-http.js';
 import { Client, startTestSifu } from './support/sifu.js';
 
 describe('embedded mode', () => {
@@ -45,14 +46,16 @@ describe('embedded mode', () => {
     });
   }
 
-  test('cookies are SameSite=None; Secure; Partitioned, on both origins, and hub pages carry frame-ancestors', async () => {
+  test('cookies are SameSite=None; Secure; Partitioned, on the hub and on the learner origin, and hub pages carry frame-ancestors', async () => {
     const sifu = await startTestSifu({
+      userOrigins: true,
       overrides: { embed: { enabled: true }, proxy: { frameAncestors: ['https://lms.example.org'] } },
     });
     try {
+      const adaOrigin = sifu.notebookUrl.replace('//localhost:', '//ada.localhost:');
       const res = await fetch(`${sifu.hubUrl}/hub/login`, {
         method: 'POST',
-        body: new URLSearchParams({ username: 'ada', next: `${sifu.notebookUrl}/user/ada/` }),
+        body: new URLSearchParams({ username: 'ada', next: `${adaOrigin}/user/ada/` }),
         headers: { origin: sifu.hubUrl },
         redirect: 'manual',
       });
@@ -61,27 +64,26 @@ describe('embedded mode', () => {
       for (const attribute of ['HttpOnly', 'SameSite=None', 'Secure', 'Partitioned'])
         assert.match(hubCookie, new RegExp(attribute));
       const pair = (line: string) => line.split(';')[0] as string;
-      // The notebook origin starts a handoff bound to this browser, by a cookie of its own...
-      const visit = await fetch(res.headers.get('location') as string, {
+      // ada's origin starts a handoff bound to this browser, by a cookie of its own...
+      assert.equal(res.headers.get('location'), `${adaOrigin}/user/ada/`);
+      const visit = await loopbackRequest(res.headers.get('location') as string, {
         headers: { accept: 'text/html' },
-        redirect: 'manual',
       });
-      const handoffCookie = visit.headers.get('set-cookie') ?? '';
-      assert.match(handoffCookie, /^sifu-nb-handoff=/);
+      const handoffCookie = String(visit.headers['set-cookie']?.[0] ?? '');
+      assert.match(handoffCookie, /^__Host-sifu-nb-handoff=/);
       assert.match(handoffCookie, embedded);
       // ...the hub hands over a code bound to it...
-      const bound = await fetch(visit.headers.get('location') as string, {
+      const bound = await fetch(visit.location as string, {
         headers: { cookie: pair(hubCookie) },
         redirect: 'manual',
       });
-      assert.match(bound.headers.get('location') ?? '', /\/hub-handoff\?code=/);
+      assert.ok(bound.headers.get('location')?.startsWith(`${adaOrigin}/hub-handoff?code=`));
       // ...which becomes the notebook session, only in the browser holding that cookie.
-      const handoff = await fetch(bound.headers.get('location') as string, {
+      const handoff = await loopbackRequest(bound.headers.get('location') as string, {
         headers: { cookie: pair(handoffCookie) },
-        redirect: 'manual',
       });
-      const nbCookie = handoff.headers.get('set-cookie') ?? '';
-      assert.match(nbCookie, /^sifu-nb-session=/);
+      const nbCookie = String(handoff.headers['set-cookie']?.[0] ?? '');
+      assert.match(nbCookie, /^__Host-sifu-nb-session=/);
       assert.match(nbCookie, embedded);
       const login = await fetch(`${sifu.hubUrl}/hub/login`);
       assert.equal(login.headers.get('content-security-policy'), 'frame-ancestors https://lms.example.org');

@@ -57,7 +57,7 @@ test('a real kernel runs 1+1 through the proxy, with only the learner session', 
   assert.equal(landed.res.status, 200, landed.hops.join(' -> '));
   assert.ok(landed.hops.at(-1)?.startsWith(`${sifu.notebookUrl}/user/ada/`), landed.hops.join(' -> '));
   await landed.res.arrayBuffer();
-  assert.ok(ada.cookies.has('sifu-nb-session'), 'the notebook origin has its own session');
+  assert.ok(ada.cookies.has('__Host-sifu-nb-session'), 'the notebook origin has its own session');
 
   const created = await ada.request(`${sifu.notebookUrl}/user/ada/api/kernels`, {
     method: 'POST',

@@ -64,7 +64,7 @@ describe('the launch API (server to server, for the XBlock)', () => {
     assert.match(next.pathname, /^\/user\/bea\/notebooks\/.+\/intro\.ipynb$/);
     const copy = decodeURIComponent(next.pathname.replace('/user/bea/notebooks/', ''));
     assert.ok(existsSync(join(sifu.dataDir, 'homes/bea', copy)), `the copy ${copy} exists`);
-    assert.ok(browser.cookies.has('sifu-hub-session'));
+    assert.ok(browser.cookies.has('__Host-sifu-hub-session'));
 
     const replay = await new Client().request(made.body.url);
     assert.equal(replay.status, 403);
@@ -142,7 +142,7 @@ describe('the launch API (server to server, for the XBlock)', () => {
     await browser.follow(made.body.url);
     await sifu.manager.progress('eve', '')?.done;
     await browser.follow(`${sifu.hubUrl}/hub/spawn/eve`);
-    assert.ok(browser.cookies.has('sifu-nb-session'));
+    assert.ok(browser.cookies.has('__Host-sifu-nb-session'));
     const other = await browser.request(`${sifu.notebookUrl}/user/ada/api/contents/`);
     assert.equal(other.status, 403);
   });

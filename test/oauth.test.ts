@@ -128,7 +128,7 @@ async function errorCode(res: Response): Promise<string | undefined> {
 
 async function assertNobodySignedIn(sifu: Sifu, client: Client, userName: string) {
   assert.equal(await sifu.store.getUser(userName), null, `no user ${userName}`);
-  assert.equal(client.cookies.has('sifu-hub-session'), false, 'no session cookie');
+  assert.equal(client.cookies.has('__Host-sifu-hub-session'), false, 'no session cookie');
   const signIns = await sifu.store.listEvents({ type: 'user.signin', userName });
   assert.equal(signIns.length, 0, 'no sign-in event');
 }
@@ -167,7 +167,7 @@ describe('edx: signing in at a real OAuth2 provider standing in for Open edX (JW
     assert.equal(authorize.searchParams.get('redirect_uri'), `${sifu.hubUrl}/hub/oauth_callback`);
     assert.equal(authorize.searchParams.get('scope'), 'profile email');
 
-    assert.ok(client.cookies.has('sifu-hub-session'), 'session cookie set');
+    assert.ok(client.cookies.has('__Host-sifu-hub-session'), 'session cookie set');
     assert.equal(client.cookies.has('sifu-oauth-login'), false, 'login cookie spent');
     const user = await sifu.store.getUser('ada_lovelace');
     assert.ok(user, 'user created under the normalised edX username');
@@ -259,7 +259,7 @@ describe('edx: signing in at a real OAuth2 provider standing in for Open edX (JW
     const res = await replay.request(callback);
     assert.equal(res.status, 400);
     assert.equal(await errorCode(res), 'SIFU_ERR_OAUTH_STATE');
-    assert.equal(replay.cookies.has('sifu-hub-session'), false);
+    assert.equal(replay.cookies.has('__Host-sifu-hub-session'), false);
   });
 
   test('a replayed authorization code is refused by the LMS (invalid_grant): no session', async () => {
@@ -406,7 +406,7 @@ describe('oidc: the same provider through OpenID Connect discovery', () => {
     assert.deepEqual(authorize.searchParams.get('scope')?.split(' ').sort(), ['email', 'openid', 'profile']);
     assert.ok(await oidc.store.getUser('ada_lovelace'));
     assert.equal(provider.userinfoRequests, userinfoBefore + 1, 'the claim came from userinfo');
-    assert.ok(client.cookies.has('sifu-hub-session'));
+    assert.ok(client.cookies.has('__Host-sifu-hub-session'));
     const signIns = await oidc.store.listEvents({ type: 'user.signin', userName: 'ada_lovelace' });
     assert.equal(signIns[0]?.data.via, 'oidc');
     assert.equal(oidc.logs().includes(provider.oidcClient.secret), false, 'client secret in the log');
@@ -428,7 +428,7 @@ describe('oidc: the same provider through OpenID Connect discovery', () => {
     const { res } = await client.follow(`${oidc.hubUrl}/hub/login`, {}, 20);
     assert.equal(res.status, 400);
     assert.equal(await errorCode(res), 'SIFU_ERR_INVALID_USERNAME');
-    assert.equal(client.cookies.has('sifu-hub-session'), false);
+    assert.equal(client.cookies.has('__Host-sifu-hub-session'), false);
     assert.deepEqual(
       (await oidc.store.listUsers()).map((u) => u.name),
       ['ada_lovelace'],
@@ -512,7 +512,7 @@ describe('identities: a platform username never selects an account it is not lin
       const { client, status, me } = await signInAs(sifu, KELVIN);
       assert.equal(status, 400);
       assert.equal(me, null, 'not signed in');
-      assert.equal(client.cookies.has('sifu-hub-session'), false);
+      assert.equal(client.cookies.has('__Host-sifu-hub-session'), false);
       assert.deepEqual(await sifu.store.listIdentities('kate'), []);
     });
   }

@@ -37,7 +37,7 @@ describe('trying to break in', () => {
       await client.signIn(sifu, name);
       await sifu.manager.progress(name, '')?.done;
       await client.follow(`${sifu.hubUrl}/hub/spawn/${name}`);
-      assert.ok(client.cookies.has('sifu-nb-session'), `${name} has a notebook session`);
+      assert.ok(client.cookies.has('__Host-sifu-nb-session'), `${name} has a notebook session`);
     }
     await api(sifu, '/users/root', { method: 'POST', token: ADMIN_TOKEN, body: { admin: true } });
     await admin.signIn(sifu, 'root', `${sifu.notebookUrl}/user/ada/`);
@@ -46,14 +46,22 @@ describe('trying to break in', () => {
 
   const contents = (user: string) => `${sifu.notebookUrl}/user/${user}/api/contents/`;
 
-  test('the owner passes; another learner gets 403; an admin passes and is audited', async () => {
+  test('the owner passes; another learner gets 403; so does an admin, by default', async () => {
     assert.equal((await ada.request(contents('ada'))).status, 200);
     const denied = await bob.request(contents('ada'));
     assert.equal(denied.status, 403);
     assert.equal(((await denied.json()) as { code: string }).code, 'SIFU_ERR_FORBIDDEN');
-    assert.equal((await admin.request(contents('ada'))).status, 200);
-    const audits = await sifu.store.listEvents({ type: 'admin.access' });
-    assert.ok(audits.some((e) => e.userName === 'ada' && e.data.admin === 'root'));
+    const adminDenied = await admin.request(contents('ada'));
+    assert.equal(adminDenied.status, 403);
+    assert.equal(((await adminDenied.json()) as { code: string }).code, 'SIFU_ERR_ADMIN_ACCESS_OFF');
+    assert.deepEqual(await sifu.store.listEvents({ type: 'admin.access' }), []);
+  });
+
+  test('admin access is refused at start with one origin shared by all learners', async () => {
+    await assert.rejects(
+      startTestSifu({ overrides: { proxy: { adminAccess: true } } }),
+      (err: Error & { code?: string }) => err.code === 'SIFU_ERR_CONFIG' && /userOrigins/.test(err.message),
+    );
   });
 
   test('no session: pages redirect to sign-in, API calls get 401', async () => {
@@ -72,7 +80,7 @@ describe('trying to break in', () => {
 
   test('a forged cookie and an expired session are treated as no session', async () => {
     const forged = await fetch(contents('ada'), {
-      headers: { cookie: `sifu-nb-session=${newSecret()}`, accept: 'application/json' },
+      headers: { cookie: `__Host-sifu-nb-session=${newSecret()}`, accept: 'application/json' },
       redirect: 'manual',
     });
     assert.ok([302, 401].includes(forged.status), `forged: ${forged.status}`);
@@ -85,12 +93,12 @@ describe('trying to break in', () => {
       parentHash: null,
     });
     const expired = await fetch(contents('ada'), {
-      headers: { cookie: `sifu-nb-session=${id}` },
+      headers: { cookie: `__Host-sifu-nb-session=${id}` },
       redirect: 'manual',
     });
     assert.ok([302, 401].includes(expired.status), `expired: ${expired.status}`);
     const hubExpired = await fetch(`${sifu.hubUrl}/hub/home`, {
-      headers: { cookie: `sifu-hub-session=${id}` },
+      headers: { cookie: `__Host-sifu-hub-session=${id}` },
       redirect: 'manual',
     });
     assert.equal(hubExpired.status, 302);
@@ -167,7 +175,7 @@ describe('trying to break in', () => {
     const eve = new Client();
     const open = await eve.signIn(sifu, 'eve', 'https://evil.example/steal');
     assert.ok(!open.hops.some((h) => h.includes('evil.example')), open.hops.join(' -> '));
-    const firstCookie = eve.cookies.get('sifu-hub-session');
+    const firstCookie = eve.cookies.get('__Host-sifu-hub-session');
     const raw = await fetch(`${sifu.hubUrl}/hub/login`, {
       method: 'POST',
       body: new URLSearchParams({ username: 'eve' }),
@@ -180,7 +188,7 @@ describe('trying to break in', () => {
     const secondCookie = /sifu-hub-session=([^;]+)/.exec(setCookie)?.[1];
     assert.ok(secondCookie && secondCookie !== firstCookie, 'a new session id at each sign-in');
     const old = await fetch(`${sifu.hubUrl}/hub/home`, {
-      headers: { cookie: `sifu-hub-session=${firstCookie}` },
+      headers: { cookie: `__Host-sifu-hub-session=${firstCookie}` },
       redirect: 'manual',
     });
     assert.equal(old.status, 302, 'the previous session is gone');
@@ -194,7 +202,7 @@ describe('trying to break in', () => {
     assert.equal((await cy.request(contents('cy'))).status, 200);
     await cy.request(`${sifu.hubUrl}/hub/logout`, { method: 'POST', headers: { origin: sifu.hubUrl } });
     const after = await fetch(contents('cy'), {
-      headers: { cookie: `sifu-nb-session=${cy.cookies.get('sifu-nb-session')}` },
+      headers: { cookie: `__Host-sifu-nb-session=${cy.cookies.get('__Host-sifu-nb-session')}` },
       redirect: 'manual',
     });
     assert.ok([302, 401].includes(after.status), `after sign-out: ${after.status}`);
@@ -249,6 +257,10 @@ describe('trying to break in', () => {
     const victim = new Client();
     const lured = await victim.request(lure);
     assert.equal(lured.status, 400);
-    assert.equal(victim.cookies.has('sifu-nb-session'), false, 'the victim is not signed in as mallory');
+    assert.equal(
+      victim.cookies.has('__Host-sifu-nb-session'),
+      false,
+      'the victim is not signed in as mallory',
+    );
   });
 });

@@ -40,7 +40,7 @@ export function notebookModel(record: CourseNotebookRecord) {
 
 /** `/user/<name>/notebooks/<dir>/<file>`: where Jupyter opens the learner's copy. */
 export function learnerNotebookUrl(ctx: HubContext, userName: string, relPath: string): string {
-  return notebookUrl(ctx.notebookOrigin, userName, notebookFilePath(relPath));
+  return notebookUrl(ctx, userName, notebookFilePath(relPath));
 }
 
 type NotebookParams = { course: string; name: string };

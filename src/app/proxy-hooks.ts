@@ -7,11 +7,11 @@ import type { Store } from '../store/store.js';
 export function proxyHooks(manager: ServerManager, sessions: SessionService, store: Store): ProxyHooks {
   return {
     route: (user, server) => manager.route(user, server),
-    async visitor(req) {
-      const identity = await sessions.notebookIdentity(req.headers.cookie);
+    async visitor(req, origin) {
+      const identity = await sessions.notebookIdentity(req.headers.cookie, origin);
       return identity ? { userName: identity.userName, admin: identity.admin } : null;
     },
-    completeHandoff: (code, binding) => sessions.completeHandoff(code, binding),
+    completeHandoff: (code, cookieHeader, origin) => sessions.completeHandoff(code, cookieHeader, origin),
     beginHandoff: () => sessions.beginHandoff(),
     findRoute: async (user, server) => (await manager.followElsewhere(user, server)) === 'running',
     unreachable(target) {

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { createExternalLogin } from '../auth/oauth/external-login.js';
 import { createSessionService } from '../auth/sessions.js';
 import { createTokenService } from '../auth/tokens.js';
-import { hubOrigin, notebookOrigin, storeUrl } from '../config/load.js';
+import { hubOrigin, notebookOrigin, storeUrl, userOrigins } from '../config/load.js';
 import type { SifuConfig } from '../config/schema.js';
 import { CourseNotebooks } from '../courses/course-notebooks.js';
 import { resolveDeploymentToken } from '../courses/deployment-token.js';
@@ -19,6 +19,23 @@ export const JUPYTERHUB_API_VERSION = '3.0.0';
 
 export interface Services extends HubContext {
   spawner: Spawner;
+}
+
+/**
+ * Whether browsers keep `Secure` cookies (and so `__Host-` ones) from `origin`: https, or plain http to
+ * a host Chromium and Firefox count as trustworthy (localhost, *.localhost, loopback addresses).
+ * Safari does not: there, set `auth.secureCookies` to `never` for plain-http development.
+ */
+export function allowsSecureCookies(origin: string): boolean {
+  const url = new URL(origin);
+  if (url.protocol === 'https:') return true;
+  const host = url.hostname;
+  return (
+    host === 'localhost' ||
+    host.endsWith('.localhost') ||
+    /^127\.\d+\.\d+\.\d+$/.test(host) ||
+    host === '[::1]'
+  );
 }
 
 /** Opens the store (migrated) and builds every service on it; nothing listens yet. */
@@ -46,14 +63,18 @@ export async function createServices(
     maxConcurrentStarts: config.spawner.maxConcurrentStarts,
     claimWarmServer: spawner.claimWarm?.bind(spawner),
   });
-  const secure = (origin: string) =>
-    config.auth.secureCookies === 'always' ||
-    (config.auth.secureCookies === 'auto' && origin.startsWith('https:'));
-  const sessions = createSessionService(store, {
-    secure: secure(hubOrigin(config)),
+  const cookieOptions = (origin: string) => ({
+    secure:
+      config.auth.secureCookies === 'always' ||
+      (config.auth.secureCookies === 'auto' && allowsSecureCookies(origin)),
     maxAgeSeconds: config.auth.sessionMaxAge,
     embedded: config.embed.enabled,
   });
+  const sessions = createSessionService(
+    store,
+    cookieOptions(hubOrigin(config)),
+    cookieOptions(notebookOrigin(config)),
+  );
   const tokens = createTokenService(store, { bootstrapAdminToken: config.adminToken });
   return {
     config,
@@ -64,6 +85,7 @@ export async function createServices(
     log,
     hubOrigin: hubOrigin(config),
     notebookOrigin: notebookOrigin(config),
+    userOrigins: userOrigins(config),
     version: JUPYTERHUB_API_VERSION,
     externalLogin,
     storage,

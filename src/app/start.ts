@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
 import { resolveOAuthSettings } from '../auth/oauth/settings.js';
+import { hubOrigin, notebookOrigin, userOrigins } from '../config/load.js';
 import type { SifuConfig } from '../config/schema.js';
 import { SifuError } from '../errors.js';
 import type { ServerManager } from '../lifecycle/server-manager.js';
@@ -51,11 +52,42 @@ function checkAuthenticator(config: SifuConfig): void {
 }
 
 /**
+ * Admin access is safe only where a learner's pages cannot act with the admin's session in other
+ * servers, i.e. with per-user origins: refused with a shared origin.
+ */
+function checkOrigins(config: SifuConfig): void {
+  if (config.proxy.adminAccess && !userOrigins(config)) {
+    throw new SifuError(
+      'SIFU_ERR_CONFIG',
+      '`proxy.adminAccess` needs per-user origins: with one origin shared by all learners, a page in ' +
+        "a learner's server acts with the admin's session in every other server. Set `notebook.userOrigins` " +
+        'to on (and `notebook.publicUrl` to a DNS name with a wildcard record), or turn `proxy.adminAccess` off.',
+    );
+  }
+}
+
+/**
+ * Cookies do not isolate ports: with one shared notebook origin on the hub's host name, a learner's
+ * page can set cookies the hub receives (cookie tossing). Warned, not refused (a single-user set-up
+ * may want it); docs/security.md says what remains.
+ */
+function warnOfSharedHost(config: SifuConfig, log: Logger): void {
+  if (userOrigins(config)) return;
+  if (new URL(hubOrigin(config)).hostname !== new URL(notebookOrigin(config)).hostname) return;
+  log.warn(
+    { hub: hubOrigin(config), notebooks: notebookOrigin(config) },
+    "the hub and the shared notebook origin have one host name: a learner's page can set cookies the hub " +
+      'receives. Give notebooks a host name of their own (the default http://localhost:<port> does).',
+  );
+}
+
+/**
  * The composition root: opens the store, re-adopts running servers, then listens. Traffic is served
  * only after every running server has its route back, so a restart never bounces a learner.
  */
 export async function startSifu(config: SifuConfig, options: SifuOptions = {}): Promise<Sifu> {
   checkAuthenticator(config);
+  checkOrigins(config);
   const log =
     options.log ??
     pino({
@@ -63,6 +95,7 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
       // Client secrets and access tokens are never logged on purpose; these paths are the safety net.
       redact: ['*.secret', '*.token', 'secret', 'token', '*.clientSecret', '*.access_token'],
     });
+  warnOfSharedHost(config, log);
   // Before anything is opened: a missing or wrong `auth.edx.*` / `auth.oidc.*` option stops the start here.
   resolveOAuthSettings(config);
   const singletons = options.singletons ?? true;
@@ -77,6 +110,8 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
 
   const proxy = createNotebookProxy(proxyHooks(manager, services.sessions, store), {
     notebookOrigin: services.notebookOrigin,
+    userOrigins: services.userOrigins,
+    adminAccess: config.proxy.adminAccess,
     hubOrigin: services.hubOrigin,
     allowedOrigins: config.proxy.allowedOrigins,
     frameAncestors: config.proxy.frameAncestors,

@@ -2,9 +2,14 @@ import type { Scope, Store } from '../store/store.js';
 import { hashSecret, isSecretShaped, newSecret } from './secrets.js';
 import type { Identity } from './tokens.js';
 
+/**
+ * Cookie names without their prefix: where the scheme allows `Secure`, each is `__Host-<name>`, which a
+ * browser accepts only as `Secure; Path=/` without `Domain`, so no sibling host (a learner's origin under
+ * the same parent domain) can set or shadow it (cookie tossing). See {@link cookieName}.
+ */
 export const HUB_COOKIE = 'sifu-hub-session';
 export const NOTEBOOK_COOKIE = 'sifu-nb-session';
-/** The notebook-origin cookie holding a browser's handoff binding, sent only to `HANDOFF_PATH`. */
+/** The notebook-origin cookie holding a browser's handoff binding (`Path=HANDOFF_PATH` when not prefixed). */
 export const HANDOFF_COOKIE = 'sifu-nb-handoff';
 /** Where, on the notebook origin, the proxy turns a one-time handoff code into a notebook session. */
 export const HANDOFF_PATH = '/hub-handoff';
@@ -14,6 +19,7 @@ const VISITOR_CACHE_MS = 5_000;
 const SESSION_SCOPES: readonly Scope[] = ['servers', 'tokens'];
 
 export interface CookieOptions {
+  /** `Secure`, and so `__Host-` names: https, or a host browsers trust over http (localhost, loopback). */
   secure: boolean;
   maxAgeSeconds: number;
   /**
@@ -38,8 +44,20 @@ export function readCookie(header: string | undefined, name: string): string | u
   return undefined;
 }
 
-export function setCookie(name: string, value: string, options: CookieOptions): string {
-  const parts = [`${name}=${value}`, 'Path=/', 'HttpOnly', `Max-Age=${options.maxAgeSeconds}`];
+/** A cookie's name as set and read: `__Host-<name>` whenever the cookie is `Secure`. */
+export function cookieName(name: string, options: Pick<CookieOptions, 'secure' | 'embedded'>): string {
+  return options.secure || options.embedded ? `__Host-${name}` : name;
+}
+
+/** A `Set-Cookie` value; `name` is the unprefixed name, prefixed here as {@link cookieName} says. */
+export function setCookie(name: string, value: string, options: CookieOptions, path = '/'): string {
+  const prefixed = cookieName(name, options);
+  const parts = [
+    `${prefixed}=${value}`,
+    `Path=${prefixed === name ? path : '/'}`,
+    'HttpOnly',
+    `Max-Age=${options.maxAgeSeconds}`,
+  ];
   if (options.embedded) parts.push('SameSite=None', 'Secure', 'Partitioned');
   else {
     parts.push('SameSite=Lax');
@@ -49,7 +67,19 @@ export function setCookie(name: string, value: string, options: CookieOptions): 
 }
 
 export function clearCookie(name: string, options: CookieOptions): string {
-  return setCookie(name, '', { ...options, maxAgeSeconds: 0 }).replace(`${name}=;`, `${name}=deleted;`);
+  const prefixed = cookieName(name, options);
+  return setCookie(name, '', { ...options, maxAgeSeconds: 0 }).replace(
+    `${prefixed}=;`,
+    `${prefixed}=deleted;`,
+  );
+}
+
+/**
+ * The stored hash of a notebook session: of the id and the origin it was minted for, so that the
+ * session is valid on that origin only (a cookie carried to another learner's origin finds nothing).
+ */
+export function originBoundHash(origin: string, id: string): string {
+  return hashSecret(`${origin}\n${id}`);
 }
 
 interface CachedVisitor {
@@ -58,11 +88,14 @@ interface CachedVisitor {
 }
 
 /**
- * Server-side sessions. The hub origin and the notebook origin each have their own cookie: a notebook
- * session is derived from a hub session through a one-time handoff code, so the two origins may be
- * different hosts, and signing out of the hub ends both.
+ * Server-side sessions. The hub origin and each notebook origin have their own cookie: a notebook
+ * session is derived from a hub session through a one-time handoff code, is bound to the one origin it
+ * was minted for, and signing out of the hub ends it too. `notebookCookie` defaults to `cookie`.
  */
-export function createSessionService(store: Store, cookie: CookieOptions) {
+export function createSessionService(store: Store, cookie: CookieOptions, notebookCookie = cookie) {
+  const hubName = cookieName(HUB_COOKIE, cookie);
+  const notebookName = cookieName(NOTEBOOK_COOKIE, notebookCookie);
+  const handoffName = cookieName(HANDOFF_COOKIE, notebookCookie);
   const visitorCache = new Map<string, CachedVisitor>();
 
   async function identityFor(hash: string): Promise<Identity | null> {
@@ -84,12 +117,14 @@ export function createSessionService(store: Store, cookie: CookieOptions) {
     return identity;
   }
 
+  /** A new session; a notebook session (with `origin`) is stored under its origin-bound hash. */
   async function newSession(
     userName: string,
     parentHash: string | null,
+    origin?: string,
   ): Promise<{ id: string; hash: string }> {
     const id = newSecret();
-    const hash = hashSecret(id);
+    const hash = origin === undefined ? hashSecret(id) : originBoundHash(origin, id);
     const now = new Date();
     await store.createSession(hash, {
       userName,
@@ -107,7 +142,7 @@ export function createSessionService(store: Store, cookie: CookieOptions) {
       cookieHeader: string | undefined,
       via = 'dev',
     ): Promise<{ setCookie: string; hash: string }> {
-      const previous = readCookie(cookieHeader, HUB_COOKIE);
+      const previous = readCookie(cookieHeader, hubName);
       if (previous) await this.forget(hashSecret(previous));
       const { id, hash } = await newSession(userName, null);
       await store.addEvent('user.signin', userName, { via });
@@ -115,7 +150,7 @@ export function createSessionService(store: Store, cookie: CookieOptions) {
     },
 
     async signOut(cookieHeader: string | undefined): Promise<{ setCookie: string; userName: string | null }> {
-      const id = readCookie(cookieHeader, HUB_COOKIE);
+      const id = readCookie(cookieHeader, hubName);
       let userName: string | null = null;
       if (id) {
         const hash = hashSecret(id);
@@ -136,47 +171,56 @@ export function createSessionService(store: Store, cookie: CookieOptions) {
     async hubIdentity(
       cookieHeader: string | undefined,
     ): Promise<{ identity: Identity; hash: string } | null> {
-      const id = readCookie(cookieHeader, HUB_COOKIE);
+      const id = readCookie(cookieHeader, hubName);
       if (!id) return null;
       const hash = hashSecret(id);
       const identity = await identityFor(hash);
       return identity ? { identity, hash } : null;
     },
 
-    /** The identity behind the notebook-origin cookie; cached for a few seconds (proxy hot path). */
-    async notebookIdentity(cookieHeader: string | undefined): Promise<Identity | null> {
-      const id = readCookie(cookieHeader, NOTEBOOK_COOKIE);
-      return id ? identityFor(hashSecret(id)) : null;
+    /** The cookie names in use: prefixed with `__Host-` where the scheme allows (see `cookieName`). */
+    cookieNames: { hub: hubName, notebook: notebookName, handoff: handoffName },
+
+    /**
+     * The identity behind a notebook-origin cookie on `origin` (the request's own, as the proxy derived it
+     * from `Host`); null when the session was minted for another origin. Cached for a few seconds.
+     */
+    async notebookIdentity(cookieHeader: string | undefined, origin: string): Promise<Identity | null> {
+      const id = readCookie(cookieHeader, notebookName);
+      return id ? identityFor(originBoundHash(origin, id)) : null;
     },
 
     /** A browser-bound binding for a handoff, and the notebook-origin cookie that keeps it (10 min). */
     beginHandoff(): { binding: string; setCookie: string } {
       const binding = newSecret();
-      const attributes = { ...cookie, maxAgeSeconds: HANDOFF_TTL_MS / 100 };
-      return {
-        binding,
-        setCookie: setCookie(HANDOFF_COOKIE, binding, attributes).replace('Path=/', `Path=${HANDOFF_PATH}`),
-      };
+      const attributes = { ...notebookCookie, maxAgeSeconds: HANDOFF_TTL_MS / 100 };
+      return { binding, setCookie: setCookie(HANDOFF_COOKIE, binding, attributes, HANDOFF_PATH) };
     },
 
     /**
-     * A one-time code the notebook origin exchanges for its own session cookie, bound to the binding
-     * the notebook origin gave this browser (`beginHandoff`): only that browser can spend it.
+     * A one-time code the notebook origin `origin` exchanges for its own session cookie, bound to the
+     * binding that origin gave this browser (`beginHandoff`): only that browser, on that origin, can spend it.
      */
-    async mintHandoff(hubHash: string, userName: string, binding: string): Promise<string> {
+    async mintHandoff(hubHash: string, userName: string, binding: string, origin: string): Promise<string> {
       const code = newSecret();
       // A store ticket, not process memory: the hub that mints and the proxy that redeems may be
       // different replicas.
       await store.createTicket(hashSecret(code), {
         kind: 'handoff',
         userName,
-        data: { hubHash, binding },
+        data: { hubHash, binding, origin },
         expiresAt: new Date(Date.now() + HANDOFF_TTL_MS),
       });
       return code;
     },
 
-    async completeHandoff(code: string, binding: string | undefined): Promise<string | null> {
+    /** Spends a handoff code on `origin` with the binding cookie in `cookieHeader`; the session's cookie. */
+    async completeHandoff(
+      code: string,
+      cookieHeader: string | undefined,
+      origin: string,
+    ): Promise<string | null> {
+      const binding = readCookie(cookieHeader, handoffName);
       // Taken once, atomically: a code is burnt by any attempt, even from the wrong browser.
       const ticket = await store.consumeTicket(hashSecret(code), 'handoff', new Date());
       if (!ticket?.userName) return null;
@@ -186,9 +230,10 @@ export function createSessionService(store: Store, cookie: CookieOptions) {
         binding: ticket.data.binding,
       };
       if (binding === undefined || binding !== entry.binding) return null;
+      if (ticket.data.origin !== origin) return null;
       if (!(await store.getSession(entry.hubHash))) return null;
-      const { id } = await newSession(entry.userName, entry.hubHash);
-      return setCookie(NOTEBOOK_COOKIE, id, cookie);
+      const { id } = await newSession(entry.userName, entry.hubHash, origin);
+      return setCookie(NOTEBOOK_COOKIE, id, notebookCookie);
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { parseUserPath } from '../routes.js';
+import { type NotebookOrigins, notebookUrlOwner } from '../routes.js';
 import type { Store } from '../store/store.js';
 import { isSecretShaped } from './secrets.js';
 import { HANDOFF_PATH, type SessionService } from './sessions.js';
@@ -9,6 +9,7 @@ export interface SignInServices {
   store: Pick<Store, 'ensureUser'>;
   sessions: Pick<SessionService, 'signIn' | 'mintHandoff'>;
   notebookOrigin: string;
+  userOrigins: boolean;
 }
 
 /** An authenticator whose sign-in happens elsewhere (OAuth2 / OpenID Connect). */
@@ -18,32 +19,29 @@ export interface ExternalLogin {
 }
 
 /**
- * Where a `next` parameter may send the browser: a hub path, or a notebook URL under `/user/`.
- * Anything else (other hosts, `//host`, `javascript:`) falls back to the home page: no open redirects.
+ * Where a `next` parameter may send the browser: a hub path, or a notebook URL under `/user/<name>/`
+ * on `<name>`'s own origin (see `notebookUrlOwner`). Anything else (other hosts, `//host`,
+ * `javascript:`, bob's path on alice's origin) falls back to the home page: no open redirects.
  */
-export function safeNext(ctx: Pick<SignInServices, 'notebookOrigin'>, next: unknown): string | null {
+export function safeNext(ctx: NotebookOrigins, next: unknown): string | null {
   if (typeof next !== 'string' || next.length === 0 || next.length > 2000) return null;
   if (/^\/hub\/[^/\\]/.test(next) && !next.includes('..')) return next;
   try {
     const url = new URL(next);
-    if (
-      url.origin === ctx.notebookOrigin &&
-      url.pathname.startsWith('/user/') &&
-      !url.pathname.includes('..')
-    ) {
-      return url.href;
-    }
+    if (!url.pathname.includes('..') && notebookUrlOwner(ctx, url) !== null) return url.href;
   } catch {
     // not a URL
   }
   return null;
 }
 
-/** The user named by a notebook URL's `/user/<name>/` prefix, if any. */
-export function notebookOwner(ctx: Pick<SignInServices, 'notebookOrigin'>, next: string): string | null {
-  if (!next.startsWith(ctx.notebookOrigin)) return null;
-  const path = parseUserPath(new URL(next).pathname);
-  return path.ok ? path.userName : null;
+/** The user whose notebook URL `next` is (on that user's own origin), if it is one. */
+export function notebookOwner(ctx: NotebookOrigins, next: string): string | null {
+  try {
+    return notebookUrlOwner(ctx, new URL(next));
+  } catch {
+    return null;
+  }
 }
 
 /** A handoff binding as the notebook origin mints it (see `SessionService.beginHandoff`). */
@@ -68,9 +66,10 @@ export async function proceedTo(
   const target = next ?? `/hub/spawn/${userName}`;
   if (target.startsWith('/hub/')) return reply.redirect(target, 303);
   if (!binding) return reply.redirect(target, 303);
+  // `target` passed `safeNext`: a notebook URL on its owner's origin, where the code is then spent.
   const url = new URL(target);
-  const code = await ctx.sessions.mintHandoff(hubHash, userName, binding);
-  const handoff = `${ctx.notebookOrigin}${HANDOFF_PATH}?code=${code}&next=${encodeURIComponent(url.pathname + url.search)}`;
+  const code = await ctx.sessions.mintHandoff(hubHash, userName, binding, url.origin);
+  const handoff = `${url.origin}${HANDOFF_PATH}?code=${code}&next=${encodeURIComponent(url.pathname + url.search)}`;
   return reply.redirect(handoff, 303);
 }
 

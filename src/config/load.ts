@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { z } from 'zod';
 import { SifuError } from '../errors.js';
+import { isDnsHost } from '../routes.js';
 import { configSchema, envName, type SifuConfig, walkLeaves } from './schema.js';
 
 export interface LoadOptions {
@@ -91,8 +92,19 @@ export function hubOrigin(config: SifuConfig): string {
   return config.hub.publicUrl ?? `http://${config.hub.host}:${config.hub.port}`;
 }
 
+const LOOPBACK_HOST = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/** Loopback defaults to `localhost`, a DNS name, so that the default set-up has per-user origins. */
 export function notebookOrigin(config: SifuConfig): string {
-  return config.notebook.publicUrl ?? `http://${config.notebook.host}:${config.notebook.port}`;
+  if (config.notebook.publicUrl) return config.notebook.publicUrl;
+  const host = LOOPBACK_HOST.test(config.notebook.host) ? 'localhost' : config.notebook.host;
+  return `http://${host}:${config.notebook.port}`;
+}
+
+/** Whether each learner gets an origin of their own (`notebook.userOrigins`, `auto` resolved). */
+export function userOrigins(config: SifuConfig): boolean {
+  const mode = config.notebook.userOrigins;
+  return mode === 'on' || (mode === 'auto' && isDnsHost(notebookOrigin(config)));
 }
 
 export function storeUrl(config: SifuConfig): string {

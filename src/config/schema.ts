@@ -188,7 +188,7 @@ export const configTree = {
     secureCookies: opt(
       z.enum(['auto', 'always', 'never']),
       'auto',
-      'Mark cookies Secure: `auto` does so when the public URL is https.',
+      'Mark cookies Secure, and then name them `__Host-...` (no other host can set them): `auto` does so when the public URL is https or a host browsers trust over http (localhost, *.localhost, 127.0.0.1). Safari keeps no Secure cookie over plain http: use `never` to develop with it.',
     ),
   },
   spawner: {

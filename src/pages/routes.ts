@@ -9,7 +9,7 @@ import { homePage, loginPage, logoutPage, spawnPage, startPage } from './templat
 
 export function registerPageRoutes(app: FastifyInstance, ctx: HubContext): void {
   const { sessions, store, manager } = ctx;
-  const notebookHome = (user: string) => notebookUrl(ctx.notebookOrigin, user);
+  const notebookHome = (user: string) => notebookUrl(ctx, user);
 
   const proceed = (reply: FastifyReply, hubHash: string, userName: string, next: string | null) =>
     proceedTo(ctx, reply, hubHash, userName, next);

@@ -1,10 +1,12 @@
 /**
- * The sign-in handoff on the notebook origin: `GET /hub-handoff?code=<c>&next=/user/...`. The hub
- * sends the browser here after sign-in with a one-time code; the code becomes a notebook-origin
- * session cookie, then the browser goes on to `next` (a `/user/` path on this origin, never elsewhere).
+ * The sign-in handoff on a notebook origin: `GET /hub-handoff?code=<c>&next=/user/<name>/...`. The hub
+ * sends the browser here after sign-in with a one-time code; the code becomes a session cookie of this
+ * origin (valid here only), then the browser goes on to `next` (a `/user/` path of the user whose
+ * origin this is, never elsewhere).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HANDOFF_COOKIE, HANDOFF_PATH, readCookie } from '../auth/sessions.js';
+import { HANDOFF_PATH } from '../auth/sessions.js';
+import { parseUserPath } from '../routes.js';
 import { safeNextPath } from './request-policy.js';
 import { type CspValues, sendError, sendRedirect } from './responses.js';
 import type { ProxyHooks } from './types.js';
@@ -20,7 +22,8 @@ export function handleHandoff(
   res: ServerResponse,
   url: string,
   hooks: Pick<ProxyHooks, 'completeHandoff'>,
-  notebookOrigin: string,
+  /** The origin this request was sent to if it is `userName`'s (see the proxy's `requestOrigin`). */
+  originOf: (req: IncomingMessage, userName: string) => string | undefined,
   csp: CspValues,
 ): void {
   // GET only: a HEAD (link checkers, prefetchers) must not spend the one-time code.
@@ -31,13 +34,15 @@ export function handleHandoff(
   const params = new URLSearchParams(url.slice(HANDOFF_PATH.length + 1));
   const code = params.get('code');
   // `next` is checked before the code is spent, so a bad link cannot burn a good code.
-  const next = safeNextPath(params.get('next'), notebookOrigin);
-  if (next === undefined || code === null || code === '' || code.length > MAX_CODE_LENGTH) {
+  const next = safeNextPath(params.get('next'));
+  const path = next === undefined ? undefined : parseUserPath(next);
+  const origin = path?.ok ? originOf(req, path.userName) : undefined;
+  if (origin === undefined || code === null || code === '' || code.length > MAX_CODE_LENGTH) {
     sendError(res, csp, { code: 'SIFU_ERR_BAD_REQUEST', message: 'Invalid sign-in link.' });
     return;
   }
   // The binding cookie is set by `ProxyHooks.beginHandoff`.
-  hooks.completeHandoff(code, readCookie(req.headers.cookie, HANDOFF_COOKIE)).then(
+  hooks.completeHandoff(code, req.headers.cookie, origin).then(
     (cookie) => {
       if (cookie === null) {
         sendError(res, csp, { code: 'SIFU_ERR_BAD_REQUEST', message: 'This sign-in link has expired.' });
@@ -45,7 +50,7 @@ export function handleHandoff(
       }
       try {
         // The URL carried a code: keep it out of Referer headers of whatever `next` loads.
-        sendRedirect(res, csp, next, ['Set-Cookie', cookie, 'Referrer-Policy', 'no-referrer']);
+        sendRedirect(res, csp, next as string, ['Set-Cookie', cookie, 'Referrer-Policy', 'no-referrer']);
       } catch {
         sendError(res, csp, { code: 'SIFU_ERR_INTERNAL' });
       }

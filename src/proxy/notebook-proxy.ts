@@ -1,16 +1,27 @@
 /**
- * The notebook origin: `/user/<name>/...` forwarded to each learner's server, behind the gate.
+ * The notebook port: `/user/<name>/...` forwarded to each learner's server, behind the gate.
  *
- * Per request: parse the path (404 unless a valid `/user/<name>/`) -> Origin check for
- * state-changing requests and upgrades (403) -> visitor from the session (none: sign-in redirect
- * or 401) -> owner or admin (else 403) -> route (none: spawn redirect or 503) -> forward with the
- * server's token. Plus `/hub-handoff`, which turns a hub sign-in into a notebook-origin session.
+ * Per request: parse the path (404 unless a valid `/user/<name>/`) -> with per-user origins, the Host
+ * must be `<name>`'s own host (403 SIFU_ERR_WRONG_ORIGIN) -> Origin check for state-changing requests
+ * and upgrades against that origin (403) -> visitor from the session minted for that origin (none:
+ * sign-in redirect or 401) -> owner, or an admin when `adminAccess` is on (else 403) -> route (none:
+ * spawn redirect or 503) -> forward with the server's token. Plus `/hub-handoff`, which turns a hub
+ * sign-in into a session on the origin it is visited on.
  */
 import http from 'node:http';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { SifuError } from '../errors.js';
-import { baseUrlOf, type ParsedUserPath, parseUserPath, type Route } from '../routes.js';
+import {
+  baseUrlOf,
+  hostOfRequest,
+  type NotebookOrigins,
+  type ParsedUserPath,
+  parseUserPath,
+  type Route,
+  userHostLabel,
+  userOrigin,
+} from '../routes.js';
 import { ActivityTracker, onlyPingPong, Throttle } from './activity.js';
 import { handleHandoff, isHandoffUrl } from './handoff.js';
 import { contentKind, type ForwardDeps, HttpExchange } from './http-forward.js';
@@ -57,7 +68,8 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
   const notebookOrigin = originOption(options.notebookOrigin, 'notebookOrigin').origin;
   const hubOrigin = originOption(options.hubOrigin, 'hubOrigin').origin;
   const forwardedProto = notebookOrigin.startsWith('https:') ? 'https' : 'http';
-  const allowed = allowedOriginSet(notebookOrigin, options.allowedOrigins);
+  const origins: NotebookOrigins = { notebookOrigin, userOrigins: options.userOrigins ?? false };
+  const extraOrigins = allowedOriginSet(options.allowedOrigins);
   const csp = cspValues(options.frameAncestors);
   const pools = new UpstreamPools({
     maxSocketsPerTarget: MAX_SOCKETS_PER_SERVER,
@@ -81,13 +93,37 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
   // Without a 'timeout' listener, Node destroys a socket idle this long (no bytes either way).
   server.setTimeout(options.clientIdleTimeoutMs);
 
-  function admit(visitor: Visitor | null, req: http.IncomingMessage, path: Parsed, ws: boolean): Admission {
+  /**
+   * The origin a `/user/<name>/` request was sent to, if it is `<name>`'s: with per-user origins the
+   * Host must be that user's host (the bare notebook host and other users' hosts are refused); with a
+   * shared origin, the notebook origin.
+   */
+  function requestOrigin(req: http.IncomingMessage, userName: string): string | undefined {
+    if (!origins.userOrigins) return notebookOrigin;
+    const host = hostOfRequest(origins, req.headers.host);
+    return host.kind === 'user' && host.label === userHostLabel(userName)
+      ? userOrigin(origins, userName)
+      : undefined;
+  }
+
+  /** The origins a state-changing request or upgrade to `origin` may come from. */
+  const allowedFor = (origin: string) => ({
+    has: (candidate: string) => candidate === origin || extraOrigins.has(candidate),
+  });
+
+  function admit(
+    visitor: Visitor | null,
+    req: http.IncomingMessage,
+    path: Parsed,
+    ws: boolean,
+    origin: string,
+  ): Admission {
     const url = req.url as string;
     if (visitor === null) {
       if (ws || !isPageRequest(req.method ?? '', path.rest, req.headers)) {
         return { refuse: { code: 'SIFU_ERR_UNAUTHENTICATED' }, html: false };
       }
-      const login = `${hubOrigin}/hub/login?next=${encodeURIComponent(notebookOrigin + url)}`;
+      const login = `${hubOrigin}/hub/login?next=${encodeURIComponent(origin + url)}`;
       const handoff = hooks.beginHandoff?.();
       if (!handoff) return { redirect: login };
       return { redirect: `${login}&handoff=${handoff.binding}`, headers: ['Set-Cookie', handoff.setCookie] };
@@ -95,6 +131,12 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
     if (visitor.userName !== path.userName) {
       if (!visitor.admin) {
         return { refuse: { code: 'SIFU_ERR_FORBIDDEN' }, html: !ws && prefersHtml(req.headers.accept) };
+      }
+      if (!options.adminAccess) {
+        return {
+          refuse: { code: 'SIFU_ERR_ADMIN_ACCESS_OFF' },
+          html: !ws && prefersHtml(req.headers.accept),
+        };
       }
       if (
         hooks.adminAccess !== undefined &&
@@ -115,7 +157,7 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
       if (ws || !isPageRequest(req.method ?? '', path.rest, req.headers)) {
         return { refuse: { code: 'SIFU_ERR_SERVER_NOT_RUNNING' }, html: false, missing: true };
       }
-      const next = encodeURIComponent(notebookOrigin + url);
+      const next = encodeURIComponent(origin + url);
       return { redirect: `${hubOrigin}/hub/spawn/${path.userName}?next=${next}`, missing: true };
     }
     const target = pools.target(route.target);
@@ -128,8 +170,13 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
   }
 
   /** Runs `then` with the visitor, synchronously when the hook answers synchronously. */
-  function withVisitor(req: http.IncomingMessage, then: (v: Visitor | null) => void, fail: () => void): void {
-    const visitor = hooks.visitor(req);
+  function withVisitor(
+    req: http.IncomingMessage,
+    origin: string,
+    then: (v: Visitor | null) => void,
+    fail: () => void,
+  ): void {
+    const visitor = hooks.visitor(req, origin);
     if (!isPromise(visitor)) {
       then(visitor);
       return;
@@ -166,7 +213,12 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
       sendError(res, csp, { code: 'SIFU_ERR_NOT_FOUND' });
       return;
     }
-    if (!originAllowed(req.method ?? '', req.headers, allowed, false)) {
+    const origin = requestOrigin(req, path.userName);
+    if (origin === undefined) {
+      sendError(res, csp, { code: 'SIFU_ERR_WRONG_ORIGIN' }, prefersHtml(req.headers.accept));
+      return;
+    }
+    if (!originAllowed(req.method ?? '', req.headers, allowedFor(origin), false)) {
       sendError(res, csp, { code: 'SIFU_ERR_BAD_ORIGIN' });
       return;
     }
@@ -174,15 +226,15 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
       sendIframeOnlyPage(res, csp, url, options.allowNewTab ?? false);
       return;
     }
-    const visitor = hooks.visitor(req);
+    const visitor = hooks.visitor(req, origin);
     if (!isPromise(visitor)) {
-      admitRequest(req, res, path, visitor);
+      admitRequest(req, res, path, visitor, origin);
       return;
     }
     visitor.then(
       (v) => {
         try {
-          admitRequest(req, res, path, v);
+          admitRequest(req, res, path, v, origin);
         } catch {
           sendError(res, csp, { code: 'SIFU_ERR_INTERNAL' });
         }
@@ -196,13 +248,14 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
     res: http.ServerResponse,
     path: Parsed,
     visitor: Visitor | null,
+    origin: string,
   ) {
     if (res.destroyed) return;
-    const admission = admit(visitor, req, path, false);
+    const admission = admit(visitor, req, path, false, origin);
     if ('missing' in admission && hooks.findRoute) {
       // Not routed here (yet): another replica or worker may run it. Off the hot path: misses only.
       hooks.findRoute(path.userName, path.serverName).then(
-        (found) => deliver(req, res, path, found ? admit(visitor, req, path, false) : admission),
+        (found) => deliver(req, res, path, found ? admit(visitor, req, path, false, origin) : admission),
         () => deliver(req, res, path, admission),
       );
       return;
@@ -221,20 +274,23 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
     try {
       const url = req.url ?? '';
       if (url.startsWith('/user/')) onUserRequest(req, res, url);
-      else if (isHandoffUrl(url)) handleHandoff(req, res, url, hooks, notebookOrigin, csp);
+      else if (isHandoffUrl(url)) handleHandoff(req, res, url, hooks, requestOrigin, csp);
       else sendError(res, csp, { code: 'SIFU_ERR_NOT_FOUND' });
     } catch {
       sendError(res, csp, { code: 'SIFU_ERR_INTERNAL' });
     }
   });
 
-  /** Why an upgrade is refused before the visitor is even looked up, if it is. */
-  function upgradeRefusal(req: http.IncomingMessage, url: string): ProxyError | undefined {
+  /** Why an upgrade is refused before the visitor is even looked up, if it is; else its origin. */
+  function upgradeRefusal(req: http.IncomingMessage, url: string): ProxyError | { origin: string } {
     const isWebSocket = (req.headers.upgrade ?? '').toLowerCase() === 'websocket';
     if (req.method !== 'GET' || !isWebSocket) return { code: 'SIFU_ERR_BAD_REQUEST' };
-    if (!parseUserPath(url).ok) return { code: 'SIFU_ERR_NOT_FOUND' };
-    if (!originAllowed('GET', req.headers, allowed, true)) return { code: 'SIFU_ERR_BAD_ORIGIN' };
-    return undefined;
+    const path = parseUserPath(url);
+    if (!path.ok) return { code: 'SIFU_ERR_NOT_FOUND' };
+    const origin = requestOrigin(req, path.userName);
+    if (origin === undefined) return { code: 'SIFU_ERR_WRONG_ORIGIN' };
+    if (!originAllowed('GET', req.headers, allowedFor(origin), true)) return { code: 'SIFU_ERR_BAD_ORIGIN' };
+    return { origin };
   }
 
   /** Upgrades whose missing route was already looked for further (see `ProxyHooks.findRoute`). */
@@ -248,16 +304,18 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
       client.pause();
       const url = req.url ?? '';
       const refusal = upgradeRefusal(req, url);
-      if (refusal !== undefined) {
+      if ('code' in refusal) {
         rejectSocket(client, refusal);
         return;
       }
+      const { origin } = refusal;
       const path = parseUserPath(url) as Parsed;
       withVisitor(
         req,
+        origin,
         (visitor) => {
           if (client.destroyed) return;
-          const admission = admit(visitor, req, path, true);
+          const admission = admit(visitor, req, path, true, origin);
           if ('missing' in admission && hooks.findRoute && !lookedFurther.has(req)) {
             // As for HTTP: look further once, then decide again.
             lookedFurther.add(req);

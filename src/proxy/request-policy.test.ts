@@ -106,7 +106,7 @@ describe('safeNextPath', () => {
   ];
   for (const [next, expected] of table) {
     it(`${JSON.stringify(next?.slice(0, 50))} -> ${expected ?? 'refused'}`, () => {
-      assert.equal(safeNextPath(next, NOTEBOOK), expected);
+      assert.equal(safeNextPath(next), expected);
     });
   }
 });

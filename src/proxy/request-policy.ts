@@ -7,10 +7,10 @@ import { parseUserPath } from '../routes.js';
 
 type HeaderValue = string | string[] | undefined;
 
-/** The origins allowed to send state-changing requests and WebSocket upgrades, normalized. */
-export function allowedOriginSet(notebookOrigin: string, extra: readonly string[]): Set<string> {
+/** Origins (the notebook's own, `proxy.allowedOrigins`) as `Origin` headers carry them, normalized. */
+export function allowedOriginSet(...lists: (string | readonly string[])[]): Set<string> {
   const set = new Set<string>();
-  for (const origin of [notebookOrigin, ...extra]) set.add(normalizeOrigin(origin));
+  for (const origin of lists.flat()) set.add(normalizeOrigin(origin));
   return set;
 }
 
@@ -42,7 +42,7 @@ export interface OriginHeaders {
 export function originAllowed(
   method: string,
   headers: OriginHeaders,
-  allowed: ReadonlySet<string>,
+  allowed: Pick<ReadonlySet<string>, 'has'>,
   websocket: boolean,
 ): boolean {
   if (!websocket && SAFE_METHODS.has(method)) return true;
@@ -99,12 +99,13 @@ export function isPageRequest(method: string, rest: string, headers: PageHeaders
  * parses as a `/user/<name>/...` path, printable ASCII only (already percent-encoded), no
  * backslash, no dot segments. Anything else (`//evil`, `https://evil`, `/hub/..`) is undefined.
  */
-export function safeNextPath(next: string | null, notebookOrigin: string): string | undefined {
+export function safeNextPath(next: string | null): string | undefined {
   if (next === null || next.length > 4096) return undefined;
   if (!/^\/user\/[\x21-\x7e]*$/.test(next) || next.includes('\\')) return undefined;
   if (!parseUserPath(next).ok) return undefined;
   try {
-    const base = new URL(notebookOrigin);
+    // Resolved against a placeholder: a relative path must stay a path on whatever origin it is sent to.
+    const base = new URL('http://notebooks.invalid');
     const resolved = new URL(next, base);
     if (resolved.origin !== base.origin || !resolved.pathname.startsWith('/user/')) return undefined;
   } catch {

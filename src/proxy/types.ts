@@ -11,13 +11,17 @@ export interface Visitor {
 export interface ProxyHooks {
   /** Finds the route for a user's server; undefined when it is not running. Called on every request. */
   route(userName: string, serverName: string): Route | undefined;
-  /** Identifies the visitor from the request's notebook-origin session cookie; null when signed out. */
-  visitor(req: IncomingMessage): Promise<Visitor | null> | Visitor | null;
   /**
-   * Exchanges a one-time sign-in handoff code (minted by the hub) for a notebook-origin session.
-   * Returns the cookie to set (`Set-Cookie` header value), or null if the code is unknown/used/expired.
+   * Identifies the visitor from the request's notebook session cookie, valid only for `origin` (the
+   * origin the request was sent to, which the proxy has checked against its path); null when signed out.
    */
-  completeHandoff(code: string, binding?: string): Promise<string | null>;
+  visitor(req: IncomingMessage, origin: string): Promise<Visitor | null> | Visitor | null;
+  /**
+   * Exchanges a one-time sign-in handoff code (minted by the hub for `origin`) for a session on that
+   * origin, if `cookieHeader` holds the binding `beginHandoff` gave this browser. Returns the cookie to
+   * set (`Set-Cookie` header value), or null if the code is unknown/used/expired/for another origin.
+   */
+  completeHandoff(code: string, cookieHeader: string | undefined, origin: string): Promise<string | null>;
   /**
    * Starts a sign-in handoff from this browser: a random binding that travels to the hub in the login
    * redirect, and the cookie that keeps it in this browser. The hub binds its code to it, so a code
@@ -36,13 +40,20 @@ export interface ProxyHooks {
    * than at the next poll, so the learner's next request gets the spawn page. Must not throw.
    */
   unreachable?(target: string): void;
-  /** An admin entered someone else's server: audited. */
+  /** An admin entered someone else's server (only with `ProxyOptions.adminAccess`): audited. */
   adminAccess?(admin: string, userName: string, serverName: string): void;
 }
 
 export interface ProxyOptions {
-  /** Origin of the notebook proxy as browsers see it, e.g. http://127.0.0.1:3335. */
+  /** Origin of the notebook proxy as browsers see it, e.g. http://localhost:3335. */
   notebookOrigin: string;
+  /**
+   * One origin per learner: `/user/ada/` only on `<scheme>://ada.<notebook host>[:port]` (see
+   * `userOrigin` in src/routes.ts), sessions and Origin checks per user origin. Default false (shared).
+   */
+  userOrigins?: boolean;
+  /** Admins may enter others' servers (audited through `ProxyHooks.adminAccess`); default false: 403. */
+  adminAccess?: boolean;
   /** Origin of the hub, for redirects to sign-in and spawn pages. */
   hubOrigin: string;
   /** Other origins allowed to send state-changing requests / WebSocket upgrades. */

@@ -18,7 +18,9 @@ export interface HubContext {
   manager: ServerManager;
   log: Logger;
   hubOrigin: string;
+  /** The notebook public origin; with `userOrigins`, each learner's is `<label>.<its host>` (src/routes.ts). */
   notebookOrigin: string;
+  userOrigins: boolean;
   version: string;
   /** Learners' homes, trash, usage and leases (src/storage). */
   storage: Storage;

@@ -24,7 +24,7 @@ export async function landOnCourseNotebook(
 ) {
   await ctx.store.ensureUser(userName);
   const path = await ctx.courses.ensureLearnerCopy(userName, launch.courseId, launch.unitId, launch.notebook);
-  const target = notebookUrl(ctx.notebookOrigin, userName, path ? notebookFilePath(path) : '');
+  const target = notebookUrl(ctx, userName, path ? notebookFilePath(path) : '');
   return completeSignIn(
     ctx,
     req,

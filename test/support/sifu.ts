@@ -27,23 +27,34 @@ export interface TestSifu extends Sifu {
   cleanup(): Promise<void>;
 }
 
-/** Starts Sifu in this process on OS-chosen ports with a fresh data dir. */
+/**
+ * Starts Sifu in this process on OS-chosen ports with a fresh data dir. Notebooks share one origin,
+ * http://127.0.0.1:<port>, which Node's clients reach without a resolver; `userOrigins` gives each
+ * learner `http://<name>.localhost:<port>` instead (as the default configuration does), which only
+ * Chromium resolves: Node-side requests then go to 127.0.0.1 with the `Host` header set.
+ */
 export async function startTestSifu(
   options: {
     command?: string;
     overrides?: Record<string, Record<string, unknown>>;
     dataDir?: string;
+    userOrigins?: boolean;
     /** Wraps the configured backend (failure doubles around a real one). */
     wrapSpawner?: (spawner: Spawner) => Spawner;
   } = {},
 ): Promise<TestSifu> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'sifu-test-')));
+  const notebookPort = await freePort();
   const config = loadConfig({
     overrides: {
       dataDir,
       adminToken: ADMIN_TOKEN,
       hub: { port: await freePort() },
-      notebook: { port: await freePort() },
+      notebook: {
+        port: notebookPort,
+        publicUrl: `http://${options.userOrigins ? 'localhost' : '127.0.0.1'}:${notebookPort}`,
+        ...options.overrides?.notebook,
+      },
       spawner: {
         command: options.command ?? `${FAKE_SERVER} fast`,
         startTimeout: 60,
@@ -51,7 +62,9 @@ export async function startTestSifu(
       },
       culler: { enabled: false },
       log: { level: process.env.SIFU_TEST_LOG ?? 'silent' },
-      ...Object.fromEntries(Object.entries(options.overrides ?? {}).filter(([k]) => k !== 'spawner')),
+      ...Object.fromEntries(
+        Object.entries(options.overrides ?? {}).filter(([k]) => k !== 'spawner' && k !== 'notebook'),
+      ),
     },
   });
   const spawner = options.wrapSpawner?.(createSpawner(config));

@@ -11,6 +11,10 @@ export const SESSION_COOKIE = 'sifu-session';
 
 export class TableHooks implements ProxyHooks {
   readonly sessions = new Map<string, Visitor>();
+  /** Sessions bound to one origin (as the real ones are): valid nowhere else. */
+  readonly sessionOrigins = new Map<string, string>();
+  /** The origin of each `completeHandoff` call, in order. */
+  readonly handoffOrigins: string[] = [];
   readonly routes = new Map<string, Route>();
   /** code -> Set-Cookie value; a code works once. */
   readonly handoffCodes = new Map<string, string>();
@@ -19,8 +23,9 @@ export class TableHooks implements ProxyHooks {
   /** When set, `visitor` answers through a promise (as a database-backed session store would). */
   asyncVisitor = false;
 
-  addSession(id: string, visitor: Visitor): this {
+  addSession(id: string, visitor: Visitor, origin?: string): this {
     this.sessions.set(id, visitor);
+    if (origin !== undefined) this.sessionOrigins.set(id, origin);
     return this;
   }
 
@@ -33,14 +38,21 @@ export class TableHooks implements ProxyHooks {
     return serverName === '' ? this.routes.get(userName) : undefined;
   }
 
-  visitor(req: IncomingMessage): Promise<Visitor | null> | Visitor | null {
+  visitor(req: IncomingMessage, origin: string): Promise<Visitor | null> | Visitor | null {
     const cookies = req.headers.cookie ?? '';
     const match = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]*)`).exec(cookies);
-    const visitor = (match && this.sessions.get(match[1] as string)) || null;
+    const id = match?.[1] as string;
+    const bound = this.sessionOrigins.get(id);
+    const visitor = (match && (bound === undefined || bound === origin) && this.sessions.get(id)) || null;
     return this.asyncVisitor ? new Promise((resolve) => setImmediate(() => resolve(visitor))) : visitor;
   }
 
-  async completeHandoff(code: string): Promise<string | null> {
+  async completeHandoff(
+    code: string,
+    _cookieHeader: string | undefined,
+    origin: string,
+  ): Promise<string | null> {
+    this.handoffOrigins.push(origin);
     const cookie = this.handoffCodes.get(code);
     this.handoffCodes.delete(code);
     return cookie ?? null;
