@@ -1,6 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { hasDotSegment, hostHeaderOf, type ParsedUserPath, parseUserPath, targetAddress } from './routes.js';
+import {
+  hasDotSegment,
+  hostHeaderOf,
+  hostOfRequest,
+  isDnsHost,
+  notebookUrl,
+  notebookUrlOwner,
+  type ParsedUserPath,
+  parseUserPath,
+  targetAddress,
+  userOrigin,
+} from './routes.js';
 
 const user = (userName: string, rest: string, missingSlash = false): ParsedUserPath => ({
   ok: true,
@@ -95,5 +106,48 @@ describe('route targets', () => {
     for (const [target, expected] of table) assert.deepEqual(targetAddress(target), expected, target);
     assert.equal(hostHeaderOf('unix:/x.sock'), 'localhost');
     assert.equal(hostHeaderOf('http://127.0.0.1:45678'), '127.0.0.1:45678');
+  });
+});
+
+describe('per-user origins', () => {
+  const on = { notebookOrigin: 'https://notebooks.example.org', userOrigins: true };
+  const off = { notebookOrigin: 'http://127.0.0.1:3335', userOrigins: false };
+  it('give each user an origin under the notebook host, and a notebook URL on it', () => {
+    assert.equal(userOrigin(on, 'ada'), 'https://ada.notebooks.example.org');
+    assert.equal(
+      userOrigin({ notebookOrigin: 'http://localhost:3335', userOrigins: true }, 'ada'),
+      'http://ada.localhost:3335',
+    );
+    assert.match(userOrigin(on, 'a.b'), /^https:\/\/u--[0-9a-f]{32}\.notebooks\.example\.org$/);
+    assert.equal(notebookUrl(on, 'ada', 'tree'), 'https://ada.notebooks.example.org/user/ada/tree');
+    assert.equal(notebookUrl(off, 'ada'), 'http://127.0.0.1:3335/user/ada/');
+  });
+  it('name the user a Host belongs to, ports aside', () => {
+    const table: [string | undefined, ReturnType<typeof hostOfRequest>][] = [
+      ['ada.notebooks.example.org', { kind: 'user', label: 'ada' }],
+      ['ADA.notebooks.example.org:443', { kind: 'user', label: 'ada' }],
+      ['notebooks.example.org', { kind: 'bare' }],
+      ['x.ada.notebooks.example.org', { kind: 'other' }],
+      ['ada.notebooks.example.org.evil', { kind: 'other' }],
+      ['adanotebooks.example.org', { kind: 'other' }],
+      ['ada.notebooks.example.org/x', { kind: 'other' }],
+      ['', { kind: 'other' }],
+      [undefined, { kind: 'other' }],
+    ];
+    for (const [host, expected] of table) assert.deepEqual(hostOfRequest(on, host), expected, String(host));
+    assert.deepEqual(hostOfRequest(off, 'ada.127.0.0.1'), { kind: 'other' });
+  });
+  it("own a notebook URL only on its user's origin", () => {
+    assert.equal(notebookUrlOwner(on, new URL('https://ada.notebooks.example.org/user/ada/x')), 'ada');
+    assert.equal(notebookUrlOwner(on, new URL('https://bob.notebooks.example.org/user/ada/x')), null);
+    assert.equal(notebookUrlOwner(on, new URL('https://notebooks.example.org/user/ada/x')), null);
+    assert.equal(notebookUrlOwner(off, new URL('http://127.0.0.1:3335/user/ada/x')), 'ada');
+    assert.equal(notebookUrlOwner(off, new URL('http://127.0.0.1:3335/hub/x')), null);
+  });
+  it('are possible for DNS names, not IP literals', () => {
+    for (const origin of ['http://localhost:3335', 'https://notebooks.example.org'])
+      assert.equal(isDnsHost(origin), true, origin);
+    for (const origin of ['http://127.0.0.1:3335', 'http://[::1]:3335', 'http://10.0.0.1'])
+      assert.equal(isDnsHost(origin), false, origin);
   });
 });

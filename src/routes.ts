@@ -95,7 +95,10 @@ export function hostOfRequest(
   origins: NotebookOrigins,
   host: string | undefined,
 ): { kind: 'bare' } | { kind: 'user'; label: string } | { kind: 'other' } {
-  if (host === undefined) return { kind: 'other' };
+  // `host[:port]` and nothing else: no path, user info or query that URL parsing would drop.
+  if (host === undefined || !/^(?:\[[0-9a-f:.]+\]|[a-z0-9._-]+)(?::\d{1,5})?$/i.test(host)) {
+    return { kind: 'other' };
+  }
   let hostname: string;
   try {
     hostname = new URL(`http://${host}`).hostname;

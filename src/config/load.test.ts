@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadConfig } from './load.js';
+import { loadConfig, notebookOrigin, userOrigins } from './load.js';
 import { configReference } from './reference.js';
 import { envName, walkLeaves } from './schema.js';
 
@@ -15,6 +15,29 @@ test('defaults match the documented ports and data dir', () => {
   assert.equal(config.authenticator, 'dev');
   assert.equal(config.adminToken, undefined);
   assert.match(config.spawner.command, /^jupyter notebook /);
+});
+
+test('by default each learner has an origin of their own, under http://localhost:3335', () => {
+  const config = loadConfig();
+  assert.equal(notebookOrigin(config), 'http://localhost:3335');
+  assert.equal(userOrigins(config), true);
+  assert.equal(config.proxy.adminAccess, false);
+  const table: [Record<string, unknown>, string, boolean][] = [
+    [{ publicUrl: 'https://notebooks.example.org' }, 'https://notebooks.example.org', true],
+    [{ publicUrl: 'http://127.0.0.1:3335' }, 'http://127.0.0.1:3335', false],
+    [{ publicUrl: 'http://127.0.0.1:3335', userOrigins: 'on' }, 'http://127.0.0.1:3335', true],
+    [
+      { publicUrl: 'https://notebooks.example.org', userOrigins: 'off' },
+      'https://notebooks.example.org',
+      false,
+    ],
+    [{ host: '10.1.2.3' }, 'http://10.1.2.3:3335', false],
+  ];
+  for (const [notebook, origin, perUser] of table) {
+    const c = loadConfig({ overrides: { notebook } });
+    assert.equal(notebookOrigin(c), origin);
+    assert.equal(userOrigins(c), perUser, JSON.stringify(notebook));
+  }
 });
 
 test('the required SIFU_* variables map onto their options', () => {
