@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import type { Command } from 'commander';
 import { startSifu, VERSION } from '../../app/start.js';
+import { userOrigins } from '../../config/load.js';
 import type { SifuConfig } from '../../config/schema.js';
 import type { CliContext } from '../context.js';
 
@@ -30,8 +31,10 @@ export async function serve(config: SifuConfig): Promise<void> {
   const sifu = await startSifu(config, { singletons: index === 0 });
   if (index === 0) {
     const workers = config.workers > 1 ? ` (${config.workers} workers)` : '';
+    // With per-user origins, ada's notebooks are at <scheme>://ada.<notebook host>/user/ada/.
+    const notebooks = userOrigins(config) ? sifu.notebookUrl.replace('://', '://<name>.') : sifu.notebookUrl;
     console.log(
-      `Sifu ${VERSION}${workers}: sign in at ${sifu.hubUrl}/hub/login · notebooks at ${sifu.notebookUrl}/user/`,
+      `Sifu ${VERSION}${workers}: sign in at ${sifu.hubUrl}/hub/login · notebooks at ${notebooks}/user/<name>/`,
     );
   }
   const shutdown = (signal: string) => {
