@@ -9,6 +9,7 @@ import Docker from 'dockerode';
 import WebSocket from 'ws';
 import { createDockerSpawner } from '../src/spawner/docker/docker-spawner.js';
 import { dockerForTests, removeLabelled } from './support/docker.js';
+import { requestServer } from './support/server-request.js';
 import { ADMIN_TOKEN, api, Client, JUPYTER, startTestSifu, waitFor } from './support/sifu.js';
 
 /** Sifu on the `docker` backend with the real engine and the offline image: crash, restart, warm pool. */
@@ -131,7 +132,8 @@ describe('docker backend in Sifu', () => {
       assert.equal(before.length, 3);
       // An orphan: a container of this deployment that the store does not know.
       const home = await mkdtemp(join(tmpdir(), 'sifu-orphan-'));
-      const orphan = await createDockerSpawner({ command: JUPYTER, image, instance }).start(
+      const runDir = join(dataDir, 'run');
+      const orphan = await createDockerSpawner({ command: JUPYTER, image, instance, runDir }).start(
         { userName: 'ghost', serverName: '', baseUrl: '/user/ghost/', secret: 'g'.repeat(32), home },
         { progress: () => {}, signal: new AbortController().signal },
       );
@@ -147,8 +149,8 @@ describe('docker backend in Sifu', () => {
       );
       assert.ok(!before.includes(orphan.state.containerId as string));
       const bob = second.manager.route('bob', '');
-      const res = await fetch(`${bob?.target}/user/bob/api/contents/`, {
-        headers: { authorization: `token ${bob?.secret}` },
+      const res = await requestServer(bob?.target as string, '/user/bob/api/contents/', {
+        authorization: `token ${bob?.secret}`,
       });
       assert.equal(res.status, 200, 'an adopted server still answers its secret');
       await rm(home, { recursive: true, force: true });
@@ -210,10 +212,11 @@ describe('docker backend in Sifu', () => {
 
       // The pool's own token and base URL died with the claim.
       const poolToken = await readFile(join(slotDir, 'ctl/token'), 'utf8');
-      const target = sifu.manager.route('ada', '')?.target;
+      const target = sifu.manager.route('ada', '')?.target as string;
       const asPool = { authorization: `token ${poolToken}` };
-      assert.equal((await fetch(`${target}/${marker}/api/contents/`, { headers: asPool })).status, 404);
-      assert.equal((await fetch(`${target}/user/ada/api/contents/`, { headers: asPool })).status, 403);
+      assert.match(target, /^unix:/, "routed to the slot's socket");
+      assert.equal((await requestServer(target, `/${marker}/api/contents/`, asPool)).status, 404);
+      assert.equal((await requestServer(target, '/user/ada/api/contents/', asPool)).status, 403);
     } finally {
       await sifu.cleanup();
     }
@@ -243,14 +246,16 @@ describe('docker backend in Sifu', () => {
       assert.equal(new Set(states.map((s) => s?.state.containerId)).size, 20, 'no container given twice');
       for (const [i, user] of users.entries()) {
         const route = routes[i];
-        const res = await fetch(`${route?.target}/user/${user}/api/contents/`, {
-          headers: { authorization: `token ${route?.secret}` },
+        const res = await requestServer(route?.target as string, `/user/${user}/api/contents/`, {
+          authorization: `token ${route?.secret}`,
         });
-        const names = ((await res.json()) as { content: Array<{ name: string }> }).content.map((e) => e.name);
+        const names = (JSON.parse(res.body) as { content: Array<{ name: string }> }).content.map(
+          (e) => e.name,
+        );
         assert.deepEqual(names, [`${user}.txt`], `${user} sees only their own files`);
         const other = routes[(i + 1) % 20];
-        const cross = await fetch(`${route?.target}/user/${user}/api/contents/`, {
-          headers: { authorization: `token ${other?.secret}` },
+        const cross = await requestServer(route?.target as string, `/user/${user}/api/contents/`, {
+          authorization: `token ${other?.secret}`,
         });
         assert.equal(cross.status, 403, "another learner's secret is refused");
       }

@@ -2,7 +2,8 @@
 """A warm-pool server: a notebook server fully started before its learner is known (see docs/pool.md).
 
 Started in a pool container before any learner is known. It runs a complete notebook server (NotebookApp
-6.x), listening on 127.0.0.1:$SIFU_SERVER_PORT under a placeholder base URL ($SIFU_POOL_BASE_URL, e.g.
+6.x), listening on the unix socket $SIFU_SERVER_SOCKET (in the slot's socket directory, bind-mounted from
+the host: the container has no network) under a placeholder base URL ($SIFU_POOL_BASE_URL, e.g.
 /sifu-pool-<slot>/) with the pool token that Sifu wrote to $SIFU_CLAIM_TOKEN_FILE (a read-only mount: the
 token is never in argv or env, so `docker inspect` and `ps` show nothing). Its root is the learner's home
 path, an empty directory until the claim bind-mounts a home onto it.
@@ -13,9 +14,9 @@ and sending one request:
   {"baseUrl": "/user/ada/", "nonce": "<random hex>"}
 and the launcher, in that request, rebuilds Jupyter's tornado application for the learner's base URL and
 secret and swaps it into the listening HTTP server. The claim answers once the server serves the learner,
-with {"proof": HMAC-SHA256(pool token, nonce + baseUrl)}: Sifu sends the learner's secret over the
-network (the proxy's requests) only to a port proven to be this server, never to whatever else might have
-taken the port of a pool server that died. The placeholder routes, the pool token and the claim endpoint
+with {"proof": HMAC-SHA256(pool token, nonce + baseUrl)}: Sifu sends the learner's secret (the proxy's
+requests) only to a socket proven to be this server's. Only Sifu and this container can open the socket's
+directory; the proof stays as a second line. The placeholder routes, the pool token and the claim endpoint
 are gone with the old application.
 
 Usage: warm-launcher.py [extra NotebookApp arguments...]
@@ -29,7 +30,7 @@ import sys
 import time
 
 placeholder = os.environ['SIFU_POOL_BASE_URL']
-port = int(os.environ['SIFU_SERVER_PORT'])
+socket_path = os.environ['SIFU_SERVER_SOCKET']
 token_file = os.environ['SIFU_CLAIM_TOKEN_FILE']
 secret_file = os.environ['SIFU_CLAIM_SECRET_FILE']
 root = os.environ.get('SIFU_SERVER_ROOT', '/home/learner')
@@ -38,7 +39,7 @@ root = os.environ.get('SIFU_SERVER_ROOT', '/home/learner')
 # stay empty (the slot is removed with rmdir only). Kernels, started after the claim, get the real one.
 os.environ['IPYTHONDIR'] = '/run/sifu/ipython'
 
-from notebook.notebookapp import NotebookApp  # noqa: E402
+from notebook.notebookapp import DEFAULT_NOTEBOOK_PORT, NotebookApp  # noqa: E402
 from notebook.utils import url_path_join  # noqa: E402
 from tornado import ioloop, web  # noqa: E402
 from tornado.routing import PathMatches, Rule  # noqa: E402
@@ -52,9 +53,9 @@ app = NotebookApp.instance()
 # Set before initialize: init_webapp copies it into the tornado settings.
 app.token = pool_token
 app.initialize([
-    '--no-browser', '--ip=127.0.0.1', f'--port={port}', f'--notebook-dir={root}',
+    '--no-browser', f'--sock={socket_path}', f'--notebook-dir={root}',
     f'--NotebookApp.base_url={placeholder}', '--NotebookApp.allow_origin=*',
-    '--NotebookApp.port_retries=0', '--NotebookApp.quit_button=False', '--allow-root', *sys.argv[1:],
+    '--NotebookApp.quit_button=False', *sys.argv[1:],
 ])
 
 del os.environ['IPYTHONDIR']
@@ -74,6 +75,8 @@ def rebind(base_url, token):
         app.default_url = '/' + app.default_url[len(old_base):]
     app.token = token
     server = app.http_server
+    # init_webapp set the port to 0 for the socket, and refuses a socket beside any non-default port.
+    app.port = DEFAULT_NOTEBOOK_PORT
     app.init_webapp()  # a new web_app, and a new (unbound, discarded) HTTPServer
     app.http_server = server
     server.request_callback = app.web_app
@@ -121,7 +124,7 @@ router.rules.insert(0, router.process_rule(claim_rule))
 
 
 def announce():
-    # Runs once the IOLoop runs, i.e. after start() has bound the port: the server answers from now on.
+    # Runs once the IOLoop runs, i.e. after start() has bound the socket: the server answers from now on.
     sys.stderr.write('warm-launcher: ready for a claim\n')
     sys.stderr.flush()
 

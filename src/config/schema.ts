@@ -246,6 +246,16 @@ export const configTree = {
         [],
         'Swarm placement constraints of each service, e.g. node.labels.sifu==notebooks.',
       ),
+      pidsLimit: opt(
+        z.coerce.number().int().min(16),
+        1024,
+        'Most processes and threads in each server container (a fork bomb stays inside it).',
+      ),
+      network: opt(
+        z.string().min(1).optional(),
+        undefined,
+        "Egress for learners' code: the name of a Docker network the operator created (and firewalled: no host, no metadata address) that every server container joins. Default: none, containers have no network at all (docs/security.md). Never host or bridge.",
+      ),
     },
     pool: {
       size: opt(
@@ -319,12 +329,12 @@ export const configTree = {
     uid: opt(
       z.coerce.number().int().min(0).optional(),
       undefined,
-      'Owner given to homes and copied notebooks (Jupyter images run as 1000); default: the user Sifu runs as.',
+      'Owner given to homes and copied notebooks; default: 1000 on `docker` and `swarm` (the user every server container runs as), else the user Sifu runs as.',
     ),
     gid: opt(
       z.coerce.number().int().min(0).optional(),
       undefined,
-      'Group given to homes and copied notebooks; default: the group Sifu runs as.',
+      'Group given to homes and copied notebooks; default: 1000 on `docker` and `swarm`, else the group Sifu runs as.',
     ),
     quota: opt(
       z.coerce.number().int().min(0),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +39,8 @@ export interface SpawnerContractOptions {
   readArgv(started: Started): Promise<string[]>;
   /** Bound on a real Jupyter start (default 60 s: generous, as test machines may be busy). */
   jupyterTimeoutMs?: number;
+  /** Who must own the homes the suite makes, when servers run as a user of their own (containers). */
+  homeOwner?: { uid: number; gid: number };
 }
 
 /** Makes a backend running `command` for every server; may be called several times, like Sifu restarting. */
@@ -63,7 +65,7 @@ export function spawnerContract(
 
   describe(`spawner contract: ${name}`, () => {
     describe('a real Jupyter server', () => {
-      const cleanup = new Cleanup();
+      const cleanup = new Cleanup(options.homeOwner);
       let spawner: Spawner;
       let req: StartRequest;
       let started: Started;
@@ -126,7 +128,7 @@ export function spawnerContract(
     });
 
     it('lets a new spawner instance poll and stop a server from its stored state alone', async (t) => {
-      const cleanup = new Cleanup();
+      const cleanup = new Cleanup(options.homeOwner);
       t.after(() => cleanup.run());
       const first = await makeSpawner({ command: commands.fast });
       const req = await cleanup.request('grace');
@@ -143,7 +145,7 @@ export function spawnerContract(
     });
 
     it("gives two users' servers different urls, each answering only its own secret", async (t) => {
-      const cleanup = new Cleanup();
+      const cleanup = new Cleanup(options.homeOwner);
       t.after(() => cleanup.run());
       const spawner = await makeSpawner({ command: commands.fast });
       const [reqA, reqB] = await Promise.all([cleanup.request('alan'), cleanup.request('barbara')]);
@@ -166,7 +168,7 @@ export function spawnerContract(
     });
 
     it('forces a server that ignores the graceful stop after graceMs', async (t) => {
-      const cleanup = new Cleanup();
+      const cleanup = new Cleanup(options.homeOwner);
       t.after(() => cleanup.run());
       const spawner = await makeSpawner({ command: commands.ignoresSigterm });
       const req = await cleanup.request('hedy');
@@ -177,7 +179,7 @@ export function spawnerContract(
 
     describe('failure doubles', () => {
       it('slow: becomes ready after a delay, within the timeout', async (t) => {
-        const cleanup = new Cleanup();
+        const cleanup = new Cleanup(options.homeOwner);
         t.after(() => cleanup.run());
         const spawner = await makeSpawner({ command: commands.slow });
         const req = await cleanup.request('sloane');
@@ -187,7 +189,7 @@ export function spawnerContract(
       });
 
       it('never ready: fails with SIFU_ERR_SPAWN_TIMEOUT, and stop then leaves nothing running', async (t) => {
-        const cleanup = new Cleanup();
+        const cleanup = new Cleanup(options.homeOwner);
         t.after(() => cleanup.run());
         const spawner = await makeSpawner({ command: commands.neverReady });
         const req = await cleanup.request('nevin');
@@ -204,7 +206,7 @@ export function spawnerContract(
       });
 
       it('crash at start: fails with SIFU_ERR_SPAWN_CRASHED, the reason in logDetail only', async (t) => {
-        const cleanup = new Cleanup();
+        const cleanup = new Cleanup(options.homeOwner);
         t.after(() => cleanup.run());
         const spawner = await makeSpawner({ command: commands.crashAtStart });
         const req = await cleanup.request('crash');
@@ -221,7 +223,7 @@ export function spawnerContract(
       });
 
       it('crash while running: poll turns to stopped with the exit code', async (t) => {
-        const cleanup = new Cleanup();
+        const cleanup = new Cleanup(options.homeOwner);
         t.after(() => cleanup.run());
         const spawner = await makeSpawner({ command: commands.crashWhileRunning });
         const req = await cleanup.request('crasher');
@@ -242,9 +244,12 @@ class Cleanup {
   private readonly servers: Array<{ spawner: Spawner; state: Record<string, unknown> }> = [];
   private readonly dirs: string[] = [];
 
+  constructor(private readonly homeOwner?: { uid: number; gid: number }) {}
+
   async request(userName: string): Promise<StartRequest> {
     const home = await mkdtemp(join(tmpdir(), `sifu-contract-${userName}-`));
     this.dirs.push(home);
+    if (this.homeOwner) await chown(home, this.homeOwner.uid, this.homeOwner.gid);
     return {
       userName,
       serverName: '',

@@ -18,7 +18,11 @@ export function createSpawner(config: SifuConfig, log?: Logger): Spawner {
     homePath: docker.homePath,
     memoryBytes: docker.memLimit,
     cpus: docker.cpuLimit,
+    pidsLimit: docker.pidsLimit,
+    network: docker.network,
     instance: docker.instance,
+    // Servers listen on unix sockets in per-server directories here (`server-socket.ts`).
+    runDir: join(config.dataDir, 'run'),
   };
   if (pool.size > 0 && spawner.backend !== 'docker')
     log?.warn(

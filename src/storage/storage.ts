@@ -7,6 +7,7 @@ import { rm } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import type { SifuConfig } from '../config/schema.js';
 import { SifuError } from '../errors.js';
+import { CONTAINER_USER } from '../spawner/container-security.js';
 import type { Store } from '../store/store.js';
 import { Homes } from './homes.js';
 import { HomeLease } from './lease.js';
@@ -47,10 +48,12 @@ export class Storage {
   }
 
   static fromConfig(store: Store, config: SifuConfig): Storage {
+    // Containers run as one unprivileged user, which must own the homes it works in.
+    const inContainers = config.spawner.backend === 'docker' || config.spawner.backend === 'swarm';
     return new Storage(store, {
       root: storageRoot(config),
-      uid: config.storage.uid,
-      gid: config.storage.gid,
+      uid: config.storage.uid ?? (inContainers ? CONTAINER_USER.uid : undefined),
+      gid: config.storage.gid ?? (inContainers ? CONTAINER_USER.gid : undefined),
       quota: config.storage.quota,
       trashRetentionMs: config.storage.trashRetention * 1000,
       leaseTtlMs: config.storage.leaseTtl * 1000,

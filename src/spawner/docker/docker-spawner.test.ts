@@ -15,6 +15,7 @@ import {
   removeLabelled,
   TEST_LABEL,
 } from '../../../test/support/docker.js';
+import { CONTAINER_USER } from '../container-security.js';
 import { spawnerContract } from '../contract.case.js';
 import { createDockerSpawner, type DockerSpawnerOptions } from './docker-spawner.js';
 
@@ -22,20 +23,24 @@ const run = randomBytes(4).toString('hex');
 const docker = new Docker();
 let image = '';
 let secretsDir = '';
+let runDir = '';
 
 before(async () => {
   image = await dockerForTests();
   secretsDir = await mkdtemp(join(tmpdir(), 'sifu-docker-secrets-'));
+  runDir = await mkdtemp(join(tmpdir(), 'sifu-docker-run-'));
 });
 after(async () => {
   await removeLabelled(docker, `${TEST_LABEL}=${run}`);
   await rm(secretsDir, { recursive: true, force: true });
+  await rm(runDir, { recursive: true, force: true });
 });
 
 const make = (options: Partial<DockerSpawnerOptions> & { command: string }) =>
   createDockerSpawner({
     image,
     secretsDir,
+    runDir,
     instance: `test-${run}`,
     labels: { [TEST_LABEL]: run },
     binds: [`${DOUBLES_DIR}:${DOUBLES_MOUNT}:ro`],
@@ -47,10 +52,11 @@ const make = (options: Partial<DockerSpawnerOptions> & { command: string }) =>
 spawnerContract('docker', ({ command }) => make({ command }), {
   commands: contractCommands(),
   readArgv: (started) => containerArgv(docker, containerIdOf(started)),
+  homeOwner: CONTAINER_USER,
 });
 
 describe('docker spawner', () => {
-  it('labels its containers, limits them, and lists them for re-adoption', async (t) => {
+  it('labels its containers, confines and limits them, and lists them for re-adoption', async (t) => {
     const spawner = make({ command: contractCommands().fast });
     const home = await mkdtemp(join(tmpdir(), 'sifu-docker-home-'));
     t.after(() => rm(home, { recursive: true, force: true }));
@@ -64,7 +70,14 @@ describe('docker spawner', () => {
     assert.equal(info.Config.Labels['sifu.server'], 'lab');
     assert.equal(info.HostConfig.Memory, 512 * 1024 * 1024);
     assert.equal(info.HostConfig.NanoCpus, 1e9);
-    assert.equal(info.HostConfig.NetworkMode, 'host');
+    assert.equal(info.HostConfig.NetworkMode, 'none', 'no network: the server is on a unix socket');
+    assert.equal(info.Config.User, '1000:1000', 'never root');
+    assert.deepEqual(info.HostConfig.CapDrop, ['ALL']);
+    assert.deepEqual(info.HostConfig.SecurityOpt, ['no-new-privileges']);
+    assert.equal(info.HostConfig.ReadonlyRootfs, true);
+    assert.equal(info.HostConfig.PidsLimit, 1024);
+    assert.equal(info.HostConfig.Init, true);
+    assert.match(started.url, /^unix:\//, 'routed to the socket on the host');
     assert.ok(
       !info.Config.Env.some((e) => e.includes('s'.repeat(32))),
       'the token is in a mounted file, not in the environment docker inspect shows',

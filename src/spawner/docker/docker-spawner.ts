@@ -1,25 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chown, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { isSifuError, SifuError } from '../../errors.js';
 import { cancelledError, sleep } from '../cancelled.js';
-import { checkContainerCommand, containerServer } from '../container-server.js';
+import { CONTAINER_USER, checkEgressNetwork } from '../container-security.js';
+import { CONTAINER_SOCKET_DIR, checkContainerCommand, containerServer } from '../container-server.js';
 import { pickFreePort } from '../local/free-port.js';
+import { makeServerSocketDir } from '../server-socket.js';
 import type { PollResult, Spawner, StartContext, Started, StartRequest } from '../spawner.js';
 import { type DockerState, toDockerState } from './docker-state.js';
 import { containerLogTail, ensureImage, isConflict, isNotFound } from './engine.js';
 import { watchContainerDeaths } from './events.js';
-import {
-  engineName,
-  instanceFilter,
-  LABEL_POOL,
-  LABEL_PORT,
-  LABEL_SERVER,
-  LABEL_USER,
-  serverLabels,
-} from './labels.js';
+import { engineName, instanceFilter, LABEL_POOL, LABEL_SERVER, LABEL_USER, serverLabels } from './labels.js';
 import { createServerContainer, discardServer, releaseHostFiles } from './server-container.js';
 import { type PoolSettings, WarmPool } from './warm-pool/warm-pool.js';
 
@@ -36,6 +30,19 @@ export interface DockerSpawnerOptions {
   memoryBytes?: number;
   /** CPU limit in CPUs, e.g. 1.5 (undefined: none). */
   cpus?: number;
+  /** Most processes and threads of one container (default 1024). */
+  pidsLimit?: number;
+  /**
+   * `spawner.docker.network`: a network the operator made for learners' egress. Undefined (the
+   * default): none, the container has only its own loopback interface.
+   */
+  network?: string;
+  /**
+   * Host directory of the servers' socket directories (`<dataDir>/run`): each server gets
+   * `<runDir>/<key>/`, mode 0700 and owned by the container's user, bind-mounted into its container,
+   * where Jupyter listens on `jupyter.sock`; the route is `unix:<that socket on the host>`.
+   */
+  runDir: string;
   /**
    * Host directory for per-server token files, mounted read-only into each container and read by Jupyter
    * through `JUPYTER_TOKEN_FILE`. Undefined: the token travels in `JUPYTER_TOKEN` (visible to whoever can
@@ -67,14 +74,22 @@ export const DEFAULT_HOME_PATH = '/home/learner';
 const TOKEN_MOUNT = '/run/sifu-token';
 
 /**
- * The `docker` backend: one container per server from the configured image, on the host network with
- * the server bound to 127.0.0.1 on a port Sifu picks, the learner's home bind-mounted, memory and CPU
- * limits, and labels that let a restarted Sifu find its containers (`list`). Containers outlive Sifu.
+ * The `docker` backend: one container per server from the configured image, confined (an unprivileged
+ * user, no capabilities, a read-only image, memory, CPU and process limits: `server-container.ts`), with
+ * no network: the server listens on a unix socket in a directory of its own bind-mounted from the host,
+ * the learner's home bind-mounted, and labels that let a restarted Sifu find its containers (`list`).
+ * Containers outlive Sifu.
  */
 export function createDockerSpawner(options: DockerSpawnerOptions): Spawner {
   const docker = new Docker({ socketPath: options.socketPath ?? '/var/run/docker.sock' });
   const homePath = options.homePath ?? DEFAULT_HOME_PATH;
-  const limits = { memoryBytes: options.memoryBytes, cpus: options.cpus };
+  checkEgressNetwork(options.network);
+  const limits = {
+    memoryBytes: options.memoryBytes,
+    cpus: options.cpus,
+    pidsLimit: options.pidsLimit,
+    network: options.network,
+  };
   const instance = options.instance ?? 'default';
   const launchWindowMs = options.launchWindowMs ?? 150;
   const defaultGraceMs = options.stopGraceMs ?? 5_000;
@@ -93,21 +108,32 @@ export function createDockerSpawner(options: DockerSpawnerOptions): Spawner {
 
     const suffix = randomBytes(4).toString('hex');
     const containerName = engineName('sifu', request.userName, request.serverName, suffix);
+    // No network, so no port is ever reached; commands that still name one get a harmless number.
     const port = await pickFreePort();
     let secretDir: string | null = null;
+    let socketDir: string | null = null;
     let containerId: string | undefined;
     try {
+      const socket = await makeServerSocketDir(options.runDir, request, CONTAINER_USER);
+      socketDir = socket.dir;
       const { env, argv } = containerServer(request, {
         command: options.command,
         homePath,
         port,
         extraEnv: options.extraEnv,
       });
-      const binds = [`${request.home}:${homePath}:rw`, ...(options.binds ?? [])];
+      const binds = [
+        `${request.home}:${homePath}:rw`,
+        `${socket.dir}:${CONTAINER_SOCKET_DIR}:rw`,
+        ...(options.binds ?? []),
+      ];
       if (options.secretsDir) {
         secretDir = join(options.secretsDir, containerName);
         await mkdir(secretDir, { recursive: true, mode: 0o700 });
-        await writeFile(join(secretDir, 'token'), request.secret, { mode: 0o600 });
+        await writeFile(join(secretDir, 'token'), request.secret, { mode: 0o400 });
+        // The server reads it as the container's user; nobody else on the host can.
+        await chown(join(secretDir, 'token'), CONTAINER_USER.uid, CONTAINER_USER.gid);
+        await chown(secretDir, CONTAINER_USER.uid, CONTAINER_USER.gid);
         binds.push(`${secretDir}:${TOKEN_MOUNT}:ro`);
         delete env.JUPYTER_TOKEN;
         env.JUPYTER_TOKEN_FILE = `${TOKEN_MOUNT}/token`;
@@ -122,7 +148,6 @@ export function createDockerSpawner(options: DockerSpawnerOptions): Spawner {
           env,
           workingDir: homePath,
           labels: serverLabels(instance, request.userName, request.serverName, options.labels),
-          port,
           binds,
         },
         limits,
@@ -133,10 +158,10 @@ export function createDockerSpawner(options: DockerSpawnerOptions): Spawner {
       await container.start();
       await watchLaunch(containerId, request, signal);
       context.progress({ progress: 40, message: 'Your container is running' });
-      const state: DockerState = { containerId, containerName, port, secretDir };
-      return { url: `http://127.0.0.1:${port}`, state: { ...state } };
+      const state: DockerState = { containerId, containerName, secretDir, socketDir };
+      return { url: socket.url, state: { ...state } };
     } catch (err) {
-      await discardServer(docker, { containerId, secretDir });
+      await discardServer(docker, { containerId, secretDir, socketDir });
       if (isSifuError(err)) throw err;
       throw spawnFailed(`creating container ${containerName}: ${String(err)}`, err);
     }
@@ -215,9 +240,9 @@ export function createDockerSpawner(options: DockerSpawnerOptions): Spawner {
       .filter((c) => !c.Labels[LABEL_POOL])
       .map((c) => {
         const name = (c.Names[0] ?? '').replace(/^\//, '');
-        const port = Number(c.Labels[LABEL_PORT] ?? 0) || 1;
         const secretDir = options.secretsDir ? join(options.secretsDir, name) : null;
-        const state: DockerState = { containerId: c.Id, containerName: name, port, secretDir };
+        // The socket directory is named by (user, server): an orphan's may be a live server's by now.
+        const state: DockerState = { containerId: c.Id, containerName: name, secretDir, socketDir: null };
         return {
           userName: c.Labels[LABEL_USER] ?? '',
           serverName: c.Labels[LABEL_SERVER] ?? '',
@@ -241,6 +266,7 @@ export function createDockerSpawner(options: DockerSpawnerOptions): Spawner {
     limits,
     instance,
     homePath,
+    runDir: options.runDir,
     labels: options.labels,
     log: options.log?.child({ component: 'pool' }),
   });

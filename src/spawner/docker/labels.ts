@@ -7,8 +7,6 @@ export const LABEL_MANAGED = 'sifu.managed';
 export const LABEL_INSTANCE = 'sifu.instance';
 export const LABEL_USER = 'sifu.user';
 export const LABEL_SERVER = 'sifu.server';
-/** The server's port on 127.0.0.1 (host network), for `list`. */
-export const LABEL_PORT = 'sifu.port';
 /** Set on warm-pool servers (value: the server's slot); they keep it once claimed. */
 export const LABEL_POOL = 'sifu.pool';
 

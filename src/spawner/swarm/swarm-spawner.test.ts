@@ -13,6 +13,7 @@ import {
   removeLabelled,
   TEST_LABEL,
 } from '../../../test/support/docker.js';
+import { CONTAINER_USER } from '../container-security.js';
 import { spawnerContract } from '../contract.case.js';
 import type { Started } from '../spawner.js';
 import { createSwarmSpawner, type SwarmSpawnerOptions } from './swarm-spawner.js';
@@ -20,15 +21,21 @@ import { createSwarmSpawner, type SwarmSpawnerOptions } from './swarm-spawner.js
 const run = randomBytes(4).toString('hex');
 const docker = new Docker();
 let image = '';
+let runDir = '';
 
 before(async () => {
   image = await dockerForTests({ swarm: true });
+  runDir = await mkdtemp(join(tmpdir(), 'sifu-swarm-run-'));
 });
-after(() => removeLabelled(docker, `${TEST_LABEL}=${run}`));
+after(async () => {
+  await removeLabelled(docker, `${TEST_LABEL}=${run}`);
+  await rm(runDir, { recursive: true, force: true });
+});
 
 const make = (options: Partial<SwarmSpawnerOptions> & { command: string }) =>
   createSwarmSpawner({
     image,
+    runDir,
     instance: `test-${run}`,
     labels: { [TEST_LABEL]: run },
     mounts: [{ source: DOUBLES_DIR, target: DOUBLES_MOUNT, readOnly: true }],
@@ -59,10 +66,11 @@ async function serviceArgv(started: Started): Promise<string[]> {
 spawnerContract('swarm', ({ command }) => make({ command }), {
   commands: contractCommands(),
   readArgv: serviceArgv,
+  homeOwner: CONTAINER_USER,
 });
 
 describe('swarm spawner', () => {
-  it('creates a labelled service with limits and placement, the token as a Swarm secret', async (t) => {
+  it('creates a labelled, confined service with limits and placement, alone on its own internal network, the token as a Swarm secret', async (t) => {
     const spawner = make({ command: contractCommands().fast, constraints: ['node.role==manager'] });
     const home = await mkdtemp(join(tmpdir(), 'sifu-swarm-home-'));
     t.after(() => rm(home, { recursive: true, force: true }));
@@ -77,6 +85,19 @@ describe('swarm spawner', () => {
     assert.equal(info.Spec.Labels['sifu.user'], 'tove');
     assert.deepEqual(spec.Placement.Constraints, ['node.role==manager']);
     assert.equal(spec.Resources.Limits.MemoryBytes, 512 * 1024 * 1024);
+    assert.equal(spec.Resources.Limits.Pids, 1024);
+    assert.equal(spec.ContainerSpec.User, '1000:1000', 'never root');
+    assert.equal(spec.ContainerSpec.ReadOnly, true);
+    assert.deepEqual(spec.ContainerSpec.CapabilityDrop, ['ALL']);
+    assert.match(started.url, /^unix:\//, 'routed to the socket on the host');
+    const networkId = started.state.networkId as string;
+    const network = await docker.getNetwork(networkId).inspect();
+    assert.equal(network.Internal, true, 'an internal network: no gateway, no route out');
+    assert.deepEqual(
+      spec.Networks.map((n: { Target: string }) => n.Target),
+      [networkId],
+      'on that network only',
+    );
     assert.ok(!JSON.stringify(info).includes(secret), 'the token is not in the service spec');
     const listed = await spawner.list?.();
     assert.deepEqual(
@@ -89,5 +110,6 @@ describe('swarm spawner', () => {
       filters: JSON.stringify({ label: [`${TEST_LABEL}=${run}`] }),
     });
     assert.equal(secrets.length, 0, 'the secret went with the service');
+    await assert.rejects(docker.getNetwork(networkId).inspect(), 'the network went with the service');
   });
 });

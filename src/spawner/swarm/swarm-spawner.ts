@@ -2,18 +2,13 @@ import { randomBytes } from 'node:crypto';
 import Docker from 'dockerode';
 import { isSifuError, SifuError } from '../../errors.js';
 import { cancelledError, sleep } from '../cancelled.js';
-import { checkContainerCommand, containerServer } from '../container-server.js';
+import { CONTAINER_USER, checkEgressNetwork, DEFAULT_PIDS_LIMIT } from '../container-security.js';
+import { CONTAINER_SOCKET_DIR, checkContainerCommand, containerServer } from '../container-server.js';
 import { DEFAULT_HOME_PATH } from '../docker/docker-spawner.js';
 import { demuxLogs, isNotFound } from '../docker/engine.js';
-import {
-  engineName,
-  instanceFilter,
-  LABEL_PORT,
-  LABEL_SERVER,
-  LABEL_USER,
-  serverLabels,
-} from '../docker/labels.js';
+import { engineName, instanceFilter, LABEL_SERVER, LABEL_USER, serverLabels } from '../docker/labels.js';
 import { pickFreePort } from '../local/free-port.js';
+import { makeServerSocketDir, removeServerSocketDir } from '../server-socket.js';
 import type { PollResult, Spawner, StartContext, Started, StartRequest } from '../spawner.js';
 import { type SwarmState, TERMINAL_TASK_STATES, toSwarmState } from './swarm-state.js';
 
@@ -24,6 +19,19 @@ export interface SwarmSpawnerOptions {
   homePath?: string;
   memoryBytes?: number;
   cpus?: number;
+  /** Most processes and threads of one task's container (default 1024). */
+  pidsLimit?: number;
+  /**
+   * `spawner.docker.network`: a network the operator made for learners' egress, which every service
+   * joins. Undefined (the default): each service gets an internal overlay network of its own, on which it
+   * is alone (Swarm cannot attach a service to `none`).
+   */
+  network?: string;
+  /**
+   * Host directory of the servers' socket directories (`<dataDir>/run`), bind-mounted into the task: the
+   * task must run on the node Sifu runs on (see docs/security.md).
+   */
+  runDir: string;
   /** Swarm placement constraints, e.g. `node.labels.sifu==notebooks`. */
   constraints?: string[];
   /** Token as a Swarm secret (default true); false passes it in `JUPYTER_TOKEN`. */
@@ -45,16 +53,22 @@ interface TaskView {
 }
 
 const TOKEN_FILE = 'sifu-token';
+const SWARM_RUNTIME_DIR = '/tmp/sifu-runtime';
+/** Label naming the network Sifu made for a service (absent on services of the operator's network). */
+const LABEL_NETWORK = 'sifu.network';
 /** How long `stop` waits for the tasks to be down beyond the grace period. */
 const STOP_SLACK_MS = 15_000;
 
 /**
  * The `swarm` backend: each server a Swarm service of one replica (no restart: a dead server is reported,
- * not silently replaced), on the host network, with placement constraints and resource limits. The home is
- * a bind mount of the storage root's user directory, which must be the same shared mount (EFS/NFS) on
- * every node. The token is a Swarm secret, mounted as a file, read by Jupyter through JUPYTER_TOKEN_FILE.
+ * not silently replaced), confined as `docker`'s containers are (an unprivileged user, no capabilities, a
+ * read-only image, memory, CPU and process limits), alone on an internal network of its own, the server
+ * on a unix socket in a directory bind-mounted from Sifu's host, with placement constraints. The home is a
+ * bind mount of the storage root's user directory, which must be the same shared mount (EFS/NFS) on every
+ * node. The token is a Swarm secret, mounted as a file, read by Jupyter through JUPYTER_TOKEN_FILE.
  */
 export function createSwarmSpawner(options: SwarmSpawnerOptions): Spawner {
+  checkEgressNetwork(options.network);
   const docker = new Docker({ socketPath: options.socketPath ?? '/var/run/docker.sock' });
   const homePath = options.homePath ?? DEFAULT_HOME_PATH;
   const instance = options.instance ?? 'default';
@@ -87,13 +101,13 @@ export function createSwarmSpawner(options: SwarmSpawnerOptions): Spawner {
     if (signal.aborted) throw cancelledError(signal);
     const suffix = randomBytes(4).toString('hex');
     const serviceName = engineName('sifu', request.userName, request.serverName, suffix);
+    // No network reaches the server, so no port is ever used; commands that still name one get a number.
     const port = await pickFreePort();
-    const labels = {
-      ...serverLabels(instance, request.userName, request.serverName, options.labels),
-      [LABEL_PORT]: String(port),
-    };
+    const labels = serverLabels(instance, request.userName, request.serverName, options.labels);
     let secretId: string | null = null;
     let serviceId: string | undefined;
+    let networkId: string | null = null;
+    let socketDir: string | null = null;
     const cleanup = async (): Promise<void> => {
       if (serviceId)
         await docker
@@ -101,8 +115,12 @@ export function createSwarmSpawner(options: SwarmSpawnerOptions): Spawner {
           .remove()
           .catch(() => {});
       if (secretId) await removeSecretWhenFree(secretId);
+      if (networkId) await removeNetworkWhenFree(networkId);
+      if (socketDir) await removeServerSocketDir(socketDir);
     };
     try {
+      const socket = await makeServerSocketDir(options.runDir, request, CONTAINER_USER);
+      socketDir = socket.dir;
       const { env, argv } = containerServer(request, {
         command: options.command,
         homePath,
@@ -121,14 +139,27 @@ export function createSwarmSpawner(options: SwarmSpawnerOptions): Spawner {
         secrets.push({
           SecretID: secretId,
           SecretName: `${serviceName}-token`,
-          File: { Name: TOKEN_FILE, UID: '0', GID: '0', Mode: 0o400 },
+          File: {
+            Name: TOKEN_FILE,
+            UID: String(CONTAINER_USER.uid),
+            GID: String(CONTAINER_USER.gid),
+            Mode: 0o400,
+          },
         });
         delete env.JUPYTER_TOKEN;
         env.JUPYTER_TOKEN_FILE = `/run/secrets/${TOKEN_FILE}`;
       }
+      // Swarm's tmpfs takes no owner and keeps the image's root-only /run/sifu: Jupyter makes its
+      // runtime directory (0700) in the tmpfs /tmp instead.
+      env.JUPYTER_RUNTIME_DIR = SWARM_RUNTIME_DIR;
+      let network = options.network;
+      if (network === undefined) {
+        networkId = await createLoneNetwork(`${serviceName}-net`, labels);
+        network = networkId;
+      }
       const service = await docker.createService({
         Name: serviceName,
-        Labels: labels,
+        Labels: networkId ? { ...labels, [LABEL_NETWORK]: networkId } : labels,
         TaskTemplate: {
           ContainerSpec: {
             Image: options.image,
@@ -136,10 +167,17 @@ export function createSwarmSpawner(options: SwarmSpawnerOptions): Spawner {
             Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
             Dir: homePath,
             Labels: labels,
+            User: `${CONTAINER_USER.uid}:${CONTAINER_USER.gid}`,
+            ReadOnly: true,
+            CapabilityDrop: ['ALL'],
+            // Honoured by engines from API 1.44 on; older ones ignore it (docs/security.md).
+            Privileges: { NoNewPrivileges: true },
             Init: true,
             StopGracePeriod: defaultGraceMs * 1e6,
             Mounts: [
               { Type: 'bind', Source: request.home, Target: homePath, ReadOnly: false },
+              { Type: 'bind', Source: socket.dir, Target: CONTAINER_SOCKET_DIR, ReadOnly: false },
+              { Type: 'tmpfs', Target: '/tmp', TmpfsOptions: { Mode: 0o1777 } },
               ...(options.mounts ?? []).map((m) => ({
                 Type: 'bind',
                 Source: m.source,
@@ -153,18 +191,21 @@ export function createSwarmSpawner(options: SwarmSpawnerOptions): Spawner {
             Limits: {
               MemoryBytes: options.memoryBytes || undefined,
               NanoCPUs: options.cpus ? Math.round(options.cpus * 1e9) : undefined,
+              Pids: options.pidsLimit ?? DEFAULT_PIDS_LIMIT,
             },
           },
           RestartPolicy: { Condition: 'none', MaxAttempts: 0 },
           Placement: { Constraints: options.constraints ?? [] },
-          Networks: [{ Target: 'host' }],
+          Networks: [{ Target: network }],
         },
         Mode: { Replicated: { Replicas: 1 } },
+        // No virtual IP (and so no load-balancer endpoint on the network): nothing to reach but the task.
+        EndpointSpec: { Mode: 'dnsrr' },
       } as unknown as Docker.CreateServiceOptions);
       serviceId = (service as unknown as { id: string }).id;
       await waitForTask(serviceId, request, context);
-      const state: SwarmState = { serviceId, serviceName, port, secretId };
-      return { url: `http://127.0.0.1:${port}`, state: { ...state } };
+      const state: SwarmState = { serviceId, serviceName, secretId, networkId, socketDir };
+      return { url: socket.url, state: { ...state } };
     } catch (err) {
       await cleanup();
       if (isSifuError(err)) throw err;
@@ -266,6 +307,37 @@ export function createSwarmSpawner(options: SwarmSpawnerOptions): Spawner {
       if (!isNotFound(err)) throw err;
     }
     if (state.secretId) await removeSecretWhenFree(state.secretId);
+    if (state.networkId) await removeNetworkWhenFree(state.networkId);
+    if (state.socketDir) await removeServerSocketDir(state.socketDir);
+  }
+
+  /**
+   * An internal overlay network for one service: no gateway, so no route to the host, the metadata
+   * address or the internet, and no other member. Swarm has no `none` for services (moby#44403).
+   */
+  async function createLoneNetwork(name: string, labels: Record<string, string>): Promise<string> {
+    const created = (await docker.createNetwork({
+      Name: name,
+      Driver: 'overlay',
+      Internal: true,
+      Attachable: false,
+      CheckDuplicate: true,
+      Labels: labels,
+    })) as unknown as { id: string };
+    return created.id;
+  }
+
+  /** A network still in use by a service's ending task cannot be removed yet: retry briefly. */
+  async function removeNetworkWhenFree(networkId: string): Promise<void> {
+    for (let attempt = 0; attempt < 50; attempt += 1) {
+      try {
+        await docker.getNetwork(networkId).remove();
+        return;
+      } catch (err) {
+        if (isNotFound(err)) return;
+        await sleep(100);
+      }
+    }
   }
 
   /** A secret in use by a service being removed cannot be removed yet: retry briefly. */
@@ -294,8 +366,10 @@ export function createSwarmSpawner(options: SwarmSpawnerOptions): Spawner {
       const state: SwarmState = {
         serviceId: s.ID as string,
         serviceName: s.Spec?.Name ?? '',
-        port: Number(labels[LABEL_PORT] ?? 0) || 1,
         secretId: secret ?? null,
+        networkId: labels[LABEL_NETWORK] ?? null,
+        // Named by (user, server): an orphan's may be a live server's by now; the next start renews it.
+        socketDir: null,
       };
       return {
         userName: labels[LABEL_USER] ?? '',

@@ -1,11 +1,13 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chown, mkdir, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { basename, dirname, join } from 'node:path';
 import type Docker from 'dockerode';
 import { assetPath } from '../../assets.js';
 import { sleep } from '../../cancelled.js';
-import { pickFreePort } from '../../local/free-port.js';
+import { CONTAINER_RUNTIME_DIR, CONTAINER_USER } from '../../container-security.js';
+import { CONTAINER_SOCKET_DIR } from '../../container-server.js';
+import { makeServerSocketDir, SERVER_SOCKET_NAME, serverSocketKey } from '../../server-socket.js';
 import type { Started, StartRequest } from '../../spawner.js';
 import type { DockerState } from '../docker-state.js';
 import { demuxLogs } from '../engine.js';
@@ -22,8 +24,10 @@ export interface PoolServer {
   containerId: string;
   containerName: string;
   slotDir: string;
-  /** Where the server listens (127.0.0.1), chosen when the pool server was made. */
-  port: number;
+  /** Host directory of its unix socket, made with the slot: a claim routes to `socketPath`. */
+  socketDir: string;
+  /** Where the server listens, on the host. */
+  socketPath: string;
   /** Its placeholder base URL until the claim, `/sifu-pool-<slot>/`. */
   poolBaseUrl: string;
   /** Its token until the claim: Sifu's secret, gone with the claim. */
@@ -40,6 +44,8 @@ export interface PoolServerSettings {
   homePath: string;
   /** Host directory of the slots (a shared mount, `slots.ts`). */
   slotsDir: string;
+  /** Host directory of servers' socket directories (the docker spawner's `runDir`). */
+  runDir: string;
   /** Bound on one pool server becoming claimable. */
   warmTimeoutMs: number;
 }
@@ -47,10 +53,24 @@ export interface PoolServerSettings {
 const CLAIM_MOUNT = '/run/sifu-claim';
 const LAUNCHER_MOUNT = '/sifu-pool';
 
+/** The user no learner can be (not a valid name) whose "server" is a slot: keys a pool socket directory. */
+const POOL_SOCKET_OWNER = '~pool';
+
+/** The socket directory of a slot's server (made by `warmPoolServer`). */
+export function poolSocketDir(runDir: string, slot: string): string {
+  return join(runDir, serverSocketKey(POOL_SOCKET_OWNER, slot));
+}
+
+/** Writes a file only the container's user can read (the server reads it; the learner cannot change it). */
+async function writeForContainer(path: string, content: string): Promise<void> {
+  await writeFile(path, content, { mode: 0o400 });
+  await chown(path, CONTAINER_USER.uid, CONTAINER_USER.gid);
+}
+
 /**
- * Makes a pool server: its slot (an empty `home/`, and `ctl/` holding the pool token), a container running
- * the launcher (`assets/warm-pool/`, mounted read-only), and resolves once it is claimable. On failure
- * removes what it made and rejects.
+ * Makes a pool server: its slot (an empty `home/`, and `ctl/` holding the pool token), its socket
+ * directory, a container running the launcher (`assets/warm-pool/`, mounted read-only), and resolves once
+ * it is claimable. On failure removes what it made and rejects.
  */
 export async function warmPoolServer(settings: PoolServerSettings): Promise<PoolServer> {
   const { docker, homePath } = settings;
@@ -61,12 +81,21 @@ export async function warmPoolServer(settings: PoolServerSettings): Promise<Pool
   const poolBaseUrl = `/sifu-pool-${slot}/`;
   await mkdir(join(slotDir, 'home'), { recursive: true, mode: 0o700 });
   await mkdir(ctl, { recursive: true, mode: 0o700 });
-  await writeFile(join(ctl, 'token'), poolToken, { mode: 0o600 });
-  const port = await pickFreePort();
   const containerName = `sifu-pool-${slot}`;
   const launcher = assetPath('warm-pool/warm-launcher.py');
   let containerId: string | undefined;
+  let socketDir: string | undefined;
   try {
+    // The container's user owns the empty mount point (its root until the claim) and reads `ctl/`.
+    await chown(join(slotDir, 'home'), CONTAINER_USER.uid, CONTAINER_USER.gid);
+    await chown(ctl, CONTAINER_USER.uid, CONTAINER_USER.gid);
+    await writeForContainer(join(ctl, 'token'), poolToken);
+    const socket = await makeServerSocketDir(
+      settings.runDir,
+      { userName: POOL_SOCKET_OWNER, serverName: slot },
+      CONTAINER_USER,
+    );
+    socketDir = socket.dir;
     const container = await createServerContainer(
       docker,
       {
@@ -76,17 +105,17 @@ export async function warmPoolServer(settings: PoolServerSettings): Promise<Pool
         env: {
           HOME: homePath,
           SIFU_SERVER_ROOT: homePath,
-          JUPYTER_RUNTIME_DIR: '/run/sifu',
-          SIFU_SERVER_PORT: String(port),
+          JUPYTER_RUNTIME_DIR: CONTAINER_RUNTIME_DIR,
+          SIFU_SERVER_SOCKET: `${CONTAINER_SOCKET_DIR}/${SERVER_SOCKET_NAME}`,
           SIFU_POOL_BASE_URL: poolBaseUrl,
           SIFU_CLAIM_TOKEN_FILE: `${CLAIM_MOUNT}/token`,
           SIFU_CLAIM_SECRET_FILE: `${CLAIM_MOUNT}/secret`,
         },
         workingDir: '/',
         labels: poolLabels(settings.instance, slot, settings.labels),
-        port,
         binds: [
           `${join(slotDir, 'home')}:${homePath}:rw,rslave`,
+          `${socket.dir}:${CONTAINER_SOCKET_DIR}:rw`,
           `${ctl}:${CLAIM_MOUNT}:ro`,
           `${dirname(launcher)}:${LAUNCHER_MOUNT}:ro`,
         ],
@@ -95,11 +124,19 @@ export async function warmPoolServer(settings: PoolServerSettings): Promise<Pool
     );
     containerId = container.id;
     await container.start();
-    const server = { containerId, containerName, slotDir, port, poolBaseUrl, poolToken };
+    const server = {
+      containerId,
+      containerName,
+      slotDir,
+      socketDir: socket.dir,
+      socketPath: socket.path,
+      poolBaseUrl,
+      poolToken,
+    };
     await waitClaimable(docker, server, settings.warmTimeoutMs);
     return server;
   } catch (err) {
-    await discardServer(docker, { containerId, slotDir });
+    await discardServer(docker, { containerId, slotDir, socketDir });
     throw err;
   }
 }
@@ -142,7 +179,7 @@ export async function claimPoolServer(
   timeoutMs: number,
 ): Promise<Started> {
   await writeFile(join(server.slotDir, 'claimed'), `${request.userName}\n`);
-  await writeFile(join(server.slotDir, 'ctl', 'secret'), request.secret, { mode: 0o600 });
+  await writeForContainer(join(server.slotDir, 'ctl', 'secret'), request.secret);
   await mountHome(server.slotDir, request.home);
   const nonce = randomBytes(16).toString('hex');
   const answer = await poolRequest(server, 'POST', `${server.poolBaseUrl}sifu-claim`, {
@@ -164,11 +201,11 @@ export async function claimPoolServer(
   const state: DockerState = {
     containerId: server.containerId,
     containerName: server.containerName,
-    port: server.port,
     secretDir: null,
+    socketDir: server.socketDir,
     slotDir: server.slotDir,
   };
-  return { url: `http://127.0.0.1:${server.port}`, state: { ...state } };
+  return { url: `unix:${server.socketPath}`, state: { ...state } };
 }
 
 /**
@@ -184,8 +221,9 @@ function poolRequest(
   const none = { status: 0, body: '' };
   return new Promise((resolve) => {
     const req = httpRequest({
-      host: '127.0.0.1',
-      port: server.port,
+      socketPath: server.socketPath,
+      // What the proxy sends a server on a socket; Jupyter refuses a Host it does not take for local.
+      host: 'localhost',
       path,
       method,
       agent: false,

@@ -6,7 +6,13 @@ import { sleep } from '../../cancelled.js';
 import type { Started, StartRequest } from '../../spawner.js';
 import { LABEL_INSTANCE, LABEL_POOL, LABEL_USER } from '../labels.js';
 import { discardServer } from '../server-container.js';
-import { claimPoolServer, type PoolServer, type PoolServerSettings, warmPoolServer } from './pool-server.js';
+import {
+  claimPoolServer,
+  type PoolServer,
+  type PoolServerSettings,
+  poolSocketDir,
+  warmPoolServer,
+} from './pool-server.js';
 import { ensureSharedMount, releaseSharedMount } from './slots.js';
 
 /** `spawner.pool.*`, and the pool's timings (defaults for production; tests may shorten them). */
@@ -66,10 +72,12 @@ export class WarmPool {
     });
     for (const c of leftovers) {
       if (c.Labels[LABEL_USER]) continue;
-      const slotDir = join(slotsDir, c.Labels[LABEL_POOL] ?? '');
+      const slot = c.Labels[LABEL_POOL] ?? '';
+      const slotDir = join(slotsDir, slot);
       // A claimed one is a learner's server, the store's business; only idle ones are ours to remove.
       if (existsSync(join(slotDir, 'claimed'))) continue;
-      await discardServer(docker, { containerId: c.Id, slotDir });
+      const socketDir = slot ? poolSocketDir(this.options.runDir, slot) : undefined;
+      await discardServer(docker, { containerId: c.Id, slotDir, socketDir });
     }
     this.running = true;
     this.refill();

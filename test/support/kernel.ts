@@ -1,0 +1,59 @@
+import { randomBytes } from 'node:crypto';
+import WebSocket from 'ws';
+import type { Client } from './sifu.js';
+
+/**
+ * Runs `code` in a new kernel of `user`'s server, as the learner's browser would: the kernel made through
+ * the proxied REST API, the code sent over the proxied channels WebSocket with the learner's cookies.
+ * Resolves with the result's text/plain (or `error: <evalue>`).
+ */
+export async function runInKernel(
+  sifu: { notebookUrl: string },
+  client: Client,
+  user: string,
+  code: string,
+): Promise<string> {
+  const nb = sifu.notebookUrl;
+  const created = await client.request(`${nb}/user/${user}/api/kernels`, {
+    method: 'POST',
+    headers: { origin: nb, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'python3' }),
+  });
+  if (created.status !== 201) throw new Error(`kernel start: ${created.status} ${await created.text()}`);
+  const kernel = (await created.json()) as { id: string };
+  const msgId = randomBytes(8).toString('hex');
+  const message = {
+    header: {
+      msg_id: msgId,
+      msg_type: 'execute_request',
+      username: user,
+      session: randomBytes(8).toString('hex'),
+      version: '5.3',
+    },
+    parent_header: {},
+    metadata: {},
+    content: { code, silent: false, store_history: false, user_expressions: {}, allow_stdin: false },
+    channel: 'shell',
+    buffers: [],
+  };
+  const ws = new WebSocket(`${nb.replace('http', 'ws')}/user/${user}/api/kernels/${kernel.id}/channels`, {
+    headers: { cookie: client.cookieHeader(), origin: nb },
+  });
+  return new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no execute_result within 60 s')), 60_000);
+    ws.on('error', reject);
+    ws.on('open', () => ws.send(JSON.stringify(message)));
+    ws.on('message', (data) => {
+      const msg = JSON.parse(String(data)) as {
+        msg_type: string;
+        parent_header: { msg_id?: string };
+        content: { data?: Record<string, string>; evalue?: string };
+      };
+      if (msg.parent_header.msg_id !== msgId) return;
+      if (msg.msg_type === 'execute_result' || msg.msg_type === 'error') {
+        clearTimeout(timer);
+        resolve(msg.content.data?.['text/plain'] ?? `error: ${msg.content.evalue}`);
+      }
+    });
+  }).finally(() => ws.close());
+}
