@@ -35,10 +35,13 @@ after(async () => {
 
 test('SIGKILL of Sifu loses nothing: servers keep running, are re-adopted, none started twice', async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'sifu-restart-'));
+  const notebookPort = await freePort();
   const env = {
     SIFU_DATA_DIR: dataDir,
     SIFU_HUB_PORT: String(await freePort()),
-    SIFU_NOTEBOOK_PORT: String(await freePort()),
+    SIFU_NOTEBOOK_PORT: String(notebookPort),
+    // One shared origin on 127.0.0.1: Node's clients do not resolve the per-user *.localhost names.
+    SIFU_NOTEBOOK_PUBLIC_URL: `http://127.0.0.1:${notebookPort}`,
     SIFU_ADMIN_TOKEN: ADMIN_TOKEN,
   };
   const sifu = {

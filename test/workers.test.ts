@@ -48,10 +48,13 @@ after(async () => {
 
 test('sifu serve with 2 workers: both serve, a learner signs in and works whichever worker answers', async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'sifu-workers-'));
+  const notebookPort = await freePort();
   const env = {
     SIFU_DATA_DIR: dataDir,
     SIFU_HUB_PORT: String(await freePort()),
-    SIFU_NOTEBOOK_PORT: String(await freePort()),
+    SIFU_NOTEBOOK_PORT: String(notebookPort),
+    // One shared origin on 127.0.0.1: Node's clients do not resolve the per-user *.localhost names.
+    SIFU_NOTEBOOK_PUBLIC_URL: `http://127.0.0.1:${notebookPort}`,
     SIFU_ADMIN_TOKEN: ADMIN_TOKEN,
     SIFU_WORKERS: '2',
     SIFU_SPAWNER_COMMAND: `${FAKE_SERVER} fast`,

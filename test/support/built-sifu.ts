@@ -41,6 +41,8 @@ export async function startBuiltSifu(
       SIFU_ADMIN_TOKEN: BUILT_ADMIN_TOKEN,
       SIFU_HUB_PORT: String(hubPort),
       SIFU_NOTEBOOK_PORT: String(notebookPort),
+      // One shared origin on 127.0.0.1: Node's clients do not resolve the per-user *.localhost names.
+      SIFU_NOTEBOOK_PUBLIC_URL: `http://127.0.0.1:${notebookPort}`,
       SIFU_LOG_LEVEL: 'warn',
       ...env,
     },
