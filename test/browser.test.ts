@@ -16,7 +16,12 @@ const emptyNotebook = {
 let sifu: TestSifu;
 let browser: Browser;
 before(async () => {
-  sifu = await startTestSifu({ command: JUPYTER, overrides: { spawner: { startTimeout: 90 } } });
+  // Per-user origins on localhost and the hub on 127.0.0.1, as `make run` serves them by default.
+  sifu = await startTestSifu({
+    command: JUPYTER,
+    userOrigins: true,
+    overrides: { spawner: { startTimeout: 90 } },
+  });
   // The learner's home already holds a notebook (as a course copy will, later).
   await mkdir(join(sifu.dataDir, 'homes/ada'), { recursive: true });
   await writeFile(join(sifu.dataDir, 'homes/ada/lesson.ipynb'), JSON.stringify(emptyNotebook));
@@ -34,11 +39,12 @@ test('a learner signs in, lands in the notebook UI, runs a cell and sees its out
   await page.goto(`${sifu.hubUrl}/hub/login`);
   await page.getByLabel('User name').fill('ada');
   await page.getByRole('button', { name: 'Sign in' }).click();
-  // Through the spawn page (live progress) into Jupyter's tree, on the notebook origin.
-  await page.waitForURL(`${sifu.notebookUrl}/user/ada/tree**`, { timeout: 90_000 });
+  // Through the spawn page (live progress) into Jupyter's tree, on ada's own origin.
+  const ada = sifu.notebookUrl.replace('//localhost:', '//ada.localhost:');
+  await page.waitForURL(`${ada}/user/ada/tree**`, { timeout: 90_000 });
   await page.getByRole('link', { name: 'lesson.ipynb' }).waitFor();
 
-  await page.goto(`${sifu.notebookUrl}/user/ada/notebooks/lesson.ipynb`);
+  await page.goto(`${ada}/user/ada/notebooks/lesson.ipynb`);
   // Typing before the kernel is connected is fine: notebook 6 queues the execution.
   await page.locator('.CodeMirror').first().click();
   await page.keyboard.type('6*7');
