@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts a loopback-only dockerd for tests and `sifu image build`, unless one already answers.
-# Idempotent. No bridge, no iptables: containers run with host networking bound to 127.0.0.1.
+# Idempotent. No bridge, no iptables: server containers have no network (servers listen on unix sockets).
 #   scripts/start-dockerd.sh          start (or reuse) dockerd
 #   scripts/start-dockerd.sh swarm    also `docker swarm init` on 127.0.0.1 (single node)
 set -euo pipefail

@@ -89,6 +89,39 @@ describe('docker spawner', () => {
     );
   });
 
+  it('refuses an egress network that is the host, the default bridge or another container', () => {
+    for (const network of ['host', 'bridge', 'default', 'none', 'container:abc'])
+      assert.throws(
+        () => make({ command: contractCommands().fast, network }),
+        (err: { code?: string }) => err.code === 'SIFU_ERR_CONFIG',
+        network,
+      );
+  });
+
+  it("joins the operator's egress network when one is named, and is still routed to its socket", async (t) => {
+    // A network this test makes, internal: nothing leaves it.
+    const name = `sifu-test-egress-${run}`;
+    const network = await docker.createNetwork({
+      Name: name,
+      Internal: true,
+      Labels: { [TEST_LABEL]: run },
+      // Pinned, so that it is never given the default bridge's 172.17/16.
+      IPAM: { Config: [{ Subnet: '172.31.254.0/28' }] },
+    });
+    t.after(() => network.remove().catch(() => {}));
+    const spawner = make({ command: contractCommands().fast, network: name });
+    const home = await mkdtemp(join(tmpdir(), 'sifu-docker-home-'));
+    t.after(() => rm(home, { recursive: true, force: true }));
+    const started = await spawner.start(
+      { userName: 'eve', serverName: '', baseUrl: '/user/eve/', secret: 'e'.repeat(32), home },
+      { progress: () => {}, signal: new AbortController().signal },
+    );
+    t.after(() => spawner.stop(started.state, { graceMs: 0 }));
+    const info = await docker.getContainer(containerIdOf(started)).inspect();
+    assert.equal(info.HostConfig.NetworkMode, name);
+    assert.match(started.url, /^unix:\//);
+  });
+
   it('fails the start with SIFU_ERR_SPAWN_FAILED and leaves nothing when the image is missing', async (t) => {
     const spawner = make({ command: contractCommands().fast, image: 'sifu/does-not-exist:never' });
     const home = await mkdtemp(join(tmpdir(), 'sifu-docker-home-'));
