@@ -9,7 +9,8 @@ need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 want() { for p in "$@"; do have "$p" || need+=("$p"); done; }
 
-want jupyter-notebook python3-ipykernel
+# bubblewrap: the local backend runs every server in a sandbox of its own (setpriv is util-linux, always there).
+want jupyter-notebook python3-ipykernel bubblewrap
 case "$what" in
   test) want chromium nginx postgresql git docker.io debootstrap ;;
   bench) want nginx jupyterhub wrk docker.io debootstrap ;;

@@ -61,9 +61,7 @@ export const DEFAULT_SPAWNER_COMMAND =
   'jupyter notebook --no-browser --sock=${SIFU_SERVER_SOCKET} ' +
   '--NotebookApp.base_url=${SIFU_SERVER_BASE_URL} --notebook-dir=${SIFU_SERVER_ROOT} ' +
   // The proxy enforces Origin, so Jupyter's own origin check (which sees the upstream Host) is relaxed.
-  '--NotebookApp.allow_origin=* --NotebookApp.quit_button=False ' +
-  // Until the local backend runs each server as a uid of its own, it runs them as Sifu's user.
-  '--allow-root';
+  '--NotebookApp.allow_origin=* --NotebookApp.quit_button=False';
 
 export const configTree = {
   hub: {
@@ -255,6 +253,38 @@ export const configTree = {
         z.string().min(1).optional(),
         undefined,
         "Egress for learners' code: the name of a Docker network the operator created (and firewalled: no host, no metadata address) that every server container joins. Default: none, containers have no network at all (docs/security.md). Never host or bridge.",
+      ),
+    },
+    local: {
+      uidBase: opt(
+        z.coerce.number().int().min(1000),
+        200_000,
+        "First uid of the range the `local` backend runs learners' servers as: each user gets one uid of it (recorded in the store, the same on every host), which owns their home. Choose a range no other account on any host uses.",
+      ),
+      uidCount: opt(
+        z.coerce.number().int().min(1),
+        100_000,
+        'How many uids the range of `spawner.local.uidBase` holds: the most users that can ever have a server.',
+      ),
+      memLimit: opt(
+        memSize,
+        2 * 2 ** 30,
+        'Memory limit of each `local` server and everything it starts (its cgroup), like 512M or 2G.',
+      ),
+      cpuLimit: opt(
+        z.coerce.number().positive(),
+        1,
+        'CPU limit of each `local` server (its cgroup), in CPUs, e.g. 1.5.',
+      ),
+      pidsLimit: opt(
+        z.coerce.number().int().min(16),
+        512,
+        'Most processes and threads of each `local` server (its cgroup): a fork bomb stays inside it.',
+      ),
+      readOnlyPaths: opt(
+        list.refine((paths) => paths.every((path) => path.startsWith('/')), 'must be absolute paths'),
+        [],
+        "Host paths a `local` server may read besides /usr and /etc, at the same path (e.g. /opt/conda for a Python of its own). Never Sifu's data directory or the storage root.",
       ),
     },
     pool: {

@@ -13,8 +13,11 @@ import type { StartSlots } from './start-slots.js';
 
 /** What the manager needs of storage; `Storage` in src/storage provides it. */
 export interface ServerHomes {
-  /** Creates the home if missing (right owner) and enforces the quota; returns its path. */
-  prepareLaunch(userName: string): Promise<string>;
+  /**
+   * Creates the home if missing (right owner: `owner` when given, the server's own uid) and enforces the
+   * quota; returns its path.
+   */
+  prepareLaunch(userName: string, owner?: { uid: number; gid: number }): Promise<string>;
   /** Where a home is: the path the backend is given (`<storage root>/<user>`). */
   readonly homes: Pick<Homes, 'homeOf'>;
   readonly lease: Pick<HomeLease, 'acquire' | 'renew' | 'release'>;
@@ -58,6 +61,26 @@ export async function claimServer(
   return (await store.claimServer(record)) ? record : undefined;
 }
 
+/** The uid the user's servers run as, for a backend that asks for one (`Spawner.uidRange`). */
+async function serverIdentity(
+  store: Store,
+  spawner: Spawner,
+  userName: string,
+): Promise<{ uid: number; gid: number } | undefined> {
+  if (!spawner.uidRange) return undefined;
+  const uid = await store.uidOf(userName, spawner.uidRange);
+  if (uid === null) {
+    throw new SifuError(
+      'SIFU_ERR_SPAWN_FAILED',
+      'Your server could not be started. Please contact course staff.',
+      {
+        logDetail: `no uid left for ${userName}: spawner.local.uidCount (${spawner.uidRange.count}) uids from ${spawner.uidRange.base} are all taken`,
+      },
+    );
+  }
+  return { uid, gid: uid };
+}
+
 /** One claimed start in this process. */
 export interface ClaimedStart {
   record: ServerRecord;
@@ -96,7 +119,8 @@ export async function startServer(options: StartOptions, start: ClaimedStart): P
   let releaseSlot: (() => void) | undefined;
   try {
     emit({ progress: 5, message: 'Preparing your files' });
-    await homes.prepareLaunch(userName);
+    const identity = await serverIdentity(store, spawner, userName);
+    await homes.prepareLaunch(userName, identity);
     // One writer per home, across processes and hosts: taken before anything starts.
     if (!(await homes.lease.acquire(userName, HomeLease.holderOf(record)))) {
       throw new SifuError(
@@ -112,6 +136,7 @@ export async function startServer(options: StartOptions, start: ClaimedStart): P
       baseUrl: baseUrlOf(userName, serverName),
       secret: record.secret,
       home: homes.homes.homeOf(userName),
+      ...(identity ? { identity } : {}),
     };
     // The one place a warm server is claimed.
     const warm = await options.claimWarmServer?.(request);

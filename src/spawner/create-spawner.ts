@@ -44,6 +44,14 @@ export function createSpawner(config: SifuConfig, log?: Logger): Spawner {
         command: spawner.command,
         logDir: join(config.dataDir, 'logs'),
         runDir: join(config.dataDir, 'run'),
+        uidRange: { base: spawner.local.uidBase, count: spawner.local.uidCount },
+        readOnlyPaths: spawner.local.readOnlyPaths,
+        limits: {
+          memoryBytes: spawner.local.memLimit,
+          pids: spawner.local.pidsLimit,
+          cpus: spawner.local.cpuLimit,
+        },
+        log,
       });
   }
 }

@@ -24,6 +24,11 @@ export interface StartRequest {
   home: string;
   /** Extra environment for the server. */
   env?: Record<string, string>;
+  /**
+   * The unprivileged identity the server runs as, given when the backend asks for one (`uidRange`):
+   * the user's uid from the store (the same on every host), gid = uid. The home is owned by it already.
+   */
+  identity?: { uid: number; gid: number };
 }
 
 export interface Started {
@@ -54,6 +59,13 @@ export interface StartContext {
 export interface Spawner {
   /** The backend's name as in config (`local`, `docker`...), stored beside each server's state. */
   readonly backend: string;
+
+  /**
+   * Set by backends that run each user's servers as a uid of the user's own: the range the core
+   * allocates it from (once per user, in the store) before `start`, which gets it in
+   * `StartRequest.identity`; the core makes the user's home owned by it first.
+   */
+  readonly uidRange?: { base: number; count: number };
 
   /**
    * Launches a server for `request`.

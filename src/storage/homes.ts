@@ -17,10 +17,12 @@ import { constants } from 'node:fs';
 import {
   chown,
   type FileHandle,
+  lchown,
   link,
   lstat,
   mkdir,
   open,
+  readdir,
   readlink,
   realpath,
   unlink,
@@ -65,6 +67,46 @@ export interface Located {
   path: string;
 }
 
+/**
+ * Gives the held directory and everything below it to `owner` (a home made before servers ran as uids
+ * of their own, or files Sifu copied in as itself), acting only through descriptors: each entry is
+ * `lchown`ed relative to its held directory and never followed, each subdirectory opened O_NOFOLLOW, so
+ * a learner swapping names for symlinks meanwhile gives nothing outside the home away. Symlinks are
+ * left alone, as are files with several links (a hard link could name a file of someone else's).
+ */
+async function ownTree(dir: FileHandle, owner: { uid: number; gid: number }): Promise<void> {
+  const stat = await dir.stat();
+  if (stat.uid !== owner.uid || stat.gid !== owner.gid) await dir.chown(owner.uid, owner.gid);
+  const at = `/proc/self/fd/${dir.fd}`;
+  for (const entry of await readdir(at, { withFileTypes: true })) {
+    const path = `${at}/${entry.name}`;
+    if (entry.isDirectory()) {
+      let child: FileHandle;
+      try {
+        child = await open(path, DIR_FLAGS);
+      } catch (err) {
+        // Renamed or swapped for something else meanwhile: not ours to follow.
+        if (isErrno(err, 'ENOENT') || isErrno(err, 'ELOOP') || isErrno(err, 'ENOTDIR')) continue;
+        throw err;
+      }
+      try {
+        await ownTree(child, owner);
+      } finally {
+        await child.close();
+      }
+      continue;
+    }
+    const entryStat = await lstat(path).catch(() => undefined);
+    if (!entryStat || entryStat.isSymbolicLink() || entryStat.isDirectory()) continue;
+    if (entryStat.nlink > 1) continue;
+    if (entryStat.uid !== owner.uid || entryStat.gid !== owner.gid) {
+      await lchown(path, owner.uid, owner.gid).catch((err: unknown) => {
+        if (!isErrno(err, 'ENOENT')) throw err;
+      });
+    }
+  }
+}
+
 export class Homes {
   readonly root: string;
   readonly #uid: number | undefined;
@@ -90,18 +132,28 @@ export class Homes {
 
   /**
    * Creates the home on first use (mode 0700, owned as configured) and returns its real path. Refuses a
-   * home that is a symlink or not a directory.
+   * home that is a symlink or not a directory. With `owner` (the uid the user's server runs as), the
+   * home and everything in it end up owned by `owner` (see `ownTree`).
    */
-  async ensureHome(userName: string): Promise<string> {
+  async ensureHome(userName: string, owner?: { uid: number; gid: number }): Promise<string> {
     const home = this.homeOf(userName);
     await mkdir(this.root, { recursive: true });
     try {
       await mkdir(home, { mode: 0o700 });
-      await this.own(home);
+      if (!owner) await this.own(home);
     } catch (err) {
       if (!isErrno(err, 'EEXIST')) throw err;
     }
-    return this.realHome(userName);
+    const real = await this.realHome(userName);
+    if (owner) {
+      const handle = await open(real, DIR_FLAGS);
+      try {
+        await ownTree(handle, owner);
+      } finally {
+        await handle.close();
+      }
+    }
+    return real;
   }
 
   /** The home's real path, checked: a directory, not a symlink, directly under the real root. */

@@ -32,6 +32,8 @@ test('concurrent launches of one user across store handles: exactly one server h
     command: FAKE_SERVER,
     logDir: join(dir, 'logs'),
     runDir: join(dir, 'run'),
+    uidRange: { base: 300_000, count: 1_000 },
+    readOnlyPaths: [fileURLToPath(new URL('../spawner/doubles', import.meta.url))],
   });
   const counting: Spawner = {
     ...local,

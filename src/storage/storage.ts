@@ -61,9 +61,12 @@ export class Storage {
     });
   }
 
-  /** What a launch does first: the home exists with the right owner, and is within its quota. */
-  async prepareLaunch(userName: string): Promise<string> {
-    const home = await this.homes.ensureHome(userName);
+  /**
+   * What a launch does first: the home exists with the right owner (`owner`, the server's own uid, when
+   * given), and is within its quota.
+   */
+  async prepareLaunch(userName: string, owner?: { uid: number; gid: number }): Promise<string> {
+    const home = await this.homes.ensureHome(userName, owner);
     if (this.options.quota > 0) checkQuota(await diskUsage(home), this.options.quota);
     return home;
   }

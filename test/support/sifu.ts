@@ -11,8 +11,10 @@ import type { Spawner } from '../../src/spawner/spawner.js';
 import { freePort } from './free-port.js';
 
 export const REPO = resolve(import.meta.dirname, '../..');
+/** Where the failure doubles live: the local sandbox must be let read them (`spawner.local.readOnlyPaths`). */
+export const DOUBLES_DIR = join(REPO, 'src/spawner/doubles');
 /** The fast stand-in for a Jupyter server (answers the readiness and contents API). */
-export const FAKE_SERVER = `/usr/bin/python3 ${join(REPO, 'src/spawner/doubles/fake-server.py')}`;
+export const FAKE_SERVER = `/usr/bin/python3 ${join(DOUBLES_DIR, 'fake-server.py')}`;
 /** The real single-user server: Debian's jupyter-notebook, as Sifu runs it by default. */
 export const JUPYTER = DEFAULT_SPAWNER_COMMAND;
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -58,6 +60,7 @@ export async function startTestSifu(
       spawner: {
         command: options.command ?? `${FAKE_SERVER} fast`,
         startTimeout: 60,
+        local: { readOnlyPaths: [DOUBLES_DIR] },
         ...options.overrides?.spawner,
       },
       culler: { enabled: false },
@@ -95,7 +98,13 @@ export async function startSifuProcess(
   env: Record<string, string>,
 ): Promise<{ child: ChildProcess; output(): string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), 'serve'], {
-    env: { ...process.env, SIFU_CULLER_ENABLED: 'false', SIFU_LOG_LEVEL: 'info', ...env },
+    env: {
+      ...process.env,
+      SIFU_CULLER_ENABLED: 'false',
+      SIFU_LOG_LEVEL: 'info',
+      SIFU_SPAWNER_LOCAL_READ_ONLY_PATHS: DOUBLES_DIR,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -1,9 +1,9 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: commands are written with ${VAR} on purpose.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
+import { chown, mkdtemp, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -16,7 +16,8 @@ import { spawnerContract } from '../contract.case.js';
 import { waitUntilReady } from '../ready.js';
 import type { Spawner, Started, StartRequest } from '../spawner.js';
 import { createLocalSpawner, type LocalSpawnerOptions } from './local-spawner.js';
-import { readCmdline, readEnviron, readProcStat } from './proc.js';
+import { readCmdline, readEnviron } from './proc.js';
+import { processesInNamespace } from './stop-sandbox.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const fakeServer = join(here, '..', 'doubles', 'fake-server.py');
@@ -37,8 +38,19 @@ after(async () => {
   await rm(runDir, { recursive: true, force: true });
 });
 
-const make = (options: Partial<LocalSpawnerOptions> & { command: string }): Spawner =>
-  createLocalSpawner({ logDir, runDir, ...options });
+/** The sandbox reads the doubles where they are; Jupyter's own files are under /usr. */
+const doublesDir = dirname(fakeServer);
+const UID_RANGE = { base: 310_000, count: 1_000 };
+const options = (more: Partial<LocalSpawnerOptions> & { command: string }): LocalSpawnerOptions => ({
+  logDir,
+  runDir,
+  uidRange: UID_RANGE,
+  readOnlyPaths: [doublesDir],
+  limits: { memoryBytes: 1024 * 2 ** 20, pids: 256, cpus: 1 },
+  ...more,
+});
+const make = (more: Partial<LocalSpawnerOptions> & { command: string }): Spawner =>
+  asTheCoreWould(createLocalSpawner(options(more)));
 
 spawnerContract('local', ({ command }) => make({ command }), {
   commands: {
@@ -97,7 +109,7 @@ describe('local spawner', () => {
     assert.equal((await get(started.url, `${req.baseUrl}api`, req.secret)).status, 200);
   });
 
-  it("runs the server in the home, in its own process group, with a minimal environment and not Sifu's", async (t) => {
+  it("runs the server in a sandbox as the learner's uid, with a minimal environment and not Sifu's", async (t) => {
     const scope = new Scope(t);
     process.env.SIFU_TEST_PARENT_SECRET = 'parent-secret';
     t.after(() => {
@@ -106,24 +118,27 @@ describe('local spawner', () => {
     const spawner = make({ command: fake('fast'), extraEnv: { OPERATOR_VAR: 'op', SIFU_SERVER_PORT: '1' } });
     const req = await scope.request('envy', { COURSE: 'python-101', JUPYTER_TOKEN: 'not-the-secret' });
     const started = await scope.launch(spawner, req);
-    const pid = pidOf(started.state);
+    const state = started.state as { sandbox: { pid: number; pidNs: string }; socketDir: string };
 
-    const env = await readEnviron(pid);
+    const env = await readEnviron(pidOf(started.state));
     assert.ok(env);
     assert.equal(env.SIFU_TEST_PARENT_SECRET, undefined, "Sifu's environment does not leak");
-    assert.equal(env.HOME, req.home);
+    assert.equal(env.HOME, '/home/envy', 'the home, where the sandbox shows it');
     assert.equal(env.PATH, process.env.PATH);
     assert.equal(env.JUPYTER_TOKEN, req.secret, 'neither request nor operator can replace the secret');
-    assert.equal(`unix:${env.SIFU_SERVER_SOCKET}`, started.url, 'it listens on the socket it is routed to');
+    assert.equal(env.SIFU_SERVER_SOCKET, '/run/sifu/jupyter.sock');
+    assert.equal(started.url, `unix:${state.socketDir}/jupyter.sock`, 'routed to that socket on the host');
     assert.match(env.SIFU_SERVER_PORT ?? '', /^[1-9]\d*$/);
     assert.notEqual(env.SIFU_SERVER_PORT, '1', 'nor the operator the port');
     assert.equal(env.SIFU_SERVER_BASE_URL, req.baseUrl);
-    assert.equal(env.SIFU_SERVER_ROOT, req.home);
+    assert.equal(env.SIFU_SERVER_ROOT, '/home/envy');
     assert.equal(env.COURSE, 'python-101');
     assert.equal(env.OPERATOR_VAR, 'op');
-    const runtimeDir = env.JUPYTER_RUNTIME_DIR ?? '';
-    assert.ok(runtimeDir.startsWith(`${logDir}/`), `runtime dir ${runtimeDir} is under logDir`);
-    assert.ok(!runtimeDir.startsWith(req.home), 'runtime dir is not in the home');
+    assert.equal(
+      env.JUPYTER_RUNTIME_DIR,
+      '/tmp/jupyter-runtime',
+      "on the sandbox's own /tmp, not in the home",
+    );
     assert.deepEqual(
       Object.keys(env)
         .filter((k) => !['PATH', 'LANG', 'LC_ALL', 'HOME', 'COURSE', 'OPERATOR_VAR'].includes(k))
@@ -138,13 +153,28 @@ describe('local spawner', () => {
       ],
     );
 
-    assert.equal(await readlink(`/proc/${pid}/cwd`), req.home);
-    const procStat = await readProcStat(pid);
-    assert.equal(procStat?.pgrp, pid, 'its own process group');
-    assert.equal(started.state.pgid, pid);
-    const socketDir = dirname((env.SIFU_SERVER_SOCKET ?? '').replace(/^unix:/, ''));
+    // The server itself: in the sandbox's pid namespace, as the learner's uid, with nothing to gain.
+    const inside = await processesInNamespace(state.sandbox.pidNs);
+    const servers = [];
+    for (const pid of inside) {
+      const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+      if (/^Name:\s*python3/m.test(status)) servers.push(status);
+    }
+    assert.equal(servers.length, 1, `one server process among ${inside}`);
+    const status = servers[0] as string;
+    const uid = req.identity?.uid;
+    assert.match(status, new RegExp(`^Uid:\\s+${uid}\\s+${uid}\\s+${uid}\\s+${uid}$`, 'm'));
+    assert.match(status, new RegExp(`^Gid:\\s+${uid}\\s+${uid}\\s+${uid}\\s+${uid}$`, 'm'));
+    assert.match(status, /^Groups:\s*$/m, 'no supplementary groups');
+    assert.match(status, /^CapEff:\s+0+$/m);
+    assert.match(status, /^CapBnd:\s+0+$/m);
+    assert.match(status, /^NoNewPrivs:\s+1$/m);
+    assert.notEqual(await readlink(`/proc/${state.sandbox.pid}/ns/net`), await readlink('/proc/self/ns/net'));
+
+    const socketDir = state.socketDir;
     assert.equal(dirname(socketDir), runDir, 'its socket directory is under runDir');
     assert.equal((await stat(socketDir)).mode & 0o777, 0o700);
+    assert.equal((await stat(socketDir)).uid, uid, "owned by the server's uid");
     assert.equal((await stat(runDir)).mode & 0o777, 0o711);
   });
 
@@ -205,12 +235,9 @@ describe('local spawner', () => {
     const scope = new Scope(t);
     const ownLogDir = await mkdtemp(join(tmpdir(), 'sifu-local-abort-'));
     t.after(() => rm(ownLogDir, { recursive: true, force: true }));
-    const spawner = createLocalSpawner({
-      command: fake('fast'),
-      logDir: ownLogDir,
-      runDir,
-      launchWindowMs: 60_000,
-    });
+    const spawner = asTheCoreWould(
+      createLocalSpawner(options({ command: fake('fast'), logDir: ownLogDir, launchWindowMs: 60_000 })),
+    );
     const req = await scope.request('aborted');
     const controller = new AbortController();
     const reason = new SifuError('SIFU_ERR_SPAWN_TIMEOUT', 'too slow');
@@ -218,12 +245,12 @@ describe('local spawner', () => {
     starting.catch(() => {});
     t.after(() => controller.abort());
 
-    const pid = await serverPidFromLog(ownLogDir);
-    assert.ok((await readProcStat(pid))?.state !== 'Z', 'the server was running before the abort');
+    await serverPidFromLog(ownLogDir);
+    const uid = req.identity?.uid as number;
+    assert.ok((await processesOfUid(uid)).length > 0, 'the server was running before the abort');
     controller.abort(reason);
     await assert.rejects(starting, (err) => err === reason);
-    const afterAbort = await readProcStat(pid);
-    assert.ok(afterAbort === undefined || afterAbort.state === 'Z', 'the server process is gone');
+    assert.deepEqual(await processesOfUid(uid), [], 'no process of the server is left');
   });
 
   it('polls and stops a state it did not make as gone, and refuses malformed state', async () => {
@@ -235,12 +262,37 @@ describe('local spawner', () => {
   });
 });
 
+/**
+ * What the core does before `start` (`Spawner.uidRange`): a uid per user (here by order of first
+ * start) given in `identity`, and the home (with what the case put in it) owned by it.
+ */
+const uids = new Map<string, number>();
+function identityOf(userName: string): { uid: number; gid: number } {
+  const uid = uids.get(userName) ?? UID_RANGE.base + uids.size;
+  uids.set(userName, uid);
+  return { uid, gid: uid };
+}
+function asTheCoreWould(spawner: Spawner): Spawner {
+  return {
+    ...spawner,
+    backend: spawner.backend,
+    start: async (request, context) => {
+      const identity = request.identity ?? identityOf(request.userName);
+      execFileSync('chown', ['-R', `${identity.uid}:${identity.gid}`, request.home]);
+      return spawner.start({ ...request, identity }, context);
+    },
+    poll: (state) => spawner.poll(state),
+    stop: (state, stopOptions) => spawner.stop(state, stopOptions),
+  };
+}
+
 /** Starts `command` for `req` in a fresh Node process, prints the `Started` JSON, and then idles. */
 function starterScript(command: string, dir: string, run: string, req: StartRequest): string {
   const module = new URL('./local-spawner.ts', import.meta.url).href;
+  const spawnerOptions = { ...options({ command }), logDir: dir, runDir: run };
   return `
     const { createLocalSpawner } = await import(${JSON.stringify(module)});
-    const spawner = createLocalSpawner({ command: ${JSON.stringify(command)}, logDir: ${JSON.stringify(dir)}, runDir: ${JSON.stringify(run)} });
+    const spawner = createLocalSpawner(${JSON.stringify(spawnerOptions)});
     const started = await spawner.start(${JSON.stringify(req)}, { progress() {}, signal: new AbortController().signal });
     process.stdout.write(JSON.stringify(started) + '\\n');
     setInterval(() => {}, 60_000);
@@ -264,7 +316,17 @@ class Scope {
     const home = await mkdtemp(join(tmpdir(), `sifu-local-${userName}-`));
     this.dirs.push(home);
     const secret = randomBytes(24).toString('hex');
-    return { userName, serverName: '', baseUrl: `/user/${userName}/`, secret, home, ...(env ? { env } : {}) };
+    const identity = identityOf(userName);
+    await chown(home, identity.uid, identity.gid);
+    return {
+      userName,
+      serverName: '',
+      baseUrl: `/user/${userName}/`,
+      secret,
+      home,
+      identity,
+      ...(env ? { env } : {}),
+    };
   }
 
   stopLater(state: Record<string, unknown>): void {
@@ -319,7 +381,20 @@ async function firstLine(stream: NodeJS.ReadableStream | null): Promise<string> 
   throw new Error(`the starter exited without printing its server: ${text}`);
 }
 
-/** The fake server logs its pid first thing; wait for it to show in the only server log under `dir`. */
+/** Live processes (zombies aside) whose real uid is `uid`, from the host's /proc. */
+export async function processesOfUid(uid: number): Promise<number[]> {
+  const found: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const status = await readFile(`/proc/${name}/status`, 'utf8').catch(() => '');
+    if (new RegExp(`^Uid:\\s+${uid}\\s`, 'm').test(status) && !/^State:\s+Z/m.test(status)) {
+      found.push(Number(name));
+    }
+  }
+  return found;
+}
+
+/** The fake server logs its pid (in its sandbox) first thing; wait for it in the only server log under `dir`. */
 async function serverPidFromLog(dir: string): Promise<number> {
   for (let i = 0; i < 400; i += 1) {
     const [serverDir] = await readdir(dir);

@@ -1,26 +1,61 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { constants, existsSync } from 'node:fs';
+import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import type { Logger } from 'pino';
 import { isSifuError, SifuError } from '../../errors.js';
 import { cancelledError, sleep } from '../cancelled.js';
 import { parseCommand } from '../command.js';
-import { makeServerSocketDir, removeServerSocketDir, type ServerSocket } from '../server-socket.js';
+import {
+  makeServerSocketDir,
+  removeServerSocketDir,
+  SERVER_SOCKET_NAME,
+  type ServerSocket,
+} from '../server-socket.js';
 import type { PollResult, Spawner, StartContext, Started, StartRequest } from '../spawner.js';
+import {
+  type CgroupLimits,
+  type CgroupSupport,
+  createServerCgroup,
+  detectCgroups,
+  killCgroup,
+  missingFromSupport,
+  removeServerCgroup,
+  type ServerCgroup,
+} from './cgroup.js';
 import { pickFreePort } from './free-port.js';
+import { BLOCK_FD, type ExitInfo, INFO_FD, type Launched, launchSandbox, spawnFailed } from './launch.js';
 import { type LocalState, toLocalState } from './local-state.js';
 import { readLogTail } from './log-tail.js';
 import { readProcStat } from './proc.js';
+import {
+  BWRAP,
+  SANDBOX_HOME_ROOT,
+  SANDBOX_RUNTIME_DIR,
+  SANDBOX_SOCKET_DIR,
+  SETPRIV,
+  sandboxArgv,
+} from './sandbox.js';
 import { buildServerEnv, SECRET_VARIABLES } from './server-env.js';
 import { stopProcessGroup } from './stop-group.js';
+import { pidNamespaceOf, stopSandbox } from './stop-sandbox.js';
 
 export interface LocalSpawnerOptions {
-  /** `spawner.command`: expanded with the server's environment, run without a shell. */
+  /** `spawner.command`: expanded with the server's environment, run without a shell, in the sandbox. */
   command: string;
-  /** Directory for each server's log and Jupyter runtime files, one subdirectory per start. */
+  /** Directory for each server's log, one subdirectory per start. */
   logDir: string;
   /** Directory of the servers' socket directories (`<dataDir>/run`, see `server-socket.ts`). */
   runDir: string;
+  /** `spawner.local.uidBase` / `uidCount`: the core gives each user a uid of it (`StartRequest.identity`). */
+  uidRange: { base: number; count: number };
+  /** Host paths every server may read besides the system (`spawner.local.readOnlyPaths`). */
+  readOnlyPaths?: readonly string[];
+  /** Memory, pids and CPU limits of each server's cgroup. */
+  limits?: CgroupLimits;
+  /** Where cgroups are looked for (default `/sys/fs/cgroup`); detected at the first start. */
+  cgroupRoot?: string;
+  /** Told once, at the first start, what the host's cgroups do not allow (never silently). */
+  log?: Pick<Logger, 'warn' | 'info'>;
   /** Variables added to every server's environment (under the request's own and Sifu's). */
   extraEnv?: Record<string, string>;
   /**
@@ -33,24 +68,16 @@ export interface LocalSpawnerOptions {
   stopGraceMs?: number;
 }
 
-interface ExitInfo {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
 interface Prepared {
-  /** This start's own directory under `logDir`: the log and Jupyter's runtime files. */
+  /** This start's own directory under `logDir`: the log. */
   serverDir: string;
   logPath: string;
   port: number;
   socket: ServerSocket;
+  cgroup: ServerCgroup | undefined;
   env: Record<string, string>;
+  /** The sandbox's argv, the server command at its end. */
   argv: string[];
-}
-
-interface Launched {
-  child: ChildProcess;
-  exited: Promise<ExitInfo>;
 }
 
 /** A server this process launched: its exit status is known only to us, from the 'exit' event. */
@@ -68,8 +95,10 @@ const MAX_CHILD_RECORDS = 1_000;
 const EXIT_EVENT_WAIT_MS = 1_000;
 
 /**
- * The `local` backend: each server is a process on this host, listening on a unix socket in a directory
- * of its own (`server-socket.ts`).
+ * The `local` backend: each server is a process on this host, in a sandbox of its own (`sandbox.ts`:
+ * bubblewrap namespaces, the learner's uid, only the home writable, no network), in a cgroup of its own
+ * (`cgroup.ts`: limits, and the kill that ends every process it made), listening on a unix socket in a
+ * directory only it and Sifu can open (`server-socket.ts`).
  *
  * Servers outlive Sifu on purpose (a restart or crash of Sifu must not stop learners' work): each runs
  * detached in its own session and process group, writes to a log file rather than pipes to Sifu, and is
@@ -77,7 +106,9 @@ const EXIT_EVENT_WAIT_MS = 1_000;
  * (systemd, `docker --init`): servers it outlived are then reaped by that init once they exit.
  */
 export function createLocalSpawner(options: LocalSpawnerOptions): Spawner {
-  const { command, logDir } = options;
+  const { command } = options;
+  const logDir = resolve(options.logDir);
+  const runDir = resolve(options.runDir);
   const launchWindowMs = options.launchWindowMs ?? 100;
   const defaultGraceMs = options.stopGraceMs ?? 5_000;
   // Syntax and forbidden variables are checked now, so a bad config fails at boot, not at a learner's start.
@@ -85,7 +116,44 @@ export function createLocalSpawner(options: LocalSpawnerOptions): Spawner {
   if (!existsSync('/proc/self/stat')) {
     throw new SifuError('SIFU_ERR_CONFIG', 'The `local` spawner needs Linux /proc to recognise its servers.');
   }
+  for (const tool of [BWRAP, SETPRIV]) {
+    if (!existsSync(tool)) {
+      throw new SifuError(
+        'SIFU_ERR_CONFIG',
+        `The \`local\` spawner runs each server in a sandbox and needs ${tool}.`,
+        {
+          logDetail: `${tool} is missing: install the Debian packages bubblewrap and util-linux (scripts/install-deps.sh)`,
+        },
+      );
+    }
+  }
+  if (process.getuid?.() !== 0) {
+    throw new SifuError(
+      'SIFU_ERR_CONFIG',
+      'The `local` spawner runs each server as a uid of its own and needs root.',
+      {
+        logDetail: 'run Sifu as root, or use the docker backend',
+      },
+    );
+  }
 
+  let cgroups: Promise<CgroupSupport> | undefined;
+  const cgroupSupport = (): Promise<CgroupSupport> => {
+    cgroups ??= detectCgroups(options.cgroupRoot).then((support) => {
+      const missing = missingFromSupport(support);
+      const detail = support.version === 0 ? support.reason : `cgroup v${support.version}`;
+      if (missing.length > 0) {
+        options.log?.warn(
+          { cgroups: detail, missing },
+          `local servers run without ${missing.join(', ')}: the host's cgroups do not allow it`,
+        );
+      } else {
+        options.log?.info({ cgroups: detail }, 'local servers get a cgroup each');
+      }
+      return support;
+    });
+    return cgroups as Promise<CgroupSupport>;
+  };
   const children = new Map<number, ChildRecord>();
 
   const remember = (pid: number, record: ChildRecord): void => {
@@ -123,18 +191,18 @@ export function createLocalSpawner(options: LocalSpawnerOptions): Spawner {
     const prepared = await prepare(request);
     let launched: Launched;
     try {
-      launched = await launch(prepared.argv, prepared.env, request.home, prepared.logPath);
+      launched = await launchSandbox(prepared.argv, prepared.env, prepared.logPath, prepared.cgroup);
     } catch (err) {
+      await release(prepared).catch(() => {});
       await rm(prepared.serverDir, { recursive: true, force: true });
-      await removeServerSocketDir(prepared.socket.dir);
       throw err;
     }
-    const { child, exited } = launched;
+    const { child, exited, sandboxPid } = launched;
     const pid = child.pid as number;
     child.unref();
 
     try {
-      const state = await watchLaunch(pid, exited, prepared, request, signal);
+      const state = await watchLaunch(pid, sandboxPid, exited, prepared, request, signal);
       context.progress({ progress: 30, message: 'Your server process is running' });
       return { url: prepared.socket.url, state: { ...state } };
     } catch (err) {
@@ -142,40 +210,73 @@ export function createLocalSpawner(options: LocalSpawnerOptions): Spawner {
       const record = children.get(pid);
       if (record) record.stopping = true;
       await stopProcessGroup(pid, 0).catch(() => {});
-      await removeServerSocketDir(prepared.socket.dir).catch(() => {});
+      await release(prepared).catch(() => {});
       throw isSifuError(err) ? err : spawnFailed(`watching pid ${pid} at launch: ${String(err)}`, err);
     }
   }
 
-  /** Everything decided before the process exists: its directory, port, environment and argv. */
+  /** Everything decided before the process exists: its directories, cgroup, environment and argv. */
   async function prepare(request: StartRequest): Promise<Prepared> {
+    const { identity } = request;
+    if (!identity) {
+      throw spawnFailed(
+        'the local spawner needs StartRequest.identity (the uid from spawner.local)',
+        undefined,
+      );
+    }
     let serverDir: string | undefined;
     let socket: ServerSocket | undefined;
+    let cgroup: ServerCgroup | undefined;
     try {
       await mkdir(logDir, { recursive: true, mode: 0o700 });
       serverDir = await mkdtemp(join(logDir, `${logName(request)}-`));
-      const runtimeDir = join(serverDir, 'runtime');
-      await mkdir(runtimeDir, { mode: 0o700 });
       const port = await pickFreePort();
-      socket = await makeServerSocketDir(options.runDir, request);
+      socket = await makeServerSocketDir(runDir, request, identity);
+      cgroup = await createServerCgroup(await cgroupSupport(), basename(socket.dir), options.limits ?? {});
+      const homeInside = join(SANDBOX_HOME_ROOT, request.userName);
       const env = buildServerEnv({
         parentEnv: process.env,
-        home: request.home,
+        home: homeInside,
         port,
-        socketPath: socket.path,
+        socketPath: join(SANDBOX_SOCKET_DIR, SERVER_SOCKET_NAME),
         baseUrl: request.baseUrl,
         secret: request.secret,
-        runtimeDir,
+        runtimeDir: SANDBOX_RUNTIME_DIR,
         extraEnv: options.extraEnv,
         requestEnv: request.env,
       });
-      const argv = parseCommand(command, env, { forbidden: SECRET_VARIABLES });
-      return { serverDir, logPath: join(serverDir, 'server.log'), port, socket, env, argv };
+      const argv = sandboxArgv({
+        home: request.home,
+        homeInside,
+        socketDir: socket.dir,
+        uid: identity.uid,
+        gid: identity.gid,
+        readOnlyPaths: options.readOnlyPaths,
+        argv: await checkedCommand(parseCommand(command, env, { forbidden: SECRET_VARIABLES }), env.PATH),
+        blockFd: BLOCK_FD,
+        infoFd: INFO_FD,
+      });
+      const logPath = join(serverDir, 'server.log');
+      return { serverDir, logPath, port, socket, cgroup, env, argv };
     } catch (err) {
       if (serverDir) await rm(serverDir, { recursive: true, force: true });
       if (socket) await removeServerSocketDir(socket.dir);
+      if (cgroup) await removeServerCgroup(cgroup).catch(() => {});
+      if (isSifuError(err) && err.code === 'SIFU_ERR_SPAWN_FAILED') throw err;
       throw spawnFailed(isSifuError(err) ? err.message : `preparing the server: ${String(err)}`, err);
     }
+  }
+
+  /** What a start made besides the process: every process in its cgroup ended, the cgroup and socket gone. */
+  async function release(prepared: {
+    cgroup: ServerCgroup | undefined;
+    socket: { dir: string };
+  }): Promise<void> {
+    if (prepared.cgroup) {
+      await killCgroup(prepared.cgroup);
+      await removeServerCgroup(prepared.cgroup);
+    }
+    await removeServerSocketDir(prepared.socket.dir);
   }
 
   /**
@@ -184,6 +285,7 @@ export function createLocalSpawner(options: LocalSpawnerOptions): Spawner {
    */
   async function watchLaunch(
     pid: number,
+    sandboxPid: number,
     exited: Promise<ExitInfo>,
     prepared: Prepared,
     request: StartRequest,
@@ -221,6 +323,9 @@ export function createLocalSpawner(options: LocalSpawnerOptions): Spawner {
     ]);
     if (outcome === 'aborted') throw cancelledError(signal);
     if (outcome !== 'launched') throw await crashed(outcome);
+    const sandboxStat = await readProcStat(sandboxPid);
+    const pidNs = await pidNamespaceOf(sandboxPid);
+    if (!sandboxStat || !pidNs) throw await crashed(await exited);
     return {
       pid,
       pgid: pid,
@@ -228,6 +333,8 @@ export function createLocalSpawner(options: LocalSpawnerOptions): Spawner {
       port: prepared.port,
       logPath: prepared.logPath,
       socketDir: prepared.socket.dir,
+      sandbox: { pid: sandboxPid, startTime: sandboxStat.startTime, pidNs },
+      ...(prepared.cgroup ? { cgroup: prepared.cgroup } : {}),
     };
   }
 
@@ -261,70 +368,49 @@ export function createLocalSpawner(options: LocalSpawnerOptions): Spawner {
     const stat = await readProcStat(state.pid);
     // A live pid with another start time is a recycled pid: our server and its group are long gone
     // (Linux never hands out a pid still in use as a process group id), and the new owner is not ours.
+    const graceMs = stopOptions.graceMs ?? defaultGraceMs;
     if (!stat || stat.startTime === state.startTime) {
-      await stopProcessGroup(state.pgid, stopOptions.graceMs ?? defaultGraceMs);
+      if (state.sandbox) await stopSandbox(state.sandbox, graceMs);
+      await stopProcessGroup(state.pgid, state.sandbox ? 0 : graceMs);
+      // The belt to the namespace's braces: whatever is left in the cgroup (found again from the state
+      // after a restart) ends too, then the cgroup and the socket directory go.
+      if (state.cgroup) {
+        await killCgroup(state.cgroup);
+        await removeServerCgroup(state.cgroup);
+      }
       if (state.socketDir) await removeServerSocketDir(state.socketDir);
     }
     if (record) children.delete(state.pid);
   }
 
-  return { backend: 'local', start, poll, stop };
+  return { backend: 'local', uidRange: options.uidRange, start, poll, stop };
 }
 
 /**
- * Spawns `argv` detached (own session and process group, so that signals to Sifu's group, e.g. Ctrl-C
- * or a supervisor stopping it, do not reach learners' servers), with stdout and stderr appended to the
- * log file: a pipe would break when Sifu exits, and the server with it.
+ * The command as parsed, once its program is found on the host's PATH (the sandbox sees the host's /usr
+ * and the read-only paths): a missing program fails the start with a message naming it, rather than as
+ * a crash of the sandbox.
  */
-async function launch(
-  argv: string[],
-  env: Record<string, string>,
-  home: string,
-  logPath: string,
-): Promise<Launched> {
-  const [file, ...args] = argv as [string, ...string[]];
-  const logFd = openSync(logPath, 'a', 0o600);
-  let child: ChildProcess;
-  try {
-    writeSync(logFd, `--- sifu: ${new Date().toISOString()} starting: ${JSON.stringify(argv)}\n`);
-    child = spawn(file, args, { cwd: home, env, detached: true, stdio: ['ignore', logFd, logFd] });
-  } catch (err) {
-    throw spawnFailed(`cannot run ${JSON.stringify(argv)}: ${String(err)}`, err);
-  } finally {
-    closeSync(logFd);
+async function checkedCommand(argv: string[], path: string | undefined): Promise<string[]> {
+  const file = argv[0] as string;
+  const candidates = file.includes('/')
+    ? [file]
+    : (path ?? '')
+        .split(':')
+        .filter(Boolean)
+        .map((dir) => join(dir, file));
+  for (const candidate of candidates) {
+    if (
+      await access(candidate, constants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return argv;
   }
-  // Listening at once: a command that fails immediately may exit right after 'spawn'.
-  const exited = new Promise<ExitInfo>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-  });
-  // 'error' may also be emitted later (e.g. a failed kill): a listener keeps it from crashing Sifu.
-  const launchError = new Promise<NodeJS.ErrnoException>((resolve) => child.on('error', resolve));
-  const outcome = await Promise.race([
-    new Promise<'spawned'>((resolve) => child.once('spawn', () => resolve('spawned'))),
-    launchError,
-  ]);
-  if (outcome === 'spawned') return { child, exited };
-
-  if (outcome.code === 'ENOENT' && !(await stat(home).catch(() => undefined))) {
-    throw spawnFailed(`home directory ${home} does not exist`, outcome);
-  }
-  const why =
-    outcome.code === 'ENOENT'
-      ? `command not found: '${file}' (check \`spawner.command\` and PATH=${env.PATH ?? ''})`
-      : outcome.code === 'EACCES'
-        ? `command not executable: '${file}'`
-        : `cannot run '${file}': ${outcome.message}`;
-  throw spawnFailed(why, outcome);
-}
-
-function spawnFailed(logDetail: string, cause: unknown): SifuError {
-  return new SifuError(
-    'SIFU_ERR_SPAWN_FAILED',
-    'Your server could not be started. Please contact course staff.',
-    {
-      logDetail,
-      cause,
-    },
+  throw spawnFailed(
+    `command not found: '${file}' (check \`spawner.command\` and PATH=${path ?? ''})`,
+    undefined,
   );
 }
 
