@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chown, mkdir, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -111,6 +111,17 @@ interface ProbeResult {
   interfaces: string[];
 }
 
+/** How many processes of this host (containers share its pid space from outside) run exactly `argv`. */
+async function hostProcessesWith(argv: string[]): Promise<number> {
+  let count = 0;
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline === `${argv.join('\0')}\0`) count += 1;
+  }
+  return count;
+}
+
 /** A TCP listener on the host's 127.0.0.1 standing in for a service learners must not reach. */
 async function standIn(): Promise<{ server: Server; port: number; connections: () => number }> {
   let connections = 0;
@@ -219,6 +230,24 @@ for (const backend of ['docker', 'swarm'] as const) {
       assert.equal(probe.canaryInEnv, false, "Sifu's environment is readable from the kernel");
       assert.equal(probe.secretInEnv, false, 'a secret is in an environment the kernel can read');
       assert.deepEqual(probe.engineSocket, [false, false], 'the engine socket is in the container');
+    });
+
+    test('no process she started survives stopping her server, not even one in a session of its own', async () => {
+      const marker = `${4_000_000 + Math.floor(Math.random() * 1_000_000)}`;
+      const alice = new Client();
+      const { res } = await alice.signIn(sifu, 'alice');
+      await res.arrayBuffer();
+      const started = await runInKernel(
+        sifu,
+        alice,
+        'alice',
+        `import subprocess; subprocess.Popen(['setsid', 'sleep', '${marker}']).pid > 0`,
+      );
+      assert.equal(started, 'True');
+      const running = () => hostProcessesWith(['sleep', marker]);
+      assert.ok((await running()) > 0, 'the detached process runs (seen from the host)');
+      await sifu.manager.stop('alice', '');
+      assert.equal(await running(), 0, 'it ended with her server');
     });
 
     test('the image is read-only, and the only network interface is loopback (docker) or a lone internal one (swarm)', () => {

@@ -70,6 +70,53 @@ spawnerContract('swarm', ({ command }) => make({ command }), {
 });
 
 describe('swarm spawner', () => {
+  it("joins the operator's egress network when one is named, makes none of its own, routed to its socket", async (t) => {
+    // An internal overlay this test makes: nothing leaves it.
+    const name = `sifu-test-egress-${run}`;
+    const network = await docker.createNetwork({
+      Name: name,
+      Driver: 'overlay',
+      Internal: true,
+      Labels: { [TEST_LABEL]: run },
+    });
+    t.after(async () => {
+      for (let i = 0; i < 50; i += 1) {
+        if (
+          await network.remove().then(
+            () => true,
+            () => false,
+          )
+        )
+          return;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    });
+    const spawner = make({ command: contractCommands().fast, network: name });
+    const home = await mkdtemp(join(tmpdir(), 'sifu-swarm-home-'));
+    t.after(() => rm(home, { recursive: true, force: true }));
+    const started = await spawner.start(
+      { userName: 'eve', serverName: '', baseUrl: '/user/eve/', secret: 'e'.repeat(32), home },
+      { progress: () => {}, signal: new AbortController().signal },
+    );
+    t.after(() => spawner.stop(started.state, { graceMs: 0 }));
+    const info = (await docker.getService(started.state.serviceId as string).inspect()) as any;
+    const networkId = ((await network.inspect()) as { Id: string }).Id;
+    assert.deepEqual(
+      info.Spec.TaskTemplate.Networks.map((n: { Target: string }) => n.Target),
+      [networkId],
+    );
+    assert.equal(started.state.networkId, null, 'no network of its own');
+    assert.match(started.url, /^unix:\//);
+  });
+
+  it('refuses an egress network that is the host or the default bridge', () => {
+    for (const network of ['host', 'bridge'])
+      assert.throws(
+        () => make({ command: contractCommands().fast, network }),
+        (err: { code?: string }) => err.code === 'SIFU_ERR_CONFIG',
+      );
+  });
+
   it('creates a labelled, confined service with limits and placement, alone on its own internal network, the token as a Swarm secret', async (t) => {
     const spawner = make({ command: contractCommands().fast, constraints: ['node.role==manager'] });
     const home = await mkdtemp(join(tmpdir(), 'sifu-swarm-home-'));
