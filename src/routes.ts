@@ -79,13 +79,37 @@ export function userHostLabel(userName: string): string {
   return `u--${createHash('sha256').update(userName).digest('hex').slice(0, 32)}`;
 }
 
+/** Memoized: both run on every proxied request with per-user origins. */
+const baseHostnames = new Map<string, string>();
+const userOrigins = new Map<string, string>();
+
+function baseHostname(notebookOrigin: string): string {
+  let hostname = baseHostnames.get(notebookOrigin);
+  if (hostname === undefined) {
+    hostname = new URL(notebookOrigin).hostname;
+    if (baseHostnames.size >= 16) baseHostnames.clear();
+    baseHostnames.set(notebookOrigin, hostname);
+  }
+  return hostname;
+}
+
 /** The origin a user's notebooks are served from (the shared notebook origin when origins are shared). */
 export function userOrigin(origins: NotebookOrigins, userName: string): string {
   if (!origins.userOrigins) return origins.notebookOrigin;
-  const url = new URL(origins.notebookOrigin);
-  url.hostname = `${userHostLabel(userName)}.${url.hostname}`;
-  return url.origin;
+  const key = `${origins.notebookOrigin} ${userName}`;
+  let origin = userOrigins.get(key);
+  if (origin === undefined) {
+    const url = new URL(origins.notebookOrigin);
+    url.hostname = `${userHostLabel(userName)}.${url.hostname}`;
+    origin = url.origin;
+    if (userOrigins.size >= 10_000) userOrigins.clear();
+    userOrigins.set(key, origin);
+  }
+  return origin;
 }
+
+/** `host[:port]` and nothing else: no path, user info or query that URL parsing would drop. */
+const HOST_HEADER = /^(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(?::\d{1,5})?$/i;
 
 /**
  * What a request's `Host` names on the notebook port (ports ignored: a proxy in front may drop them, and
@@ -95,17 +119,10 @@ export function hostOfRequest(
   origins: NotebookOrigins,
   host: string | undefined,
 ): { kind: 'bare' } | { kind: 'user'; label: string } | { kind: 'other' } {
-  // `host[:port]` and nothing else: no path, user info or query that URL parsing would drop.
-  if (host === undefined || !/^(?:\[[0-9a-f:.]+\]|[a-z0-9._-]+)(?::\d{1,5})?$/i.test(host)) {
-    return { kind: 'other' };
-  }
-  let hostname: string;
-  try {
-    hostname = new URL(`http://${host}`).hostname;
-  } catch {
-    return { kind: 'other' };
-  }
-  const base = new URL(origins.notebookOrigin).hostname;
+  const match = host === undefined ? null : HOST_HEADER.exec(host);
+  if (match === null) return { kind: 'other' };
+  const hostname = (match[1] as string).toLowerCase();
+  const base = baseHostname(origins.notebookOrigin);
   if (hostname === base) return { kind: 'bare' };
   if (origins.userOrigins && hostname.endsWith(`.${base}`)) {
     const label = hostname.slice(0, -base.length - 1);
