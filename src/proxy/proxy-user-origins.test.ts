@@ -84,6 +84,16 @@ describe('notebook proxy: per-user origins', () => {
     }
     const noHost = await refused('/user/ada/echo', { host: '', cookie: cookie('ada-at-ada') });
     assert.equal(noHost.status, 403);
+    // WebSocket upgrades alike, even with the Origin and a session of the host they are sent to.
+    const ws = await openWebSocket(s.port, '/user/ada/ws', {
+      host: host(BOB),
+      origin: BOB,
+      cookie: cookie('ada-at-bob'),
+    });
+    assert.ok(
+      'refused' in ws && ws.refused === 403 && /SIFU_ERR_WRONG_ORIGIN/.test(ws.body),
+      "upgrade on bob's host",
+    );
   });
 
   it('refuses a session of one origin on another', { timeout: 20_000 }, async () => {
