@@ -63,7 +63,6 @@ export function sandboxArgv(spec: SandboxSpec): string[] {
     '--ro-bind',
     '/etc',
     '/etc',
-    ...(spec.readOnlyPaths ?? []).flatMap(readOnlyBind),
     '--symlink',
     'usr/bin',
     '/bin',
@@ -99,6 +98,8 @@ export function sandboxArgv(spec: SandboxSpec): string[] {
     '--bind',
     spec.socketDir,
     SANDBOX_SOCKET_DIR,
+    // Last, so that none is hidden by the tmpfs or directories above (a path under /tmp stays visible).
+    ...(spec.readOnlyPaths ?? []).flatMap(readOnlyBind),
     '--chdir',
     spec.homeInside,
     '--block-fd',
