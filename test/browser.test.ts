@@ -52,5 +52,17 @@ test('a learner signs in, lands in the notebook UI, runs a cell and sees its out
   const output = page.locator('.output_subarea').first();
   await output.waitFor({ timeout: 60_000 });
   assert.equal((await output.textContent())?.trim(), '42');
+  // Over plain http, Chromium keeps Secure cookies of 127.0.0.1 and *.localhost: both sessions are
+  // __Host- cookies (Secure, Path=/, host-only), HttpOnly, each on its own host.
+  const sessions = (await context.cookies())
+    .filter((c) => c.name.endsWith('-session'))
+    .map(({ name, domain, path, secure, httpOnly }) => ({ name, domain, path, secure, httpOnly }));
+  assert.deepEqual(
+    sessions.sort((a, b) => a.name.localeCompare(b.name)),
+    [
+      { name: '__Host-sifu-hub-session', domain: '127.0.0.1', path: '/', secure: true, httpOnly: true },
+      { name: '__Host-sifu-nb-session', domain: 'ada.localhost', path: '/', secure: true, httpOnly: true },
+    ],
+  );
   await context.close();
 });
