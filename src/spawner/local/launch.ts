@@ -64,6 +64,9 @@ export async function launchSandbox(
   ]);
   const block = child.stdio[BLOCK_FD] as Writable;
   const info = child.stdio[INFO_FD] as Readable;
+  // Socket pairs, so also readable: bwrap exiting resets them, which must never be an uncaught error.
+  block.on('error', () => {});
+  info.on('error', () => {});
   if (outcome !== 'spawned') {
     const why =
       outcome.code === 'ENOENT'
@@ -75,7 +78,7 @@ export async function launchSandbox(
     const sandboxPid = await readChildPid(info, exited);
     if (cgroup) await joinTree(cgroup, [child.pid as number, sandboxPid]);
     // The command may run now: anything it starts is in the cgroup.
-    block.end('x');
+    block.end('x', () => block.destroy());
     return { child, exited, sandboxPid };
   } catch (err) {
     child.kill('SIGKILL');

@@ -85,6 +85,13 @@ describe('local spawner', () => {
 
     const spawner = make({ command: fake('fast') });
     assert.deepEqual(await spawner.poll(started.state), { status: 'running' });
+    await waitUntilReady({
+      url: started.url,
+      baseUrl: req.baseUrl,
+      secret: req.secret,
+      timeoutMs: 20_000,
+      poll: () => spawner.poll(started.state),
+    });
     // The fake server logs each request to stderr: this fails if its stderr were a pipe to the dead starter.
     assert.equal((await get(started.url, `${req.baseUrl}api`, req.secret)).status, 200);
     await spawner.stop(started.state);
@@ -96,7 +103,13 @@ describe('local spawner', () => {
     const spawner = make({ command: fake('fast') });
     const req = await scope.request('pidreuse');
     const started = await scope.launch(spawner, req);
-    const impostor = { ...started.state, startTime: (started.state.startTime as number) + 1 };
+    const sandbox = started.state.sandbox as { startTime: number };
+    // As after a reboot: both recorded processes' pids belong to others now.
+    const impostor = {
+      ...started.state,
+      startTime: (started.state.startTime as number) + 1,
+      sandbox: { ...sandbox, startTime: sandbox.startTime + 1 },
+    };
 
     const result = await spawner.poll(impostor);
     assert.equal(result.status, 'stopped');
@@ -107,6 +120,31 @@ describe('local spawner', () => {
       'the real process was left alone',
     );
     assert.equal((await get(started.url, `${req.baseUrl}api`, req.secret)).status, 200);
+  });
+
+  it('polls a sandbox that lost its bwrap as running, and removes what a dead server left', async (t) => {
+    const scope = new Scope(t);
+    const spawner = make({ command: fake('fast') });
+    const req = await scope.request('orphaned');
+    const started = await scope.launch(spawner, req);
+    const state = started.state as {
+      pid: number;
+      socketDir: string;
+      sandbox: { pid: number };
+      cgroup: { dirs: Record<string, string> };
+    };
+    process.kill(state.pid, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual(await spawner.poll(started.state), { status: 'running' }, 'the sandbox still runs');
+    assert.equal((await get(started.url, `${req.baseUrl}api`, req.secret)).status, 200);
+
+    process.kill(state.sandbox.pid, 'SIGKILL');
+    for (let i = 0; i < 100 && (await spawner.poll(started.state)).status === 'running'; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal((await spawner.poll(started.state)).status, 'stopped');
+    assert.equal(existsSync(state.socketDir), false, 'the socket directory is gone');
+    for (const dir of Object.values(state.cgroup.dirs)) assert.equal(existsSync(dir), false, dir);
   });
 
   it("runs the server in a sandbox as the learner's uid, with a minimal environment and not Sifu's", async (t) => {

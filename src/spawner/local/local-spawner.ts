@@ -37,7 +37,7 @@ import {
 } from './sandbox.js';
 import { buildServerEnv, SECRET_VARIABLES } from './server-env.js';
 import { stopProcessGroup } from './stop-group.js';
-import { pidNamespaceOf, stopSandbox } from './stop-sandbox.js';
+import { pidNamespaceOf, sandboxAlive, stopSandbox } from './stop-sandbox.js';
 
 export interface LocalSpawnerOptions {
   /** `spawner.command`: expanded with the server's environment, run without a shell, in the sandbox. */
@@ -340,6 +340,30 @@ export function createLocalSpawner(options: LocalSpawnerOptions): Spawner {
 
   async function poll(rawState: Record<string, unknown>): Promise<PollResult> {
     const state = toLocalState(rawState);
+    const result = await bwrapStatus(state);
+    if (result.status === 'running') return result;
+    // bwrap killed on its own leaves its sandbox running (it is no parent the sandbox dies with): the
+    // server still answers, and `stop` ends it.
+    if (state.sandbox && (await sandboxAlive(state.sandbox))) return { status: 'running' };
+    const stat = await readProcStat(state.pid);
+    if (!stat || stat.startTime === state.startTime) {
+      // Gone for good: nothing is left in its cgroup; the empty cgroup and socket directory go now,
+      // since the core forgets a dead server without stopping it.
+      await releaseLeftovers(state).catch(() => {});
+    }
+    return result;
+  }
+
+  async function releaseLeftovers(state: LocalState): Promise<void> {
+    if (state.cgroup) {
+      await killCgroup(state.cgroup);
+      await removeServerCgroup(state.cgroup);
+    }
+    if (state.socketDir) await removeServerSocketDir(state.socketDir);
+  }
+
+  /** What bwrap's own process says: running, or stopped with its exit status when this process saw it. */
+  async function bwrapStatus(state: LocalState): Promise<PollResult> {
     const record = ourChild(state);
     if (record?.exit) return stoppedAfterExit(record.exit, record, state);
 
@@ -374,11 +398,7 @@ export function createLocalSpawner(options: LocalSpawnerOptions): Spawner {
       await stopProcessGroup(state.pgid, state.sandbox ? 0 : graceMs);
       // The belt to the namespace's braces: whatever is left in the cgroup (found again from the state
       // after a restart) ends too, then the cgroup and the socket directory go.
-      if (state.cgroup) {
-        await killCgroup(state.cgroup);
-        await removeServerCgroup(state.cgroup);
-      }
-      if (state.socketDir) await removeServerSocketDir(state.socketDir);
+      await releaseLeftovers(state);
     }
     if (record) children.delete(state.pid);
   }
