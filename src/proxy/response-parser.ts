@@ -48,8 +48,14 @@ const ERROR = 9;
 const MAX_HEAD_BYTES = 64 * 1024;
 const MAX_LINE = 4096;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Bytes a header value or reason phrase may not hold: controls other than HTAB, and DEL. */
-const UNSAFE_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+/** Whether text holds a byte a header value or reason phrase may not: a control other than HTAB, or DEL. */
+function hasControlByte(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if ((code < 0x20 && code !== 0x09) || code === 0x7f) return true;
+  }
+  return false;
+}
 
 export class ResponseParser {
   private state: number = HEAD;
@@ -237,7 +243,7 @@ export class ResponseParser {
       const value = line.slice(colon + 1).trim();
       // A CR, LF or other control byte in a value would be written on to the client as is: refused,
       // so no server can split a header (a bare LF that smuggles a Set-Cookie past the filter).
-      if (UNSAFE_VALUE.test(value)) {
+      if (hasControlByte(value)) {
         this.fail('control character in a header value');
         return;
       }
@@ -259,7 +265,7 @@ export class ResponseParser {
         contentType = value;
       }
     }
-    if (UNSAFE_VALUE.test(statusLine)) {
+    if (hasControlByte(statusLine)) {
       this.fail('control character in the status line');
       return;
     }
