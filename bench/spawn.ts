@@ -4,10 +4,12 @@
  * server (notebook 6.4.12) behind both. Run alone: `node --import tsx bench/spawn.ts [--rounds N]`.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { hostHeaderOf, httpAddressOf } from '../src/routes.js';
 import { freePort } from '../test/support/free-port.js';
 import { type HubApiTarget, hubApi } from './support/api.js';
 import { startJupyterHub } from './support/jupyterhub.js';
@@ -241,18 +243,40 @@ async function startSifuTarget(): Promise<Target> {
     async checkServer(name) {
       const route = running.manager.route(name, '');
       if (!route) throw new Error(`Sifu: ${name}'s server is ready but has no route`);
-      const res = await fetch(`${route.target}${baseUrlOf(name, '')}api`, {
-        headers: { authorization: `token ${route.secret}` },
-        redirect: 'manual',
-        signal: AbortSignal.timeout(10_000),
-      });
-      const text = await res.text();
-      if (res.status !== 200)
-        throw new Error(`Sifu: ${name}'s server answered ${res.status} at /api: ${text}`);
+      const { status, text } = await getAt(route.target, `${baseUrlOf(name, '')}api`, route.secret);
+      if (status !== 200) throw new Error(`Sifu: ${name}'s server answered ${status} at /api: ${text}`);
       return (JSON.parse(text) as { version: string }).version;
     },
     stop,
   };
+}
+
+/** A GET of a route target (a unix socket since servers listen on them, or an origin), as the proxy makes it. */
+function getAt(target: string, path: string, secret: string): Promise<{ status: number; text: string }> {
+  const address = httpAddressOf(target);
+  if (!address) return Promise.reject(new Error(`not a route target: ${target}`));
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        ...address,
+        path,
+        headers: { host: hostHeaderOf(target), authorization: `token ${secret}` },
+        timeout: 10_000,
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`GET ${path}: no answer`)));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 const round1 = (ms: number) => Math.round(ms * 10) / 10;
