@@ -147,6 +147,25 @@ describe('local spawner', () => {
     for (const dir of Object.values(state.cgroup.dirs)) assert.equal(existsSync(dir), false, dir);
   });
 
+  it('runs servers without a cgroup where none is writable, saying so once in the log', async (t) => {
+    const scope = new Scope(t);
+    const warnings: unknown[][] = [];
+    const log = { warn: (...args: unknown[]) => warnings.push(args), info: () => {} };
+    const spawner = asTheCoreWould(
+      createLocalSpawner(
+        options({ command: fake('fast'), cgroupRoot: '/nonexistent-cgroups', log: log as never }),
+      ),
+    );
+    const first = await scope.launch(spawner, await scope.request('nocg1'));
+    const second = await scope.launch(spawner, await scope.request('nocg2'));
+    assert.equal(first.state.cgroup, undefined);
+    assert.equal(second.state.cgroup, undefined);
+    assert.equal(warnings.length, 1, 'one warning, at the first start');
+    assert.match(String(warnings[0]?.[1]), /without memory, pids and CPU limits/);
+    await spawner.stop(first.state, { graceMs: 1_000 });
+    assert.equal((await spawner.poll(first.state)).status, 'stopped');
+  });
+
   it("runs the server in a sandbox as the learner's uid, with a minimal environment and not Sifu's", async (t) => {
     const scope = new Scope(t);
     process.env.SIFU_TEST_PARENT_SECRET = 'parent-secret';
