@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -20,14 +20,27 @@ const alive = (pid: number): boolean => {
 
 const children: ChildProcess[] = [];
 const pids: number[] = [];
+/** The servers' cgroups, emptied by the kills below and then removed (Sifu is gone by then). */
+const cgroupDirs: string[] = [];
 let dataDir = '';
 after(async () => {
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  // Each a local server's sandbox pid 1: killing it ends every process of the sandbox.
   for (const pid of pids) {
     try {
-      process.kill(-pid, 'SIGKILL');
+      process.kill(pid, 'SIGKILL');
     } catch {
       // already gone
+    }
+  }
+  for (const dir of cgroupDirs) {
+    for (let i = 0; i < 50; i += 1) {
+      const removed = await rmdir(dir).then(
+        () => true,
+        (err: NodeJS.ErrnoException) => err.code === 'ENOENT',
+      );
+      if (removed) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
   if (dataDir) await removeDir(dataDir);
@@ -71,8 +84,11 @@ test('SIGKILL of Sifu loses nothing: servers keep running, are re-adopted, none 
       },
       90_000,
     );
-    statePid.set(name, user.servers[''].state.pid);
-    pids.push(user.servers[''].state.pid);
+    // The server is its sandbox: bwrap on the host is only its parent, which it outlives.
+    const serverPid = user.servers[''].state.sandbox.pid;
+    statePid.set(name, serverPid);
+    pids.push(serverPid);
+    cgroupDirs.push(...Object.values<string>(user.servers[''].state.cgroup?.dirs ?? {}));
     const client = new Client();
     await client.signIn(sifu, name);
     const contents = await client.request(`${sifu.notebookUrl}/user/${name}/api/contents`);
@@ -85,7 +101,7 @@ test('SIGKILL of Sifu loses nothing: servers keep running, are re-adopted, none 
   for (const name of learners)
     assert.ok(alive(statePid.get(name) as number), `${name}'s server outlives Sifu`);
   // While Sifu is down, cy's server dies too: the restart must forget it, not route to it.
-  process.kill(-(statePid.get('cy') as number), 'SIGKILL');
+  process.kill(statePid.get('cy') as number, 'SIGKILL');
   await waitFor('cy gone', async () => !alive(statePid.get('cy') as number));
 
   const second = await startSifuProcess(env);
@@ -96,7 +112,11 @@ test('SIGKILL of Sifu loses nothing: servers keep running, are re-adopted, none 
     const res = await client.request(`${sifu.notebookUrl}/user/${name}/api/contents`);
     assert.equal(res.status, 200, `${name}'s notebook works after the restart`);
     const { body } = await api(sifu, `/users/${name}`, { token: ADMIN_TOKEN });
-    assert.equal(body.servers[''].state.pid, statePid.get(name), `${name}'s server is the same process`);
+    assert.equal(
+      body.servers[''].state.sandbox.pid,
+      statePid.get(name),
+      `${name}'s server is the same process`,
+    );
   }
   const cy = await (clients.get('cy') as Client).request(`${sifu.notebookUrl}/user/cy/tree`, {
     headers: { accept: 'text/html' },
