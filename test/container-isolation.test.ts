@@ -57,9 +57,9 @@ def read(path):
     except OSError as e:
         return {'result': type(e).__name__}
 
-def write_root():
+def write(path):
     try:
-        with open('/sifu-was-here', 'w') as f:
+        with open(path, 'w') as f:
             f.write('x')
         return 'written'
     except OSError as e:
@@ -90,7 +90,9 @@ result = {
     'canaryInEnv': args['canary'] in env_text,
     'secretInEnv': args['aliceSecret'] in env_text or args['adminToken'] in env_text,
     'engineSocket': [os.path.exists(p) for p in ('/var/run/docker.sock', '/run/docker.sock')],
-    'writeRoot': write_root(),
+    'writeRoot': write('/sifu-was-here'),
+    'writeHome': write(os.path.join(os.path.expanduser('~'), 'probe.txt')),
+    'writeTmp': write('/tmp/probe.txt'),
     'interfaces': sorted(l.split(':')[0].strip() for l in open('/proc/net/dev').readlines()[2:]),
 }
 base64.b64encode(json.dumps(result).encode()).decode()
@@ -108,6 +110,8 @@ interface ProbeResult {
   secretInEnv: boolean;
   engineSocket: boolean[];
   writeRoot: string;
+  writeHome: string;
+  writeTmp: string;
   interfaces: string[];
 }
 
@@ -252,6 +256,11 @@ for (const backend of ['docker', 'swarm'] as const) {
 
     test('the image is read-only, and the only network interface is loopback (docker) or a lone internal one (swarm)', () => {
       assert.equal(probe.writeRoot, 'EROFS');
+      assert.deepEqual(
+        [probe.writeHome, probe.writeTmp],
+        ['written', 'written'],
+        'her home and /tmp stay writable',
+      );
       if (backend === 'docker') assert.deepEqual(probe.interfaces, ['lo']);
       else assert.ok(probe.interfaces.includes('lo') && probe.interfaces.length <= 2, `${probe.interfaces}`);
     });
