@@ -69,7 +69,7 @@ export async function containerArgv(docker: Docker, containerId: string): Promis
 
 export const containerIdOf = (started: Started): string => started.state.containerId as string;
 
-/** Removes every container, service and secret a test run labelled, whatever state they are in. */
+/** Removes every container, service, secret and network a test run labelled, whatever state they are in. */
 export async function removeLabelled(docker: Docker, label: string): Promise<void> {
   const filters = JSON.stringify({ label: [label] });
   const services = await docker.listServices({ filters }).catch(() => []);
@@ -99,4 +99,19 @@ export async function removeLabelled(docker: Docker, label: string): Promise<voi
         .catch(() => {}),
     ),
   );
+  // Last: a network is removable only once no container of a removed service is on it any more.
+  const networks = await docker.listNetworks({ filters }).catch(() => []);
+  for (const network of networks) {
+    for (let attempt = 0; attempt < 50; attempt += 1) {
+      const removed = await docker
+        .getNetwork(network.Id)
+        .remove()
+        .then(
+          () => true,
+          (err: { statusCode?: number }) => err.statusCode === 404,
+        );
+      if (removed) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
 }

@@ -17,6 +17,7 @@ import {
 } from '../../../test/support/docker.js';
 import { CONTAINER_USER } from '../container-security.js';
 import { spawnerContract } from '../contract.case.js';
+import type { Started } from '../spawner.js';
 import { createDockerSpawner, type DockerSpawnerOptions } from './docker-spawner.js';
 
 const run = randomBytes(4).toString('hex');
@@ -108,18 +109,23 @@ describe('docker spawner', () => {
       // Pinned, so that it is never given the default bridge's 172.17/16.
       IPAM: { Config: [{ Subnet: '172.31.254.0/28' }] },
     });
-    t.after(() => network.remove().catch(() => {}));
     const spawner = make({ command: contractCommands().fast, network: name });
     const home = await mkdtemp(join(tmpdir(), 'sifu-docker-home-'));
     t.after(() => rm(home, { recursive: true, force: true }));
-    const started = await spawner.start(
-      { userName: 'eve', serverName: '', baseUrl: '/user/eve/', secret: 'e'.repeat(32), home },
-      { progress: () => {}, signal: new AbortController().signal },
-    );
-    t.after(() => spawner.stop(started.state, { graceMs: 0 }));
-    const info = await docker.getContainer(containerIdOf(started)).inspect();
-    assert.equal(info.HostConfig.NetworkMode, name);
-    assert.match(started.url, /^unix:\//);
+    let started: Started | undefined;
+    try {
+      started = await spawner.start(
+        { userName: 'eve', serverName: '', baseUrl: '/user/eve/', secret: 'e'.repeat(32), home },
+        { progress: () => {}, signal: new AbortController().signal },
+      );
+      const info = await docker.getContainer(containerIdOf(started)).inspect();
+      assert.equal(info.HostConfig.NetworkMode, name);
+      assert.match(started.url, /^unix:\//);
+    } finally {
+      // The container first: a network in use cannot be removed.
+      if (started) await spawner.stop(started.state, { graceMs: 0 });
+      await network.remove();
+    }
   });
 
   it('fails the start with SIFU_ERR_SPAWN_FAILED and leaves nothing when the image is missing', async (t) => {

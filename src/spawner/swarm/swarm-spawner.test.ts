@@ -79,34 +79,35 @@ describe('swarm spawner', () => {
       Internal: true,
       Labels: { [TEST_LABEL]: run },
     });
-    t.after(async () => {
-      for (let i = 0; i < 50; i += 1) {
-        if (
-          await network.remove().then(
-            () => true,
-            () => false,
-          )
-        )
-          return;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    });
     const spawner = make({ command: contractCommands().fast, network: name });
     const home = await mkdtemp(join(tmpdir(), 'sifu-swarm-home-'));
     t.after(() => rm(home, { recursive: true, force: true }));
-    const started = await spawner.start(
-      { userName: 'eve', serverName: '', baseUrl: '/user/eve/', secret: 'e'.repeat(32), home },
-      { progress: () => {}, signal: new AbortController().signal },
-    );
-    t.after(() => spawner.stop(started.state, { graceMs: 0 }));
-    const info = (await docker.getService(started.state.serviceId as string).inspect()) as any;
-    const networkId = ((await network.inspect()) as { Id: string }).Id;
-    assert.deepEqual(
-      info.Spec.TaskTemplate.Networks.map((n: { Target: string }) => n.Target),
-      [networkId],
-    );
-    assert.equal(started.state.networkId, null, 'no network of its own');
-    assert.match(started.url, /^unix:\//);
+    let started: Started | undefined;
+    try {
+      started = await spawner.start(
+        { userName: 'eve', serverName: '', baseUrl: '/user/eve/', secret: 'e'.repeat(32), home },
+        { progress: () => {}, signal: new AbortController().signal },
+      );
+      const info = (await docker.getService(started.state.serviceId as string).inspect()) as any;
+      const networkId = ((await network.inspect()) as { Id: string }).Id;
+      assert.deepEqual(
+        info.Spec.TaskTemplate.Networks.map((n: { Target: string }) => n.Target),
+        [networkId],
+      );
+      assert.equal(started.state.networkId, null, 'no network of its own');
+      assert.match(started.url, /^unix:\//);
+    } finally {
+      // The service first (stop waits for its task to end); the network is left to the operator by Sifu.
+      if (started) await spawner.stop(started.state, { graceMs: 0 });
+      for (let attempt = 0; ; attempt += 1) {
+        const removed = await network.remove().then(
+          () => true,
+          (err) => (attempt >= 50 ? Promise.reject(err) : false),
+        );
+        if (removed) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
   });
 
   it('refuses an egress network that is the host or the default bridge', () => {
