@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { clientResponseHeaders, contentKind } from './http-forward.js';
 import type { ResponseHead } from './response-parser.js';
-import { cspValues } from './responses.js';
+import { clientResponseHeaders, contentKind, cspValues } from './response-policy.js';
 
 describe('contentKind', () => {
   const table: [string, string][] = [

@@ -5,10 +5,15 @@
  * after it, the client connection is cut so a truncated body is never mistaken for a whole one.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isSifuCookieName, setCookieName } from './request-policy.js';
 import type { ResponseHandler, ResponseHead } from './response-parser.js';
-import { type CspValues, type ProxyError, sendError } from './responses.js';
-import { needsScrubbing, SecretScrubber } from './secret-scrubber.js';
+import {
+  type ContentKind,
+  type CspValues,
+  clientResponseHeaders,
+  needsScrubbing,
+} from './response-policy.js';
+import { type ProxyError, sendError } from './responses.js';
+import { SecretScrubber } from './secret-scrubber.js';
 import type { BodyFraming } from './upstream-head.js';
 import type { Exchange, Target, TargetPool, UpstreamConnection, UpstreamPools } from './upstream-pool.js';
 
@@ -17,76 +22,6 @@ export interface ForwardDeps {
   csp: CspValues;
   /** A server refused or broke a connection: it may have died; its owner is told (not awaited). */
   unreachable?: (target: string) => void;
-}
-
-/** Which CSP a response gets, from the path after `/user/<name>/`. */
-export type ContentKind = 'page' | 'user-content' | 'user-content-unless-json';
-
-const USER_CONTENT_PREFIXES = ['files/', 'view/', 'nbconvert/', 'nbextensions/', 'kernelspecs/'];
-
-/**
- * Learner-controlled content is served under these paths (and as non-JSON from the contents API);
- * the first segment is decoded so that `%66iles/` is treated like `files/`.
- */
-export function contentKind(rest: string): ContentKind {
-  let path = rest;
-  while (path.startsWith('/')) path = path.slice(1);
-  if (path.includes('%')) {
-    const slash = path.indexOf('/');
-    try {
-      path =
-        slash === -1
-          ? decodeURIComponent(path)
-          : decodeURIComponent(path.slice(0, slash)) + path.slice(slash);
-    } catch {
-      return 'user-content';
-    }
-  }
-  for (const prefix of USER_CONTENT_PREFIXES) if (path.startsWith(prefix)) return 'user-content';
-  return path.startsWith('api/contents') ? 'user-content-unless-json' : 'page';
-}
-
-/** Response headers that are hop-by-hop, or that the proxy replaces with its own. */
-const DROPPED_RESPONSE_HEADERS = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'te',
-  'trailer',
-  'content-security-policy',
-  'x-frame-options',
-  'x-content-type-options',
-]);
-
-/**
- * The client's response headers: hop-by-hop ones dropped, Sifu's cookie names never set by a
- * server (no session fixation from a learner's server), CSP and nosniff added.
- */
-export function clientResponseHeaders(head: ResponseHead, kind: ContentKind, csp: CspValues): string[] {
-  const { headers } = head;
-  const out: string[] = [];
-  for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i] as string;
-    const value = headers[i + 1] as string;
-    const lower = name.toLowerCase();
-    if (DROPPED_RESPONSE_HEADERS.has(lower)) continue;
-    // The parser refuses a length beside a transfer coding; dropping it here too keeps this function safe alone.
-    if (lower === 'content-length' && head.framing === 'chunked') continue;
-    if (lower === 'set-cookie' && isSifuCookieName(setCookieName(value))) continue;
-    out.push(name, value);
-  }
-  const sandboxed =
-    kind === 'user-content' ||
-    (kind === 'user-content-unless-json' && !(head.contentType ?? '').startsWith('application/json'));
-  out.push(
-    'Content-Security-Policy',
-    sandboxed ? csp.userContent : csp.page,
-    'X-Content-Type-Options',
-    'nosniff',
-  );
-  return out;
 }
 
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EADDRNOTAVAIL']);

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { html, page } from '../web/layout.js';
-import { type CspValues, ownResponseHeaders } from './responses.js';
+import { type CspValues, ownResponseHeaders } from './response-policy.js';
 
 /** The query parameter of the "open it here anyway" link (only honoured when the operator allows it). */
 export const NEW_TAB_PARAM = 'sifu-new-tab=1';

@@ -24,10 +24,11 @@ import {
 } from '../routes.js';
 import { ActivityTracker, onlyPingPong, Throttle } from './activity.js';
 import { handleHandoff, isHandoffUrl } from './handoff.js';
-import { contentKind, type ForwardDeps, HttpExchange } from './http-forward.js';
+import { type ForwardDeps, HttpExchange } from './http-forward.js';
 import { refusesTopLevel, sendIframeOnlyPage } from './iframe-only.js';
 import { allowedOriginSet, isPageRequest, originAllowed, prefersHtml } from './request-policy.js';
-import { cspValues, type ProxyError, rejectSocket, sendError, sendRedirect } from './responses.js';
+import { contentKind, cspValues } from './response-policy.js';
+import { type ProxyError, rejectSocket, sendError, sendRedirect } from './responses.js';
 import type { ProxyHooks, ProxyOptions, Visitor } from './types.js';
 import { buildUpstreamHead } from './upstream-head.js';
 import { type Target, UpstreamPools } from './upstream-pool.js';

@@ -1,30 +1,12 @@
 /**
  * Responses the proxy writes itself (errors, redirects), on an http.ServerResponse or on a raw
- * socket (refused WebSocket upgrades), and the security headers every response carries.
+ * socket (refused WebSocket upgrades); their headers come from response-policy.ts.
  */
 import type { ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type ErrorCode, errorCatalogue } from '../errors.js';
-
-/** The Content-Security-Policy values; computed once per proxy. */
-export interface CspValues {
-  /** For notebook pages and API responses: only who may frame them. */
-  page: string;
-  /** For user-supplied content (files, views, conversions): a sandbox with an opaque origin too. */
-  userContent: string;
-}
-
-/**
- * `sandbox allow-scripts`, deliberately without `allow-same-origin`: a learner's HTML file may run
- * its scripts (plots exported as HTML keep working) but as an opaque origin, so it can neither read
- * notebook-origin responses nor pass the proxy's Origin check (its requests say `Origin: null`).
- * This is what Jupyter itself sends for `/files/`, and it replaces Jupyter's CSP.
- */
-export function cspValues(frameAncestors: readonly string[]): CspValues {
-  const ancestors = `frame-ancestors ${frameAncestors.length > 0 ? frameAncestors.join(' ') : "'none'"}`;
-  return { page: ancestors, userContent: `sandbox allow-scripts; ${ancestors}` };
-}
+import { type CspValues, ownResponseHeaders } from './response-policy.js';
 
 const messages: Partial<Record<ErrorCode, string>> = {
   SIFU_ERR_NOT_FOUND: 'Not found.',
@@ -92,18 +74,6 @@ function closeIfBodyUnread(res: ServerResponse): string[] {
   if (!req || req.complete) return [];
   const { 'content-length': length, 'transfer-encoding': encoding } = req.headers;
   return encoding !== undefined || (length !== undefined && length !== '0') ? ['Connection', 'close'] : [];
-}
-
-/** Headers of every response the proxy writes itself (errors, redirects, its own pages): never cached. */
-export function ownResponseHeaders(csp: CspValues): string[] {
-  return [
-    'Cache-Control',
-    'no-store',
-    'Content-Security-Policy',
-    csp.page,
-    'X-Content-Type-Options',
-    'nosniff',
-  ];
 }
 
 /** A 302 with `Cache-Control: no-store`; `extra` are more header name/value pairs. */

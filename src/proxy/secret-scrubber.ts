@@ -40,7 +40,3 @@ export class SecretScrubber {
     return data.subarray(0, data.length - keep);
   }
 }
-
-/** Whether a response's body is scrubbed: HTML, as Jupyter's pages are. */
-export const needsScrubbing = (contentType: string | undefined): boolean =>
-  (contentType ?? '').toLowerCase().startsWith('text/html');

@@ -9,10 +9,9 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type net from 'node:net';
-import { clientResponseHeaders } from './http-forward.js';
-import { isSifuCookieName, setCookieName } from './request-policy.js';
 import { type ResponseHandler, type ResponseHead, ResponseParser } from './response-parser.js';
-import { type CspValues, rejectSocket } from './responses.js';
+import { type CspValues, clientResponseHeaders, upgradeResponseHeaders } from './response-policy.js';
+import { rejectSocket } from './responses.js';
 import { connectTo, type Target } from './upstream-pool.js';
 
 export interface UpgradeDeps {
@@ -97,12 +96,8 @@ export class UpgradeExchange implements ResponseHandler {
     this.answered = true;
     let text = `HTTP/1.1 ${head.status} ${head.reason || STATUS_CODES[head.status] || ''}\r\n`;
     if (head.status === 101) {
-      for (let i = 0; i < head.headers.length; i += 2) {
-        const name = head.headers[i] as string;
-        const value = head.headers[i + 1] as string;
-        if (name.toLowerCase() === 'set-cookie' && isSifuCookieName(setCookieName(value))) continue;
-        text += `${name}: ${value}\r\n`;
-      }
+      const headers = upgradeResponseHeaders(head);
+      for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
     } else {
       const headers = clientResponseHeaders(head, 'page', this.deps.csp);
       for (let i = 0; i < headers.length; i += 2) {

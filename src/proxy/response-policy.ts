@@ -1,0 +1,129 @@
+/**
+ * What the proxy lets through on the way back, in one place: which headers of a server's answer reach
+ * the browser (hop-by-hop ones and Sifu's own cookie names never do), the CSP each kind of content gets,
+ * the headers of the responses the proxy writes itself, and which bodies are scanned for the secret.
+ * Pure functions, table-tested; the forwarding code applies them.
+ */
+
+import { isSifuCookieName, setCookieName } from './request-policy.js';
+import type { ResponseHead } from './response-parser.js';
+
+/** The Content-Security-Policy values; computed once per proxy. */
+export interface CspValues {
+  /** For notebook pages and API responses: only who may frame them. */
+  page: string;
+  /** For user-supplied content (files, views, conversions): a sandbox with an opaque origin too. */
+  userContent: string;
+}
+
+/**
+ * `sandbox allow-scripts`, deliberately without `allow-same-origin`: a learner's HTML file may run
+ * its scripts (plots exported as HTML keep working) but as an opaque origin, so it can neither read
+ * notebook-origin responses nor pass the proxy's Origin check (its requests say `Origin: null`).
+ * This is what Jupyter itself sends for `/files/`, and it replaces Jupyter's CSP.
+ */
+export function cspValues(frameAncestors: readonly string[]): CspValues {
+  const ancestors = `frame-ancestors ${frameAncestors.length > 0 ? frameAncestors.join(' ') : "'none'"}`;
+  return { page: ancestors, userContent: `sandbox allow-scripts; ${ancestors}` };
+}
+
+/** Headers of every response the proxy writes itself (errors, redirects, its own pages): never cached. */
+export function ownResponseHeaders(csp: CspValues): string[] {
+  return [
+    'Cache-Control',
+    'no-store',
+    'Content-Security-Policy',
+    csp.page,
+    'X-Content-Type-Options',
+    'nosniff',
+  ];
+}
+
+/** Which CSP a response gets, from the path after `/user/<name>/`. */
+export type ContentKind = 'page' | 'user-content' | 'user-content-unless-json';
+
+const USER_CONTENT_PREFIXES = ['files/', 'view/', 'nbconvert/', 'nbextensions/', 'kernelspecs/'];
+
+/**
+ * Learner-controlled content is served under these paths (and as non-JSON from the contents API);
+ * the first segment is decoded so that `%66iles/` is treated like `files/`.
+ */
+export function contentKind(rest: string): ContentKind {
+  let path = rest;
+  while (path.startsWith('/')) path = path.slice(1);
+  if (path.includes('%')) {
+    const slash = path.indexOf('/');
+    try {
+      path =
+        slash === -1
+          ? decodeURIComponent(path)
+          : decodeURIComponent(path.slice(0, slash)) + path.slice(slash);
+    } catch {
+      return 'user-content';
+    }
+  }
+  for (const prefix of USER_CONTENT_PREFIXES) if (path.startsWith(prefix)) return 'user-content';
+  return path.startsWith('api/contents') ? 'user-content-unless-json' : 'page';
+}
+
+/** Response headers that are hop-by-hop, or that the proxy replaces with its own. */
+const DROPPED_RESPONSE_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+  'content-security-policy',
+  'x-frame-options',
+  'x-content-type-options',
+]);
+
+/**
+ * The client's response headers: hop-by-hop ones dropped, Sifu's cookie names never set by a
+ * server (no session fixation from a learner's server), CSP and nosniff added.
+ */
+export function clientResponseHeaders(head: ResponseHead, kind: ContentKind, csp: CspValues): string[] {
+  const { headers } = head;
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i] as string;
+    const value = headers[i + 1] as string;
+    const lower = name.toLowerCase();
+    if (DROPPED_RESPONSE_HEADERS.has(lower)) continue;
+    // The parser refuses a length beside a transfer coding; dropping it here too keeps this function safe alone.
+    if (lower === 'content-length' && head.framing === 'chunked') continue;
+    if (lower === 'set-cookie' && isSifuCookieName(setCookieName(value))) continue;
+    out.push(name, value);
+  }
+  const sandboxed =
+    kind === 'user-content' ||
+    (kind === 'user-content-unless-json' && !(head.contentType ?? '').startsWith('application/json'));
+  out.push(
+    'Content-Security-Policy',
+    sandboxed ? csp.userContent : csp.page,
+    'X-Content-Type-Options',
+    'nosniff',
+  );
+  return out;
+}
+
+/**
+ * The headers of a 101 answer as the client gets them: everything the server sent (the WebSocket
+ * handshake needs its Upgrade, Connection and Sec-WebSocket-* headers) except Sifu's cookie names.
+ */
+export function upgradeResponseHeaders(head: ResponseHead): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < head.headers.length; i += 2) {
+    const name = head.headers[i] as string;
+    const value = head.headers[i + 1] as string;
+    if (name.toLowerCase() === 'set-cookie' && isSifuCookieName(setCookieName(value))) continue;
+    out.push(name, value);
+  }
+  return out;
+}
+
+/** Whether a response's body is scrubbed: HTML, as Jupyter's pages are. */
+export const needsScrubbing = (contentType: string | undefined): boolean =>
+  (contentType ?? '').toLowerCase().startsWith('text/html');
