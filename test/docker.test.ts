@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
-import WebSocket from 'ws';
 import { createDockerSpawner } from '../src/spawner/docker/docker-spawner.js';
 import { dockerForTests, removeLabelled } from './support/docker.js';
+import { runOnChannels } from './support/kernel.js';
 import { requestServer } from './support/server-request.js';
 import { ADMIN_TOKEN, api, Client, JUPYTER, startTestSifu, waitFor } from './support/sifu.js';
 
@@ -49,38 +49,6 @@ async function waitPoolFull(size: number): Promise<void> {
   );
   // Sifu adds a server to its idle list once it has seen it answer (polled every 100 ms).
   await new Promise((resolve) => setTimeout(resolve, 500));
-}
-
-/** Runs `code` on a kernel over the proxied channels WebSocket; resolves with the result's text/plain. */
-function runOnKernel(url: string, headers: Record<string, string>, code: string): Promise<string> {
-  const msgId = randomBytes(8).toString('hex');
-  const session = randomBytes(8).toString('hex');
-  const message = {
-    header: { msg_id: msgId, msg_type: 'execute_request', username: 'ada', session, version: '5.3' },
-    parent_header: {},
-    metadata: {},
-    content: { code, silent: false, store_history: false, user_expressions: {}, allow_stdin: false },
-    channel: 'shell',
-    buffers: [],
-  };
-  const ws = new WebSocket(url, { headers });
-  return new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no execute_result within 60 s')), 60_000);
-    ws.on('error', reject);
-    ws.on('open', () => ws.send(JSON.stringify(message)));
-    ws.on('message', (data) => {
-      const msg = JSON.parse(String(data)) as {
-        msg_type: string;
-        parent_header: { msg_id?: string };
-        content: { data?: Record<string, string>; evalue?: string };
-      };
-      if (msg.parent_header.msg_id !== msgId) return;
-      if (msg.msg_type === 'execute_result' || msg.msg_type === 'error') {
-        clearTimeout(timer);
-        resolve(msg.content.data?.['text/plain'] ?? `error: ${msg.content.evalue}`);
-      }
-    });
-  }).finally(() => ws.close());
 }
 
 const ourContainers = async (): Promise<string[]> =>
@@ -203,7 +171,7 @@ describe('docker backend in Sifu', () => {
       });
       assert.equal(created.status, 201, await created.clone().text());
       const kernel = (await created.json()) as { id: string };
-      const result = await runOnKernel(
+      const result = await runOnChannels(
         `${nb.replace('http', 'ws')}/user/ada/api/kernels/${kernel.id}/channels`,
         { cookie: ada.cookieHeader(), origin: nb },
         "import os; (1+1, open('hello.txt').read().strip(), os.getcwd())",

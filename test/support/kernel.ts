@@ -21,6 +21,24 @@ export async function runInKernel(
   });
   if (created.status !== 201) throw new Error(`kernel start: ${created.status} ${await created.text()}`);
   const kernel = (await created.json()) as { id: string };
+  return runOnChannels(
+    `${nb.replace('http', 'ws')}/user/${user}/api/kernels/${kernel.id}/channels`,
+    { cookie: client.cookieHeader(), origin: nb },
+    code,
+    user,
+  );
+}
+
+/**
+ * Sends `code` as an execute_request over a kernel's channels WebSocket at `url` (with `headers`, e.g. the
+ * learner's cookies and origin); resolves with the result's text/plain, or `error: <evalue>`.
+ */
+export function runOnChannels(
+  url: string,
+  headers: Record<string, string>,
+  code: string,
+  user = 'learner',
+): Promise<string> {
   const msgId = randomBytes(8).toString('hex');
   const message = {
     header: {
@@ -36,9 +54,7 @@ export async function runInKernel(
     channel: 'shell',
     buffers: [],
   };
-  const ws = new WebSocket(`${nb.replace('http', 'ws')}/user/${user}/api/kernels/${kernel.id}/channels`, {
-    headers: { cookie: client.cookieHeader(), origin: nb },
-  });
+  const ws = new WebSocket(url, { headers });
   return new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('no execute_result within 60 s')), 60_000);
     ws.on('error', reject);
