@@ -102,6 +102,15 @@ describe('docker spawner', () => {
   it("joins the operator's egress network when one is named, and is still routed to its socket", async (t) => {
     // A network this test makes, internal: nothing leaves it.
     const name = `sifu-test-egress-${run}`;
+    // A run that died half-way may have left its network, which would hold the pinned subnet.
+    for (const stale of await docker.listNetworks({
+      filters: JSON.stringify({ name: ['sifu-test-egress-'] }),
+    })) {
+      await docker
+        .getNetwork(stale.Id)
+        .remove()
+        .catch(() => {});
+    }
     const network = await docker.createNetwork({
       Name: name,
       Internal: true,
