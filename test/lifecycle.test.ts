@@ -82,6 +82,42 @@ describe('server lifecycle', () => {
     }
   });
 
+  test('Sifu starts while the backend cannot be polled, keeping running servers routed', async () => {
+    const first = await startTestSifu({ command: `${FAKE_SERVER} fast` });
+    await api(first, '/users/gus', { method: 'POST', token: ADMIN_TOKEN });
+    assert.equal((await api(first, '/users/gus/server', { method: 'POST', token: ADMIN_TOKEN })).status, 201);
+    // Sifu stops; gus's server keeps running (as on any restart).
+    await first.stop();
+    let engineDown = true;
+    const second = await startTestSifu({
+      command: `${FAKE_SERVER} fast`,
+      dataDir: first.dataDir,
+      wrapSpawner: (inner) => ({
+        ...inner,
+        start: (request, context) => inner.start(request, context),
+        stop: (state, options) => inner.stop(state, options),
+        poll: async (state) => {
+          if (engineDown) throw new Error('the engine did not answer');
+          return inner.poll(state);
+        },
+        list: async () => {
+          if (engineDown) throw new Error('the engine did not answer');
+          return (await inner.list?.()) ?? [];
+        },
+      }),
+    });
+    try {
+      assert.ok(second.manager.route('gus', ''), 'routed although its poll failed');
+      engineDown = false;
+      assert.deepEqual(await second.manager.checkRunning(), [], 'and still running once the backend answers');
+      const gus = new Client();
+      await gus.signIn(second, 'gus');
+      assert.equal((await gus.request(`${second.notebookUrl}/user/gus/api/contents/`)).status, 200);
+    } finally {
+      await second.cleanup();
+    }
+  });
+
   test('a server that crashes while running is noticed; the next visit gets the spawn page', async () => {
     const sifu = await startTestSifu({ command: `${FAKE_SERVER} crash-while-running` });
     try {

@@ -36,7 +36,17 @@ export class Adoption {
         continue;
       }
       const hasState = Object.keys(record.state).length > 0;
-      const alive = hasState ? (await spawner.poll(record.state)).status === 'running' : false;
+      const alive =
+        hasState &&
+        (await spawner.poll(record.state).then(
+          (result) => result.status === 'running',
+          (err: unknown) => {
+            // Cannot tell (the engine is down): kept as running, as checkOne does; the next poll decides.
+            // Failing here would keep Sifu from starting, and every learner out, until the engine is back.
+            log.warn({ err, user: record.userName, server: record.name }, 'cannot poll a server at start');
+            return true;
+          },
+        ));
       if (alive && record.status === 'running' && record.url) {
         await lease.acquire(record.userName, HomeLease.holderOf(record));
         routes.add(record);
@@ -64,7 +74,14 @@ export class Adoption {
    */
   async stopOrphans(): Promise<number> {
     const { store, spawner, log } = this.options;
-    const listed = (await spawner.list?.()) ?? [];
+    let listed: Awaited<ReturnType<NonNullable<typeof spawner.list>>> = [];
+    try {
+      listed = (await spawner.list?.()) ?? [];
+    } catch (err) {
+      // The next start's sweep stops them; a backend that cannot list now must not stop Sifu starting.
+      log.warn({ err }, 'cannot list the backend for orphans; left for the next start');
+      return 0;
+    }
     let stopped = 0;
     for (const server of listed) {
       const record = await store.getServer(server.userName, server.serverName);

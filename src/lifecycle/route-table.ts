@@ -62,10 +62,11 @@ export class RouteTable {
   async flushActivity(store: Pick<Store, 'touchServer' | 'touchUser'>): Promise<void> {
     for (const route of this.routes.values()) {
       if (route.lastActivity <= route.flushed) continue;
-      route.flushed = route.lastActivity;
-      const at = new Date(route.lastActivity);
-      await store.touchServer(route.userName, route.serverName, at);
-      await store.touchUser(route.userName, at);
+      const at = route.lastActivity;
+      await store.touchServer(route.userName, route.serverName, new Date(at));
+      await store.touchUser(route.userName, new Date(at));
+      // Marked only once written: activity whose write failed is written at the next flush, not lost.
+      if (at > route.flushed) route.flushed = at;
     }
   }
 }
