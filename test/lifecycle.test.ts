@@ -89,6 +89,11 @@ describe('server lifecycle', () => {
     // Sifu stops; gus's server keeps running (as on any restart).
     await first.stop();
     let engineDown = true;
+    // Should this start fail, a plain Sifu on the same data stops gus's server, so nothing outlives the test.
+    const cleanUpAfterFailedStart = () =>
+      startTestSifu({ command: `${FAKE_SERVER} fast`, dataDir: first.dataDir }).then((plain) =>
+        plain.cleanup(),
+      );
     const second = await startTestSifu({
       command: `${FAKE_SERVER} fast`,
       dataDir: first.dataDir,
@@ -105,6 +110,9 @@ describe('server lifecycle', () => {
           return (await inner.list?.()) ?? [];
         },
       }),
+    }).catch(async (err) => {
+      await cleanUpAfterFailedStart();
+      throw err;
     });
     try {
       assert.ok(second.manager.route('gus', ''), 'routed although its poll failed');
