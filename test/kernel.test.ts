@@ -1,38 +1,7 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import WebSocket from 'ws';
+import { runOnChannels } from './support/kernel.js';
 import { Client, JUPYTER, startTestSifu, type TestSifu } from './support/sifu.js';
-
-/** A Jupyter message on the kernel channels WebSocket (the JSON form notebook 6 speaks). */
-function executeRequest(code: string) {
-  const msgId = randomUUID();
-  return {
-    msgId,
-    message: {
-      header: {
-        msg_id: msgId,
-        msg_type: 'execute_request',
-        username: 'ada',
-        session: randomUUID(),
-        version: '5.3',
-        date: new Date().toISOString(),
-      },
-      parent_header: {},
-      metadata: {},
-      content: {
-        code,
-        silent: false,
-        store_history: true,
-        user_expressions: {},
-        allow_stdin: false,
-        stop_on_error: true,
-      },
-      channel: 'shell',
-      buffers: [],
-    },
-  };
-}
 
 let sifu: TestSifu;
 before(async () => {
@@ -67,30 +36,12 @@ test('a real kernel runs 1+1 through the proxy, with only the learner session', 
   assert.equal(created.status, 201, await created.clone().text());
   const kernel = (await created.json()) as { id: string };
 
-  const ws = new WebSocket(
+  const result = await runOnChannels(
     `${sifu.notebookUrl.replace('http', 'ws')}/user/ada/api/kernels/${kernel.id}/channels`,
-    {
-      headers: { cookie: ada.cookieHeader(), origin: sifu.notebookUrl },
-    },
+    { cookie: ada.cookieHeader(), origin: sifu.notebookUrl },
+    '1+1',
+    'ada',
   );
-  const { msgId, message } = executeRequest('1+1');
-  const result = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no execute_result within 60 s')), 60_000);
-    ws.on('error', reject);
-    ws.on('open', () => ws.send(JSON.stringify(message)));
-    ws.on('message', (data) => {
-      const msg = JSON.parse(String(data)) as {
-        msg_type: string;
-        parent_header: { msg_id?: string };
-        content: { data?: Record<string, string> };
-      };
-      if (msg.msg_type === 'execute_result' && msg.parent_header.msg_id === msgId) {
-        clearTimeout(timer);
-        resolve(msg.content.data?.['text/plain'] ?? '');
-      }
-    });
-  });
-  ws.close();
   assert.equal(result, '2');
 
   const del = await ada.request(`${sifu.notebookUrl}/user/ada/api/kernels/${kernel.id}`, {

@@ -11,6 +11,7 @@ import { api } from './support/api.js';
 import { ensureBuilt, PACKAGE_ROOT } from './support/dist.js';
 import { dockerForTests, removeLabelled } from './support/docker.js';
 import { freePort } from './support/free-port.js';
+import { hubAnswers, waitFor } from './support/process.js';
 
 /**
  * The warm pool as shipped: Sifu built (`npm run build`) and started from `dist/` exactly as `make run`
@@ -21,20 +22,6 @@ const docker = new Docker();
 const instance = `test-dist-${randomBytes(4).toString('hex')}`;
 const run = promisify(execFile);
 const ADMIN_TOKEN = 'test-admin-token-0123456789';
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false>,
-  ms = 30_000,
-): Promise<T> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const value = await probe();
-    if (value) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 interface PoolContainer {
   id: string;
@@ -115,10 +102,7 @@ test('the warm pool works from dist/ as make run starts it: 2 warm servers, a cl
 
     await waitFor('sifu to serve', async () => {
       healthy();
-      return fetch(`${hubUrl}/hub/health`).then(
-        (r) => r.ok,
-        () => false,
-      );
+      return hubAnswers(hubUrl);
     });
     const warm = await waitFor(
       'two warm pool servers',

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBuilt } from './dist.js';
 import { freePort } from './free-port.js';
+import { collectOutput, waitUntilServing } from './process.js';
 
 export const BUILT_ADMIN_TOKEN = 'test-admin-token-0123456789';
 
@@ -48,13 +49,7 @@ export async function startBuiltSifu(
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
-  child.stdout?.on('data', (d) => {
-    out += d;
-  });
-  child.stderr?.on('data', (d) => {
-    out += d;
-  });
+  const output = collectOutput(child);
   const hubUrl = `http://127.0.0.1:${hubPort}`;
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -66,28 +61,11 @@ export async function startBuiltSifu(
     }
     await rm(dataDir, { recursive: true, force: true });
   };
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) {
-      await stop();
-      throw new Error(`sifu exited early:\n${out}`);
-    }
-    if (
-      await fetch(`${hubUrl}/hub/health`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    ) {
-      return {
-        hubUrl,
-        notebookUrl: `http://127.0.0.1:${notebookPort}`,
-        dataDir,
-        child,
-        output: () => out,
-        stop,
-      };
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  try {
+    await waitUntilServing(child, hubUrl, output);
+  } catch (err) {
+    await stop();
+    throw err;
   }
-  await stop();
-  throw new Error(`sifu did not start:\n${out}`);
+  return { hubUrl, notebookUrl: `http://127.0.0.1:${notebookPort}`, dataDir, child, output, stop };
 }

@@ -9,6 +9,7 @@ import { DEFAULT_SPAWNER_COMMAND } from '../../src/config/schema.js';
 import { createSpawner } from '../../src/spawner/create-spawner.js';
 import type { Spawner } from '../../src/spawner/spawner.js';
 import { freePort } from './free-port.js';
+import { collectOutput, waitUntilServing } from './process.js';
 
 export const REPO = resolve(import.meta.dirname, '../..');
 /** Where the failure doubles live: the local sandbox must be let read them (`spawner.local.readOnlyPaths`). */
@@ -107,25 +108,12 @@ export async function startSifuProcess(
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
-  child.stdout?.on('data', (d) => {
-    out += d;
+  const output = collectOutput(child);
+  await waitUntilServing(child, `http://127.0.0.1:${env.SIFU_HUB_PORT}`, output).catch((err) => {
+    child.kill('SIGKILL');
+    throw err;
   });
-  child.stderr?.on('data', (d) => {
-    out += d;
-  });
-  const hub = `http://127.0.0.1:${env.SIFU_HUB_PORT}`;
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`sifu exited early:\n${out}`);
-    const ok = await fetch(`${hub}/hub/health`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return { child, output: () => out };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`sifu did not start:\n${out}`);
+  return { child, output };
 }
 
 /** The `<form method="post" ... data-autosubmit>` of a page, with its hidden fields, if it has one. */
@@ -219,19 +207,7 @@ export class Client {
   }
 }
 
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false>,
-  ms = 30_000,
-): Promise<T> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const value = await probe();
-    if (value) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+export { waitFor } from './process.js';
 
 export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
