@@ -9,7 +9,7 @@ export interface ConnectionCaps {
 }
 
 /** The soft limit on open files of this process (`ulimit -n`), or undefined where /proc cannot tell. */
-export function openFileLimit(): number | undefined {
+function openFileLimit(): number | undefined {
   try {
     const line = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
     return line?.[1] && line[1] !== 'unlimited' ? Number(line[1]) : undefined;
