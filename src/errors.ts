@@ -36,6 +36,8 @@ export const errorCatalogue = {
   SIFU_ERR_SPAWN_FAILED: 500,
   SIFU_ERR_UPSTREAM_UNREACHABLE: 503,
   SIFU_ERR_UPSTREAM_TIMEOUT: 504,
+  // A request to a host's relay without the key all replicas share (or with a wrong one): nothing forwarded.
+  SIFU_ERR_RELAY_KEY: 403,
   SIFU_ERR_PAYLOAD_TOO_LARGE: 413,
   SIFU_ERR_LAUNCH_INVALID: 403,
   SIFU_ERR_LTI_INVALID: 401,
@@ -56,6 +58,10 @@ export const errorCatalogue = {
   SIFU_ERR_QUOTA_EXCEEDED: 507,
   // Another server holds the lease on the user's home (one writer per home, across hosts).
   SIFU_ERR_HOME_IN_USE: 409,
+  // Several hosts: the storage root is not the one every host shares; a host is out of reach; none may start.
+  SIFU_ERR_STORAGE_NOT_SHARED: 503,
+  SIFU_ERR_HOST_UNREACHABLE: 503,
+  SIFU_ERR_NO_HOST: 503,
   SIFU_ERR_GIT_FETCH_FAILED: 502,
   SIFU_ERR_GIT_HOST_NOT_ALLOWED: 403,
   // Sign-in at a platform (edx, oidc). The learner declined; nothing was created.

@@ -204,6 +204,7 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
       secret: route.secret,
       clientAddress: req.socket.remoteAddress,
       forwardedProto,
+      relayKey: route.relayKey,
     });
     new HttpExchange(forwardDeps, req, res, target, head, body, contentKind(path.rest), route.secret).start();
   }
@@ -341,6 +342,7 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
               secret: route.secret,
               clientAddress: client.remoteAddress,
               forwardedProto,
+              relayKey: route.relayKey,
             },
             true,
           );

@@ -1,8 +1,10 @@
 /**
  * Builds the request head sent to a notebook server from the client's raw headers: hop-by-hop
  * headers dropped, `Host` set to the server, the client's `Authorization` replaced by the server's
- * token, Sifu's cookies removed, `X-Forwarded-*` set. Pure; runs once per proxied request.
+ * token, Sifu's cookies removed, `X-Forwarded-*` set; for a server on another host, the relay key
+ * added (a client's own `X-Sifu-Relay-Key` is always dropped). Pure; runs once per proxied request.
  */
+import { RELAY_KEY_HEADER } from '../routes.js';
 import { stripSifuCookies } from './request-policy.js';
 
 export interface UpstreamHeadContext {
@@ -14,6 +16,8 @@ export interface UpstreamHeadContext {
   clientAddress: string | undefined;
   /** `http` or `https`: the scheme browsers use for the notebook origin. */
   forwardedProto: string;
+  /** Set for a route to a peer's relay (`Route.relayKey`): sent as `X-Sifu-Relay-Key`. */
+  relayKey?: string;
 }
 
 /** How the request body is framed upstream. */
@@ -44,6 +48,8 @@ const DROPPED = new Set([
   'x-forwarded-for',
   'cookie',
   'content-length',
+  // Only the proxy may present the relay key: a browser's own is never forwarded.
+  RELAY_KEY_HEADER,
 ]);
 
 /** Connection options that name no header (anything else listed in `Connection` is hop-by-hop). */
@@ -116,12 +122,17 @@ export function buildUpstreamHead(
   if (forwardedFor !== undefined) head += `X-Forwarded-For: ${forwardedFor}\r\n`;
   if (forwardedHost !== undefined) head += `X-Forwarded-Host: ${forwardedHost}\r\n`;
   head += `X-Forwarded-Proto: ${context.forwardedProto}\r\nAuthorization: token ${context.secret}\r\n`;
+  if (context.relayKey !== undefined) head += `X-Sifu-Relay-Key: ${context.relayKey}\r\n`;
   if (websocket && upgrade !== undefined) head += `Connection: Upgrade\r\nUpgrade: ${upgrade}\r\n\r\n`;
   else head += 'Connection: keep-alive\r\n\r\n';
   return { head, body };
 }
 
-function connectionNamedHeaders(value: string, into: Set<string> | undefined): Set<string> | undefined {
+/** The headers a `Connection` value names (hop-by-hop for that message), added to `into`. */
+export function connectionNamedHeaders(
+  value: string,
+  into: Set<string> | undefined,
+): Set<string> | undefined {
   let named = into;
   for (const token of value.split(',')) {
     const option = token.trim().toLowerCase();
@@ -131,4 +142,63 @@ function connectionNamedHeaders(value: string, into: Set<string> | undefined): S
     }
   }
   return named;
+}
+
+/** Headers a relay does not pass on as they came: hop-by-hop ones, the framing it redoes, and the key. */
+const RELAY_DROPPED = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  // Node's server answered `100 Continue` already.
+  'expect',
+  'content-length',
+  RELAY_KEY_HEADER,
+]);
+
+/**
+ * The head a relay sends to a server of its own host: the calling replica's request as it came (its
+ * token, `X-Forwarded-*` and cookies were set by that replica's proxy), except `Host`, the relay key and
+ * hop-by-hop headers. Framing and the upgrade as in {@link buildUpstreamHead}.
+ */
+export function buildRelayedHead(
+  method: string,
+  url: string,
+  rawHeaders: readonly string[],
+  upstreamHost: string,
+  websocket = false,
+): UpstreamHead {
+  let head = `${method} ${url} HTTP/1.1\r\nHost: ${upstreamHost}\r\n`;
+  let body: BodyFraming = 'none';
+  let contentLength: string | undefined;
+  let upgrade: string | undefined;
+  let named: Set<string> | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if ((rawHeaders[i] as string).toLowerCase() === 'connection') {
+      named = connectionNamedHeaders(rawHeaders[i + 1] as string, named);
+    }
+  }
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    const value = rawHeaders[i + 1] as string;
+    const lower = name.toLowerCase();
+    if (!RELAY_DROPPED.has(lower)) {
+      if (named === undefined || !named.has(lower)) head += `${name}: ${value}\r\n`;
+    } else if (lower === 'content-length') contentLength = value;
+    else if (lower === 'transfer-encoding') body = 'chunked';
+    else if (lower === 'upgrade') upgrade = value;
+  }
+  if (body === 'chunked') head += 'Transfer-Encoding: chunked\r\n';
+  else if (contentLength !== undefined) {
+    head += `Content-Length: ${contentLength}\r\n`;
+    if (contentLength !== '0') body = 'length';
+  }
+  if (websocket && upgrade !== undefined) head += `Connection: Upgrade\r\nUpgrade: ${upgrade}\r\n\r\n`;
+  else head += 'Connection: keep-alive\r\n\r\n';
+  return { head, body };
 }
