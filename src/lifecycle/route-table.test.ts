@@ -13,6 +13,7 @@ const record: ServerRecord = {
   status: 'running',
   startedAt: new Date(1_000),
   lastActivity: null,
+  host: null,
 };
 
 test('activity whose write failed is written at the next flush, not lost', async () => {

@@ -159,6 +159,64 @@ const userUidsSchema: Migration = {
   },
 };
 
+/**
+ * Several hosts (`cluster`): each server row names the host that started it; `hosts` holds each host's
+ * heartbeat, epoch and load; `settings` holds values every replica must agree on (made once). On
+ * PostgreSQL, triggers on `servers` and `hosts` NOTIFY `sifu_changes` with the changed row's key, so
+ * replicas hear of changes as they commit instead of at their next poll.
+ */
+function hostsSchema(flavour: SqlFlavour): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('servers').addColumn('host', 'text').execute();
+
+      await db.schema
+        .createTable('hosts')
+        .addColumn('id', 'text', (col) => col.primaryKey())
+        .addColumn('relay_url', 'text')
+        .addColumn('epoch', 'integer', (col) => col.notNull())
+        .addColumn('started_at', 'text', (col) => col.notNull())
+        .addColumn('last_seen', 'text', (col) => col.notNull())
+        .addColumn('draining', 'integer', (col) => col.notNull().defaultTo(0))
+        .addColumn('gone', 'integer', (col) => col.notNull().defaultTo(0))
+        .addColumn('load', 'text', (col) => col.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('settings')
+        .addColumn('key', 'text', (col) => col.primaryKey())
+        .addColumn('value', 'text', (col) => col.notNull())
+        .addColumn('created_at', 'text', (col) => col.notNull())
+        .execute();
+
+      if (flavour !== 'postgres') return;
+      // One function for both tables: the payload is the changed row's key (the OLD row for a delete),
+      // small enough for NOTIFY's 8000-byte limit whatever the row holds.
+      await sql`
+        create function sifu_notify_change() returns trigger language plpgsql as $$
+        declare
+          changed record;
+        begin
+          if tg_op = 'DELETE' then changed := old; else changed := new; end if;
+          if tg_table_name = 'servers' then
+            perform pg_notify('sifu_changes',
+              json_build_object('t', 'servers', 'u', changed.user_name, 's', changed.name)::text);
+          else
+            perform pg_notify('sifu_changes', json_build_object('t', 'hosts', 'id', changed.id)::text);
+          end if;
+          return null;
+        end;
+        $$`.execute(db);
+      for (const table of ['servers', 'hosts']) {
+        await sql`
+          create trigger ${sql.raw(`${table}_notify_change`)}
+          after insert or update or delete on ${sql.table(table)}
+          for each row execute function sifu_notify_change()`.execute(db);
+      }
+    },
+  };
+}
+
 export function migrationProvider(flavour: SqlFlavour): MigrationProvider {
   return {
     async getMigrations() {
@@ -168,6 +226,7 @@ export function migrationProvider(flavour: SqlFlavour): MigrationProvider {
         '0003_tickets': ticketsSchema,
         '0004_identities': identitiesSchema,
         '0005_user_uids': userUidsSchema,
+        '0006_hosts': hostsSchema(flavour),
       };
     },
   };

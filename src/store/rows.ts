@@ -5,6 +5,8 @@
 import type { Selectable } from 'kysely';
 import type {
   EventRecord,
+  HostLoad,
+  HostRecord,
   IdentityRecord,
   Scope,
   ServerRecord,
@@ -15,6 +17,7 @@ import type {
 } from './store.js';
 import type {
   EventsTable,
+  HostsTable,
   IdentitiesTable,
   ServersTable,
   SessionsTable,
@@ -80,6 +83,7 @@ export function serverFromRow(row: Selectable<ServersTable>): ServerRecord {
     status: row.status === 'running' ? 'running' : 'pending',
     startedAt: fromDbTime(row.started_at),
     lastActivity: fromDbTimeOrNull(row.last_activity),
+    host: row.host ?? null,
   };
 }
 
@@ -94,6 +98,44 @@ export function serverToRow(record: ServerRecord): Selectable<ServersTable> {
     status: record.status,
     started_at: toDbTime(record.startedAt),
     last_activity: toDbTimeOrNull(record.lastActivity),
+    host: record.host,
+  };
+}
+
+/** A load's four numbers, whatever else the JSON held; a missing one reads as 0. */
+function parseLoad(text: string): HostLoad {
+  const value = parseObject(text);
+  const count = (key: keyof HostLoad) => {
+    const n = value[key];
+    return typeof n === 'number' && Number.isFinite(n) ? n : 0;
+  };
+  return {
+    servers: count('servers'),
+    maxServers: count('maxServers'),
+    memAvailable: count('memAvailable'),
+    memPerServer: count('memPerServer'),
+  };
+}
+
+export function loadToDb(load: HostLoad): string {
+  return toDbJson({
+    servers: load.servers,
+    maxServers: load.maxServers,
+    memAvailable: load.memAvailable,
+    memPerServer: load.memPerServer,
+  });
+}
+
+export function hostFromRow(row: Selectable<HostsTable>): HostRecord {
+  return {
+    id: row.id,
+    relayUrl: row.relay_url,
+    epoch: Number(row.epoch),
+    startedAt: fromDbTime(row.started_at),
+    lastSeen: fromDbTime(row.last_seen),
+    draining: Number(row.draining) === 1,
+    gone: Number(row.gone) === 1,
+    load: parseLoad(row.load),
   };
 }
 

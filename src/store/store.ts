@@ -31,6 +31,11 @@ export interface ServerRecord {
   status: 'pending' | 'running';
   startedAt: Date;
   lastActivity: Date | null;
+  /**
+   * The host whose replica started the server and can reach it (`cluster.hostId`); other hosts reach it
+   * through that host's relay. Null: a server of a single-host deployment (before `cluster` existed).
+   */
+  host: string | null;
 }
 
 export type Scope = 'admin' | 'read:users' | 'admin:users' | 'servers' | 'tokens' | 'launch' | 'courses';
@@ -169,10 +174,14 @@ export interface ServerStore {
    * exists: the caller lost the race and must not start a second server.
    */
   claimServer(record: ServerRecord): Promise<boolean>;
-  /** Replaces the row's mutable fields (state, url, status, lastActivity). */
+  /**
+   * Replaces the row's mutable fields (state, url, status, lastActivity), only if the row is this start's
+   * (same `secret`): a replica acting on a server it lost never overwrites the next start's row.
+   */
   updateServer(record: ServerRecord): Promise<void>;
   touchServer(userName: string, serverName: string, at: Date): Promise<void>;
-  deleteServer(userName: string, serverName: string): Promise<void>;
+  /** Deletes the row; with `secret`, only if the row is that start's (see `updateServer`). */
+  deleteServer(userName: string, serverName: string, secret?: string): Promise<void>;
 }
 
 /** API tokens, kept by the hash of their value. */
@@ -239,6 +248,80 @@ export interface LeaseStore {
   getLease(userName: string): Promise<LeaseRecord | null>;
 }
 
+/** What a host reports of itself in its heartbeat, for placement (see `HostStore`). */
+export interface HostLoad {
+  /** Servers running (or starting) on the host. */
+  servers: number;
+  /** `spawner.maxServers`: at most this many on the host; 0 for no bound. */
+  maxServers: number;
+  /** Memory the host has available now, in bytes (`MemAvailable`). */
+  memAvailable: number;
+  /** Memory one server may take (the backend's `memLimit`), in bytes; 0 when unbounded. */
+  memPerServer: number;
+}
+
+/** A host of a multi-host deployment: the replicas on one machine, as one entry (`cluster.hostId`). */
+export interface HostRecord {
+  id: string;
+  /** Where other hosts' replicas reach this host's relay (`cluster.relayUrl`); null: it has none. */
+  relayUrl: string | null;
+  /**
+   * Incremented at every registration: a host that is declared gone and comes back registers again with
+   * a new epoch, and a heartbeat or declaration naming an old epoch changes nothing (fencing).
+   */
+  epoch: number;
+  startedAt: Date;
+  lastSeen: Date;
+  /** `sifu host drain`: no new servers here; running ones are left to end. */
+  draining: boolean;
+  /** Declared gone (silent past `cluster.goneAfter`): its servers were forgotten. */
+  gone: boolean;
+  load: HostLoad;
+}
+
+/** Hosts announce themselves with a heartbeat; a silent one is declared gone by any other. */
+export interface HostStore {
+  /**
+   * Registers `id` (insert, or take over its row): a new epoch, `gone` false, `lastSeen` = `now`;
+   * `draining` is kept from the row before. Returns the record.
+   */
+  registerHost(host: { id: string; relayUrl: string | null; load: HostLoad }, now: Date): Promise<HostRecord>;
+  /**
+   * Records that `id` at `epoch` is alive (`lastSeen` = `now`, its load). False, changing nothing, when
+   * the row's epoch is another or it was declared gone: the caller was fenced and must register again.
+   */
+  heartbeat(id: string, epoch: number, load: HostLoad, now: Date): Promise<boolean>;
+  getHost(id: string): Promise<HostRecord | null>;
+  listHosts(): Promise<HostRecord[]>;
+  /** Sets or clears `draining`; false if no such host. */
+  setDraining(id: string, draining: boolean): Promise<boolean>;
+  /**
+   * Declares `id` gone if it is still at `epoch`, not gone, and silent since `staleBefore` (its
+   * `lastSeen` <= it), in one transaction: marks it gone, deletes its server rows and releases their
+   * leases (each lease's holder is `holderOf(server)`). Returns the servers forgotten, or null when the
+   * host was not declared (it spoke meanwhile, registered again, or another replica declared it first).
+   */
+  declareHostGone(
+    id: string,
+    epoch: number,
+    staleBefore: Date,
+    holderOf: (server: ServerRecord) => string,
+  ): Promise<ServerRecord[] | null>;
+  /** Removes a gone host's row (`sifu host forget`); false if absent or not gone. */
+  forgetHost(id: string): Promise<boolean>;
+}
+
+/** Values every replica must agree on, made once by whoever asks first (the relay key, the storage id). */
+export interface SettingStore {
+  /** The stored value of `key`; if there is none, stores `value` and returns it. Concurrent callers agree. */
+  settingOrInit(key: string, value: string): Promise<string>;
+}
+
+/** A change another replica (or this one) made, pushed by the database (PostgreSQL `LISTEN/NOTIFY`). */
+export type StoreChange =
+  | { table: 'servers'; userName: string; serverName: string }
+  | { table: 'hosts'; id: string };
+
 /** The uid each user's server runs as, from a configured range: allocated once, the same on every host. */
 export interface UidStore {
   /**
@@ -267,8 +350,20 @@ export interface Store
     CourseNotebookStore,
     LeaseStore,
     UidStore,
+    HostStore,
+    SettingStore,
     EventStore {
   /** Creates or upgrades the schema. Idempotent; safe to call at every start. */
   migrate(): Promise<void>;
+  /**
+   * Pushes changes to `servers` and `hosts` rows made by any replica, as they commit (PostgreSQL: a
+   * trigger's `NOTIFY` on a connection of its own, reconnected when it breaks; `onResubscribed` is called
+   * after each reconnection, since changes in between were missed). Absent where the database cannot
+   * push (SQLite): polling is the only way. Resolves once listening; the function returned stops it.
+   */
+  subscribe?(
+    onChange: (change: StoreChange) => void,
+    onResubscribed: () => void,
+  ): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }

@@ -41,6 +41,8 @@ export interface ServersTable {
   status: string;
   started_at: string;
   last_activity: string | null;
+  /** The host that started it (0006_hosts); null before `cluster`. */
+  host: string | null;
 }
 
 export interface TokensTable {
@@ -106,6 +108,26 @@ export interface LeasesTable {
   expires_at: string;
 }
 
+/** One row per host of a multi-host deployment (0006_hosts): its heartbeat, fencing epoch and load. */
+export interface HostsTable {
+  id: string;
+  relay_url: string | null;
+  epoch: number;
+  started_at: string;
+  last_seen: string;
+  draining: number;
+  gone: number;
+  /** JSON text: a `HostLoad`. */
+  load: string;
+}
+
+/** Values made once and shared by every replica (0006_hosts). */
+export interface SettingsTable {
+  key: string;
+  value: string;
+  created_at: string;
+}
+
 /** Every table by name: the type that `Kysely<Tables>` checks each query against. */
 export interface Tables {
   users: UsersTable;
@@ -118,4 +140,6 @@ export interface Tables {
   tickets: TicketsTable;
   course_notebooks: CourseNotebooksTable;
   leases: LeasesTable;
+  hosts: HostsTable;
+  settings: SettingsTable;
 }

@@ -27,6 +27,7 @@ export function serverRecord(overrides: Partial<ServerRecord> = {}): ServerRecor
     status: 'pending',
     startedAt: new Date('2024-05-06T07:08:09.123Z'),
     lastActivity: null,
+    host: null,
     ...overrides,
   };
 }

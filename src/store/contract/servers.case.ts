@@ -95,9 +95,9 @@ export function serverCases(ctx: ContractContext): void {
         status: 'running',
         lastActivity,
         // Not mutable: these must be ignored.
-        secret: 'changed',
         backend: 'docker',
         startedAt: new Date('2030-01-01T00:00:00.000Z'),
+        host: 'elsewhere',
       });
       assert.deepEqual(await store.getServer('ada', ''), {
         ...claimed,
@@ -115,6 +115,44 @@ export function serverCases(ctx: ContractContext): void {
       await store.deleteServer('ada', '');
       await store.updateServer({ ...claimed, status: 'running', url: 'http://127.0.0.1:1' });
       assert.equal(await store.getServer('ada', ''), null);
+    });
+
+    test('updateServer changes nothing when the row is another start’s (another secret)', async () => {
+      const store = ctx.store();
+      const lost = serverRecord({ secret: 'first-start', host: 'h1' });
+      await store.claimServer(lost);
+      await store.deleteServer('ada', '');
+      const next = serverRecord({ secret: 'second-start', host: 'h2' });
+      await store.claimServer(next);
+      await store.updateServer({
+        ...lost,
+        status: 'running',
+        url: 'http://127.0.0.1:1',
+        state: { stale: true },
+      });
+      assert.deepEqual(await store.getServer('ada', ''), next);
+    });
+
+    test('deleteServer with a secret deletes only that start’s row', async () => {
+      const store = ctx.store();
+      const next = serverRecord({ secret: 'second-start' });
+      await store.claimServer(next);
+      await store.deleteServer('ada', '', 'first-start');
+      assert.deepEqual(await store.getServer('ada', ''), next);
+      await store.deleteServer('ada', '', 'second-start');
+      assert.equal(await store.getServer('ada', ''), null);
+    });
+
+    test('host round-trips through claim, get and list', async () => {
+      const store = ctx.store();
+      const onH1 = serverRecord({ host: 'h1' });
+      const single = serverRecord({ userName: 'bob', host: null });
+      await store.claimServer(onH1);
+      await store.claimServer(single);
+      assert.equal((await store.getServer('ada', ''))?.host, 'h1');
+      assert.deepEqual(await store.listServers(), [onH1, single]);
+      await store.updateServer({ ...onH1, status: 'running' });
+      assert.equal((await store.getServer('ada', ''))?.host, 'h1');
     });
 
     test('touchServer records the last activity', async () => {

@@ -9,11 +9,13 @@ import type { Store } from '../store.js';
 import { courseNotebookCases } from './course-notebooks.case.js';
 import { eventCases } from './events.case.js';
 import type { ContractContext, StoreContractOptions, StoreHarness } from './harness.case.js';
+import { hostCases } from './hosts.case.js';
 import { identityCases } from './identities.case.js';
 import { leaseCases } from './leases.case.js';
 import { lifecycleCases } from './lifecycle.case.js';
 import { serverCases } from './servers.case.js';
 import { sessionCases } from './sessions.case.js';
+import { settingCases } from './settings.case.js';
 import { ticketCases } from './tickets.case.js';
 import { tokenCases } from './tokens.case.js';
 import { userUidCases } from './user-uids.case.js';
@@ -74,6 +76,8 @@ export function storeContract(
     ticketCases(ctx);
     courseNotebookCases(ctx);
     leaseCases(ctx);
+    hostCases(ctx);
+    settingCases(ctx);
     eventCases(ctx);
   });
 }

@@ -8,12 +8,15 @@ import { migrateToLatest, type SqlFlavour } from '../migrations.js';
 import type {
   CourseNotebookRecord,
   EventRecord,
+  HostLoad,
+  HostRecord,
   IdentityRecord,
   LeaseRecord,
   NewToken,
   ServerRecord,
   SessionRecord,
   Store,
+  StoreChange,
   TicketRecord,
   TokenRecord,
   UserRecord,
@@ -21,14 +24,22 @@ import type {
 import type { Tables } from '../tables.js';
 import { KyselyCourseNotebooks } from './course-notebooks.js';
 import { KyselyEvents } from './events.js';
+import { KyselyHosts } from './hosts.js';
 import { KyselyIdentities } from './identities.js';
 import { KyselyLeases } from './leases.js';
 import { KyselyServers } from './servers.js';
 import { KyselySessions } from './sessions.js';
+import { KyselySettings } from './settings.js';
 import { KyselyTickets } from './tickets.js';
 import { KyselyTokens } from './tokens.js';
 import { KyselyUserUids } from './user-uids.js';
 import { KyselyUsers } from './users.js';
+
+/** How a database that can push changes subscribes to them (`Store.subscribe`); absent where none can. */
+export type ChangeSubscriber = (
+  onChange: (change: StoreChange) => void,
+  onResubscribed: () => void,
+) => Promise<() => Promise<void>>;
 
 export class KyselyStore implements Store {
   readonly #db: Kysely<Tables>;
@@ -44,8 +55,13 @@ export class KyselyStore implements Store {
   readonly #leases: KyselyLeases;
   readonly #events: KyselyEvents;
   readonly #uids: KyselyUserUids;
+  readonly #hosts: KyselyHosts;
+  readonly #settings: KyselySettings;
+  /** The stop functions of the subscriptions still running: `close()` ends them. */
+  readonly #subscriptions = new Set<() => Promise<void>>();
+  readonly subscribe?: ChangeSubscriber;
 
-  constructor(db: Kysely<Tables>, flavour: SqlFlavour) {
+  constructor(db: Kysely<Tables>, flavour: SqlFlavour, options: { subscriber?: ChangeSubscriber } = {}) {
     this.#db = db;
     this.#flavour = flavour;
     this.#users = new KyselyUsers(db);
@@ -58,6 +74,32 @@ export class KyselyStore implements Store {
     this.#leases = new KyselyLeases(db);
     this.#events = new KyselyEvents(db);
     this.#uids = new KyselyUserUids(db);
+    this.#hosts = new KyselyHosts(db);
+    this.#settings = new KyselySettings(db);
+    const subscriber = options.subscriber;
+    if (subscriber)
+      this.subscribe = (onChange, onResubscribed) => this.#subscribe(subscriber, onChange, onResubscribed);
+  }
+
+  async #subscribe(
+    subscriber: ChangeSubscriber,
+    onChange: (change: StoreChange) => void,
+    onResubscribed: () => void,
+  ): Promise<() => Promise<void>> {
+    if (this.#closing) throw new Error('the store is closed');
+    const stopListening = await subscriber(onChange, onResubscribed);
+    let stopping: Promise<void> | undefined;
+    const stop = () => {
+      stopping ??= (async () => {
+        this.#subscriptions.delete(stop);
+        await stopListening();
+      })();
+      return stopping;
+    };
+    this.#subscriptions.add(stop);
+    // Closed while the subscription was starting: it must not outlive the store.
+    if (this.#closing) await stop();
+    return stop;
   }
 
   async migrate(): Promise<void> {
@@ -66,7 +108,10 @@ export class KyselyStore implements Store {
 
   /** Idempotent: a second call waits for the first. */
   close(): Promise<void> {
-    this.#closing ??= this.#db.destroy();
+    this.#closing ??= (async () => {
+      await Promise.all([...this.#subscriptions].map((stop) => stop()));
+      await this.#db.destroy();
+    })();
     return this.#closing;
   }
 
@@ -144,8 +189,8 @@ export class KyselyStore implements Store {
     return this.#servers.touchServer(userName, serverName, at);
   }
 
-  deleteServer(userName: string, serverName: string): Promise<void> {
-    return this.#servers.deleteServer(userName, serverName);
+  deleteServer(userName: string, serverName: string, secret?: string): Promise<void> {
+    return this.#servers.deleteServer(userName, serverName, secret);
   }
 
   // tokens
@@ -246,6 +291,50 @@ export class KyselyStore implements Store {
 
   uidOf(userName: string, range: { base: number; count: number }): Promise<number | null> {
     return this.#uids.uidOf(userName, range);
+  }
+
+  // hosts
+
+  registerHost(
+    host: { id: string; relayUrl: string | null; load: HostLoad },
+    now: Date,
+  ): Promise<HostRecord> {
+    return this.#hosts.registerHost(host, now);
+  }
+
+  heartbeat(id: string, epoch: number, load: HostLoad, now: Date): Promise<boolean> {
+    return this.#hosts.heartbeat(id, epoch, load, now);
+  }
+
+  getHost(id: string): Promise<HostRecord | null> {
+    return this.#hosts.getHost(id);
+  }
+
+  listHosts(): Promise<HostRecord[]> {
+    return this.#hosts.listHosts();
+  }
+
+  setDraining(id: string, draining: boolean): Promise<boolean> {
+    return this.#hosts.setDraining(id, draining);
+  }
+
+  declareHostGone(
+    id: string,
+    epoch: number,
+    staleBefore: Date,
+    holderOf: (server: ServerRecord) => string,
+  ): Promise<ServerRecord[] | null> {
+    return this.#hosts.declareHostGone(id, epoch, staleBefore, holderOf);
+  }
+
+  forgetHost(id: string): Promise<boolean> {
+    return this.#hosts.forgetHost(id);
+  }
+
+  // settings
+
+  settingOrInit(key: string, value: string): Promise<string> {
+    return this.#settings.settingOrInit(key, value);
   }
 
   // events

@@ -45,7 +45,10 @@ export class KyselyServers implements ServerStore {
     return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
   }
 
-  /** A no-op if the row is gone (deleted meanwhile): an update never resurrects a server. */
+  /**
+   * A no-op if the row is gone (deleted meanwhile) or is another start's (another secret): an update never
+   * resurrects a server nor overwrites the start that replaced it.
+   */
   async updateServer(record: ServerRecord): Promise<void> {
     const row = serverToRow(record);
     await this.#db
@@ -53,6 +56,7 @@ export class KyselyServers implements ServerStore {
       .set({ state: row.state, url: row.url, status: row.status, last_activity: row.last_activity })
       .where('user_name', '=', record.userName)
       .where('name', '=', record.name)
+      .where('secret', '=', record.secret)
       .execute();
   }
 
@@ -65,11 +69,12 @@ export class KyselyServers implements ServerStore {
       .execute();
   }
 
-  async deleteServer(userName: string, serverName: string): Promise<void> {
-    await this.#db
+  async deleteServer(userName: string, serverName: string, secret?: string): Promise<void> {
+    let query = this.#db
       .deleteFrom('servers')
       .where('user_name', '=', userName)
-      .where('name', '=', serverName)
-      .execute();
+      .where('name', '=', serverName);
+    if (secret !== undefined) query = query.where('secret', '=', secret);
+    await query.execute();
   }
 }

@@ -78,7 +78,7 @@ test('several processes migrating and claiming on one SQLite file at once', asyn
     await store.ensureUser('ada');
     const won = await store.claimServer({
       userName: 'ada', name: '', backend: 'local', state: { by: process.pid }, url: null,
-      secret: String(process.pid), status: 'pending', startedAt: new Date(), lastActivity: null,
+      secret: String(process.pid), status: 'pending', startedAt: new Date(), lastActivity: null, host: null,
     });
     console.log(won ? 'won' : 'lost');
     await store.close();
