@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { benchDocker, dockerTable } from './docker.js';
 import { benchProxy, proxyBenchCommands, proxyBenchMachine, proxyTable } from './proxy.js';
+import { benchRelay, relayBenchCommands } from './relay.js';
 import { benchSpawn, renderSpawnTable } from './spawn.js';
 
 interface Benchmark {
@@ -38,6 +39,33 @@ const benchmarks: Benchmark[] = [
         '',
         '```',
         `wrk ${proxyBenchCommands()}`,
+        '```',
+      ].join('\n');
+    },
+  },
+  {
+    name: 'relay',
+    title: 'Relay (multi-host)',
+    async run(log) {
+      const { rows, loadAverages } = await benchRelay({ log });
+      return [
+        `Measured ${new Date().toISOString().slice(0, 10)} by \`npm run bench -- relay\` (or \`node --import tsx bench/relay.ts\`):`,
+        'small GETs to a learner served through its own replica (notebook proxy -> unix socket) against through a',
+        'remote replica (notebook proxy -> relay over TCP on loopback -> unix socket); the byte pipe and the node:http',
+        "relay are anchors in the relay's place, measured in the same run. One process each, medians of the rounds.",
+        '',
+        proxyTable(rows),
+        '',
+        `Machine (1-minute load average ${loadAverages.map((x) => x.toFixed(2)).join(' before, ')} after the run):`,
+        '',
+        '```',
+        proxyBenchMachine(),
+        '```',
+        '',
+        "Each run, after a 1 s warm-up run of the same command, against each path's proxy:",
+        '',
+        '```',
+        `wrk ${relayBenchCommands()}`,
         '```',
       ].join('\n');
     },

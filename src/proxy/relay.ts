@@ -93,6 +93,18 @@ export function createRelay(hooks: RelayHooks, options: RelayOptions): Relay {
   });
   server.setTimeout(options.idleTimeoutMs);
 
+  /** Digests of the local servers' secrets, as routes repeat (bounded: cleared when it grows large). */
+  const secretDigests = new Map<string, Buffer>();
+  function secretDigest(secret: string): Buffer {
+    let digest = secretDigests.get(secret);
+    if (digest === undefined) {
+      if (secretDigests.size >= 10_000) secretDigests.clear();
+      digest = digestOf(secret);
+      secretDigests.set(secret, digest);
+    }
+    return digest;
+  }
+
   const keyPresented = (req: http.IncomingMessage): boolean =>
     matches(req.headers[RELAY_KEY_HEADER] as string | undefined, keyDigest);
 
@@ -105,7 +117,7 @@ export function createRelay(hooks: RelayHooks, options: RelayOptions): Relay {
     if (route === undefined || route.relayKey !== undefined) {
       return { refuse: { code: 'SIFU_ERR_SERVER_NOT_RUNNING', status: 404 } };
     }
-    if (!matches(presentedToken(req.headers.authorization), digestOf(route.secret))) {
+    if (!matches(presentedToken(req.headers.authorization), secretDigest(route.secret))) {
       return { refuse: { code: 'SIFU_ERR_FORBIDDEN', message: "The server's token is missing or wrong." } };
     }
     const target = pools.target(route.target);
