@@ -1,13 +1,14 @@
 /**
  * A real, throw-away PostgreSQL server for tests: Debian's PostgreSQL 15 binaries on a fresh data
  * directory under the OS temp dir, listening on 127.0.0.1 only, on a port the OS picked, with trust
- * authentication for the superuser `postgres`. `stop()` shuts it down and removes the directory.
+ * authentication for the superuser `postgres`. `stop()` shuts it down and removes the directory;
+ * `restart()` shuts it down and starts it again on the same port and data (a failover, as clients see it).
  *
  * Missing binaries are an error, not a reason to skip: `scripts/install-deps.sh test` installs them.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -18,11 +19,18 @@ export interface RunningPostgres {
   url: string;
   /** Fast shutdown, then the data directory is removed. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * Fast shutdown (every client is disconnected), then the server starts again on the same port and data
+   * directory; resolves once it accepts connections again. `onDown` runs once the old server has exited.
+   */
+  restart(options?: { onDown?: () => void | Promise<void> }): Promise<void>;
 }
 
 const BIN_DIR = process.env.SIFU_TEST_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 30_000;
+/** After a restart the port may still be held for a moment: how long to keep trying to bind it. */
+const REBIND_TIMEOUT_MS = 10_000;
 
 /** As root, PostgreSQL refuses to run: run its binaries as the `postgres` OS user instead. */
 function asPostgresUser(command: string, args: string[]): [string, string[]] {
@@ -62,7 +70,15 @@ async function waitUntilAccepting(url: string, server: ChildProcess, log: () => 
   }
 }
 
-export async function startPostgres(): Promise<RunningPostgres> {
+function urlOf(port: number): string {
+  return `postgres://postgres@127.0.0.1:${port}/postgres`;
+}
+
+/**
+ * `listen`: addresses to listen on besides 127.0.0.1 (e.g. a test bridge's, for clients in network
+ * namespaces); clients in each one's /24 are trusted as on loopback. `url` stays on 127.0.0.1.
+ */
+export async function startPostgres(options: { listen?: string[] } = {}): Promise<RunningPostgres> {
   const initdb = join(BIN_DIR, 'initdb');
   const postgres = join(BIN_DIR, 'postgres');
   for (const binary of [initdb, postgres]) {
@@ -79,19 +95,74 @@ export async function startPostgres(): Promise<RunningPostgres> {
   let server: ChildProcess | undefined;
   let stopped: Promise<void> | undefined;
 
+  let port = 0;
+
+  async function shutDown(): Promise<void> {
+    if (server && server.exitCode === null && server.signalCode === null) {
+      const exited = once(server, 'exit');
+      signalPostmaster('SIGINT'); // fast shutdown: disconnect clients, checkpoint, exit
+      const timer = setTimeout(() => signalPostmaster('SIGQUIT'), STOP_TIMEOUT_MS);
+      await exited;
+      clearTimeout(timer);
+    }
+  }
+
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
       process.off('exit', killOnExit);
-      if (server && server.exitCode === null && server.signalCode === null) {
-        const exited = once(server, 'exit');
-        signalPostmaster('SIGINT'); // fast shutdown: disconnect clients, checkpoint, exit
-        const timer = setTimeout(() => signalPostmaster('SIGQUIT'), STOP_TIMEOUT_MS);
-        await exited;
-        clearTimeout(timer);
-      }
+      await shutDown();
       rmSync(root, { recursive: true, force: true });
     })();
     return stopped;
+  };
+
+  /** Starts the postmaster on `port` and waits until it accepts connections; says why if it could not. */
+  async function launch(): Promise<{ ok: true } | { ok: false; lostPort: boolean; error: unknown }> {
+    const [command, args] = asPostgresUser(postgres, [
+      '-D',
+      dataDir,
+      '-h',
+      ['127.0.0.1', ...(options.listen ?? [])].join(','),
+      '-p',
+      String(port),
+      '-k',
+      socketDir,
+      // A test database need not survive a crash: skip the disk flushes.
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+    ]);
+    let log = '';
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    server = child;
+    const append = (chunk: Buffer) => {
+      log = (log + chunk.toString()).slice(-4000);
+    };
+    child.stdout?.on('data', append);
+    child.stderr?.on('data', append);
+    try {
+      await waitUntilAccepting(urlOf(port), child, () => log);
+      return { ok: true };
+    } catch (error) {
+      const lostPort = child.exitCode !== null && /could not bind|address already in use/i.test(log);
+      return { ok: false, lostPort, error };
+    }
+  }
+
+  const restart = async (options: { onDown?: () => void | Promise<void> } = {}): Promise<void> => {
+    if (stopped) throw new Error('postgres was stopped');
+    await shutDown();
+    await options.onDown?.();
+    const deadline = Date.now() + REBIND_TIMEOUT_MS;
+    for (;;) {
+      const result = await launch();
+      if (result.ok) return;
+      if (!result.lostPort || Date.now() > deadline) throw result.error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   };
 
   // The postmaster may be a grandchild (runuser forks), so signal it by the pid it records itself.
@@ -129,45 +200,17 @@ export async function startPostgres(): Promise<RunningPostgres> {
       const output = (err as { stderr?: string; stdout?: string }).stderr ?? '';
       throw new Error(`initdb failed: ${output}`, { cause: err });
     }
+    for (const address of options.listen ?? []) {
+      appendFileSync(join(dataDir, 'pg_hba.conf'), `host all all ${address}/24 trust\n`);
+    }
 
     process.on('exit', killOnExit);
     // The OS picks the port; another process may take it before postgres binds it, so retry then.
     for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
-      const [command, args] = asPostgresUser(postgres, [
-        '-D',
-        dataDir,
-        '-h',
-        '127.0.0.1',
-        '-p',
-        String(port),
-        '-k',
-        socketDir,
-        // A test database need not survive a crash: skip the disk flushes.
-        '-c',
-        'fsync=off',
-        '-c',
-        'synchronous_commit=off',
-        '-c',
-        'full_page_writes=off',
-      ]);
-      let log = '';
-      const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-      server = child;
-      const append = (chunk: Buffer) => {
-        log = (log + chunk.toString()).slice(-4000);
-      };
-      child.stdout?.on('data', append);
-      child.stderr?.on('data', append);
-
-      const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-      try {
-        await waitUntilAccepting(url, child, () => log);
-        return { url, stop };
-      } catch (err) {
-        const lostPortRace = child.exitCode !== null && /could not bind|address already in use/i.test(log);
-        if (attempt >= 3 || !lostPortRace) throw err;
-      }
+      port = await freePort();
+      const result = await launch();
+      if (result.ok) return { url: urlOf(port), stop, restart };
+      if (attempt >= 3 || !result.lostPort) throw result.error;
     }
   } catch (err) {
     await stop();

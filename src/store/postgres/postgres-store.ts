@@ -3,13 +3,16 @@ import pg from 'pg';
 import { KyselyStore } from '../kysely/kysely-store.js';
 import type { Store } from '../store.js';
 import type { Tables } from '../tables.js';
+import { listenForChanges } from './change-listener.js';
+import { withRetries } from './retry.js';
 
 /** Connections per Sifu process; several replicas share the server's `max_connections`. */
 const POOL_SIZE = 10;
 
 /**
  * Connects (lazily: the first query opens the first connection) to the PostgreSQL database at `url`
- * (`postgres://user:password@host:port/database`). Call `migrate()` before use.
+ * (`postgres://user:password@host:port/database`). Call `migrate()` before use. Safe methods are retried
+ * through a restart or failover (`retry.ts`); `subscribe` listens on a connection of its own.
  */
 export async function openPostgresStore(url: string): Promise<Store> {
   const pool = new pg.Pool({ connectionString: url, max: POOL_SIZE });
@@ -17,5 +20,8 @@ export async function openPostgresStore(url: string): Promise<Store> {
   // listener it would crash the process. The next query opens a new connection or reports its own error.
   pool.on('error', () => {});
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
-  return new KyselyStore(db, 'postgres');
+  const store = new KyselyStore(db, 'postgres', {
+    subscriber: (onChange, onResubscribed) => listenForChanges(url, onChange, onResubscribed),
+  });
+  return withRetries(store);
 }
