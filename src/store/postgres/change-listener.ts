@@ -50,7 +50,13 @@ export async function listenForChanges(
   let delay = policy.initialDelayMs;
 
   async function connect(): Promise<pg.Client> {
-    const next = new pg.Client({ connectionString: url });
+    // Keep-alive probes: a connection whose server vanished without closing it (a failover that drops
+    // packets) ends after them and is reopened, instead of staying open and deaf.
+    const next = new pg.Client({
+      connectionString: url,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
     // Errors of a live connection are followed by 'end', which reconnects; without a listener an error
     // event would crash the process.
     next.on('error', () => {});
