@@ -16,7 +16,15 @@ export interface Route {
   target: string;
   /** The server's secret token; the proxy adds `Authorization: token <secret>` upstream. */
   secret: string;
+  /**
+   * Set when the server runs on another host: `target` is that host's relay (`http://<internal>:3336`),
+   * and the proxy sends this key in `X-Sifu-Relay-Key` so the relay admits the request.
+   */
+  relayKey?: string;
 }
+
+/** The header a replica presents its peers' relays with (the key all replicas share). */
+export const RELAY_KEY_HEADER = 'x-sifu-relay-key';
 
 /** Where a route target points, for a client connection: a unix socket path, or a host and port. */
 export type TargetAddress = { path: string } | { host: string; port: number };

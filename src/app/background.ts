@@ -5,8 +5,10 @@ import type { ServerManager } from '../lifecycle/server-manager.js';
 import { baseUrlOf } from '../routes.js';
 import type { Storage } from '../storage/storage.js';
 import type { Store } from '../store/store.js';
+import type { Cluster } from './cluster.js';
 
 export interface BackgroundServices {
+  cluster: Cluster;
   config: SifuConfig;
   store: Store;
   storage: Storage;
@@ -20,7 +22,7 @@ export interface BackgroundServices {
  * Returns the function that stops them all.
  */
 export function startBackgroundTasks(services: BackgroundServices, singletons: boolean): () => void {
-  const { config, store, storage, manager, log } = services;
+  const { config, store, storage, manager, log, cluster } = services;
   const timers: NodeJS.Timeout[] = [];
   const every = (seconds: number, task: () => Promise<unknown>) => {
     let running = false;
@@ -36,6 +38,10 @@ export function startBackgroundTasks(services: BackgroundServices, singletons: b
     timer.unref();
     timers.push(timer);
   };
+  // The host's heartbeat (and declaring silent hosts gone) from one process per host; the others re-read.
+  every(config.cluster.heartbeatInterval, () =>
+    singletons ? cluster.hosts.beat() : cluster.hosts.refresh(),
+  );
   every(config.spawner.pollInterval, () => manager.checkRunning());
   every(config.spawner.routeSyncInterval, () => manager.syncRoutes());
   every(10, () => manager.flushActivity());
@@ -47,7 +53,8 @@ export function startBackgroundTasks(services: BackgroundServices, singletons: b
     every(config.culler.interval, () =>
       cullIdleServers(
         {
-          routes: () => manager.runningRoutes(),
+          // Each host culls its own servers (with activity every replica flushed to the store).
+          routes: () => manager.localRoutes(),
           kernels: (route) => fetchKernels(route, baseUrlOf(route.userName, route.serverName)),
           stop: (user, server) => manager.stop(user, server, 'idle'),
           log,

@@ -13,12 +13,14 @@ import type { Spawner } from '../spawner/spawner.js';
 import { Storage } from '../storage/storage.js';
 import { openStore } from '../store/open-store.js';
 import type { HubContext } from '../web/context.js';
+import { type Cluster, createCluster } from './cluster.js';
 
 /** The JupyterHub REST API level Sifu answers as (`GET /hub/api/` -> version), for unchanged clients. */
 export const JUPYTERHUB_API_VERSION = '3.0.0';
 
 export interface Services extends HubContext {
   spawner: Spawner;
+  cluster: Cluster;
 }
 
 /**
@@ -54,7 +56,9 @@ export async function createServices(
     gitAllowedPrefixes: config.courses.gitAllowedPrefixes,
     deploymentToken: () => resolveDeploymentToken(config.courses),
   });
-  const manager = new ServerManager({
+  let manager: ServerManager | undefined;
+  const cluster = await createCluster(config, store, log, () => manager as ServerManager);
+  manager = new ServerManager({
     store,
     spawner,
     log: log.child({ component: 'servers' }),
@@ -62,6 +66,8 @@ export async function createServices(
     startTimeoutMs: config.spawner.startTimeout * 1000,
     maxConcurrentStarts: config.spawner.maxConcurrentStarts,
     claimWarmServer: spawner.claimWarm?.bind(spawner),
+    hosts: cluster.hosts,
+    peers: cluster.peers,
   });
   const cookieOptions = (origin: string) => ({
     secure:
@@ -92,5 +98,6 @@ export async function createServices(
     courseNotebooks,
     courses: launchCourses(courseNotebooks),
     spawner,
+    cluster,
   };
 }

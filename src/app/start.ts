@@ -6,10 +6,12 @@ import type { SifuConfig } from '../config/schema.js';
 import { SifuError } from '../errors.js';
 import type { ServerManager } from '../lifecycle/server-manager.js';
 import { createNotebookProxy } from '../proxy/notebook-proxy.js';
+import { createRelay } from '../proxy/relay.js';
 import type { Spawner } from '../spawner/spawner.js';
 import type { Store } from '../store/store.js';
 import { capConnections } from '../web/connection-limits.js';
 import { startBackgroundTasks } from './background.js';
+import { followStoreChanges, internalCalls } from './cluster.js';
 import { connectionCaps, createHub } from './hub.js';
 import { proxyHooks } from './proxy-hooks.js';
 import { createServices } from './services.js';
@@ -100,8 +102,14 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
   resolveOAuthSettings(config);
   const singletons = options.singletons ?? true;
   const services = await createServices(config, log, { spawner: options.spawner, singletons });
-  const { store, manager, spawner } = services;
+  const { store, manager, spawner, cluster } = services;
+  // This host is announced (and the others read) before adoption, which routes their servers too.
+  await cluster.hosts.start(singletons);
   await manager.adopt();
+  const unfollow = await followStoreChanges(store, manager, cluster.hosts, log).catch((err: unknown) => {
+    log.warn({ err }, 'cannot follow pushed changes; routes follow the store by polling');
+    return undefined;
+  });
   if (singletons) await spawner.startPool?.();
   // A container that dies is noticed from the engine's events at once, not at the next poll round.
   const unwatchDeaths = spawner.watch?.(({ userName: user, serverName: server }) => {
@@ -124,6 +132,25 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
   capConnections(proxy.server, connectionCaps(config));
   const hub = await createHub(services);
 
+  const relay = config.cluster.relayUrl
+    ? createRelay(
+        {
+          key: cluster.relayKey,
+          localRoute: (user, server) => manager.localRoute(user, server),
+          internal: internalCalls(manager, log),
+        },
+        {
+          idleTimeoutMs: config.proxy.upstreamIdleTimeout * 1000,
+          headersTimeoutMs: config.limits.headersTimeout * 1000,
+        },
+      )
+    : undefined;
+  if (relay) {
+    await new Promise<void>((resolve, reject) => {
+      relay.server.once('error', reject);
+      relay.server.listen(config.cluster.relayPort, config.cluster.relayHost, () => resolve());
+    });
+  }
   await hub.listen({ host: config.hub.host, port: config.hub.port });
   await new Promise<void>((resolve, reject) => {
     proxy.server.once('error', reject);
@@ -142,7 +169,8 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
       stopBackground();
       unwatchDeaths?.();
       // Stop taking requests first, so that no start begins while in-flight ones are cancelled.
-      const listeners = Promise.all([hub.close(), proxy.close()]);
+      const listeners = Promise.all([hub.close(), proxy.close(), relay?.close()]);
+      await unfollow?.().catch(() => {});
       await manager.shutdown();
       await listeners;
       if (singletons) await spawner.stopPool?.();

@@ -16,6 +16,11 @@ export const HANDOFF_PATH = '/hub-handoff';
 
 const HANDOFF_TTL_MS = 60_000;
 const VISITOR_CACHE_MS = 5_000;
+/**
+ * While the store cannot be read (PostgreSQL restarting, failing over), a session seen valid this recently
+ * stays valid: learners whose servers run keep working through the outage. Revocations wait for it.
+ */
+const STALE_IF_ERROR_MS = 5 * 60_000;
 const SESSION_SCOPES: readonly Scope[] = ['servers', 'tokens'];
 
 export interface CookieOptions {
@@ -102,8 +107,15 @@ export function createSessionService(store: Store, cookie: CookieOptions, notebo
     const now = Date.now();
     const cached = visitorCache.get(hash);
     if (cached && cached.until > now) return cached.identity;
-    const session = await store.getSession(hash);
-    const user = session ? await store.getUser(session.userName) : null;
+    let session: Awaited<ReturnType<typeof store.getSession>>;
+    let user: Awaited<ReturnType<typeof store.getUser>>;
+    try {
+      session = await store.getSession(hash);
+      user = session ? await store.getUser(session.userName) : null;
+    } catch (err) {
+      if (cached?.identity && now - cached.until < STALE_IF_ERROR_MS) return cached.identity;
+      throw err;
+    }
     const identity: Identity | null = user
       ? {
           userName: user.name,

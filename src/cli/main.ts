@@ -4,6 +4,7 @@ import { VERSION } from '../app/start.js';
 import { isSifuError } from '../errors.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerCourseCommands } from './commands/course.js';
+import { registerHostCommands } from './commands/host.js';
 import { registerImageCommands } from './commands/image.js';
 import { registerMigrateCommand } from './commands/migrate.js';
 import { registerServeCommand } from './commands/serve.js';
@@ -25,6 +26,7 @@ registerMigrateCommand(program, context);
 registerTokenCommands(program, context);
 registerCourseCommands(program, context);
 registerStorageCommands(program, context);
+registerHostCommands(program, context);
 registerImageCommands(program);
 registerConfigCommands(program, context);
 

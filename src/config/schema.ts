@@ -92,6 +92,40 @@ export const configTree = {
     1,
     'Sifu processes on this host sharing the hub and notebook ports (node:cluster), e.g. one per core: the proxy then uses every core. They share sessions and routes through the store.',
   ),
+  cluster: {
+    hostId: opt(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 letters, digits, _ . - (a letter or digit first)')
+        .optional(),
+      undefined,
+      "This host's name among the hosts sharing the store (default: the machine's host name). Replicas on one machine (`workers`) share it; two machines must not.",
+    ),
+    relayUrl: opt(
+      z
+        .string()
+        .regex(/^http:\/\/[^/\s@]+$/, 'must be an origin like http://10.0.1.12:3336')
+        .optional(),
+      undefined,
+      "Where the other hosts' replicas reach this host's relay, e.g. http://10.0.1.12:3336 (an internal address): set it on every host of a multi-host deployment, so that any replica serves any learner. Unset: one host, no relay listens.",
+    ),
+    relayHost: opt(
+      z.string().min(1),
+      '0.0.0.0',
+      'Address the relay listens on (only with `cluster.relayUrl`). It admits only replicas presenting the key all replicas share (made once, kept in the store).',
+    ),
+    relayPort: opt(port, 3336, "Port of the relay (with `cluster.relayUrl`): other hosts' replicas forward learners' requests to it."),
+    heartbeatInterval: opt(
+      seconds,
+      2,
+      'Seconds between the heartbeats a host writes to the store (with its load, for placement).',
+    ),
+    goneAfter: opt(
+      seconds,
+      15,
+      "Seconds a host may stay silent before another declares it gone: its servers are forgotten and their learners' next start runs on a live host. Keep it several heartbeats long.",
+    ),
+  },
   dataDir: opt(z.string().min(1), './data', "Directory for the embedded database and learners' homes."),
   adminToken: opt(
     z.string().min(16, 'must be at least 16 characters').optional(),
@@ -206,6 +240,11 @@ export const configTree = {
       seconds,
       2,
       'Seconds between reads of the store that bring routes started or stopped by other replicas to this one.',
+    ),
+    maxServers: opt(
+      z.coerce.number().int().min(0),
+      0,
+      'Servers one host runs at most (0: no bound). With several hosts, a new server goes to the host with the most room (this bound and memory against `memLimit`).',
     ),
     maxConcurrentStarts: opt(
       z.coerce.number().int().min(1),

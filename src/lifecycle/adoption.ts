@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { Spawner } from '../spawner/spawner.js';
 import { HomeLease } from '../storage/lease.js';
 import type { ServerRecord, Store } from '../store/store.js';
-import { keyOf, type RouteTable } from './route-table.js';
+import type { Hosts } from './hosts.js';
+import { keyOf, type RoutedServer, type RouteTable, type Via } from './route-table.js';
 import type { ServerHomes } from './start-server.js';
 
 export interface AdoptionOptions {
@@ -13,6 +14,8 @@ export interface AdoptionOptions {
   routes: RouteTable;
   /** True while this process is starting the server: its start decides, not a poll or the store. */
   isStarting: (userName: string, serverName: string) => boolean;
+  /** The hosts sharing the store; absent: every server is this host's. */
+  hosts?: Hosts;
 }
 
 /**
@@ -21,6 +24,30 @@ export interface AdoptionOptions {
  */
 export class Adoption {
   constructor(private readonly options: AdoptionOptions) {}
+
+  /** True when the server runs on this host (its row names it, or names no host). */
+  isLocal(record: Pick<ServerRecord, 'host'>): boolean {
+    return this.options.hosts?.isLocal(record.host) ?? true;
+  }
+
+  /**
+   * How this process reaches a server: undefined for one of this host (directly), a `Via` for one of a
+   * live host with a relay, null for one it cannot reach (its host is gone or has no relay).
+   */
+  private via(record: ServerRecord): Via | undefined | null {
+    const { hosts } = this.options;
+    if (!hosts || this.isLocal(record)) return undefined;
+    const relayUrl = hosts.relayOf(record.host as string);
+    return relayUrl ? { host: record.host as string, relayUrl, relayKey: hosts.relayKey } : null;
+  }
+
+  /** Routes a running server, directly or through its host's relay; false when it cannot be reached. */
+  private route(record: ServerRecord): boolean {
+    const via = this.via(record);
+    if (via === null) return false;
+    this.options.routes.add(record, via);
+    return true;
+  }
 
   /**
    * Re-adopts what the store says is running, before the proxy serves traffic: live servers get their
@@ -35,6 +62,8 @@ export class Adoption {
         log.warn({ user: record.userName, backend: record.backend }, 'server of another backend left alone');
         continue;
       }
+      // Another host's: that host polls it; it is routed through its relay below.
+      if (!this.isLocal(record)) continue;
       const hasState = Object.keys(record.state).length > 0;
       const alive =
         hasState &&
@@ -56,7 +85,7 @@ export class Adoption {
       // Dead, or a start that a crash interrupted: its learner will simply start again.
       if (alive) await spawner.stop(record.state).catch(() => {});
       await lease.release(record.userName, HomeLease.holderOf(record));
-      await store.deleteServer(record.userName, record.name);
+      await store.deleteServer(record.userName, record.name, record.secret);
       await store.addEvent('server.forgotten', record.userName, {
         server: record.name,
         status: record.status,
@@ -64,7 +93,8 @@ export class Adoption {
       forgotten += 1;
     }
     const orphans = await this.stopOrphans();
-    log.info({ adopted, forgotten, orphans }, 're-adopted running servers');
+    const { added } = await this.syncRoutes();
+    log.info({ adopted, forgotten, orphans, remote: added }, 're-adopted running servers');
     return { adopted, forgotten };
   }
 
@@ -87,7 +117,11 @@ export class Adoption {
       const record = await store.getServer(server.userName, server.serverName);
       // A start in flight (here or in another replica) has its row but not yet its state: not an orphan.
       if (record?.status === 'pending') continue;
-      const ids = Object.entries(server.state).filter(([k]) => k.endsWith('Id'));
+      // What tells one start from another: the backend's ids (container, service), or a process's pid
+      // and start time.
+      const ids = Object.entries(server.state).filter(
+        ([k]) => k.endsWith('Id') || k === 'pid' || k === 'startTime',
+      );
       const known = record?.backend === spawner.backend && ids.every(([k, v]) => record.state[k] === v);
       if (known) continue;
       log.warn({ user: server.userName, server: server.serverName }, 'stopping an orphaned server');
@@ -120,15 +154,68 @@ export class Adoption {
       }
     }
     for (const record of running.values()) {
+      if (isStarting(record.userName, record.name)) continue;
       const route = routes.get(record.userName, record.name);
-      if (route) {
+      if (route && route.secret === record.secret && this.sameWay(route, record)) {
         routes.storedActivity(route, record.lastActivity);
-      } else if (!isStarting(record.userName, record.name)) {
-        routes.add(record);
-        added += 1;
+      } else if (this.route(record)) {
+        if (!route) added += 1;
+      } else if (route) {
+        routes.delete(record.userName, record.name);
+        removed += 1;
       }
     }
     return { added, removed };
+  }
+
+  /** Whether a route still goes the way the record's host is reached now (directly, or that relay). */
+  private sameWay(route: RoutedServer, record: ServerRecord): boolean {
+    const via = this.via(record);
+    return via === undefined ? route.host === undefined : via !== null && route.target === via.relayUrl;
+  }
+
+  /**
+   * One server changed in the store (pushed by the database): its route here follows the row. A start
+   * in flight in this process decides for itself.
+   */
+  async syncOne(userName: string, serverName: string): Promise<void> {
+    const { store, spawner, routes, isStarting } = this.options;
+    if (isStarting(userName, serverName)) return;
+    const record = await store.getServer(userName, serverName);
+    if (isStarting(userName, serverName)) return;
+    if (record?.status !== 'running' || !record.url || record.backend !== spawner.backend) {
+      routes.delete(userName, serverName);
+      return;
+    }
+    const route = routes.get(userName, serverName);
+    if (route && route.secret === record.secret && this.sameWay(route, record)) {
+      routes.storedActivity(route, record.lastActivity);
+    } else if (!this.route(record)) {
+      routes.delete(userName, serverName);
+    }
+  }
+
+  /** Servers another host's end made the store forget: their routes go at once. */
+  forget(servers: Array<Pick<ServerRecord, 'userName' | 'name'>>): void {
+    for (const server of servers) this.options.routes.delete(server.userName, server.name);
+  }
+
+  /**
+   * This host was declared gone while it still ran: routes to its servers whose rows are no longer its
+   * go, and the servers are stopped (orphans now; their learners may have started again elsewhere).
+   */
+  async dropLost(): Promise<number> {
+    const { store, routes } = this.options;
+    let dropped = 0;
+    for (const route of routes.local()) {
+      const record = await store.getServer(route.userName, route.serverName);
+      if (record?.secret === route.secret && this.isLocal(record)) continue;
+      if (this.options.isStarting(route.userName, route.serverName)) continue;
+      routes.delete(route.userName, route.serverName);
+      dropped += 1;
+    }
+    await this.stopOrphans();
+    return dropped;
   }
 
   /**
@@ -142,21 +229,26 @@ export class Adoption {
     return record ? 'pending' : 'gone';
   }
 
-  /** Routes to a server another replica started, when the store says it runs and it answers a poll. */
+  /**
+   * Routes to a server another replica started, when the store says it runs: polled first when it is
+   * this host's; another host's is trusted to the store (that host polls it) and reached through its relay.
+   */
   async routeIfRunning(userName: string, serverName: string): Promise<boolean> {
-    const { store, spawner, routes } = this.options;
+    const { store, spawner } = this.options;
     const record = await store.getServer(userName, serverName);
     if (record?.status !== 'running' || !record.url || record.backend !== spawner.backend) return false;
-    const poll = await spawner.poll(record.state).catch(() => null);
-    if (poll?.status !== 'running') return false;
-    routes.add(record);
-    return true;
+    if (this.isLocal(record)) {
+      const poll = await spawner.poll(record.state).catch(() => null);
+      if (poll?.status !== 'running') return false;
+    }
+    return this.route(record);
   }
 
   /** Polls every routed server once; a dead one loses its route and row. Returns the names found dead. */
   async checkRunning(): Promise<string[]> {
     const dead: string[] = [];
-    for (const route of this.options.routes.all()) {
+    // Another host's servers are that host's to poll.
+    for (const route of this.options.routes.local()) {
       if (await this.checkOne(route.userName, route.serverName)) continue;
       dead.push(keyOf(route.userName, route.serverName));
     }
@@ -168,6 +260,7 @@ export class Adoption {
     const { store, spawner, log, lease, routes } = this.options;
     const record = await store.getServer(userName, serverName);
     if (record?.status !== 'running') return this.options.isStarting(userName, serverName);
+    if (!this.isLocal(record)) return true;
     const result = await spawner.poll(record.state).catch(() => ({ status: 'running' as const }));
     if (result.status === 'running') {
       await lease.renew(userName, HomeLease.holderOf(record));
@@ -175,7 +268,7 @@ export class Adoption {
     }
     routes.delete(userName, serverName);
     await lease.release(userName, HomeLease.holderOf(record));
-    await store.deleteServer(userName, serverName);
+    await store.deleteServer(userName, serverName, record.secret);
     await store.addEvent('server.died', userName, { server: serverName, reason: result.reason });
     log.warn({ user: userName, server: serverName, reason: result.reason }, 'server died');
     return false;

@@ -1,8 +1,18 @@
 import type { Route } from '../routes.js';
 import type { ServerRecord, Store } from '../store/store.js';
 
-/** A routed server and its proxy activity: `lastActivity` as seen here, `flushed` as the store has it. */
-export type RoutedServer = Route & { lastActivity: number; flushed: number };
+/**
+ * A routed server and its proxy activity: `lastActivity` as seen here, `flushed` as the store has it;
+ * `host` is set when the server runs on another host (the route goes through that host's relay).
+ */
+export type RoutedServer = Route & { lastActivity: number; flushed: number; host?: string };
+
+/** How to reach a server of another host: its relay, and the key relays admit. */
+export interface Via {
+  host: string;
+  relayUrl: string;
+  relayKey: string;
+}
 
 export const keyOf = (userName: string, serverName: string): string => `${userName}/${serverName}`;
 
@@ -26,17 +36,32 @@ export class RouteTable {
     return [...this.routes.values()];
   }
 
-  /** Routes to a running server; its activity starts from the store's (or its start, if none yet). */
-  add(record: ServerRecord): void {
-    const last = (record.lastActivity ?? record.startedAt).getTime();
-    this.routes.set(keyOf(record.userName, record.name), {
+  /**
+   * Routes to a running server (through `via` when it runs on another host); its activity starts from
+   * the store's (or its start, if none yet), or stays what this process saw if it was routed already.
+   */
+  add(record: ServerRecord, via?: Via): void {
+    const key = keyOf(record.userName, record.name);
+    const before = this.routes.get(key);
+    const last = Math.max((record.lastActivity ?? record.startedAt).getTime(), before?.lastActivity ?? 0);
+    const route: RoutedServer = {
       userName: record.userName,
       serverName: record.name,
-      target: record.url as string,
+      target: via ? via.relayUrl : (record.url as string),
       secret: record.secret,
       lastActivity: last,
-      flushed: last,
-    });
+      flushed: before?.flushed ?? last,
+    };
+    if (via) {
+      route.relayKey = via.relayKey;
+      route.host = via.host;
+    }
+    this.routes.set(key, route);
+  }
+
+  /** The routes to servers this host runs (not through another host's relay). */
+  local(): RoutedServer[] {
+    return [...this.routes.values()].filter((route) => route.host === undefined);
   }
 
   delete(userName: string, serverName: string): void {

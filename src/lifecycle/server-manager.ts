@@ -1,5 +1,7 @@
+import { SifuError } from '../errors.js';
 import type { Route } from '../routes.js';
 import { HomeLease } from '../storage/lease.js';
+import type { ServerRecord } from '../store/store.js';
 import { Adoption } from './adoption.js';
 import { RouteTable } from './route-table.js';
 import type { SpawnProgress } from './spawn-progress.js';
@@ -23,8 +25,11 @@ export class ServerManager {
   private readonly adoption: Adoption;
 
   constructor(private readonly options: ServerManagerOptions) {
-    this.starts = new StartsInFlight(options, this.routes, (user, server) =>
-      this.adoption.routeIfRunning(user, server),
+    this.starts = new StartsInFlight(
+      options,
+      this.routes,
+      (user, server) => this.adoption.routeIfRunning(user, server),
+      (user, server) => this.adoption.followElsewhere(user, server),
     );
     this.adoption = new Adoption({
       store: options.store,
@@ -33,6 +38,7 @@ export class ServerManager {
       lease: options.homes.lease,
       routes: this.routes,
       isStarting: (user, server) => this.starts.isPending(user, server),
+      ...(options.hosts ? { hosts: options.hosts } : {}),
     });
   }
 
@@ -42,6 +48,17 @@ export class ServerManager {
 
   runningRoutes(): Array<Route & { lastActivity: number }> {
     return this.routes.all();
+  }
+
+  /** The routes to servers this host runs (the culler's, and the relay's: never through another relay). */
+  localRoutes(): Array<Route & { lastActivity: number }> {
+    return this.routes.local();
+  }
+
+  /** The route of a server this host runs; undefined for none or another host's. */
+  localRoute(userName: string, serverName: string): Route | undefined {
+    const route = this.routes.get(userName, serverName);
+    return route && route.host === undefined ? route : undefined;
   }
 
   /** The start in flight, or the last one's outcome for a short while. */
@@ -57,7 +74,11 @@ export class ServerManager {
    * Starts the server unless it is running or starting; returns its progress. Throws
    * SIFU_ERR_SERVER_ALREADY_RUNNING / SIFU_ERR_SERVER_PENDING when `exclusive` (the API's semantics).
    */
-  start(userName: string, serverName: string, options: { exclusive?: boolean } = {}): Promise<SpawnProgress> {
+  start(
+    userName: string,
+    serverName: string,
+    options: { exclusive?: boolean; here?: boolean } = {},
+  ): Promise<SpawnProgress> {
     return this.starts.start(userName, serverName, options);
   }
 
@@ -78,6 +99,7 @@ export class ServerManager {
     const { store, spawner, homes, log } = this.options;
     const record = await store.getServer(userName, serverName);
     if (!record) return false;
+    if (!this.adoption.isLocal(record)) return this.stopElsewhere(record, reason);
     // No longer 'running' in the store while it stops: no replica (this one included) routes to it again.
     if (record.status === 'running') await store.updateServer({ ...record, status: 'pending' });
     if (Object.keys(record.state).length > 0) {
@@ -96,10 +118,49 @@ export class ServerManager {
       }
     }
     await homes.lease.release(userName, HomeLease.holderOf(record));
-    await store.deleteServer(userName, serverName);
+    await store.deleteServer(userName, serverName, record.secret);
     await store.addEvent('server.stop', userName, { server: serverName, reason });
     log.info({ user: userName, server: serverName, reason }, 'server stopped');
     return true;
+  }
+
+  /**
+   * A server of another host is stopped by that host (only it can reach the process); a host that is
+   * gone has had its servers forgotten already, so its row is not there to find.
+   */
+  private async stopElsewhere(record: ServerRecord, reason: string): Promise<boolean> {
+    const { hosts, peers } = this.options;
+    const relayUrl = hosts?.relayOf(record.host as string);
+    if (!relayUrl || !peers) {
+      throw new SifuError(
+        'SIFU_ERR_HOST_UNREACHABLE',
+        'The host running this server cannot be reached. Please try again in a minute.',
+        { logDetail: `host ${record.host} has no relay known here` },
+      );
+    }
+    await peers.stop(relayUrl, record.userName, record.name, reason);
+    this.routes.delete(record.userName, record.name);
+    return true;
+  }
+
+  /** One server's row changed (pushed by the store): its route here follows it. */
+  syncOne(userName: string, serverName: string): Promise<void> {
+    return this.adoption.syncOne(userName, serverName);
+  }
+
+  /** Servers forgotten with a host that is gone: their routes go at once. */
+  forget(servers: Array<Pick<ServerRecord, 'userName' | 'name'>>): void {
+    this.adoption.forget(servers);
+  }
+
+  /** This host was declared gone while it ran: drops what it lost and stops those servers. */
+  dropLost(): Promise<number> {
+    return this.adoption.dropLost();
+  }
+
+  /** Servers running or starting on this host (for its heartbeat). */
+  localCount(): number {
+    return this.routes.local().length + this.starts.count();
   }
 
   /**

@@ -7,6 +7,8 @@ import type { ProgressEvent, Spawner, Started, StartRequest } from '../spawner/s
 import type { Homes } from '../storage/homes.js';
 import { HomeLease } from '../storage/lease.js';
 import type { ServerRecord, Store } from '../store/store.js';
+import type { Hosts } from './hosts.js';
+import type { Peers } from './peers.js';
 import type { RouteTable } from './route-table.js';
 import type { LiveSpawn } from './spawn-progress.js';
 import type { StartSlots } from './start-slots.js';
@@ -36,6 +38,10 @@ export interface StartOptions {
   claimWarmServer?: (request: StartRequest) => Promise<Started | undefined>;
   /** Storage (src/storage): prepares the home (owner, quota) and holds the single-writer lease on it. */
   homes: ServerHomes;
+  /** The hosts sharing the store (placement, relays); absent: this host alone. */
+  hosts?: Hosts;
+  /** Calls to other hosts (a start placed there, a stop of their server). */
+  peers?: Peers;
 }
 
 /**
@@ -43,7 +49,7 @@ export interface StartOptions {
  * processes start one server): the claimed record, or undefined when another process holds the claim.
  */
 export async function claimServer(
-  { store, spawner }: Pick<StartOptions, 'store' | 'spawner'>,
+  { store, spawner, hosts }: Pick<StartOptions, 'store' | 'spawner' | 'hosts'>,
   userName: string,
   serverName: string,
 ): Promise<ServerRecord | undefined> {
@@ -57,6 +63,7 @@ export async function claimServer(
     status: 'pending',
     startedAt: new Date(),
     lastActivity: null,
+    host: hosts?.hostId ?? null,
   };
   return (await store.claimServer(record)) ? record : undefined;
 }
@@ -176,7 +183,7 @@ export async function startServer(options: StartOptions, start: ClaimedStart): P
     try {
       if (state) await spawner.stop(state);
       if (leased) await homes.lease.release(userName, HomeLease.holderOf(record));
-      await store.deleteServer(userName, serverName);
+      await store.deleteServer(userName, serverName, record.secret);
       await store.addEvent('server.start_failed', userName, { server: serverName, code: error.code });
     } catch (cleanupError) {
       // Left for the next adoption pass to find; never an unhandled rejection.

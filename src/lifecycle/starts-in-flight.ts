@@ -1,4 +1,4 @@
-import { SifuError } from '../errors.js';
+import { isSifuError, SifuError } from '../errors.js';
 import { keyOf, type RouteTable } from './route-table.js';
 import { createSpawnProgress, type LiveSpawn, readyProgress, type SpawnProgress } from './spawn-progress.js';
 import { claimServer, type StartOptions, startServer } from './start-server.js';
@@ -13,6 +13,8 @@ export class StartsInFlight {
   private shuttingDown = false;
   private readonly spawns = new Map<string, LiveSpawn>();
   private readonly finished = new Map<string, { progress: SpawnProgress; until: number }>();
+  /** Starts this process placed on another host, followed through the store until they end. */
+  private readonly elsewhere = new Map<string, LiveSpawn>();
   private readonly slots: StartSlots | undefined;
 
   constructor(
@@ -20,6 +22,11 @@ export class StartsInFlight {
     private readonly routes: RouteTable,
     /** Routes to the server when another replica runs it (the claim was theirs); true when routed. */
     private readonly followRunning: (userName: string, serverName: string) => Promise<boolean>,
+    /** Where a server this process does not start stands (see `Adoption.followElsewhere`). */
+    private readonly follow: (
+      userName: string,
+      serverName: string,
+    ) => Promise<'running' | 'pending' | 'gone'>,
   ) {
     this.slots = options.maxConcurrentStarts ? new StartSlots(options.maxConcurrentStarts) : undefined;
   }
@@ -28,7 +35,16 @@ export class StartsInFlight {
   progress(userName: string, serverName: string): SpawnProgress | undefined {
     const key = keyOf(userName, serverName);
     const finished = this.finished.get(key);
-    return this.spawns.get(key) ?? (finished && finished.until > Date.now() ? finished.progress : undefined);
+    return (
+      this.spawns.get(key) ??
+      this.elsewhere.get(key) ??
+      (finished && finished.until > Date.now() ? finished.progress : undefined)
+    );
+  }
+
+  /** Starts running in this process now. */
+  count(): number {
+    return this.spawns.size;
   }
 
   isPending(userName: string, serverName: string): boolean {
@@ -42,7 +58,7 @@ export class StartsInFlight {
   async start(
     userName: string,
     serverName: string,
-    options: { exclusive?: boolean } = {},
+    options: { exclusive?: boolean; here?: boolean } = {},
   ): Promise<SpawnProgress> {
     const key = keyOf(userName, serverName);
     if (this.routes.has(userName, serverName)) {
@@ -57,9 +73,17 @@ export class StartsInFlight {
         throw new SifuError('SIFU_ERR_SERVER_PENDING', `${userName}'s server is starting`);
       return inFlight;
     }
+    const placed = this.elsewhere.get(key);
+    if (placed) {
+      if (options.exclusive)
+        throw new SifuError('SIFU_ERR_SERVER_PENDING', `${userName}'s server is starting`);
+      return placed;
+    }
     if (this.shuttingDown) {
       throw new SifuError('SIFU_ERR_SPAWN_FAILED', 'Sifu is restarting; please try again in a moment.');
     }
+    const started = options.here ? undefined : await this.placeElsewhere(userName, serverName, options);
+    if (started) return started;
     const record = await claimServer(this.options, userName, serverName);
     if (!record) {
       // Another replica holds the claim: never start a second server. If it already runs the server,
@@ -74,7 +98,7 @@ export class StartsInFlight {
     }
     if (this.shuttingDown) {
       // Shutdown began while the claim was being written: give the claim back, start nothing.
-      await this.options.store.deleteServer(userName, serverName);
+      await this.options.store.deleteServer(userName, serverName, record.secret);
       throw new SifuError('SIFU_ERR_SPAWN_FAILED', 'Sifu is restarting; please try again in a moment.');
     }
     const progress = createSpawnProgress();
@@ -87,6 +111,76 @@ export class StartsInFlight {
       slots: this.slots,
       settle: (outcome) => this.settle(key, progress, outcome),
     });
+    return progress;
+  }
+
+  /**
+   * Placement: when another host has more room (see `Hosts.place`), asks it to start the server and
+   * follows the start through the store; undefined when the start is this host's to make. A host that
+   * cannot be reached leaves the start here (a learner is never refused for a peer's trouble).
+   */
+  private async placeElsewhere(
+    userName: string,
+    serverName: string,
+    options: { exclusive?: boolean },
+  ): Promise<SpawnProgress | undefined> {
+    const { hosts, peers, log } = this.options;
+    if (!hosts || !peers) return undefined;
+    const target = await hosts.place();
+    if (target === undefined) {
+      throw new SifuError(
+        'SIFU_ERR_NO_HOST',
+        'No host can take a new notebook server right now. Please try again in a few minutes.',
+        { logDetail: 'every host is draining or full (spawner.maxServers, memory)' },
+      );
+    }
+    const relayUrl = target === hosts.hostId ? undefined : hosts.relayOf(target);
+    if (relayUrl === undefined) return undefined;
+    try {
+      await peers.start(relayUrl, userName, serverName);
+    } catch (err) {
+      if (isSifuError(err) && err.code === 'SIFU_ERR_HOST_UNREACHABLE') {
+        log.warn(
+          { user: userName, host: target, detail: err.logDetail },
+          'placed host unreachable; starting here',
+        );
+        return undefined;
+      }
+      // Already being started there: followed as any start elsewhere is (the API's callers get the error).
+      if (!isSifuError(err) || err.code !== 'SIFU_ERR_SERVER_PENDING' || options.exclusive) throw err;
+    }
+    log.info({ user: userName, server: serverName, host: target }, 'server placed on another host');
+    return this.followPlaced(userName, serverName, target);
+  }
+
+  /** The progress of a start another host runs: a waiting event, then the end the store shows. */
+  private followPlaced(userName: string, serverName: string, host: string): SpawnProgress {
+    const key = keyOf(userName, serverName);
+    const progress = createSpawnProgress();
+    this.elsewhere.set(key, progress);
+    progress.emit({ progress: 10, message: `Starting your notebook server (on ${host})` });
+    const until = Date.now() + this.options.startTimeoutMs;
+    const end = (outcome: 'ready' | 'failed', message: string, error?: SifuError) => {
+      this.elsewhere.delete(key);
+      progress.outcome = outcome;
+      if (error) progress.error = error;
+      this.finished.set(key, { progress, until: Date.now() + (this.options.outcomeTtlMs ?? 60_000) });
+      progress.emit({ progress: 100, message });
+    };
+    const tick = async (): Promise<void> => {
+      const state = await this.follow(userName, serverName).catch(() => 'pending' as const);
+      if (state === 'running') return end('ready', 'Your notebook server is ready');
+      if (state === 'gone' || Date.now() > until) {
+        const error = new SifuError(
+          'SIFU_ERR_SPAWN_FAILED',
+          'Your notebook server could not be started. Please try again.',
+          { logDetail: `the start placed on ${host} ended without a running server` },
+        );
+        return end('failed', error.message, error);
+      }
+      setTimeout(() => void tick(), 200).unref();
+    };
+    void tick();
     return progress;
   }
 

@@ -11,6 +11,7 @@ import { CONTAINER_USER } from '../spawner/container-security.js';
 import type { Store } from '../store/store.js';
 import { Homes } from './homes.js';
 import { HomeLease } from './lease.js';
+import { SharedRoot } from './shared-root.js';
 import { Trash } from './trash.js';
 import { checkQuota, diskUsage, type Usage } from './usage.js';
 
@@ -29,6 +30,7 @@ export class Storage {
   readonly homes: Homes;
   readonly trash: Trash;
   readonly lease: HomeLease;
+  readonly sharedRoot: SharedRoot;
 
   constructor(
     store: Store,
@@ -45,6 +47,7 @@ export class Storage {
     this.homes = new Homes({ root: options.root, uid: options.uid, gid: options.gid });
     this.trash = new Trash(this.homes, options.trashRetentionMs);
     this.lease = new HomeLease(store, options.leaseTtlMs);
+    this.sharedRoot = new SharedRoot(store, options.root);
   }
 
   static fromConfig(store: Store, config: SifuConfig): Storage {
@@ -66,6 +69,7 @@ export class Storage {
    * given), and is within its quota.
    */
   async prepareLaunch(userName: string, owner?: { uid: number; gid: number }): Promise<string> {
+    await this.sharedRoot.check();
     const home = await this.homes.ensureHome(userName, owner);
     if (this.options.quota > 0) checkQuota(await diskUsage(home), this.options.quota);
     return home;

@@ -1,5 +1,5 @@
 import { constants, existsSync } from 'node:fs';
-import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { isSifuError, SifuError } from '../../errors.js';
@@ -203,6 +203,13 @@ export function createLocalSpawner(options: LocalSpawnerOptions): Spawner {
 
     try {
       const state = await watchLaunch(pid, sandboxPid, exited, prepared, request, signal);
+      // Remembered on this host too, so that `list` finds it even if the store forgets it (its host was
+      // declared gone, a crash lost the row): beside the socket directory, where no sandbox can see.
+      await writeFile(
+        serverRecordPath(state.socketDir as string),
+        JSON.stringify({ userName: request.userName, serverName: request.serverName, state }),
+        { mode: 0o600 },
+      );
       context.progress({ progress: 30, message: 'Your server process is running' });
       return { url: prepared.socket.url, state: { ...state } };
     } catch (err) {
@@ -359,7 +366,33 @@ export function createLocalSpawner(options: LocalSpawnerOptions): Spawner {
       await killCgroup(state.cgroup);
       await removeServerCgroup(state.cgroup);
     }
-    if (state.socketDir) await removeServerSocketDir(state.socketDir);
+    if (state.socketDir) {
+      await removeServerSocketDir(state.socketDir);
+      await rm(serverRecordPath(state.socketDir), { force: true });
+    }
+  }
+
+  /** The servers this host's runs directory knows of (started here, not yet stopped). */
+  async function list(): Promise<
+    Array<{ userName: string; serverName: string; state: Record<string, unknown> }>
+  > {
+    const names = await readdir(runDir).catch(() => [] as string[]);
+    const found: Array<{ userName: string; serverName: string; state: Record<string, unknown> }> = [];
+    for (const name of names) {
+      if (!name.endsWith(SERVER_RECORD_SUFFIX)) continue;
+      try {
+        const entry = JSON.parse(await readFile(join(runDir, name), 'utf8')) as {
+          userName: string;
+          serverName: string;
+          state: Record<string, unknown>;
+        };
+        toLocalState(entry.state);
+        found.push(entry);
+      } catch {
+        // Half-written or foreign: not a server this host can stop.
+      }
+    }
+    return found;
   }
 
   /** What bwrap's own process says: running, or stopped with its exit status when this process saw it. */
@@ -403,7 +436,14 @@ export function createLocalSpawner(options: LocalSpawnerOptions): Spawner {
     if (record) children.delete(state.pid);
   }
 
-  return { backend: 'local', uidRange: options.uidRange, start, poll, stop };
+  return { backend: 'local', uidRange: options.uidRange, start, poll, stop, list };
+}
+
+const SERVER_RECORD_SUFFIX = '.server.json';
+
+/** Where a running server's record is kept: next to its socket directory, in the runs directory. */
+function serverRecordPath(socketDir: string): string {
+  return `${socketDir}${SERVER_RECORD_SUFFIX}`;
 }
 
 /**
