@@ -77,6 +77,24 @@ export function createSwarmSpawner(options: SwarmSpawnerOptions): Spawner {
   const tokenAsSecret = options.tokenAsSecret ?? true;
   checkContainerCommand(options.command);
 
+  // The task must run where its socket directory is: this Sifu's node. Its replica (and, through the
+  // relay, every other) reaches the server there; `spawner.docker.constraints` narrow nothing further.
+  let ownNode: Promise<string> | undefined;
+  const ownNodeConstraint = async (): Promise<string> => {
+    ownNode ??= docker.info().then(
+      (info: { Swarm?: { NodeID?: string } }) => {
+        const id = info.Swarm?.NodeID;
+        if (!id) throw new Error('this engine is not a swarm node');
+        return `node.id==${id}`;
+      },
+      (err: unknown) => {
+        ownNode = undefined;
+        throw err;
+      },
+    );
+    return ownNode;
+  };
+
   const tasksOf = async (serviceId: string): Promise<TaskView[]> => {
     const tasks = (await docker.listTasks({
       filters: JSON.stringify({ service: [serviceId] }),
@@ -195,7 +213,7 @@ export function createSwarmSpawner(options: SwarmSpawnerOptions): Spawner {
             },
           },
           RestartPolicy: { Condition: 'none', MaxAttempts: 0 },
-          Placement: { Constraints: options.constraints ?? [] },
+          Placement: { Constraints: [...(options.constraints ?? []), await ownNodeConstraint()] },
           Networks: [{ Target: network }],
         },
         Mode: { Replicated: { Replicas: 1 } },
