@@ -57,6 +57,11 @@ interface Measured extends WrkResult {
   /** CPU (user + system) per request of the proxy and, when there is one, the relay, in µs. */
   proxyCpuUs: number;
   relayCpuUs: number;
+  /**
+   * Latency on one connection (wrk -c1), right after the loaded run: what a request pays when nothing
+   * queues, so the difference between paths is the hop's own cost.
+   */
+  alone: WrkResult;
 }
 
 const round = (value: number, digits: number): number => Number(value.toFixed(digits));
@@ -144,10 +149,19 @@ export async function benchRelay(options: RelayBenchOptions = {}): Promise<Relay
       const result = await runWrk({ ...spec, seconds: runSeconds });
       if (result.errors > 0) throw new Error(`${path}: ${result.errors} errors under load`);
       const perRequest = (s: number) => (s / result.requests) * 1e6;
+      const proxyCpu = cpuSeconds(proxies[path].pid) - proxyBefore;
+      const relayCpu = relayPid === undefined ? 0 : cpuSeconds(relayPid) - relayBefore;
+      const alone = await runWrk({
+        ...spec,
+        connections: 1,
+        seconds: Math.max(1, Math.ceil(runSeconds / 2)),
+      });
+      if (alone.errors > 0) throw new Error(`${path}: ${alone.errors} errors on one connection`);
       return {
         ...result,
-        proxyCpuUs: perRequest(cpuSeconds(proxies[path].pid) - proxyBefore),
-        relayCpuUs: relayPid === undefined ? 0 : perRequest(cpuSeconds(relayPid) - relayBefore),
+        alone,
+        proxyCpuUs: perRequest(proxyCpu),
+        relayCpuUs: perRequest(relayCpu),
       };
     };
     // An untimed round first, so that no measured run pays for start-up (JIT, pools filling).
@@ -164,7 +178,7 @@ export async function benchRelay(options: RelayBenchOptions = {}): Promise<Relay
         const result = await load(path, seconds);
         runs[path].push(result);
         log(
-          `round ${r + 1} ${path}: ${result.requestsPerSec} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, CPU/req proxy ${result.proxyCpuUs.toFixed(1)} µs, relay ${result.relayCpuUs.toFixed(1)} µs`,
+          `round ${r + 1} ${path}: ${result.requestsPerSec} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, CPU/req proxy ${result.proxyCpuUs.toFixed(1)} µs, relay ${result.relayCpuUs.toFixed(1)} µs; 1 connection: p50 ${result.alone.p50Ms} ms, p99 ${result.alone.p99Ms} ms`,
         );
       }
     }
@@ -184,6 +198,8 @@ function relayRows(runs: Record<Path, Measured[]>): Row[] {
     ['HTTP throughput', (m) => m.requestsPerSec, 'req/s', 0],
     ['HTTP latency p50', (m) => m.p50Ms, 'ms', 2],
     ['HTTP latency p99', (m) => m.p99Ms, 'ms', 2],
+    ['HTTP latency p50, 1 connection', (m) => m.alone.p50Ms, 'ms', 3],
+    ['HTTP latency p99, 1 connection', (m) => m.alone.p99Ms, 'ms', 3],
     ['CPU per request, proxy', (m) => m.proxyCpuUs, 'µs', 1],
     ['CPU per request, relay', (m) => m.relayCpuUs, 'µs', 1],
   ];
@@ -226,17 +242,17 @@ function relayRows(runs: Record<Path, Measured[]>): Row[] {
     ),
   );
   for (const [metric, pick] of [
-    ['HTTP latency p50', (m: Measured) => m.p50Ms],
-    ['HTTP latency p99', (m: Measured) => m.p99Ms],
+    ['HTTP latency p50, 1 connection', (m: Measured) => m.alone.p50Ms],
+    ['HTTP latency p99, 1 connection', (m: Measured) => m.alone.p99Ms],
   ] as const) {
     for (const path of paths.slice(1)) {
       const added = values(path, pick).map((x, i) => x - (values(own, pick)[i] as number));
       rows.push({
-        metric: `${metric} added by the relay hop`,
+        metric: `${metric}: added by the relay hop`,
         system: path,
-        value: round(med(path, pick) - med(own, pick), 2),
+        value: round(med(path, pick) - med(own, pick), 3),
         unit: 'ms',
-        note: spread(added, 2),
+        note: spread(added, 3),
       });
     }
   }
