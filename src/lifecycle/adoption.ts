@@ -260,7 +260,12 @@ export class Adoption {
     const { store, spawner, log, lease, routes } = this.options;
     const record = await store.getServer(userName, serverName);
     if (record?.status !== 'running') return this.options.isStarting(userName, serverName);
-    if (!this.isLocal(record)) return true;
+    // Another host's: it polls its own; here the route is brought in line with the row (its host may be
+    // gone, or the server moved).
+    if (!this.isLocal(record)) {
+      await this.syncOne(userName, serverName);
+      return this.options.routes.has(userName, serverName);
+    }
     const result = await spawner.poll(record.state).catch(() => ({ status: 'running' as const }));
     if (result.status === 'running') {
       await lease.renew(userName, HomeLease.holderOf(record));

@@ -13,6 +13,7 @@ import type { Store } from '../store/store.js';
 /** The marker's name at the top of the storage root. */
 export const STORAGE_MARKER = '.sifu-storage-id';
 const STORAGE_ID_SETTING = 'storage.id';
+const MAKER_GRACE_MS = 2_000;
 
 export class SharedRoot {
   private expected: Promise<{ id: string; made: boolean }> | undefined;
@@ -32,7 +33,11 @@ export class SharedRoot {
       this.expected = undefined;
       throw err;
     });
-    const { id, made } = await this.expected;
+    const expected = await this.expected;
+    const { id, made } = expected;
+    // Only the first check after making the id may write the marker: a root that loses it later (a mount
+    // that failed) is foreign like any other.
+    expected.made = false;
     const path = join(this.root, STORAGE_MARKER);
     let found = await readMarker(path);
     if (found === undefined && made) {
@@ -41,6 +46,12 @@ export class SharedRoot {
       await writeFile(path, `${id}\n`, { flag: 'wx', mode: 0o644 }).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'EEXIST') throw err;
       });
+      found = await readMarker(path);
+    }
+    // Another process made the id a moment ago and is writing the marker (a deployment's first starts,
+    // racing): it is given a short while before the root is called foreign.
+    for (let wait = 0; found === undefined && !made && wait < MAKER_GRACE_MS; wait += 100) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
       found = await readMarker(path);
     }
     if (found === id) return;

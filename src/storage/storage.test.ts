@@ -76,15 +76,18 @@ describe('storage on a real directory tree', () => {
     outside = join(dir, 'outside');
     await mkdir(outside);
     await writeFile(join(outside, 'secret.txt'), 'do not touch');
-    storage = new Storage({} as Store, {
-      root,
-      uid: process.getuid?.(),
-      gid: process.getgid?.(),
-      quota: 1000,
-      trashRetentionMs: 60_000,
-      leaseTtlMs: 60_000,
-      maxNotebookBytes: 1024,
-    });
+    storage = new Storage(
+      { settingOrInit: async (_key: string, value: string) => value } as unknown as Store,
+      {
+        root,
+        uid: process.getuid?.(),
+        gid: process.getgid?.(),
+        quota: 1000,
+        trashRetentionMs: 60_000,
+        leaseTtlMs: 60_000,
+        maxNotebookBytes: 1024,
+      },
+    );
   });
 
   afterEach(async () => {
