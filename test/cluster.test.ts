@@ -4,11 +4,15 @@
  * runs the built Sifu on three real hosts; this one reaches the cases that need timing under control.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import Docker from 'dockerode';
+import { dockerForTests, removeLabelled } from './support/docker.js';
+import { runInKernel } from './support/kernel.js';
 import { type RunningPostgres, startPostgres } from './support/postgres.js';
 import {
   ADMIN_TOKEN,
@@ -204,4 +208,48 @@ test('a start on a host whose storage root is not the shared one is refused with
   } finally {
     await removeDir(own);
   }
+});
+
+test('docker backend: a container on one host is served through the other host, kernel included', async (t) => {
+  const image = await dockerForTests();
+  const tag = randomBytes(3).toString('hex');
+  const engine = new Docker();
+  // One engine stands for two hosts' engines: each host's containers carry an instance of their own,
+  // so neither takes the other's for an orphan.
+  t.after(async () => {
+    await removeLabelled(engine, `sifu.instance=docker-a-${tag}`);
+    await removeLabelled(engine, `sifu.instance=docker-b-${tag}`);
+  });
+  const dockerHost = (id: string) =>
+    host(
+      id,
+      {},
+      {
+        spawner: {
+          backend: 'docker',
+          routeSyncInterval: 600,
+          pollInterval: 600,
+          docker: { image, instance: `${id}-${tag}` },
+        },
+      },
+      JUPYTER,
+    );
+  const a = await dockerHost('docker-a');
+  const b = await dockerHost('docker-b');
+  await api(a, '/users/dan', { method: 'POST', token: ADMIN_TOKEN });
+  assert.equal((await api(a, '/users/dan/server', { method: 'POST', token: ADMIN_TOKEN })).status, 201);
+  assert.equal((await a.store.getServer('dan', ''))?.host, 'docker-a');
+  await waitFor('dan routed on B', async () => b.manager.route('dan', '')?.relayKey !== undefined, 5_000);
+  const dan = new Client();
+  await dan.signIn(b, 'dan');
+  const put = await dan.request(`${b.notebookUrl}/user/dan/api/contents/d.txt`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json', origin: b.notebookUrl },
+    body: JSON.stringify({ type: 'file', format: 'text', content: 'from host b' }),
+  });
+  assert.ok(put.status === 200 || put.status === 201, `PUT through the relay: ${put.status}`);
+  assert.equal(await readFile(join(shared, 'dan', 'd.txt'), 'utf8'), 'from host b');
+  assert.equal(await runInKernel(b, dan, 'dan', '6*7'), '42');
+  assert.equal((await api(b, '/users/dan/server', { method: 'DELETE', token: ADMIN_TOKEN })).status, 204);
+  assert.equal(await a.store.getServer('dan', ''), null);
 });
