@@ -96,7 +96,10 @@ export const configTree = {
     hostId: opt(
       z
         .string()
-        .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 letters, digits, _ . - (a letter or digit first)')
+        .regex(
+          /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/,
+          'must be 1-63 letters, digits, _ . - (a letter or digit first)',
+        )
         .optional(),
       undefined,
       "This host's name among the hosts sharing the store (default: the machine's host name). Replicas on one machine (`workers`) share it; two machines must not.",
@@ -114,7 +117,11 @@ export const configTree = {
       '0.0.0.0',
       'Address the relay listens on (only with `cluster.relayUrl`). It admits only replicas presenting the key all replicas share (made once, kept in the store).',
     ),
-    relayPort: opt(port, 3336, "Port of the relay (with `cluster.relayUrl`): other hosts' replicas forward learners' requests to it."),
+    relayPort: opt(
+      port,
+      3336,
+      "Port of the relay (with `cluster.relayUrl`): other hosts' replicas forward learners' requests to it.",
+    ),
     heartbeatInterval: opt(
       seconds,
       2,

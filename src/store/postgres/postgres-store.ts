@@ -17,7 +17,11 @@ const CONNECT_TIMEOUT_MS = 5_000;
  * through a restart or failover (`retry.ts`); `subscribe` listens on a connection of its own.
  */
 export async function openPostgresStore(url: string): Promise<Store> {
-  const pool = new pg.Pool({ connectionString: url, max: POOL_SIZE, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: POOL_SIZE,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+  });
   // An idle connection that breaks (server restart) is dropped by the pool and reported here; without a
   // listener it would crash the process. The next query opens a new connection or reports its own error.
   pool.on('error', () => {});
