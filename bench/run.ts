@@ -7,6 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { benchDocker, dockerTable } from './docker.js';
+import { benchHosts, renderHosts } from './hosts.js';
 import { benchProxy, proxyBenchCommands, proxyBenchMachine, proxyTable } from './proxy.js';
 import { benchRelay, relayBenchCommands } from './relay.js';
 import { benchSpawn, renderSpawnTable } from './spawn.js';
@@ -97,6 +98,20 @@ const benchmarks: Benchmark[] = [
         'Targets: pool claim to ready p50 < 100 ms; burst of 50 with a pool of 50, p95 < 3 s.',
         '',
         dockerTable(rows),
+      ].join('\n');
+    },
+  },
+  {
+    name: 'hosts',
+    title: 'Several hosts',
+    async run(log) {
+      const result = await benchHosts({ log });
+      return [
+        `Measured ${new Date().toISOString().slice(0, 10)} by \`npm run bench -- hosts\` (or \`node --import tsx bench/hosts.ts\`):`,
+        'three replicas (h1, h2, h3) on one PostgreSQL 15, relays on loopback, servers being stand-ins (one process,',
+        'one unix socket per server answering its API with the secret; not Jupyter). What each row means: below.',
+        '',
+        renderHosts(result),
       ].join('\n');
     },
   },
