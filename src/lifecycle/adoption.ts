@@ -113,8 +113,11 @@ export class Adoption {
       return 0;
     }
     let stopped = 0;
+    // One read of the rows, not one per listed server: a host may have a thousand.
+    const rows = listed.length > 0 ? await store.listServers() : [];
+    const byKey = new Map(rows.map((r) => [keyOf(r.userName, r.name), r]));
     for (const server of listed) {
-      const record = await store.getServer(server.userName, server.serverName);
+      const record = byKey.get(keyOf(server.userName, server.serverName));
       // A start in flight (here or in another replica) has its row but not yet its state: not an orphan.
       if (record?.status === 'pending') continue;
       // What tells one start from another: the backend's ids (container, service), or a process's pid
