@@ -22,6 +22,9 @@ export interface AdoptionOptions {
  * Keeps the route table true to what runs: re-adoption at boot (and orphans), the death watch (polling
  * routed servers, renewing their leases) and following the store for servers other replicas start or stop.
  */
+/** Servers re-adopted at once at start. */
+const ADOPT_CONCURRENCY = 16;
+
 export class Adoption {
   constructor(private readonly options: AdoptionOptions) {}
 
@@ -57,13 +60,13 @@ export class Adoption {
     const { store, spawner, log, lease, routes } = this.options;
     let adopted = 0;
     let forgotten = 0;
-    for (const record of await store.listServers()) {
+    const adoptOne = async (record: ServerRecord): Promise<void> => {
       if (record.backend !== spawner.backend) {
         log.warn({ user: record.userName, backend: record.backend }, 'server of another backend left alone');
-        continue;
+        return;
       }
       // Another host's: that host polls it; it is routed through its relay below.
-      if (!this.isLocal(record)) continue;
+      if (!this.isLocal(record)) return;
       const hasState = Object.keys(record.state).length > 0;
       const alive =
         hasState &&
@@ -80,7 +83,7 @@ export class Adoption {
         await lease.acquire(record.userName, HomeLease.holderOf(record));
         routes.add(record);
         adopted += 1;
-        continue;
+        return;
       }
       // Dead, or a start that a crash interrupted: its learner will simply start again.
       if (alive) await spawner.stop(record.state).catch(() => {});
@@ -91,7 +94,14 @@ export class Adoption {
         status: record.status,
       });
       forgotten += 1;
-    }
+    };
+    // Several at a time (each is a poll and a store round trip): a host with a thousand servers is
+    // serving again within a second, not after a thousand round trips in a row.
+    const queue = await store.listServers();
+    const worker = async (): Promise<void> => {
+      for (let record = queue.shift(); record; record = queue.shift()) await adoptOne(record);
+    };
+    await Promise.all(Array.from({ length: ADOPT_CONCURRENCY }, worker));
     const orphans = await this.stopOrphans();
     const { added } = await this.syncRoutes();
     log.info({ adopted, forgotten, orphans, remote: added }, 're-adopted running servers');

@@ -164,7 +164,7 @@ export class StartsInFlight {
       this.elsewhere.delete(key);
       progress.outcome = outcome;
       if (error) progress.error = error;
-      this.finished.set(key, { progress, until: Date.now() + (this.options.outcomeTtlMs ?? 60_000) });
+      this.remember(key, progress);
       progress.emit({ progress: 100, message });
     };
     const tick = async (): Promise<void> => {
@@ -192,7 +192,16 @@ export class StartsInFlight {
   private settle(key: string, progress: LiveSpawn, outcome: 'ready' | 'failed'): void {
     progress.outcome = outcome;
     this.spawns.delete(key);
-    this.finished.set(key, { progress, until: Date.now() + (this.options.outcomeTtlMs ?? 60_000) });
+    this.remember(key, progress);
+  }
+
+  /** Keeps a start's outcome readable for a while; outcomes past it are dropped, not kept for ever. */
+  private remember(key: string, progress: SpawnProgress): void {
+    const now = Date.now();
+    if (this.finished.size >= 64) {
+      for (const [k, v] of this.finished) if (v.until <= now) this.finished.delete(k);
+    }
+    this.finished.set(key, { progress, until: now + (this.options.outcomeTtlMs ?? 60_000) });
   }
 
   /**
