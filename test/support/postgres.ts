@@ -1,7 +1,7 @@
 /**
  * A real, throw-away PostgreSQL server for tests: Debian's PostgreSQL 15 binaries on a fresh data
- * directory under the OS temp dir, listening on 127.0.0.1 only, on a port the OS picked, with trust
- * authentication for the superuser `postgres`. `stop()` shuts it down and removes the directory;
+ * directory under the OS temp dir, listening on 127.0.0.1 (and the `listen` addresses), on a port the OS
+ * picked, with trust authentication for the superuser `postgres`. `stop()` shuts it down and removes the directory;
  * `restart()` shuts it down and starts it again on the same port and data (a failover, as clients see it).
  *
  * Missing binaries are an error, not a reason to skip: `scripts/install-deps.sh test` installs them.
