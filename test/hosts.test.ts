@@ -254,20 +254,23 @@ describe('three hosts, one PostgreSQL, one shared storage root, nginx in front',
     const killedAt = Date.now();
     const killed = await net.kill(b.host);
     const redirectedAfter = new Map<string, number>();
+    const spawnPages = new Map<string, string>();
     await Promise.all(
       onB.map(async (user) => {
-        await waitFor(
+        const location = await waitFor(
           `${user}'s page to send her to the spawn page`,
           async () => {
             const page = await clients.get(user)?.request(`${lb.notebookUrl}/user/${user}/tree`, {
               headers: { accept: 'text/html' },
             });
             await page?.arrayBuffer();
-            return page?.status === 302 && page.headers.get('location')?.includes(`/hub/spawn/${user}`);
+            const location = page?.headers.get('location');
+            return page?.status === 302 && location?.includes(`/hub/spawn/${user}`) && location;
           },
           (GONE_AFTER_S + GONE_MARGIN_S + 10) * 1000,
         );
         redirectedAfter.set(user, Date.now() - killedAt);
+        spawnPages.set(user, new URL(location, lb.notebookUrl).href);
       }),
     );
     await sleep(1_000);
@@ -290,7 +293,8 @@ describe('three hosts, one PostgreSQL, one shared storage root, nginx in front',
     assert.deepEqual(net.processes(b.host), [], 'nothing of host B runs');
 
     // They start again through the LB: on a live host, with the notebook saved before the kill.
-    for (const user of onB) await launch(user, clients.get(user) as Client);
+    // Where the spawn page takes her, still signed in at the hub (no new sign-in: a browser has none).
+    for (const user of onB) await launch(user, clients.get(user) as Client, spawnPages.get(user));
     const now = await hostsOfServers();
     for (const user of onB) {
       assert.ok(['host-a', 'host-c'].includes(now.get(user) as string), `${user} now on ${now.get(user)}`);
@@ -365,10 +369,13 @@ describe('three hosts, one PostgreSQL, one shared storage root, nginx in front',
   });
 });
 
-/** Signs `user` in through the LB, lets the start page start her server, waits until it answers. */
-async function launch(user: string, client: Client): Promise<void> {
+/**
+ * Signs `user` in through the LB (or, with `spawnPage`, follows that page as a signed-in browser does),
+ * lets the start page start her server, waits until it answers.
+ */
+async function launch(user: string, client: Client, spawnPage?: string): Promise<void> {
   const startedAt = Date.now();
-  const { hops, res } = await client.signIn(lbSite(), user);
+  const { hops, res } = spawnPage ? await client.follow(spawnPage) : await client.signIn(lbSite(), user);
   await res.arrayBuffer();
   const visited = hops.join(' -> ');
   let visitedSpawnAt = startedAt;
@@ -389,7 +396,9 @@ async function launch(user: string, client: Client): Promise<void> {
     90_000,
   );
   const host = (await hostsOfServers()).get(user);
-  console.log(`${user}: server on ${host}, ready ${Date.now() - startedAt} ms after sign-in`);
+  console.log(
+    `${user}: server on ${host}, ready ${Date.now() - startedAt} ms after ${spawnPage ? 'the spawn page' : 'sign-in'}`,
+  );
 }
 
 interface ServerRow {
