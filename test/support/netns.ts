@@ -58,6 +58,9 @@ export interface HostNetwork {
 
 const PREFIX_NS = 'sifu-';
 const PREFIX_BRIDGE = 'sifub';
+const PREFIX_VETH = 'sifuv';
+/** What bridges and veths of this harness begin with (`sifub<run>`, `sifuv<run><n>`). */
+const PREFIX_LINK = 'sifu';
 /** Where each network records its maker's pid: `<run>` -> pid. */
 const REGISTRY = '/run/sifu-netns-harness';
 const RUN_ID = /^[0-9a-f]{6}$/;
@@ -200,7 +203,10 @@ function listLinks(): string[] {
 }
 
 function runOf(name: string): string | undefined {
-  const match = /^sifub([0-9a-f]{6})$/.exec(name) ?? /^sifu-([0-9a-f]{6})-[a-z0-9]+$/.exec(name);
+  const match =
+    /^sifub([0-9a-f]{6})$/.exec(name) ??
+    /^sifuv([0-9a-f]{6})[0-9a-z]{2}$/.exec(name) ??
+    /^sifu-([0-9a-f]{6})-[a-z0-9]+$/.exec(name);
   return match?.[1];
 }
 
@@ -225,7 +231,7 @@ export function removeStaleNetworks(): string[] {
     ipQuiet('netns', 'del', ns);
     removed.push(ns);
   }
-  for (const link of listLinks().filter((l) => l.startsWith(PREFIX_BRIDGE) && stale(l))) {
+  for (const link of listLinks().filter((l) => l.startsWith(PREFIX_LINK) && stale(l))) {
     ipQuiet('link', 'del', link);
     removed.push(link);
   }
@@ -279,12 +285,15 @@ export async function createHosts(names: string[]): Promise<HostNetwork> {
     address: `10.231.${octet}.${11 + i}`,
   }));
 
+  const veths = hosts.map((_host, i) => `${PREFIX_VETH}${run}${i.toString(36).padStart(2, '0')}`);
   let removed = false;
   const removeNow = (): void => {
     if (removed) return;
     removed = true;
     process.off('exit', removeNow);
     for (const host of hosts) killNamespaceNow(host.ns);
+    // Deleting a veth takes its peer at once; a namespace's own links go only when the kernel gets to it.
+    for (const veth of veths) ipQuiet('link', 'del', veth);
     for (const host of hosts) ipQuiet('netns', 'del', host.ns);
     ipQuiet('link', 'del', bridge);
     rmSync(join(REGISTRY, run), { force: true });
@@ -296,7 +305,7 @@ export async function createHosts(names: string[]): Promise<HostNetwork> {
     ip('addr', 'add', `${bridgeAddress}/24`, 'dev', bridge);
     ip('link', 'set', bridge, 'up');
     for (const [i, host] of hosts.entries()) {
-      const veth = `sifuv${run}${i.toString(36).padStart(2, '0')}`;
+      const veth = veths[i] as string;
       ip('netns', 'add', host.ns);
       ip('link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host.ns);
       ip('link', 'set', veth, 'master', bridge);
