@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -641,6 +641,9 @@ async function removeStaleWorkDirs(): Promise<void> {
     const dir = join(tmpdir(), name);
     const owner = Number(await readFile(join(dir, OWNER_FILE), 'utf8').catch(() => '0'));
     if (owner > 0 && isAlive(owner)) continue;
+    // No owner yet: maybe one being made right now by another test process.
+    if (owner === 0 && Date.now() - (await stat(dir).catch(() => ({ mtimeMs: 0 }))).mtimeMs < 60_000)
+      continue;
     await rm(dir, { recursive: true, force: true });
   }
 }

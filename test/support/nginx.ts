@@ -7,7 +7,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,9 @@ import { freePort } from './free-port.js';
 
 const NGINX = '/usr/sbin/nginx';
 const READY_TIMEOUT_MS = 10_000;
+const DIR_PREFIX = 'sifu-lb-';
+/** In the work directory: the pid of the test process that made it (gone: the directory is stale). */
+const OWNER_FILE = 'owner.pid';
 
 export interface LoadBalancer {
   /** `http://127.0.0.1:<hub port>` */
@@ -108,8 +111,33 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
+/** Work directories of load balancers whose test process died without stopping them. */
+async function removeStaleDirs(): Promise<void> {
+  for (const name of await readdir(tmpdir())) {
+    if (!name.startsWith(DIR_PREFIX)) continue;
+    const dir = join(tmpdir(), name);
+    const owner = Number(await readFile(join(dir, OWNER_FILE), 'utf8').catch(() => '0'));
+    if (owner > 0 && isAlive(owner)) continue;
+    // No owner yet: maybe one being made right now by another test process.
+    if (owner === 0 && Date.now() - (await stat(dir).catch(() => ({ mtimeMs: 0 }))).mtimeMs < 60_000)
+      continue;
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function startLoadBalancer(options: LoadBalancerOptions): Promise<LoadBalancer> {
-  const dir = await mkdtemp(join(tmpdir(), 'sifu-lb-'));
+  await removeStaleDirs();
+  const dir = await mkdtemp(join(tmpdir(), DIR_PREFIX));
+  await writeFile(join(dir, OWNER_FILE), String(process.pid));
   // nginx's workers run as an unprivileged user: they must reach the temp paths the master makes here.
   await chmod(dir, 0o755);
   const full: Required<LoadBalancerOptions> = {
