@@ -131,7 +131,9 @@ describe('swarm spawner', () => {
     const info = (await docker.getService(started.state.serviceId as string).inspect()) as any;
     const spec = info.Spec.TaskTemplate;
     assert.equal(info.Spec.Labels['sifu.user'], 'tove');
-    assert.deepEqual(spec.Placement.Constraints, ['node.role==manager']);
+    // The configured constraints, and the node of the Sifu that made it: its socket directory is there.
+    const ownNode = ((await docker.info()) as { Swarm: { NodeID: string } }).Swarm.NodeID;
+    assert.deepEqual(spec.Placement.Constraints, ['node.role==manager', `node.id==${ownNode}`]);
     assert.equal(spec.Resources.Limits.MemoryBytes, 512 * 1024 * 1024);
     assert.equal(spec.Resources.Limits.Pids, 1024);
     assert.equal(spec.ContainerSpec.User, '1000:1000', 'never root');
