@@ -12,7 +12,7 @@ want() { for p in "$@"; do have "$p" || need+=("$p"); done; }
 # bubblewrap: the local backend runs every server in a sandbox of its own (setpriv is util-linux, always there).
 want jupyter-notebook python3-ipykernel bubblewrap
 case "$what" in
-  test) want chromium nginx postgresql git docker.io debootstrap ;;
+  test) want chromium nginx postgresql git docker.io debootstrap docker-registry docker-compose ;;
   bench) want nginx jupyterhub wrk docker.io debootstrap ;;
 esac
 
