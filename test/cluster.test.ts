@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import {
   ADMIN_TOKEN,
   api,
   Client,
+  DOUBLES_DIR,
   freePort,
   JUPYTER,
   removeDir,
@@ -26,11 +27,28 @@ import {
   waitFor,
 } from './support/sifu.js';
 
+/** This file's own learner uids: any process running as one is a leftover of this file, killed. */
+const UID_BASE = 232_000;
+const UID_COUNT = 100;
+
+function killLeftovers(): void {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${entry}/status`, 'utf8'))?.[1]);
+      if (uid >= UID_BASE && uid < UID_BASE + UID_COUNT) process.kill(Number(entry), 'SIGKILL');
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+}
+
 let pg: RunningPostgres;
 let shared: string;
 const running: TestSifu[] = [];
 
 before(async () => {
+  killLeftovers();
   pg = await startPostgres();
   shared = await mkdtemp(join(tmpdir(), 'sifu-shared-'));
 });
@@ -39,6 +57,8 @@ after(async () => {
   for (const sifu of running.reverse()) await sifu.cleanup().catch(() => {});
   await pg.stop();
   await removeDir(shared);
+  // A failed run may leave a lost server its host never came back for.
+  killLeftovers();
 });
 
 /** A host: its own data dir and relay, the shared store and storage root. */
@@ -66,7 +86,11 @@ async function host(
         ...cluster,
       },
       // Pushed changes, not polling, must carry routes between hosts here.
-      spawner: { routeSyncInterval: 600, pollInterval: 600 },
+      spawner: {
+        routeSyncInterval: 600,
+        pollInterval: 600,
+        local: { uidBase: UID_BASE, uidCount: UID_COUNT, readOnlyPaths: [DOUBLES_DIR] },
+      },
       ...overrides,
     },
   });
