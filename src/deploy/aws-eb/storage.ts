@@ -1,0 +1,39 @@
+import { readFileSync } from 'node:fs';
+import { CreateStorageLocationCommand } from '@aws-sdk/client-elastic-beanstalk';
+import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import type { StepContext } from './context.js';
+import { remember } from './deploy-file.js';
+import { isAwsError } from './errors.js';
+
+/** EB's own bucket of the region (`elasticbeanstalk-<region>-<account>`), made by EB if missing. */
+export async function storageBucket(ctx: StepContext): Promise<string> {
+  const answer = await ctx.aws.eb.send(new CreateStorageLocationCommand({}));
+  return answer.S3Bucket ?? `elasticbeanstalk-${ctx.settings.region}-${ctx.account}`;
+}
+
+/** Uploads the bundle as `<application>/<label>.zip` unless that object is there already. */
+export async function uploadBundle(
+  ctx: StepContext,
+  bucket: string,
+  label: string,
+  zip: string,
+): Promise<string> {
+  const key = `${ctx.settings.application}/${label}.zip`;
+  try {
+    await ctx.aws.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    return key;
+  } catch (err) {
+    if (!isAwsError(err, 'NotFound', 'NoSuchKey')) throw err;
+  }
+  ctx.output(`uploading the bundle to s3://${bucket}/${key}`);
+  await ctx.aws.s3.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      Body: readFileSync(zip),
+      ContentType: 'application/zip',
+    }),
+  );
+  if (!ctx.dryRun) remember(ctx.created.objects, `${bucket}/${key}`);
+  return key;
+}
