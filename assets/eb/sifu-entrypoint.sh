@@ -3,6 +3,12 @@
 # SIFU_STORE_URL in this process's environment only (built from the environment, never a command line),
 # then Sifu replaces this shell.
 set -eu
+secrets=/run/secrets/sifu
+# A database the deployment made itself: its password is a file the prebuild hook read from SSM.
+if [ -z "${RDS_PASSWORD:-}" ] && [ -f "$secrets/rds-password" ]; then
+  RDS_PASSWORD=$(cat "$secrets/rds-password")
+  export RDS_PASSWORD
+fi
 if [ -z "${SIFU_STORE_URL:-}" ] && [ -n "${RDS_HOSTNAME:-}" ]; then
   SIFU_STORE_URL=$(node -e '
     const e = process.env, q = encodeURIComponent;

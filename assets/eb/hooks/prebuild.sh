@@ -4,6 +4,6 @@
 set -euo pipefail
 . "$(dirname "$0")/../../sifu-eb-lib.sh"
 mount_homes
-fetch_token
+fetch_secrets
 write_instance_env
 block_metadata_for_containers

@@ -40,22 +40,31 @@ mount_homes() {
   chmod 0755 "$SIFU_EB_EFS_MOUNT/homes"
 }
 
-# The deployment token, read from SSM Parameter Store into a 0400 root file in a 0700 directory, which
-# only Sifu's container mounts (read-only). The value passes through the CLI's stdout, never an argument,
-# an environment variable or the EB console.
-fetch_token() {
-  local dir="$STATE_DIR/secrets" tmp
+# A SecureString from SSM Parameter Store into a 0400 root file in a 0700 directory, which only Sifu's
+# container mounts (read-only). The value passes through the CLI's stdout, never an argument, an
+# environment variable or the EB console.
+fetch_secret() {
+  local parameter=$1 file=$2 dir="$STATE_DIR/secrets" tmp
   mkdir -p "$dir"
   chmod 0700 "$STATE_DIR" "$dir"
-  tmp=$(umask 077 && mktemp "$dir/.token.XXXXXX")
-  if ! "$AWS_CLI" ssm get-parameter --region "$SIFU_EB_REGION" --name "$SIFU_EB_TOKEN_PARAMETER" \
+  tmp=$(umask 077 && mktemp "$dir/.secret.XXXXXX")
+  if ! "$AWS_CLI" ssm get-parameter --region "$SIFU_EB_REGION" --name "$parameter" \
     --with-decryption --query Parameter.Value --output text >"$tmp"; then
     rm -f "$tmp"
-    log "cannot read the deployment token from SSM parameter $SIFU_EB_TOKEN_PARAMETER"
+    log "cannot read SSM parameter $parameter"
     exit 1
   fi
   chmod 0400 "$tmp"
-  mv -f "$tmp" "$dir/deployment-token"
+  mv -f "$tmp" "$dir/$file"
+}
+
+# The deployment token; and the database password when the store is an RDS instance the deployment made
+# itself (its password in SSM, named by RDS_PASSWORD_PARAMETER) rather than one EB attached.
+fetch_secrets() {
+  fetch_secret "$SIFU_EB_TOKEN_PARAMETER" deployment-token
+  local rds
+  rds=$(env_property RDS_PASSWORD_PARAMETER)
+  if [ -n "$rds" ]; then fetch_secret "$rds" rds-password; else rm -f "$STATE_DIR/secrets/rds-password"; fi
 }
 
 # This instance's private address from IMDSv2 (a session token first), written as the relay URL and the

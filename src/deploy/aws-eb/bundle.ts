@@ -29,8 +29,9 @@ export function internalPorts(settings: DeploySettings): { hub: number; notebook
 export const DATA_DIR = '/var/lib/sifu';
 /** Where the hooks leave the instance's env file and the token (`SIFU_EB_STATE_DIR` in the rehearsal). */
 export const STATE_DIR = '/var/lib/sifu-eb';
-/** Where Sifu's container sees the deployment token. */
-export const TOKEN_IN_CONTAINER = '/run/secrets/sifu-deployment-token';
+/** Where Sifu's container sees the secrets the hooks fetched (the instance's `<state>/secrets`, read-only). */
+export const SECRETS_IN_CONTAINER = '/run/secrets/sifu';
+export const TOKEN_IN_CONTAINER = `${SECRETS_IN_CONTAINER}/deployment-token`;
 
 const HOOK_PHASES = ['prebuild', 'predeploy', 'postdeploy'] as const;
 const HOOK_NAMES = {
@@ -45,13 +46,17 @@ const q = (value: string | number) => JSON.stringify(String(value));
 
 /** The compose file: one service, Sifu, on the host network (its relay listens on the private address). */
 export function composeFile(settings: DeploySettings, images: DeployImages): string {
+  const internal = internalPorts(settings);
   const homes = `${settings.efsMountPath}/homes`;
   const state = `\${SIFU_EB_STATE_DIR:-${STATE_DIR}}`;
   const data = `\${SIFU_EB_DATA_DIR:-${DATA_DIR}}`;
   const environment: Record<string, string | number> = {
-    // The ports come from the environment properties (.ebextensions/sifu.config), through .env.
+    // The environment properties name the public ports (nginx's); Sifu listens behind nginx, on loopback,
+    // and these win over .env. The relay port is the property's: instances reach each other directly.
     SIFU_HUB_HOST: '127.0.0.1',
+    SIFU_HUB_PORT: internal.hub,
     SIFU_NOTEBOOK_HOST: '127.0.0.1',
+    SIFU_NOTEBOOK_PORT: internal.notebook,
     SIFU_CLUSTER_RELAY_HOST: '0.0.0.0',
     SIFU_SPAWNER_BACKEND: 'docker',
     SIFU_SPAWNER_DOCKER_IMAGE: images.notebook,
@@ -80,7 +85,7 @@ export function composeFile(settings: DeploySettings, images: DeployImages): str
     '      - "/var/run/docker.sock:/var/run/docker.sock"',
     `      - ${q(`${settings.efsMountPath}:${settings.efsMountPath}`)}`,
     `      - ${q(`${data}:${data}`)}`,
-    `      - ${q(`${state}/secrets/deployment-token:${TOKEN_IN_CONTAINER}:ro`)}`,
+    `      - ${q(`${state}/secrets:${SECRETS_IN_CONTAINER}:ro`)}`,
     '',
   ].join('\n');
 }
@@ -136,7 +141,6 @@ export function nginxConf(settings: DeploySettings): string {
 /** `.ebextensions/sifu.config` (JSON, which EB reads as well as YAML). */
 export function ebextensionsConfig(settings: DeploySettings): string {
   const { hub, notebook, relay } = settings.ports;
-  const internal = internalPorts(settings);
   const env = 'aws:elasticbeanstalk:application:environment';
   const process = (name: string, port: number) => [
     {
@@ -171,8 +175,9 @@ export function ebextensionsConfig(settings: DeploySettings): string {
   const instances = { 'Fn::GetAtt': ['AWSEBSecurityGroup', 'GroupId'] };
   const config = {
     option_settings: [
-      { namespace: env, option_name: 'SIFU_HUB_PORT', value: String(internal.hub) },
-      { namespace: env, option_name: 'SIFU_NOTEBOOK_PORT', value: String(internal.notebook) },
+      // The public ports (nginx's, the ALB's targets), as the AWS steps set them too.
+      { namespace: env, option_name: 'SIFU_HUB_PORT', value: String(hub) },
+      { namespace: env, option_name: 'SIFU_NOTEBOOK_PORT', value: String(notebook) },
       { namespace: env, option_name: 'SIFU_CLUSTER_RELAY_PORT', value: String(relay) },
       {
         namespace: 'aws:elasticbeanstalk:environment',

@@ -108,3 +108,21 @@ export function createImagePublisher(options: PublishImagesOptions): ImagePublis
     },
   };
 }
+
+/**
+ * The publisher `sifu deploy aws-eb` uses: Sifu's image from this package (`dist/` must be built) and
+ * the offline notebook base image, each rebuilt only when its content hash changed, then pushed.
+ */
+export function defaultImagePublisher(onProgress: (line: string) => void = console.log): ImagePublisher {
+  return createImagePublisher({
+    onProgress,
+    localImages: async () => {
+      const { buildImages } = await import('../../image/build-images.js');
+      const { buildSifuImage } = await import('../../image/sifu-image.js');
+      const { packageRoot } = await import('../../spawner/assets.js');
+      const notebook = await buildImages({ onProgress });
+      const sifu = await buildSifuImage({ packageRoot: packageRoot(), onProgress });
+      return { sifu: sifu.tag, notebook: notebook.base };
+    },
+  });
+}
