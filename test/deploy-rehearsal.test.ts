@@ -56,6 +56,7 @@ describe('the EB bundle, rehearsed with a stand-in EB agent', { timeout: 600_000
     const notebook = await dockerForTests({ quiet: true });
     const sifu = await buildSifuImage({
       packageRoot: PACKAGE_ROOT,
+      removeOlder: true,
       onProgress: (line) => console.error(`# sifu image: ${line}`),
     });
     postgres = await startPostgres();

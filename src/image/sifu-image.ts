@@ -23,6 +23,8 @@ export interface SifuImageOptions {
   onProgress?: (line: string) => void;
   /** The Node binary to ship (default: the one running this). */
   nodeBinary?: string;
+  /** After a build, remove this repository's other tags (each is a few hundred MB); in-use ones stay. */
+  removeOlder?: boolean;
 }
 
 export const SIFU_IMAGE_REPOSITORY = 'sifu/sifu';
@@ -113,8 +115,15 @@ export async function buildSifuImage(options: SifuImageOptions): Promise<{ tag: 
       [docker, 'build', '--network', 'none', '--label', `${CONTENT_HASH_LABEL}=${hash}`, '-t', tag, context],
       { env: { ...process.env, DOCKER_BUILDKIT: '0' }, onLine: (line) => say(`    ${line}`) },
     );
+    if (options.removeOlder) await removeOlderTags(docker, options.repository ?? SIFU_IMAGE_REPOSITORY, tag);
     return { tag, built: true };
   } finally {
     await rm(context, { recursive: true, force: true });
   }
+}
+
+async function removeOlderTags(docker: string, repository: string, keep: string): Promise<void> {
+  const out = await runCommand([docker, 'image', 'ls', '--format', '{{.Repository}}:{{.Tag}}', repository]);
+  for (const old of out.split('\n').filter((t) => t && t !== keep && !t.endsWith(':<none>')))
+    await runCommand([docker, 'image', 'rm', old]).catch(() => {});
 }
