@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { Command } from 'commander';
+import { registerBundleCommand } from '../src/cli/commands/deploy-bundle.js';
 import {
   bundleFiles,
   composeFile,
@@ -84,5 +87,48 @@ describe('the EB bundle', () => {
       .join('\n');
     assert.ok(!/RDS_PASSWORD=|SIFU_STORE_URL=|deploymentToken"/.test(text));
     assert.match(text, /ssm get-parameter/);
+  });
+
+  test("the metadata rule, with this machine's iptables in a network namespace of its own: once, however often", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sifu-bundle-test-'));
+    dirs.push(dir);
+    const { dir: bundle } = await writeBundle(settings, images, join(dir, 'bundle'));
+    const rules = execFileSync(
+      'unshare',
+      [
+        '--net',
+        'bash',
+        '-c',
+        '. .platform/sifu-eb-lib.sh && block_metadata_for_containers && block_metadata_for_containers && iptables -S FORWARD',
+      ],
+      { cwd: bundle, encoding: 'utf8', env: { ...process.env, SIFU_EB_GET_CONFIG: 'true' } },
+    );
+    const lines = rules.split('\n').filter((l) => l.includes('169.254.169.254'));
+    assert.deepEqual(lines, [
+      '-A FORWARD -d 169.254.169.254/32 -j REJECT --reject-with icmp-net-unreachable',
+    ]);
+  });
+
+  test('`sifu deploy aws-eb bundle --out` writes the folder and the zip', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sifu-bundle-test-'));
+    dirs.push(dir);
+    const program = new Command('sifu').exitOverride();
+    registerBundleCommand(program.command('deploy').command('aws-eb'));
+    const out = join(dir, 'eb-bundle');
+    const log = console.log;
+    const printed: string[] = [];
+    console.log = (line: string) => printed.push(line);
+    try {
+      await program.parseAsync(
+        ['deploy', 'aws-eb', 'bundle', '--out', out, '--sifu-image', 'r/s:1', '--notebook-image', 'r/n:2'],
+        { from: 'user' },
+      );
+    } finally {
+      console.log = log;
+    }
+    assert.ok(existsSync(join(out, 'docker-compose.yml')));
+    assert.ok(existsSync(`${out}.zip`));
+    assert.match(printed.join('\n'), /^bundle [0-9a-f]{16}: /);
+    assert.match(await readFile(join(out, 'docker-compose.yml'), 'utf8'), /image: "r\/s:1"/);
   });
 });
