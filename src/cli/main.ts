@@ -4,6 +4,7 @@ import { VERSION } from '../app/start.js';
 import { isSifuError } from '../errors.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerCourseCommands } from './commands/course.js';
+import { registerDeployCommands } from './commands/deploy.js';
 import { registerHostCommands } from './commands/host.js';
 import { registerImageCommands } from './commands/image.js';
 import { registerMigrateCommand } from './commands/migrate.js';
@@ -29,6 +30,7 @@ registerStorageCommands(program, context);
 registerHostCommands(program, context);
 registerImageCommands(program);
 registerConfigCommands(program, context);
+registerDeployCommands(program, context);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const message = isSifuError(err) ? `${err.code}: ${err.message}` : (err as Error).message;

@@ -1,14 +1,24 @@
 import { readFileSync } from 'node:fs';
 import { CreateStorageLocationCommand } from '@aws-sdk/client-elastic-beanstalk';
-import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { HeadBucketCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { StepContext } from './context.js';
 import { remember } from './deploy-file.js';
 import { isAwsError } from './errors.js';
 
-/** EB's own bucket of the region (`elasticbeanstalk-<region>-<account>`), made by EB if missing. */
+/**
+ * EB's own bucket of the region (`elasticbeanstalk-<region>-<account>`): when it is not there yet, EB's
+ * CreateStorageLocation makes it (only then, so that an unchanged run sends nothing that changes things).
+ */
 export async function storageBucket(ctx: StepContext): Promise<string> {
+  const expected = `elasticbeanstalk-${ctx.settings.region}-${ctx.account}`;
+  try {
+    await ctx.aws.s3.send(new HeadBucketCommand({ Bucket: expected }));
+    return expected;
+  } catch (err) {
+    if (!isAwsError(err, 'NotFound', 'NoSuchBucket')) throw err;
+  }
   const answer = await ctx.aws.eb.send(new CreateStorageLocationCommand({}));
-  return answer.S3Bucket ?? `elasticbeanstalk-${ctx.settings.region}-${ctx.account}`;
+  return answer.S3Bucket ?? expected;
 }
 
 /** Uploads the bundle as `<application>/<label>.zip` unless that object is there already. */
