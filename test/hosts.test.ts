@@ -29,6 +29,8 @@ import { Client } from './support/sifu.js';
 const ADMIN_TOKEN = 'hosts-test-admin-token-0123456789';
 /** A uid range of this test's own: whatever runs as one of these uids is a learner server of this test. */
 const UID_BASE = 231_000;
+/** How long PostgreSQL stays down in the restart case. */
+const DB_DOWN_MS = 5_000;
 const UID_COUNT = 100;
 const HEARTBEAT_S = 1;
 const GONE_AFTER_S = 6;
@@ -312,8 +314,11 @@ describe('three hosts, one PostgreSQL, one shared storage root, nginx in front',
     const restartAt = Date.now();
     let downAt = 0;
     await postgres.restart({
-      onDown: () => {
+      // Down for a while, as a fail-over is (RDS Multi-AZ takes longer still): long past the store's
+      // retries, so what keeps learners working is what Sifu holds in memory.
+      onDown: async () => {
         downAt = Date.now();
+        await sleep(DB_DOWN_MS);
       },
     });
     const backAt = Date.now();
