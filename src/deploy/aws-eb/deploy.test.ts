@@ -246,6 +246,7 @@ test('missing credentials: a clear error, nothing else sent', async () => {
     h.fake.calls.map((call) => call.action),
     ['GetCallerIdentity'],
   );
+  assert.ok(!existsSync(join(h.directory, DEPLOY_FILE)), 'no deployment file: the next run still asks');
 });
 
 test('a failed environment update prints the events and fails', async () => {

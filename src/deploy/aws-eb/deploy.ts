@@ -203,7 +203,9 @@ export async function deployAwsEb(options: DeployOptions, deps: DeployDeps): Pro
     if (dryRun) output(`[dry run] ${calls.length} call(s) would change something; nothing was changed`);
     return { settings, label, changed, url, calls };
   } catch (err) {
-    save();
+    // Past the credentials, the settings and whatever was made are kept (destroy needs them); before,
+    // nothing is written, so the next run still asks its questions.
+    if (ctx.account) save();
     if (err instanceof DeployError) throw err;
     throw new DeployError(session.step, (err as Error).message, { cause: err });
   }
