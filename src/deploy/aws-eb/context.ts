@@ -36,6 +36,28 @@ export async function waitFor<T>(
   }
 }
 
+/**
+ * Runs `task`, again after `pollMs` while it fails with an error `retryable` accepts (at most `attempts`
+ * times): IAM is eventually consistent, so a role or instance profile made seconds ago may not be known
+ * to ECR or EB yet.
+ */
+export async function retryWhile<T>(
+  ctx: StepContext,
+  retryable: (err: unknown) => boolean,
+  task: () => Promise<T>,
+  attempts = 8,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await task();
+    } catch (err) {
+      if (attempt >= attempts || !retryable(err)) throw err;
+      ctx.output(`waiting for IAM to propagate (${(err as Error).message})`);
+      await ctx.sleep(ctx.pollMs);
+    }
+  }
+}
+
 export const tags = (ctx: StepContext) => [
   { Key: 'sifu:application', Value: ctx.settings.application },
   { Key: 'sifu:environment', Value: ctx.settings.environment },

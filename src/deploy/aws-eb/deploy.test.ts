@@ -275,6 +275,24 @@ test('a throttled call is retried with backoff', async () => {
   assert.equal(h.fake.callsOf('CreateRepository').length, 3, 'one throttled, then the two repositories');
 });
 
+test('a role IAM has not propagated yet is waited for (repository policy, environment creation)', async () => {
+  h.fake.fail(
+    'SetRepositoryPolicy',
+    'InvalidParameterException',
+    "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository policy provided'",
+    2,
+  );
+  h.fake.fail(
+    'CreateEnvironment',
+    'InvalidParameterValue',
+    'The instance profile aws-elasticbeanstalk-ec2-role associated with the environment does not exist.',
+  );
+  await h.deploy();
+  assert.equal(h.fake.callsOf('SetRepositoryPolicy').length, 4, 'two refused, then both repositories');
+  assert.equal(h.fake.callsOf('CreateEnvironment').length, 2);
+  assert.equal(h.fake.environment('sifu-env')?.status, 'Ready');
+});
+
 test('--dry-run prints every mutating call with secrets masked and changes nothing', async () => {
   const before = h.fake.snapshot();
   const result = await h.deploy({ dryRun: true, database: true, efs: true });

@@ -13,13 +13,17 @@ import {
   paginateDescribeEvents,
   UpdateEnvironmentCommand,
 } from '@aws-sdk/client-elastic-beanstalk';
-import { type StepContext, tags, waitFor } from './context.js';
+import { retryWhile, type StepContext, tags, waitFor } from './context.js';
 import { remember } from './deploy-file.js';
-import { DeployError } from './errors.js';
+import { DeployError, isAwsError } from './errors.js';
 import { changedOptions } from './options.js';
 
 /** EB's platform: "Docker running on 64bit Amazon Linux 2023" (the newest version listed). */
 export const PLATFORM = /^64bit Amazon Linux 2023 .*running Docker$/;
+
+/** EB refusing a role or instance profile IAM made moments ago (it is not visible to EB yet). */
+const notYetPropagated = (err: unknown) =>
+  isAwsError(err, 'InvalidParameterValue') && /instance ?profile|role/i.test((err as Error).message);
 
 /** Step 8: the EB application, used or created. */
 export async function ensureApplication(ctx: StepContext): Promise<void> {
@@ -182,15 +186,17 @@ export async function deployEnvironment(
   if (!env) {
     const stack = await solutionStack(ctx);
     ctx.output(`creating the EB environment ${environment} (${stack})`);
-    await eb.send(
-      new CreateEnvironmentCommand({
-        ApplicationName: application,
-        EnvironmentName: environment,
-        SolutionStackName: stack,
-        VersionLabel: label,
-        OptionSettings: options,
-        Tags: tags(ctx),
-      }),
+    await retryWhile(ctx, notYetPropagated, () =>
+      eb.send(
+        new CreateEnvironmentCommand({
+          ApplicationName: application,
+          EnvironmentName: environment,
+          SolutionStackName: stack,
+          VersionLabel: label,
+          OptionSettings: options,
+          Tags: tags(ctx),
+        }),
+      ),
     );
     if (!ctx.dryRun) ctx.created.environment = environment;
   } else {

@@ -6,7 +6,7 @@ import {
   SetRepositoryPolicyCommand,
 } from '@aws-sdk/client-ecr';
 import type { StepContext } from './context.js';
-import { tags } from './context.js';
+import { retryWhile, tags } from './context.js';
 import { remember } from './deploy-file.js';
 import { DeployError, isAwsError } from './errors.js';
 import {
@@ -79,7 +79,12 @@ export async function ensureRepositories(
       }
     }
     if (!samePolicy(current, wanted)) {
-      await ecr.send(new SetRepositoryPolicyCommand({ repositoryName: name, policyText: wanted }));
+      // A just-made instance role is not a valid principal until IAM has propagated it.
+      await retryWhile(
+        ctx,
+        (err) => isAwsError(err, 'InvalidParameter') && /polic|principal/i.test((err as Error).message),
+        () => ecr.send(new SetRepositoryPolicyCommand({ repositoryName: name, policyText: wanted })),
+      );
     }
   }
   return uris as DeployRepositories;

@@ -114,6 +114,7 @@ export class FakeAws {
   noCredentials = false;
   private throttled = new Map<string, number>();
   private denied = new Set<string>();
+  private failures = new Map<string, { name: string; message: string; times: number }>();
   private counter = 0;
   private clock = Date.parse('2026-01-01T00:00:00Z');
   private mocks: { restore(): void }[] = [];
@@ -121,6 +122,11 @@ export class FakeAws {
   /** The first `times` calls of `action` answer ThrottlingException. */
   throttle(action: string, times: number): void {
     this.throttled.set(action, times);
+  }
+
+  /** The first `times` calls of `action` fail with the service error `name`. */
+  fail(action: string, name: string, message: string, times = 1): void {
+    this.failures.set(action, { name, message, times });
   }
 
   /** `action` is refused with AccessDenied. */
@@ -185,6 +191,11 @@ export class FakeAws {
     if (throttles > 0) {
       this.throttled.set(action, throttles - 1);
       throw serviceError(service, service === 'eb' ? 'Throttling' : 'ThrottlingException', 'Rate exceeded');
+    }
+    const failure = this.failures.get(action);
+    if (failure && failure.times > 0) {
+      failure.times -= 1;
+      throw serviceError(service, failure.name, failure.message);
     }
     if (this.denied.has(action)) {
       const name =
