@@ -109,6 +109,29 @@ export function optionSettings(
   ];
 }
 
+/** Lists EB may answer in another order; EB adds its own security group to the instances' list. */
+const LISTS = new Set(['Subnets', 'ELBSubnets', 'SecurityGroups']);
+
+function sameValue(wanted: ConfigurationOptionSetting, current: string | undefined): boolean {
+  if (current === wanted.Value) return true;
+  if (current === undefined || !LISTS.has(wanted.OptionName ?? '')) return false;
+  const items = (value: string) =>
+    value
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean);
+  const have = new Set(items(current));
+  const want = items(wanted.Value ?? '');
+  const extra = [...have].filter((item) => !want.includes(item));
+  // Only EB's own group (named `awseb-...`) may be there besides ours.
+  const ebOwn =
+    wanted.OptionName === 'SecurityGroups' && wanted.Namespace === 'aws:autoscaling:launchconfiguration';
+  return (
+    want.every((item) => have.has(item)) &&
+    (extra.length === 0 || (ebOwn && extra.every((item) => /^awseb-/.test(item))))
+  );
+}
+
 const keyOf = (setting: ConfigurationOptionSetting) => `${setting.Namespace}|${setting.OptionName}`;
 
 /**
@@ -120,7 +143,7 @@ export function changedOptions(
   current: ConfigurationOptionSetting[],
 ): ConfigurationOptionSetting[] {
   const now = new Map(current.map((setting) => [keyOf(setting), setting.Value]));
-  const changes = wanted.filter((setting) => now.get(keyOf(setting)) !== setting.Value);
+  const changes = wanted.filter((setting) => !sameValue(setting, now.get(keyOf(setting))));
   const wantedListeners = new Set(wanted.map((setting) => setting.Namespace));
   for (const setting of current) {
     const ns = setting.Namespace ?? '';
