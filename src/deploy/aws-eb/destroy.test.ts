@@ -101,6 +101,24 @@ test('destroy --dry-run prints the deletions and changes nothing', async () => {
   }
 });
 
+test('the application stays while another environment runs in it', async () => {
+  await h.deploy();
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const elsewhere = mkdtempSync(join(tmpdir(), 'sifu-destroy-staging-'));
+  try {
+    await h.deploy({ directory: elsewhere, env: 'sifu-staging' });
+    await h.destroy();
+    assert.equal(h.fake.environment('sifu-env')?.status, 'Terminated');
+    assert.equal(h.fake.environment('sifu-staging')?.status, 'Ready');
+    assert.deepEqual(h.fake.state.applications, ['sifu']);
+    assert.ok(h.lines.some((line) => line.includes('sifu-staging still run in it')));
+  } finally {
+    rmSync(elsewhere, { recursive: true, force: true });
+  }
+});
+
 test('destroy without a deployment file says there is nothing known to remove', async () => {
   await assert.rejects(h.destroy(), /no deployment file/);
 });

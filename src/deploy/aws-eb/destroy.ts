@@ -8,6 +8,7 @@ import {
 import {
   DeleteApplicationCommand,
   DeleteApplicationVersionCommand,
+  DescribeEnvironmentsCommand,
   TerminateEnvironmentCommand,
 } from '@aws-sdk/client-elastic-beanstalk';
 import { DeleteDBInstanceCommand, DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
@@ -174,9 +175,22 @@ export async function destroyAwsEb(
       if (!dryRun) created.objects = created.objects.filter((item) => item !== object);
     }
     if (created.application) {
-      ctx.output(`deleting the EB application ${created.application}`);
-      await aws.eb.send(new DeleteApplicationCommand({ ApplicationName: created.application }));
-      if (!dryRun) created.application = undefined;
+      // Another environment of the application (not made here) keeps it.
+      const others = await aws.eb.send(
+        new DescribeEnvironmentsCommand({ ApplicationName: created.application, IncludeDeleted: false }),
+      );
+      const live = (others.Environments ?? []).filter(
+        (env) => env.Status !== 'Terminated' && env.EnvironmentName !== settings.environment,
+      );
+      if (live.length > 0) {
+        ctx.output(
+          `the EB application ${created.application} is kept: ${live.map((env) => env.EnvironmentName).join(', ')} still run in it`,
+        );
+      } else {
+        ctx.output(`deleting the EB application ${created.application}`);
+        await aws.eb.send(new DeleteApplicationCommand({ ApplicationName: created.application }));
+        if (!dryRun) created.application = undefined;
+      }
     }
 
     begin('ECR repositories');

@@ -603,6 +603,17 @@ export class FakeAws {
           return { Application: { ApplicationName } };
         },
         DeleteApplication: ({ ApplicationName }) => {
+          if (
+            Object.values(s().environments).some(
+              (env) => env.application === ApplicationName && env.status !== 'Terminated',
+            )
+          ) {
+            throw serviceError(
+              'eb',
+              'InvalidParameterValue',
+              'Unable to delete application: environments are running',
+            );
+          }
           s().applications = s().applications.filter((name) => name !== ApplicationName);
           return {};
         },
@@ -629,8 +640,12 @@ export class FakeAws {
             '64bit Amazon Linux 2023 v6.1.0 running Node.js 20',
           ],
         }),
-        DescribeEnvironments: ({ EnvironmentNames }) => {
-          const found = Object.values(s().environments).filter((env) => EnvironmentNames.includes(env.name));
+        DescribeEnvironments: ({ ApplicationName, EnvironmentNames }) => {
+          const found = Object.values(s().environments).filter(
+            (env) =>
+              (!EnvironmentNames || EnvironmentNames.includes(env.name)) &&
+              (!ApplicationName || env.application === ApplicationName),
+          );
           for (const env of found) this.advance(env);
           return { Environments: found.map((env) => this.environmentDescription(env)) };
         },
