@@ -28,7 +28,7 @@ import { type ForwardDeps, HttpExchange } from './http-forward.js';
 import { refusesTopLevel, sendIframeOnlyPage } from './iframe-only.js';
 import { allowedOriginSet, isPageRequest, originAllowed, prefersHtml } from './request-policy.js';
 import { contentKind, cspValues } from './response-policy.js';
-import { type ProxyError, rejectSocket, sendError, sendRedirect } from './responses.js';
+import { answerClientErrors, type ProxyError, rejectSocket, sendError, sendRedirect } from './responses.js';
 import type { ProxyHooks, ProxyOptions, Visitor } from './types.js';
 import { buildUpstreamHead } from './upstream-head.js';
 import { type Target, UpstreamPools } from './upstream-pool.js';
@@ -373,19 +373,7 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
   }
   server.on('upgrade', onUpgrade);
 
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
-    const inFlight = (socket as { _httpMessage?: http.ServerResponse })._httpMessage;
-    if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
-      socket.destroy();
-      return;
-    }
-    const status =
-      error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    socket.end(
-      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
-      () => socket.destroy(),
-    );
-  });
+  answerClientErrors(server);
 
   return {
     server,

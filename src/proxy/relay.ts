@@ -14,7 +14,7 @@ import type { Duplex } from 'node:stream';
 import { parseUserPath, RELAY_KEY_HEADER, type Route } from '../routes.js';
 import type { ResponseHandler, ResponseHead } from './response-parser.js';
 import { cspValues } from './response-policy.js';
-import { type ProxyError, rejectSocket, sendError } from './responses.js';
+import { answerClientErrors, type ProxyError, rejectSocket, sendError } from './responses.js';
 import { type BodyFraming, buildRelayedHead, connectionNamedHeaders } from './upstream-head.js';
 import {
   connectTo,
@@ -177,19 +177,7 @@ export function createRelay(hooks: RelayHooks, options: RelayOptions): Relay {
     }
   });
 
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
-    const inFlight = (socket as { _httpMessage?: http.ServerResponse })._httpMessage;
-    if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
-      socket.destroy();
-      return;
-    }
-    const status =
-      error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    socket.end(
-      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
-      () => socket.destroy(),
-    );
-  });
+  answerClientErrors(server);
 
   return {
     server,

@@ -2,6 +2,7 @@
  * Responses the proxy writes itself (errors, redirects), on an http.ServerResponse or on a raw
  * socket (refused WebSocket upgrades); their headers come from response-policy.ts.
  */
+import type http from 'node:http';
 import type { ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -113,4 +114,24 @@ export function rejectSocket(socket: Duplex, error: ProxyError): void {
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
     'Cache-Control: no-store\r\nConnection: close\r\n\r\n';
   socket.end(head + body, () => socket.destroy());
+}
+
+/**
+ * Answers a client whose request Node's parser refused (malformed, headers too large, too slow) with a
+ * bare status and closes; a reset, or a response already under way, just ends the socket.
+ */
+export function answerClientErrors(server: http.Server): void {
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    const inFlight = (socket as { _httpMessage?: ServerResponse })._httpMessage;
+    if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const status =
+      error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+      () => socket.destroy(),
+    );
+  });
 }

@@ -4,6 +4,7 @@
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { BundleWriter } from '../../deploy/aws-eb/bundle-writer.js';
+import type { DeployOptions } from '../../deploy/aws-eb/deploy.js';
 import type { ImagePublisher } from '../../deploy/aws-eb/images.js';
 import type { CliContext } from '../context.js';
 import { deployExtras } from './deploy-bundle.js';
@@ -31,20 +32,8 @@ const notWired = (what: string) => async (): Promise<never> => {
   );
 };
 
-interface DeployFlags {
-  region?: string;
-  registryRegion?: string;
-  app?: string;
-  env?: string;
-  hubPort?: number;
-  notebookPort?: number;
-  relayPort?: number;
-  database?: boolean;
-  efs?: boolean;
-  dryRun?: boolean;
-  yes?: boolean;
-  versionLabel?: string;
-}
+/** The command's flags: the options of a deploy, but for where it runs. */
+type DeployFlags = Omit<DeployOptions, 'directory'>;
 
 export function registerDeployCommands(
   program: Command,
