@@ -277,3 +277,37 @@ test('docker backend: a container on one host is served through the other host, 
   assert.equal((await api(b, '/users/dan/server', { method: 'DELETE', token: ADMIN_TOKEN })).status, 204);
   assert.equal(await a.store.getServer('dan', ''), null);
 });
+
+test("the relay's internal calls refuse bad input with stable codes and change nothing", async () => {
+  const f = await host('host-f');
+  const relay = f.config.cluster.relayUrl as string;
+  const key = await f.store.settingOrInit('cluster.relayKey', 'unused: the key exists');
+  const call = async (path: string, body: string, method = 'POST') => {
+    const res = await fetch(`${relay}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', 'x-sifu-relay-key': key },
+      ...(method === 'POST' ? { body } : {}),
+    });
+    return { status: res.status, code: ((await res.json()) as { code?: string }).code };
+  };
+  assert.deepEqual(await call('/_sifu/start', '{"user":"../etc","server":""}'), {
+    status: 400,
+    code: 'SIFU_ERR_INVALID_USERNAME',
+  });
+  assert.deepEqual(await call('/_sifu/start', '{"user":"fin","server":"a/b"}'), {
+    status: 400,
+    code: 'SIFU_ERR_INVALID_SERVER_NAME',
+  });
+  assert.deepEqual(await call('/_sifu/stop', 'not json'), { status: 400, code: 'SIFU_ERR_BAD_REQUEST' });
+  assert.deepEqual(await call('/_sifu/start', `{"user":"fin","pad":"${'x'.repeat(5000)}"}`), {
+    status: 400,
+    code: 'SIFU_ERR_BAD_REQUEST',
+  });
+  assert.deepEqual(await call('/_sifu/nothing', '{}'), { status: 404, code: 'SIFU_ERR_NOT_FOUND' });
+  assert.deepEqual(await call('/_sifu/start', '', 'GET'), { status: 404, code: 'SIFU_ERR_NOT_FOUND' });
+  // A start for a user who does not exist is refused; nothing was claimed.
+  const unknown = await call('/_sifu/start', '{"user":"nobody","server":""}');
+  assert.equal(unknown.code, 'SIFU_ERR_USER_NOT_FOUND');
+  assert.equal(await f.store.getServer('nobody', ''), null);
+  assert.equal((await call('/_sifu/alive', '{}')).status, 200);
+});
