@@ -333,6 +333,13 @@ describe('three hosts, one PostgreSQL, one shared storage root, nginx in front',
           ? ` (from +${Math.min(...times) - restartAt} ms to +${Math.max(...times) - restartAt} ms)`
           : ''),
     );
+    for (const replica of replicas.filter((r) => r.host.name !== 'b')) {
+      assert.ok(
+        replica.child.exitCode === null && replica.child.signalCode === null,
+        `${replica.id} ended during the restart (${replica.child.exitCode ?? replica.child.signalCode}):\n` +
+          replica.output().slice(-3_000),
+      );
+    }
     assert.ok(
       window < DB_WINDOW_LIMIT_MS,
       `failures within ${window} ms: ${JSON.stringify(outcome.failures.slice(0, 5))}`,

@@ -166,8 +166,13 @@ for name, port in ${JSON.stringify(Object.entries(ports))}:
 print(json.dumps(result))
 `,
     );
-    const result = JSON.parse(out) as Record<string, string>;
-    assert.deepEqual(Object.keys(result).sort(), Object.keys(ports).sort());
+    let result: Record<string, string> = {};
+    try {
+      result = JSON.parse(out) as Record<string, string>;
+    } catch {
+      assert.fail(`the kernel printed no result: ${out.slice(0, 2_000)}`);
+    }
+    assert.deepEqual(Object.keys(result).sort(), Object.keys(ports).sort(), out);
     for (const [name, outcome] of Object.entries(result)) assert.notEqual(outcome, 'CONNECTED', name);
   });
 

@@ -12,19 +12,31 @@ const POOL_SIZE = 10;
 const CONNECT_TIMEOUT_MS = 5_000;
 
 /**
- * Connects (lazily: the first query opens the first connection) to the PostgreSQL database at `url`
- * (`postgres://user:password@host:port/database`). Call `migrate()` before use. Safe methods are retried
- * through a restart or failover (`retry.ts`); `subscribe` listens on a connection of its own.
+ * The pool a store queries through. A broken connection must never be an uncaught error, whether it is
+ * idle in the pool or checked out between two queries of a transaction (PostgreSQL's shutdown sends its
+ * FATAL to every session at once; pg reports it on the client, and pg-pool listens only while idle).
  */
-export async function openPostgresStore(url: string): Promise<Store> {
+export function createPool(url: string): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max: POOL_SIZE,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
   });
-  // An idle connection that breaks (server restart) is dropped by the pool and reported here; without a
-  // listener it would crash the process. The next query opens a new connection or reports its own error.
+  // Idle clients: the pool drops them and reports here. The next query opens a new connection.
   pool.on('error', () => {});
+  // Checked-out clients: the query running, or the next one, fails with the error instead, and the
+  // pool discards the client when it is released.
+  pool.on('connect', (client) => client.on('error', () => {}));
+  return pool;
+}
+
+/**
+ * Connects (lazily: the first query opens the first connection) to the PostgreSQL database at `url`
+ * (`postgres://user:password@host:port/database`). Call `migrate()` before use. Safe methods are retried
+ * through a restart or failover (`retry.ts`); `subscribe` listens on a connection of its own.
+ */
+export async function openPostgresStore(url: string): Promise<Store> {
+  const pool = createPool(url);
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
   const store = new KyselyStore(db, 'postgres', {
     subscriber: (onChange, onResubscribed) => listenForChanges(url, onChange, onResubscribed),

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { KyselyStore } from '../kysely/kysely-store.js';
 import type { Store } from '../store.js';
-import { openPostgresStore } from './postgres-store.js';
+import { createPool, openPostgresStore } from './postgres-store.js';
 import {
   isConnectionError,
   RETRIED_METHODS,
@@ -179,5 +179,26 @@ describe('through a PostgreSQL restart', () => {
     await store.addEvent('test.after-restart', 'ada');
     assert.equal((await store.listEvents({ type: 'test.after-restart' })).length, 1);
     assert.equal((await store.listEvents({ type: 'test.during-restart' })).length, 0);
+  });
+
+  test('a connection ended while checked out between two queries is no uncaught error, and is not reused', async () => {
+    const pool = createPool(server.url);
+    const admin = new pg.Client({ connectionString: server.url });
+    await admin.connect();
+    try {
+      // As a transaction holds it: checked out, no query running, when PostgreSQL ends the session.
+      const held = await pool.connect();
+      const { rows } = await held.query<{ pid: number }>('select pg_backend_pid() as pid');
+      await admin.query('select pg_terminate_backend($1)', [rows[0]?.pid]);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Its next query fails as a query (an uncaught 'error' event would have ended the test run instead).
+      await assert.rejects(held.query('select 1'));
+      held.release();
+      const fresh = await pool.query<{ pid: number }>('select pg_backend_pid() as pid');
+      assert.notEqual(fresh.rows[0]?.pid, rows[0]?.pid);
+    } finally {
+      await admin.end();
+      await pool.end();
+    }
   });
 });
