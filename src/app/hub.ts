@@ -2,8 +2,10 @@ import formbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { registerCourseRoutes } from '../api/courses.js';
 import { registerLaunchRoutes } from '../api/launch.js';
+import { registerMetricsRoutes } from '../api/metrics.js';
 import { registerRootRoutes } from '../api/root.js';
 import { registerServerRoutes } from '../api/servers.js';
+import { registerSingleUserRoutes } from '../api/singleuser.js';
 import { registerStorageRoutes } from '../api/storage.js';
 import { registerTokenRoutes } from '../api/tokens.js';
 import { registerUserRoutes } from '../api/users.js';
@@ -12,6 +14,7 @@ import { registerLtiRoutes } from '../auth/lti/lti-routes.js';
 import { registerExternalLoginRoutes } from '../auth/oauth/external-login.js';
 import type { SifuConfig } from '../config/schema.js';
 import { errorBody, isSifuError, SifuError } from '../errors.js';
+import { registerAdminPages } from '../pages/admin.js';
 import { registerPageRoutes } from '../pages/routes.js';
 import { type ConnectionCaps, capConnections, totalCap } from '../web/connection-limits.js';
 import type { HubContext } from '../web/context.js';
@@ -75,6 +78,7 @@ export async function createHub(ctx: HubContext): Promise<FastifyInstance> {
     return reply.type('text/html').send(errorPage(error.status, error.code, error.message));
   });
 
+  registerMetricsRoutes(app, ctx);
   registerRootRoutes(app, ctx);
   registerUserRoutes(app, ctx);
   registerServerRoutes(app, ctx);
@@ -84,7 +88,9 @@ export async function createHub(ctx: HubContext): Promise<FastifyInstance> {
   registerV1CompatRoutes(app, ctx);
   registerStorageRoutes(app, ctx);
   registerLtiRoutes(app, ctx);
+  registerSingleUserRoutes(app, ctx);
   registerPageRoutes(app, ctx);
+  registerAdminPages(app, ctx);
   registerExternalLoginRoutes(app, ctx);
   return app;
 }

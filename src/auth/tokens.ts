@@ -10,6 +10,7 @@ export const ALL_SCOPES: readonly Scope[] = [
   'tokens',
   'launch',
   'courses',
+  'read:metrics',
 ];
 
 /** What a scope lets its holder do; `admin` implies every other scope, for every user. */
@@ -21,6 +22,7 @@ export const SCOPE_HELP: Record<Scope, string> = {
   tokens: "create, list and revoke the token owner's own tokens",
   launch: 'ask for one-time launch URLs (the XBlock / LMS integration)',
   courses: "attach, replace and detach courses' base notebooks (course staff)",
+  'read:metrics': 'read the Prometheus metrics at /hub/metrics',
 };
 
 /** Who is behind a request: a signed-in browser, an API token, or the bootstrap admin token. */

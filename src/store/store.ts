@@ -38,7 +38,15 @@ export interface ServerRecord {
   host: string | null;
 }
 
-export type Scope = 'admin' | 'read:users' | 'admin:users' | 'servers' | 'tokens' | 'launch' | 'courses';
+export type Scope =
+  | 'admin'
+  | 'read:users'
+  | 'admin:users'
+  | 'servers'
+  | 'tokens'
+  | 'launch'
+  | 'courses'
+  | 'read:metrics';
 
 export interface TokenRecord {
   id: string;
