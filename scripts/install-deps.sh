@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Sifu needs on Debian 12 and is not there yet. Idempotent and quiet when all is present.
 #   scripts/install-deps.sh run    what `make run` needs (Jupyter)
-#   scripts/install-deps.sh test   what `make test` needs too (Chromium, nginx, PostgreSQL, docker.io, debootstrap)
+#   scripts/install-deps.sh test   what `make test` needs too (Chromium, nginx, PostgreSQL, docker.io, debootstrap,
+#                                  JupyterHub for jupyterhub-singleuser, Prometheus)
 #   scripts/install-deps.sh bench  what `npm run bench` needs (JupyterHub, nginx, wrk)
 set -euo pipefail
 what=${1:-run}
@@ -12,7 +13,7 @@ want() { for p in "$@"; do have "$p" || need+=("$p"); done; }
 # bubblewrap: the local backend runs every server in a sandbox of its own (setpriv is util-linux, always there).
 want jupyter-notebook python3-ipykernel bubblewrap
 case "$what" in
-  test) want chromium nginx postgresql git docker.io debootstrap docker-registry docker-compose ;;
+  test) want chromium nginx postgresql git docker.io debootstrap docker-registry docker-compose jupyterhub prometheus ;;
   bench) want nginx jupyterhub wrk docker.io debootstrap ;;
 esac
 
