@@ -29,6 +29,8 @@ export interface StartJupyterHubOptions {
   startTimeoutMs?: number;
   /** JupyterHub's log level (default WARN; its output is kept in memory for error messages). */
   logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /** Python lines appended to the generated jupyterhub_config.py (they win over what comes before). */
+  extraConfig?: string[];
 }
 
 const REPO = resolve(import.meta.dirname, '../..');
@@ -57,6 +59,7 @@ function configFile(opts: {
   token: string;
   singleUser: string[];
   logLevel: string;
+  extraConfig: string[];
 }): string {
   const { dir } = opts;
   return [
@@ -92,6 +95,7 @@ function configFile(opts: {
     "        'services': ['bench'],",
     '    },',
     ']',
+    ...opts.extraConfig,
     '',
   ].join('\n');
 }
@@ -202,6 +206,7 @@ export async function startJupyterHub(options: StartJupyterHubOptions = {}): Pro
       token,
       singleUser,
       logLevel: options.logLevel ?? 'WARN',
+      extraConfig: options.extraConfig ?? [],
     }),
   );
 

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { BUILT_ADMIN_TOKEN, type BuiltSifu, startBuiltSifu } from './support/built-sifu.js';
+import { PROBES, type ProbeResult, runProbes } from './support/jupyterhub-probes.js';
+
+const DIFFERENCES_HEADING = '## Where Sifu differs from JupyterHub';
+
+/**
+ * The probes docs/api.md declares deliberately different: the lines `- \`<probe id>\`: <reason>` under
+ * DIFFERENCES_HEADING, up to the next heading. A line without a reason is refused.
+ */
+function documentedDifferences(markdown: string): Map<string, string> {
+  const lines = markdown.split('\n');
+  const start = lines.findIndex((line) => line.trim() === DIFFERENCES_HEADING);
+  if (start === -1) throw new Error(`docs/api.md has no "${DIFFERENCES_HEADING}" section`);
+  const found = new Map<string, string>();
+  for (const line of lines.slice(start + 1)) {
+    if (line.startsWith('#')) break;
+    const entry = /^- `([^`]+)`:\s*(.*)$/.exec(line.trim());
+    if (!entry) continue;
+    const [, id, reason] = entry as unknown as [string, string, string];
+    if (reason.trim() === '') throw new Error(`docs/api.md lists \`${id}\` without a reason`);
+    found.set(id, reason.trim());
+  }
+  return found;
+}
+
+describe('documentedDifferences', () => {
+  test('reads the listed ids and reasons of the section, and only of it', () => {
+    const doc = [
+      '# API',
+      '- `users.list`: not in this section',
+      DIFFERENCES_HEADING,
+      'Some probes differ on purpose:',
+      '- `a.b`: because',
+      '  - `c.d`: also because',
+      '## Next',
+      '- `e.f`: after the section',
+    ].join('\n');
+    assert.deepEqual(
+      [...documentedDifferences(doc)],
+      [
+        ['a.b', 'because'],
+        ['c.d', 'also because'],
+      ],
+    );
+  });
+  test('refuses a missing section and a line without a reason', () => {
+    assert.throws(() => documentedDifferences('# API\n'), /no "## Where Sifu differs/);
+    assert.throws(() => documentedDifferences(`${DIFFERENCES_HEADING}\n- \`a.b\`: \n`), /without a reason/);
+  });
+});
+
+describe('JupyterHub REST conformance (probes from rest-api.yml, against the built Sifu)', () => {
+  let sifu: BuiltSifu;
+  let results: ProbeResult[];
+  const differences = documentedDifferences(
+    readFileSync(join(import.meta.dirname, '..', 'docs', 'api.md'), 'utf8'),
+  );
+
+  before(async () => {
+    sifu = await startBuiltSifu({ SIFU_SPAWNER_ALLOW_NAMED_SERVERS: 'true' });
+    results = await runProbes({ name: 'Sifu', apiUrl: sifu.hubUrl, adminToken: BUILT_ADMIN_TOKEN }, PROBES);
+    const passed = results.filter((r) => r.pass).length;
+    console.log(
+      `${passed}/${results.length} probes pass (${differences.size} documented as deliberately different)`,
+    );
+  });
+  after(() => sifu?.stop());
+
+  test('every probe docs/api.md lists as different exists in the table', () => {
+    const ids = new Set(PROBES.map((p) => p.id));
+    const unknown = [...differences.keys()].filter((id) => !ids.has(id));
+    assert.deepEqual(unknown, [], `docs/api.md lists probes the table does not have: ${unknown.join(', ')}`);
+  });
+
+  test('every probe passes, but those documented as different', () => {
+    const failing = results.filter((r) => !r.pass && !differences.has(r.id));
+    const report = failing.map((r) => `  ${r.id}: expected ${r.expected}; got ${r.got}`).join('\n');
+    assert.equal(failing.length, 0, `${failing.length} probes fail:\n${report}`);
+  });
+
+  test('a probe documented as different does fail (else the line in docs/api.md is stale)', () => {
+    const stale = results.filter((r) => r.pass && differences.has(r.id)).map((r) => r.id);
+    assert.deepEqual(stale, [], `documented as different but passing: ${stale.join(', ')}`);
+  });
+});
