@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { benchDocker, dockerTable } from './docker.js';
 import { benchHosts, renderHosts } from './hosts.js';
+import { benchJupyterHubApi, renderApiConformance } from './jupyterhub-api.js';
 import { benchProxy, proxyBenchCommands, proxyBenchMachine, proxyTable } from './proxy.js';
 import { benchRelay, relayBenchCommands } from './relay.js';
 import { benchSpawn, renderSpawnTable } from './spawn.js';
@@ -112,6 +113,22 @@ const benchmarks: Benchmark[] = [
         'one unix socket per server answering its API with the secret; not Jupyter). What each row means: below.',
         '',
         renderHosts(result),
+      ].join('\n');
+    },
+  },
+  {
+    name: 'jupyterhub-api',
+    title: 'JupyterHub REST conformance',
+    async run(log) {
+      const result = await benchJupyterHubApi({ log });
+      return [
+        `Measured ${new Date().toISOString().slice(0, 10)} by \`npm run bench -- jupyterhub-api\` (or \`node --import tsx bench/jupyterhub-api.ts\`):`,
+        "the probes of test/support/jupyterhub-probes.ts (written from JupyterHub's rest-api.yml) against Debian's",
+        'JupyterHub 3.0 (DummyAuthenticator, SimpleLocalProcessSpawner running jupyterhub-singleuser, named servers,',
+        'an admin service token) and against the built Sifu (`SIFU_SPAWNER_ALLOW_NAMED_SERVERS=true`), same run.',
+        'JupyterHub 3.0 must pass every probe it is held to: that is what calibrates the table.',
+        '',
+        renderApiConformance(result),
       ].join('\n');
     },
   },

@@ -26,7 +26,16 @@ export const USER_PROBES: Probe[] = [
     method: 'GET',
     path: '/',
     as: 'none',
-    expect: { status: 200, headers: { 'x-jupyterhub-version': /^\d+\.\d+\.\d+/ } },
+    expect: {
+      status: 200,
+      headers: { 'x-jupyterhub-version': /^\d+\.\d+\.\d+/ },
+      check: (res) => {
+        const said = (res.json as { version?: string } | undefined)?.version;
+        return res.headers.get('x-jupyterhub-version') === said
+          ? undefined
+          : `the header differs from version ${said}`;
+      },
+    },
   },
   {
     id: 'headers.json-content-type',
@@ -70,7 +79,7 @@ export const USER_PROBES: Probe[] = [
     path: '/users',
     as: 'none',
     // The version header rides on errors too: clients read it before they authenticate.
-    expect: { status: 403, headers: { 'x-jupyterhub-version': /^\d+\.\d+/ } },
+    expect: { status: 403, headers: { 'x-jupyterhub-version': /^\d+\.\d+/ }, json: ERROR },
   },
   {
     id: 'auth.bad-token-403',
@@ -287,6 +296,25 @@ export const USER_PROBES: Probe[] = [
     },
   },
   {
+    id: 'users.offset-without-pagination-accept',
+    operation: 'GET /users',
+    method: 'GET',
+    path: '/users?offset=1',
+    as: 'admin',
+    expect: {
+      status: 200,
+      json: { arrayOf: USER },
+      async check(res, ctx) {
+        const all = (await ctx.request('GET', '/users')).json as Array<{ name: string }>;
+        const names = (res.json as Array<{ name: string }>).map((u) => u.name);
+        const want = all.slice(1).map((u) => u.name);
+        return JSON.stringify(names) === JSON.stringify(want)
+          ? undefined
+          : `got ${names.length} of ${all.length} users`;
+      },
+    },
+  },
+  {
     id: 'users.sort-by-name',
     operation: 'GET /users',
     since: '5.x',
@@ -305,9 +333,9 @@ export const USER_PROBES: Probe[] = [
   {
     id: 'users.name-filter',
     operation: 'GET /users',
-    since: '5.x',
     method: 'GET',
-    path: '/users?name_filter={prefix}-a',
+    // Not in rest-api.yml's parameters, but in JupyterHub since 3.0: a case-insensitive substring.
+    path: '/users?name_filter=-AD',
     as: 'admin',
     expect: { status: 200, check: listsNames(['user'], ['other']) },
   },
@@ -337,6 +365,15 @@ export const USER_PROBES: Probe[] = [
     path: '/users/{fresh}',
     as: 'admin',
     expect: { status: 201, json: { fields: { name: { equals: '{fresh}' } } } },
+  },
+  {
+    id: 'users.create-invalid-json-400',
+    operation: 'POST /users/{name}',
+    method: 'POST',
+    path: '/users/{fresh}',
+    as: 'admin',
+    body: '{"admin": ',
+    expect: { status: 400, json: ERROR, check: (_res, ctx) => afterwards(ctx, 'GET', '/users/{fresh}', 404) },
   },
   {
     id: 'users.create-admin',
@@ -563,7 +600,7 @@ export const USER_PROBES: Probe[] = [
     method: 'DELETE',
     path: '/users/{other}',
     as: 'user',
-    expect: { status: [403, 404], check: (_res, ctx) => afterwards(ctx, 'GET', '/users/{other}', 200) },
+    expect: { status: 403, check: (_res, ctx) => afterwards(ctx, 'GET', '/users/{other}', 200) },
   },
   {
     id: 'activity.user',
@@ -639,6 +676,15 @@ export const USER_PROBES: Probe[] = [
       check: (_res, ctx) =>
         afterwards(ctx, 'POST', '/users/{user}/activity', 200, { body: { last_activity: '{now}' } }),
     },
+  },
+  {
+    id: 'activity.other-user',
+    operation: 'POST /users/{name}/activity',
+    method: 'POST',
+    path: '/users/{user}/activity',
+    as: 'other',
+    body: { last_activity: '{now}' },
+    expect: { status: 404 },
   },
   {
     id: 'activity.no-token-403',
