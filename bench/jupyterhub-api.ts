@@ -9,7 +9,6 @@ import { BUILT_ADMIN_TOKEN, startBuiltSifu } from '../test/support/built-sifu.js
 import {
   CALIBRATED_PROBES,
   PROBES,
-  type Probe,
   type ProbeResult,
   runProbes,
 } from '../test/support/jupyterhub-probes.js';
