@@ -528,6 +528,15 @@ export const HUB_PROBES: Probe[] = [
     expect: { status: [400, 401], json: { fields: { error: 'string' } } },
   },
   {
+    id: 'oauth2.authorize-needs-sign-in',
+    operation: 'GET /oauth2/authorize',
+    method: 'GET',
+    path: '/oauth2/authorize?client_id=jupyterhub-user-{user}&response_type=code&redirect_uri=%2Fuser%2F{user}%2Foauth_callback&state=probe',
+    as: 'none',
+    // A browser without a session is sent to sign in, and comes back to the same authorize URL.
+    expect: { status: 302, headers: { location: /\/hub\/login\?next=.*oauth2.*authorize/ } },
+  },
+  {
     id: 'shutdown.needs-shutdown-scope',
     operation: 'POST /shutdown',
     method: 'POST',

@@ -13,6 +13,7 @@ export type Caller = 'admin' | 'user' | 'other' | 'none' | 'bad-token';
 /**
  * State a probe needs, put in place (with the admin token) just before it runs:
  * - `fresh-user`: the user `{fresh}` exists (a name of this probe's own);
+ * - `fresh-user-server-running`: so does `{fresh}`, and its default server is ready;
  * - `fresh-group`: the group `{freshGroup}` exists;
  * - `fresh-token`: `{user}` has a new token, `{freshToken}` with id `{freshTokenId}`;
  * - `user-in-group`: `{user}` is a member of `{group}`;
@@ -22,6 +23,7 @@ export type Caller = 'admin' | 'user' | 'other' | 'none' | 'bad-token';
  */
 export type SetupStep =
   | 'fresh-user'
+  | 'fresh-user-server-running'
   | 'fresh-group'
   | 'fresh-token'
   | 'user-in-group'

@@ -227,36 +227,37 @@ export async function runProbes(
     return servers?.[serverName];
   };
 
-  const serverPath = (serverName: string) =>
-    serverName === '' ? `/users/${user}/server` : `/users/${user}/servers/${serverName}`;
+  const serverPath = (owner: string, serverName: string) =>
+    serverName === '' ? `/users/${owner}/server` : `/users/${owner}/servers/${serverName}`;
 
-  const waitForServer = async (serverName: string, want: 'ready' | 'gone') => {
+  const waitForServer = async (owner: string, serverName: string, want: 'ready' | 'gone') => {
     const deadline = Date.now() + readyTimeout;
     for (;;) {
-      const server = await serverOf(user, serverName);
+      const server = await serverOf(owner, serverName);
       if (want === 'ready' ? server?.ready === true : !server || (!server.ready && !server.pending)) return;
       if (Date.now() > deadline) {
-        throw new Error(`server '${serverName}' of ${user} not ${want} in time: ${JSON.stringify(server)}`);
+        throw new Error(`server '${serverName}' of ${owner} not ${want} in time: ${JSON.stringify(server)}`);
       }
       await new Promise((r) => setTimeout(r, 200));
     }
   };
 
-  const ensureRunning = async (serverName: string) => {
-    const server = await serverOf(user, serverName);
-    if (server?.ready !== true && !server?.pending) {
-      await must(`POST ${serverPath(serverName)}`, asAdmin('POST', serverPath(serverName), {}), [201, 202]);
-    }
-    await waitForServer(serverName, 'ready');
+  const ensureRunning = async (serverName: string, owner = user) => {
+    const server = await serverOf(owner, serverName);
+    const path = serverPath(owner, serverName);
+    if (server?.ready !== true && !server?.pending)
+      await must(`POST ${path}`, asAdmin('POST', path, {}), [201, 202]);
+    await waitForServer(owner, serverName, 'ready');
   };
 
-  const ensureStopped = async (serverName: string) => {
-    const server = await serverOf(user, serverName);
+  const ensureStopped = async (serverName: string, owner = user) => {
+    const server = await serverOf(owner, serverName);
+    const path = serverPath(owner, serverName);
     if (server) {
-      await waitForServer(serverName, 'ready').catch(() => {});
-      await must(`DELETE ${serverPath(serverName)}`, asAdmin('DELETE', serverPath(serverName)), [202, 204]);
+      await waitForServer(owner, serverName, 'ready').catch(() => {});
+      await must(`DELETE ${path}`, asAdmin('DELETE', path), [202, 204]);
     }
-    await waitForServer(serverName, 'gone');
+    await waitForServer(owner, serverName, 'gone');
   };
 
   const runSetup = async (step: SetupStep, values: Record<string, string>) => {
@@ -264,6 +265,9 @@ export async function runProbes(
       case 'fresh-user':
         await must(`POST /users/${values.fresh}`, asAdmin('POST', `/users/${values.fresh}`), [201]);
         return;
+      case 'fresh-user-server-running':
+        await must(`POST /users/${values.fresh}`, asAdmin('POST', `/users/${values.fresh}`), [201]);
+        return ensureRunning('', values.fresh);
       case 'fresh-group':
         groupsMade.add(values.freshGroup as string);
         await must(

@@ -587,6 +587,16 @@ export const USER_PROBES: Probe[] = [
     expect: { status: 204, check: (_res, ctx) => afterwards(ctx, 'GET', '/users/{fresh}', 404) },
   },
   {
+    id: 'users.delete-with-running-server',
+    operation: 'DELETE /users/{name}',
+    method: 'DELETE',
+    path: '/users/{fresh}',
+    as: 'admin',
+    setup: ['fresh-user-server-running'],
+    // The hub stops the server first; the user is gone when the answer comes.
+    expect: { status: 204, check: (_res, ctx) => afterwards(ctx, 'GET', '/users/{fresh}', 404) },
+  },
+  {
     id: 'users.delete-unknown-404',
     operation: 'DELETE /users/{name}',
     method: 'DELETE',
