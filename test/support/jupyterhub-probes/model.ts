@@ -217,7 +217,8 @@ export async function afterwards(
   init: { as?: Caller; body?: unknown } = {},
 ): Promise<string | undefined> {
   const res = await ctx.request(method, path, { as: init.as ?? 'admin', body: init.body, readMs: 3_000 });
-  return res.status === status ? undefined : `then ${method} ${path} answered ${res.status}, not ${status}`;
+  const filled = path.replace(/\{([a-zA-Z]+)\}/g, (whole, key: string) => ctx.values[key] ?? whole);
+  return res.status === status ? undefined : `then ${method} ${filled} answered ${res.status}, not ${status}`;
 }
 
 /** The user model of `name` as the admin reads it (with stopped servers if asked). */
