@@ -8,9 +8,11 @@ import { pathToFileURL } from 'node:url';
 import { BUILT_ADMIN_TOKEN, startBuiltSifu } from '../test/support/built-sifu.js';
 import {
   CALIBRATED_PROBES,
+  NAMED_SERVER_LIMIT,
   PROBES,
   type ProbeResult,
   runProbes,
+  SIFU_PROBE_ENV,
 } from '../test/support/jupyterhub-probes.js';
 import { startJupyterHub } from './support/jupyterhub.js';
 
@@ -24,6 +26,7 @@ export interface ApiConformance {
 /** What JupyterHub 3.0 needs beyond the benchmarks' hub: named servers and an admin service token. */
 const JUPYTERHUB_CONFIG = [
   'c.JupyterHub.allow_named_servers = True',
+  `c.JupyterHub.named_server_limit_per_user = ${NAMED_SERVER_LIMIT}`,
   // The service token of the generated config holds the admin role: every scope, as SIFU_ADMIN_TOKEN does.
   "c.JupyterHub.load_roles = [{'name': 'admin', 'services': ['bench']}]",
 ];
@@ -50,7 +53,7 @@ export async function benchJupyterHubApi(
   }
   if (systems.includes('sifu')) {
     log('Sifu:');
-    const sifu = await startBuiltSifu({ SIFU_SPAWNER_ALLOW_NAMED_SERVERS: 'true' });
+    const sifu = await startBuiltSifu(SIFU_PROBE_ENV);
     try {
       result.sifu = await runProbes(
         { name: 'Sifu', apiUrl: sifu.hubUrl, adminToken: BUILT_ADMIN_TOKEN },

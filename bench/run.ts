@@ -124,8 +124,8 @@ const benchmarks: Benchmark[] = [
       return [
         `Measured ${new Date().toISOString().slice(0, 10)} by \`npm run bench -- jupyterhub-api\` (or \`node --import tsx bench/jupyterhub-api.ts\`):`,
         "the probes of test/support/jupyterhub-probes.ts (written from JupyterHub's rest-api.yml) against Debian's",
-        'JupyterHub 3.0 (DummyAuthenticator, SimpleLocalProcessSpawner running jupyterhub-singleuser, named servers,',
-        'an admin service token) and against the built Sifu (`SIFU_SPAWNER_ALLOW_NAMED_SERVERS=true`), same run.',
+        'JupyterHub 3.0 (DummyAuthenticator, SimpleLocalProcessSpawner running jupyterhub-singleuser, two named servers',
+        'per user, an admin service token) and against the built Sifu (the same two named servers), same run.',
         'JupyterHub 3.0 must pass every probe it is held to: that is what calibrates the table.',
         '',
         renderApiConformance(result),

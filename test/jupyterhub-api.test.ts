@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BUILT_ADMIN_TOKEN, type BuiltSifu, startBuiltSifu } from './support/built-sifu.js';
-import { PROBES, type ProbeResult, runProbes } from './support/jupyterhub-probes.js';
+import { PROBES, type ProbeResult, runProbes, SIFU_PROBE_ENV } from './support/jupyterhub-probes.js';
 
 const DIFFERENCES_HEADING = '## Where Sifu differs from JupyterHub';
 
@@ -61,7 +61,7 @@ describe('JupyterHub REST conformance (probes from rest-api.yml, against the bui
   );
 
   before(async () => {
-    sifu = await startBuiltSifu({ SIFU_SPAWNER_ALLOW_NAMED_SERVERS: 'true' });
+    sifu = await startBuiltSifu(SIFU_PROBE_ENV);
     results = await runProbes({ name: 'Sifu', apiUrl: sifu.hubUrl, adminToken: BUILT_ADMIN_TOKEN }, PROBES);
     const passed = results.filter((r) => r.pass).length;
     console.log(

@@ -5,17 +5,29 @@
  */
 import { HUB_PROBES } from './jupyterhub-probes/hub.js';
 import type { Probe } from './jupyterhub-probes/model.js';
+import { NAMED_SERVER_LIMIT } from './jupyterhub-probes/runner.js';
 import { SERVER_PROBES } from './jupyterhub-probes/servers.js';
 import { USER_PROBES } from './jupyterhub-probes/users.js';
 
 export type { Caller, Probe, SetupStep, Shape } from './jupyterhub-probes/model.js';
-export { type ProbeResult, type ProbeTarget, runProbes } from './jupyterhub-probes/runner.js';
+export {
+  NAMED_SERVER_LIMIT,
+  type ProbeResult,
+  type ProbeTarget,
+  runProbes,
+} from './jupyterhub-probes/runner.js';
 
 /** Every probe, in the order they run (later probes rely on nothing earlier ones leave but the fixtures). */
 export const PROBES: readonly Probe[] = [...USER_PROBES, ...SERVER_PROBES, ...HUB_PROBES];
 
 /** The probes JupyterHub 3.0 is held to: those without a `since` newer than 3.0. */
 export const CALIBRATED_PROBES: readonly Probe[] = PROBES.filter((p) => p.since === undefined);
+
+/** What the probed Sifu needs beyond its defaults: named servers, as many per user as the probes expect. */
+export const SIFU_PROBE_ENV: Record<string, string> = {
+  SIFU_SPAWNER_ALLOW_NAMED_SERVERS: 'true',
+  SIFU_SPAWNER_NAMED_SERVER_LIMIT_PER_USER: String(NAMED_SERVER_LIMIT),
+};
 
 {
   const seen = new Set<string>();

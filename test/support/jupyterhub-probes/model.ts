@@ -19,7 +19,9 @@ export type Caller = 'admin' | 'user' | 'other' | 'none' | 'bad-token';
  * - `user-in-group`: `{user}` is a member of `{group}`;
  * - `server-running` / `server-stopped`: `{user}`'s default server is ready / not running;
  * - `named-server-running` / `named-server-stopped`: `{user}`'s server `{server}` is ready / stopped
- *   but not removed.
+ *   but not removed;
+ * - `named-servers-at-limit`: `{user}` has as many named servers as the hub allows (two: `{server}`
+ *   stopped but kept, and another running).
  */
 export type SetupStep =
   | 'fresh-user'
@@ -30,7 +32,8 @@ export type SetupStep =
   | 'server-running'
   | 'server-stopped'
   | 'named-server-running'
-  | 'named-server-stopped';
+  | 'named-server-stopped'
+  | 'named-servers-at-limit';
 
 /**
  * A JSON shape: a type name, alternatives, an exact value, an array or map of one shape, or an object

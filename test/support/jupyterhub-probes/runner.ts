@@ -14,7 +14,11 @@ export interface ProbeTarget {
   apiUrl: string;
   /** A token holding every scope (JupyterHub: the admin role; Sifu: SIFU_ADMIN_TOKEN). */
   adminToken: string;
-  /** How long a server may take to become ready (default 60 s). */
+  /**
+   * The hub must allow named servers, at most NAMED_SERVER_LIMIT per user (JupyterHub's
+   * `allow_named_servers`, `named_server_limit_per_user`). How long a server may take to become ready
+   * (default 60 s):
+   */
   serverReadyTimeoutMs?: number;
 }
 
@@ -29,6 +33,7 @@ export interface ProbeResult {
 }
 
 const NAMED_SERVER = 'nb1';
+const SECOND_NAMED_SERVER = 'nb2';
 const BODY_LIMIT = 600;
 
 function substitute(text: string, values: Record<string, string>): string {
@@ -143,6 +148,9 @@ function describeResponse(res: ProbeResponse): string {
   const body = res.text.length > BODY_LIMIT ? `${res.text.slice(0, BODY_LIMIT)}...` : res.text;
   return `${res.status} ${body.replace(/\s+/g, ' ').trim()}`;
 }
+
+/** The named servers a user may have, as the probed hub must be configured. */
+export const NAMED_SERVER_LIMIT = 2;
 
 /** Runs every probe against `target`; resolves with one result per probe, in table order. */
 export async function runProbes(
@@ -304,10 +312,16 @@ export async function runProbes(
         // Stopped but kept: JupyterHub keeps a stopped named server's record until it is removed.
         await ensureRunning(NAMED_SERVER);
         return ensureStopped(NAMED_SERVER);
+      case 'named-servers-at-limit':
+        // NAMED_SERVER_LIMIT is 2: one kept while stopped and one running, as JupyterHub counts both.
+        await ensureRunning(NAMED_SERVER);
+        await ensureStopped(NAMED_SERVER);
+        return ensureRunning(SECOND_NAMED_SERVER);
     }
   };
 
   const results: ProbeResult[] = [];
+  const brokenSetups = new Map<SetupStep, string>();
   try {
     await must('POST /users', asAdmin('POST', '/users', { usernames: [user, other] }), [201]);
     for (const [who, name] of [
@@ -354,10 +368,15 @@ export async function runProbes(
       let pass = false;
       try {
         for (const step of probe.setup ?? []) {
+          const broken = brokenSetups.get(step);
+          if (broken) throw new Error(`setup ${step} failed before, not tried again: ${broken}`);
           try {
             await runSetup(step, values);
           } catch (err) {
-            throw new Error(`setup ${step} failed: ${(err as Error).message}`);
+            const message = (err as Error).message;
+            // A server that never became ready will not for the next probe either: spare the wait.
+            if (message.includes('in time')) brokenSetups.set(step, message);
+            throw new Error(`setup ${step} failed: ${message}`);
           }
         }
         values.now = new Date().toISOString();
@@ -427,7 +446,9 @@ async function cleanUp(
         .filter((n) => n.startsWith(`${prefix}-`))
     : [`${prefix}-ada`, `${prefix}-bob`];
   for (const name of names) {
-    await asAdmin('DELETE', `/users/${name}/servers/${NAMED_SERVER}`, { remove: true }).catch(() => {});
+    for (const server of [NAMED_SERVER, SECOND_NAMED_SERVER]) {
+      await asAdmin('DELETE', `/users/${name}/servers/${server}`, { remove: true }).catch(() => {});
+    }
     await asAdmin('DELETE', `/users/${name}/server`).catch(() => {});
     // JupyterHub refuses to delete a user while a server is stopping: retry a while.
     for (let attempt = 0; attempt < 50; attempt++) {

@@ -330,6 +330,24 @@ export const SERVER_PROBES: Probe[] = [
     },
   },
   {
+    id: 'named.limit-per-user-400',
+    operation: 'POST /users/{name}/servers/{server_name}',
+    method: 'POST',
+    path: '/users/{user}/servers/nb3',
+    as: 'user',
+    setup: ['named-servers-at-limit'],
+    body: {},
+    // named_server_limit_per_user counts the named servers a user has, stopped ones included.
+    expect: {
+      status: 400,
+      json: ERROR,
+      check: async (_res, ctx) =>
+        (await userModel(ctx, ctx.values.user as string, true))?.servers?.nb3 === undefined
+          ? undefined
+          : 'the server over the limit exists',
+    },
+  },
+  {
     id: 'named.unknown-404',
     operation: 'DELETE /users/{name}/servers/{server_name}',
     method: 'DELETE',
