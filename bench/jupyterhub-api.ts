@@ -42,7 +42,7 @@ export async function benchJupyterHubApi(
     const hub = await startJupyterHub({ extraConfig: JUPYTERHUB_CONFIG });
     try {
       result.jupyterhub = await runProbes(
-        { name: 'JupyterHub 3.0', apiUrl: hub.url, adminToken: hub.apiToken },
+        { apiUrl: hub.url, adminToken: hub.apiToken },
         // All of them: the later releases' probes show whether `since` is right (3.0 should fail them).
         PROBES,
         { log: (line) => log(`  ${line}`) },
@@ -55,13 +55,9 @@ export async function benchJupyterHubApi(
     log('Sifu:');
     const sifu = await startBuiltSifu(SIFU_PROBE_ENV);
     try {
-      result.sifu = await runProbes(
-        { name: 'Sifu', apiUrl: sifu.hubUrl, adminToken: BUILT_ADMIN_TOKEN },
-        PROBES,
-        {
-          log: (line) => log(`  ${line}`),
-        },
-      );
+      result.sifu = await runProbes({ apiUrl: sifu.hubUrl, adminToken: BUILT_ADMIN_TOKEN }, PROBES, {
+        log: (line) => log(`  ${line}`),
+      });
     } finally {
       await sifu.stop();
     }

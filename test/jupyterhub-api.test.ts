@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BUILT_ADMIN_TOKEN, type BuiltSifu, startBuiltSifu } from './support/built-sifu.js';
+import { shapeMismatch } from './support/jupyterhub-probes/shape.js';
 import { PROBES, type ProbeResult, runProbes, SIFU_PROBE_ENV } from './support/jupyterhub-probes.js';
 
 const DIFFERENCES_HEADING = '## Where Sifu differs from JupyterHub';
@@ -53,6 +54,37 @@ describe('documentedDifferences', () => {
   });
 });
 
+describe('shapeMismatch (the JSON checks of the probes)', () => {
+  const user = {
+    fields: { name: 'string', admin: 'boolean', servers: { mapOf: { fields: { ready: 'boolean' } } } },
+  } as const;
+  const cases: Array<[string, unknown, string | null]> = [
+    ['a matching model', { name: 'ada', admin: false, servers: { '': { ready: true } }, extra: 1 }, null],
+    ['a missing field', { name: 'ada', servers: {} }, 'body.admin is missing'],
+    ['a field of the wrong type', { name: 'ada', admin: 'no', servers: {} }, 'body.admin is not a boolean'],
+    [
+      'a bad map value',
+      { name: 'ada', admin: true, servers: { nb: { ready: 1 } } },
+      'body.servers["nb"].ready is not a boolean',
+    ],
+    ['a list where an object is due', [], 'body is not an object'],
+  ];
+  for (const [what, value, want] of cases) {
+    test(what, () => assert.equal(shapeMismatch(value, user), want));
+  }
+  test('equals, oneOf, arrayOf and date-time', () => {
+    assert.equal(shapeMismatch('x', { equals: 'y' }), 'body is "x", not "y"');
+    assert.equal(shapeMismatch(null, { oneOf: ['string', 'null'] }), null);
+    assert.equal(
+      shapeMismatch(3, { oneOf: ['string', 'null'] }),
+      'body is not a string and body is not null',
+    );
+    assert.equal(shapeMismatch(['a', 2], { arrayOf: 'string' }), 'body[1] is not a string');
+    assert.equal(shapeMismatch('yesterday', 'date-time'), 'body is not a date-time string');
+    assert.equal(shapeMismatch('2026-12-02T05:00:00Z', 'date-time'), null);
+  });
+});
+
 describe('JupyterHub REST conformance (probes from rest-api.yml, against the built Sifu)', () => {
   let sifu: BuiltSifu;
   let results: ProbeResult[];
@@ -62,7 +94,7 @@ describe('JupyterHub REST conformance (probes from rest-api.yml, against the bui
 
   before(async () => {
     sifu = await startBuiltSifu(SIFU_PROBE_ENV);
-    results = await runProbes({ name: 'Sifu', apiUrl: sifu.hubUrl, adminToken: BUILT_ADMIN_TOKEN }, PROBES);
+    results = await runProbes({ apiUrl: sifu.hubUrl, adminToken: BUILT_ADMIN_TOKEN }, PROBES);
     const passed = results.filter((r) => r.pass).length;
     console.log(
       `${passed}/${results.length} probes pass (${differences.size} documented as deliberately different)`,

@@ -1,3 +1,5 @@
+import { substitute } from './shape.js';
+
 /**
  * The language of the JupyterHub REST probes: what a probe sends, as whom, what it expects back, and the
  * models of JupyterHub's `rest-api.yml` (components/schemas) as shapes. The probes themselves are in the
@@ -220,8 +222,9 @@ export async function afterwards(
   init: { as?: Caller; body?: unknown } = {},
 ): Promise<string | undefined> {
   const res = await ctx.request(method, path, { as: init.as ?? 'admin', body: init.body, readMs: 3_000 });
-  const filled = path.replace(/\{([a-zA-Z]+)\}/g, (whole, key: string) => ctx.values[key] ?? whole);
-  return res.status === status ? undefined : `then ${method} ${filled} answered ${res.status}, not ${status}`;
+  return res.status === status
+    ? undefined
+    : `then ${method} ${substitute(path, ctx.values)} answered ${res.status}, not ${status}`;
 }
 
 /** The user model of `name` as the admin reads it (with stopped servers if asked). */

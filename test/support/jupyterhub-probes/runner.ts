@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Caller, Probe, ProbeContext, ProbeResponse, SetupStep, Shape } from './model.js';
+import type { Caller, Probe, ProbeContext, ProbeResponse, SetupStep } from './model.js';
+import { bindShape, shapeMismatch, substitute, substituteDeep } from './shape.js';
 
 /**
  * Runs the JupyterHub REST probes (jupyterhub-probes.ts) against any hub that speaks JupyterHub's API:
@@ -8,8 +9,6 @@ import type { Caller, Probe, ProbeContext, ProbeResponse, SetupStep, Shape } fro
  * probe's `setup` puts the state it needs in place first) and removes what it made.
  */
 export interface ProbeTarget {
-  /** What the results are labelled with, e.g. `JupyterHub 3.0`. */
-  name: string;
   /** Origin serving `/hub/api/`. */
   apiUrl: string;
   /** A token holding every scope (JupyterHub: the admin role; Sifu: SIFU_ADMIN_TOKEN). */
@@ -36,21 +35,6 @@ const NAMED_SERVER = 'nb1';
 const SECOND_NAMED_SERVER = 'nb2';
 const BODY_LIMIT = 600;
 
-function substitute(text: string, values: Record<string, string>): string {
-  return text.replace(/\{([a-zA-Z]+)\}/g, (whole, key: string) => values[key] ?? whole);
-}
-
-function substituteDeep(value: unknown, values: Record<string, string>): unknown {
-  if (typeof value === 'string') return substitute(value, values);
-  if (Array.isArray(value)) return value.map((v) => substituteDeep(v, values));
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [substitute(k, values), substituteDeep(v, values)]),
-    );
-  }
-  return value;
-}
-
 /** Reads a body for at most `ms` (an event stream may stay open): whatever arrived by then. */
 async function readBody(res: Response, ms: number): Promise<string> {
   if (!res.body) return '';
@@ -74,65 +58,6 @@ async function readBody(res: Response, ms: number): Promise<string> {
   }
   await reader.cancel().catch(() => {});
   return text;
-}
-
-/** `null` when `value` matches `shape`, else where and how it does not. */
-export function shapeMismatch(value: unknown, shape: Shape, at = 'body'): string | null {
-  if (typeof shape === 'string') {
-    switch (shape) {
-      case 'any':
-        return value === undefined ? `${at} is missing` : null;
-      case 'array':
-        return Array.isArray(value) ? null : `${at} is not an array`;
-      case 'object':
-        return value !== null && typeof value === 'object' && !Array.isArray(value)
-          ? null
-          : `${at} is not an object`;
-      case 'null':
-        return value === null ? null : `${at} is not null`;
-      case 'date-time':
-        return typeof value === 'string' && !Number.isNaN(Date.parse(value))
-          ? null
-          : `${at} is not a date-time string`;
-      default:
-        return typeof value === shape ? null : `${at} is not a ${shape}`;
-    }
-  }
-  if ('oneOf' in shape) {
-    const misses = shape.oneOf.map((s) => shapeMismatch(value, s, at));
-    return misses.some((m) => m === null) ? null : misses.join(' and ');
-  }
-  if ('equals' in shape) {
-    return JSON.stringify(value) === JSON.stringify(shape.equals)
-      ? null
-      : `${at} is ${JSON.stringify(value)}, not ${JSON.stringify(shape.equals)}`;
-  }
-  if ('arrayOf' in shape) {
-    if (!Array.isArray(value)) return `${at} is not an array`;
-    for (const [i, item] of value.entries()) {
-      const miss = shapeMismatch(item, shape.arrayOf, `${at}[${i}]`);
-      if (miss) return miss;
-    }
-    return null;
-  }
-  if ('mapOf' in shape) {
-    const miss = shapeMismatch(value, 'object', at);
-    if (miss) return miss;
-    for (const [k, v] of Object.entries(value as object)) {
-      const inner = shapeMismatch(v, shape.mapOf, `${at}[${JSON.stringify(k)}]`);
-      if (inner) return inner;
-    }
-    return null;
-  }
-  const miss = shapeMismatch(value, 'object', at);
-  if (miss) return miss;
-  const record = value as Record<string, unknown>;
-  for (const [key, fieldShape] of Object.entries(shape.fields)) {
-    if (!(key in record)) return `${at}.${key} is missing`;
-    const inner = shapeMismatch(record[key], fieldShape, `${at}.${key}`);
-    if (inner) return inner;
-  }
-  return null;
 }
 
 function describeExpectation(probe: Probe): string {
@@ -417,20 +342,6 @@ export async function runProbes(
     await cleanUp(asAdmin, prefix, groupsMade);
   }
   return results;
-}
-
-/** `shape` with the run's names in place of `{user}` and the like (in `equals` values and field names). */
-function bindShape(shape: Shape, values: Record<string, string>): Shape {
-  if (typeof shape === 'string') return shape;
-  if ('oneOf' in shape) return { oneOf: shape.oneOf.map((s) => bindShape(s, values)) };
-  if ('equals' in shape) return { equals: substituteDeep(shape.equals, values) };
-  if ('arrayOf' in shape) return { arrayOf: bindShape(shape.arrayOf, values) };
-  if ('mapOf' in shape) return { mapOf: bindShape(shape.mapOf, values) };
-  return {
-    fields: Object.fromEntries(
-      Object.entries(shape.fields).map(([k, s]) => [substitute(k, values), bindShape(s, values)]),
-    ),
-  };
 }
 
 /** Stops and deletes every user whose name starts with the run's prefix, and the run's groups. */
