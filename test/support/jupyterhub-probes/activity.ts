@@ -84,7 +84,14 @@ export const ACTIVITY_PROBES: Probe[] = [
     path: '/users/{user}/activity',
     as: 'other',
     body: { last_activity: '{now}' },
-    expect: { status: 404 },
+    expect: {
+      status: 404,
+      check: (_res, ctx) =>
+        afterwards(ctx, 'POST', '/users/{user}/activity', 200, {
+          as: 'user',
+          body: { last_activity: '{now}' },
+        }),
+    },
   },
   {
     id: 'activity.no-token-403',

@@ -244,10 +244,19 @@ export const SERVER_PROBES: Probe[] = [
     id: 'named.start-as-other-404',
     operation: 'POST /users/{name}/servers/{server_name}',
     method: 'POST',
-    path: '/users/{user}/servers/other-nb',
+    path: '/users/{user}/servers/{server}',
     as: 'other',
+    setup: ['named-server-running'],
     body: {},
-    expect: { status: 404 },
+    // As for reading another user: the server of someone else is answered as if it did not exist.
+    expect: {
+      status: 404,
+      check: async (_res, ctx) =>
+        (await userModel(ctx, ctx.values.user as string))?.servers?.[ctx.values.server as string]?.ready ===
+        true
+          ? undefined
+          : 'the server is no longer ready',
+    },
   },
   {
     id: 'named.stop',
