@@ -1,6 +1,10 @@
 import { afterwards, type Probe, paginated } from './model.js';
 
-/** Services, the proxy, the deprecated authorizations, OAuth2, shutdown and (5.x) shares. */
+/**
+ * Services, the proxy, the deprecated authorizations, OAuth2, shutdown and (5.x) shares. Not probed:
+ * `POST /authorizations/token` and `/authorizations/cookie` (gone since JupyterHub 2.0, though rest-api.yml
+ * still lists them), `PATCH /proxy` and `POST /shutdown` by an admin (they would end the probed hub).
+ */
 export const HUB_PROBES: Probe[] = [
   {
     id: 'services.list',
@@ -128,6 +132,24 @@ export const HUB_PROBES: Probe[] = [
     since: '5.x',
     method: 'GET',
     path: '/shares/{user}',
+    as: 'admin',
+    expect: { status: 200, json: paginated('object') },
+  },
+  {
+    id: 'shares.group-shared',
+    operation: 'GET /groups/{name}/shared',
+    since: '5.x',
+    method: 'GET',
+    path: '/groups/{group}/shared',
+    as: 'admin',
+    expect: { status: 200, json: paginated('object') },
+  },
+  {
+    id: 'shares.codes-owner',
+    operation: 'GET /share-codes/{owner}',
+    since: '5.x',
+    method: 'GET',
+    path: '/share-codes/{user}',
     as: 'admin',
     expect: { status: 200, json: paginated('object') },
   },
