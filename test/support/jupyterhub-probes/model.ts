@@ -19,9 +19,10 @@ export type Caller = 'admin' | 'user' | 'other' | 'none' | 'bad-token';
  * - `fresh-group`: the group `{freshGroup}` exists;
  * - `fresh-token`: `{user}` has a new token, `{freshToken}` with id `{freshTokenId}`;
  * - `user-in-group`: `{user}` is a member of `{group}`;
- * - `server-running` / `server-stopped`: `{user}`'s default server is ready / not running;
- * - `named-server-running` / `named-server-stopped`: `{user}`'s server `{server}` is ready / stopped
- *   but not removed;
+ * - `server-running` / `server-stopped`: `{user}`'s default server is ready (and no other of theirs
+ *   running) / not running;
+ * - `named-server-running` / `named-server-stopped`: `{user}`'s server `{server}` is ready (their
+ *   default one stopped) / stopped but not removed;
  * - `named-servers-at-limit`: `{user}` has as many named servers as the hub allows (two: `{server}`
  *   stopped but kept, and another running).
  */

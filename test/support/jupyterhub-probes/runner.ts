@@ -175,7 +175,16 @@ export async function runProbes(
     }
   };
 
+  /**
+   * `serverName` of `owner` ready, and (for `{user}`) none of their other servers running: only the probe
+   * `named.alongside-default` asks for two servers of one user at once.
+   */
   const ensureRunning = async (serverName: string, owner = user) => {
+    if (owner === user) {
+      for (const other of ['', NAMED_SERVER, SECOND_NAMED_SERVER]) {
+        if (other !== serverName && (await serverOf(owner, other))) await ensureStopped(other, owner);
+      }
+    }
     const server = await serverOf(owner, serverName);
     const path = serverPath(owner, serverName);
     if (server?.ready !== true && !server?.pending)

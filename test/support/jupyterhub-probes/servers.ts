@@ -198,6 +198,7 @@ export const SERVER_PROBES: Probe[] = [
     method: 'POST',
     path: '/users/{user}/servers/{server}',
     as: 'user',
+    setup: ['server-stopped'],
     body: {},
     expect: { status: [201, 202], check: startsWithOptions('{server}', {}) },
   },
@@ -354,6 +355,25 @@ export const SERVER_PROBES: Probe[] = [
         (await userModel(ctx, ctx.values.user as string, true))?.servers?.nb3 === undefined
           ? undefined
           : 'the server over the limit exists',
+    },
+  },
+  {
+    id: 'named.alongside-default',
+    operation: 'POST /users/{name}/servers/{server_name}',
+    method: 'POST',
+    path: '/users/{user}/servers/{server}',
+    as: 'user',
+    setup: ['server-running'],
+    body: {},
+    // In JupyterHub a user's named servers run beside their default one, each its own process.
+    expect: {
+      status: [201, 202],
+      async check(res, ctx) {
+        const started = await startsWithOptions('{server}', {})(res, ctx);
+        if (started) return started;
+        const model = await userModel(ctx, ctx.values.user as string);
+        return model?.servers?.['']?.ready === true ? undefined : 'the default server is no longer ready';
+      },
     },
   },
   {

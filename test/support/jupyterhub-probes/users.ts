@@ -172,6 +172,15 @@ export const USER_PROBES: Probe[] = [
     },
   },
   {
+    id: 'users.sort-bogus-400',
+    operation: 'GET /users',
+    since: '5.x',
+    method: 'GET',
+    path: '/users?sort=shoe_size',
+    as: 'admin',
+    expect: { status: 400, json: ERROR },
+  },
+  {
     id: 'users.name-filter',
     operation: 'GET /users',
     method: 'GET',
