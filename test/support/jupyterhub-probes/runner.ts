@@ -8,16 +8,16 @@ import { bindShape, shapeMismatch, substitute, substituteDeep } from './shape.js
  * users, tokens and group through the API with the admin token, runs the probes in table order (each
  * probe's `setup` puts the state it needs in place first) and removes what it made.
  */
+/**
+ * The hub to probe. It must allow named servers, NAMED_SERVER_LIMIT per user (JupyterHub's
+ * `allow_named_servers` and `named_server_limit_per_user`), and start servers that become ready.
+ */
 export interface ProbeTarget {
   /** Origin serving `/hub/api/`. */
   apiUrl: string;
   /** A token holding every scope (JupyterHub: the admin role; Sifu: SIFU_ADMIN_TOKEN). */
   adminToken: string;
-  /**
-   * The hub must allow named servers, at most NAMED_SERVER_LIMIT per user (JupyterHub's
-   * `allow_named_servers`, `named_server_limit_per_user`). How long a server may take to become ready
-   * (default 60 s):
-   */
+  /** How long a server may take to become ready (default 60 s). */
   serverReadyTimeoutMs?: number;
 }
 
