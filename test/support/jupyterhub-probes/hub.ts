@@ -1,9 +1,10 @@
-import { afterwards, type Probe, paginated } from './model.js';
+import { afterwards, ERROR, type Probe, paginated } from './model.js';
 
 /**
  * Services, the proxy, the deprecated authorizations, OAuth2, shutdown and (5.x) shares. Not probed:
  * `POST /authorizations/token` and `/authorizations/cookie` (gone since JupyterHub 2.0, though rest-api.yml
- * still lists them), `PATCH /proxy` and `POST /shutdown` by an admin (they would end the probed hub).
+ * still lists them), `PATCH /proxy` and `POST /shutdown` by an admin (they would end the probed hub), and the
+ * 5.x share changes (POST, PATCH and DELETE of `/shares`, `/share-codes`, `/users/{name}/shared/...`).
  */
 export const HUB_PROBES: Probe[] = [
   {
@@ -132,6 +133,38 @@ export const HUB_PROBES: Probe[] = [
     since: '5.x',
     method: 'GET',
     path: '/shares/{user}',
+    as: 'admin',
+    expect: { status: 200, json: paginated('object') },
+  },
+  {
+    id: 'shares.server',
+    operation: 'GET /shares/{owner}/{server_name}',
+    since: '5.x',
+    method: 'GET',
+    // The default server's name is empty: the path ends with the owner and a slash.
+    path: '/shares/{user}/',
+    as: 'admin',
+    expect: { status: 200, json: paginated('object') },
+  },
+  {
+    id: 'shares.user-shared-server-none-404',
+    operation: 'GET /users/{name}/shared/{owner}/{server_name}',
+    since: '5.x',
+    method: 'GET',
+    path: '/users/{user}/shared/{other}/',
+    as: 'user',
+    expect: {
+      status: 404,
+      json: ERROR,
+      check: (_res, ctx) => afterwards(ctx, 'GET', '/users/{user}/shared', 200, { as: 'user' }),
+    },
+  },
+  {
+    id: 'shares.codes-server',
+    operation: 'GET /share-codes/{owner}/{server_name}',
+    since: '5.x',
+    method: 'GET',
+    path: '/share-codes/{user}/',
     as: 'admin',
     expect: { status: 200, json: paginated('object') },
   },
