@@ -55,9 +55,13 @@ export async function benchJupyterHubApi(
     log('Sifu:');
     const sifu = await startBuiltSifu(SIFU_PROBE_ENV);
     try {
-      result.sifu = await runProbes({ apiUrl: sifu.hubUrl, adminToken: BUILT_ADMIN_TOKEN }, PROBES, {
-        log: (line) => log(`  ${line}`),
-      });
+      result.sifu = await runProbes(
+        { apiUrl: sifu.hubUrl, serverOrigin: sifu.notebookUrl, adminToken: BUILT_ADMIN_TOKEN },
+        PROBES,
+        {
+          log: (line) => log(`  ${line}`),
+        },
+      );
     } finally {
       await sifu.stop();
     }

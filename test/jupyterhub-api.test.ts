@@ -94,7 +94,10 @@ describe('JupyterHub REST conformance (probes from rest-api.yml, against the bui
 
   before(async () => {
     sifu = await startBuiltSifu(SIFU_PROBE_ENV);
-    results = await runProbes({ apiUrl: sifu.hubUrl, adminToken: BUILT_ADMIN_TOKEN }, PROBES);
+    results = await runProbes(
+      { apiUrl: sifu.hubUrl, serverOrigin: sifu.notebookUrl, adminToken: BUILT_ADMIN_TOKEN },
+      PROBES,
+    );
     const passed = results.filter((r) => r.pass).length;
     console.log(
       `${passed}/${results.length} probes pass (${differences.size} documented as deliberately different)`,

@@ -89,6 +89,8 @@ export interface Probe {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Under `/hub/api`; `{user}` and the other names of ProbeContext.values are filled in. */
   path: string;
+  /** `server`: `path` is on the origin serving `/user/<name>/` (through the proxy), not under `/hub/api`. */
+  base?: 'api' | 'server';
   as: Caller;
   headers?: Record<string, string>;
   /** JSON body (placeholders filled in); a string is sent as it is, with the JSON content type. */

@@ -17,6 +17,8 @@ export interface ProbeTarget {
   apiUrl: string;
   /** A token holding every scope (JupyterHub: the admin role; Sifu: SIFU_ADMIN_TOKEN). */
   adminToken: string;
+  /** Origin serving the servers' `/user/<name>/` paths (default: apiUrl, as with JupyterHub's proxy). */
+  serverOrigin?: string;
   /** How long a server may take to become ready (default 60 s). */
   serverReadyTimeoutMs?: number;
 }
@@ -95,7 +97,13 @@ export async function runProbes(
   const request = async (
     method: string,
     path: string,
-    init: { token?: string; body?: unknown; headers?: Record<string, string>; readMs?: number } = {},
+    init: {
+      token?: string;
+      body?: unknown;
+      headers?: Record<string, string>;
+      readMs?: number;
+      base?: 'api' | 'server';
+    } = {},
   ): Promise<ProbeResponse> => {
     const headers: Record<string, string> = { ...init.headers };
     if (init.token !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'authorization')) {
@@ -108,7 +116,11 @@ export async function runProbes(
         headers['content-type'] = 'application/json';
       }
     }
-    const res = await fetch(`${target.apiUrl}/hub/api${path}`, {
+    const url =
+      init.base === 'server'
+        ? `${target.serverOrigin ?? target.apiUrl}${path}`
+        : `${target.apiUrl}/hub/api${path}`;
+    const res = await fetch(url, {
       method,
       headers,
       body,
@@ -321,6 +333,7 @@ export async function runProbes(
             ? (substituteDeep(probe.headers, values) as Record<string, string>)
             : undefined,
           readMs: probe.expect.streamMs,
+          base: probe.base,
         });
         got = describeResponse(res);
         const problems: string[] = [];

@@ -193,6 +193,28 @@ export const SERVER_PROBES: Probe[] = [
     },
   },
   {
+    id: 'access.own-token-opens-server',
+    operation: 'access:servers (scope)',
+    method: 'GET',
+    base: 'server',
+    // `/api` itself is open in Jupyter; `/api/status` needs the server's authorization.
+    path: '/user/{user}/api/status',
+    as: 'user',
+    setup: ['server-running'],
+    // Scripts reach their own server with an API token: `access:servers!user=<them>` lets it through.
+    expect: { status: 200, json: { fields: { last_activity: 'date-time', kernels: 'number' } } },
+  },
+  {
+    id: 'access.other-token-refused',
+    operation: 'access:servers (scope)',
+    method: 'GET',
+    base: 'server',
+    path: '/user/{user}/api/status',
+    as: 'other',
+    setup: ['server-running'],
+    expect: { status: 403 },
+  },
+  {
     id: 'named.start',
     operation: 'POST /users/{name}/servers/{server_name}',
     method: 'POST',
