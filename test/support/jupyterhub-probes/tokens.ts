@@ -78,7 +78,9 @@ export const TOKEN_PROBES: Probe[] = [
     method: 'POST',
     path: '/users/{user}/tokens',
     as: 'user',
-    body: { scopes: ['read:users!user={user}', 'access:servers!server={user}/'] },
+    body: {
+      scopes: ['read:users!user={user}', 'read:users:activity!user={user}', 'access:servers!server={user}/'],
+    },
     expect: {
       status: 201,
       json: NEW_TOKEN,
@@ -86,6 +88,7 @@ export const TOKEN_PROBES: Probe[] = [
         const scopes = scopesOf(res.json);
         for (const want of [
           `read:users!user=${ctx.values.user}`,
+          `read:users:activity!user=${ctx.values.user}`,
           `access:servers!server=${ctx.values.user}/`,
         ]) {
           if (!scopes.includes(want)) return `scopes lack ${want}: ${JSON.stringify(scopes)}`;
