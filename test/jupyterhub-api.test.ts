@@ -17,13 +17,23 @@ function documentedDifferences(markdown: string): Map<string, string> {
   const start = lines.findIndex((line) => line.trim() === DIFFERENCES_HEADING);
   if (start === -1) throw new Error(`docs/api.md has no "${DIFFERENCES_HEADING}" section`);
   const found = new Map<string, string>();
+  let last: string | undefined;
   for (const line of lines.slice(start + 1)) {
     if (line.startsWith('#')) break;
     const entry = /^- `([^`]+)`:\s*(.*)$/.exec(line.trim());
-    if (!entry) continue;
-    const [, id, reason] = entry as unknown as [string, string, string];
-    if (reason.trim() === '') throw new Error(`docs/api.md lists \`${id}\` without a reason`);
-    found.set(id, reason.trim());
+    if (entry) {
+      const [, id, reason] = entry as unknown as [string, string, string];
+      found.set(id, reason.trim());
+      last = id;
+    } else if (last !== undefined && /^\s+\S/.test(line)) {
+      // A wrapped reason: indented lines continue the entry above.
+      found.set(last, `${found.get(last)} ${line.trim()}`.trim());
+    } else {
+      last = undefined;
+    }
+  }
+  for (const [id, reason] of found) {
+    if (reason === '') throw new Error(`docs/api.md lists \`${id}\` without a reason`);
   }
   return found;
 }
@@ -36,7 +46,10 @@ describe('documentedDifferences', () => {
       DIFFERENCES_HEADING,
       'Some probes differ on purpose:',
       '- `a.b`: because',
-      '  - `c.d`: also because',
+      '  - `c.d`: also because,',
+      '  wrapped',
+      '',
+      '  not a continuation after a blank line',
       '## Next',
       '- `e.f`: after the section',
     ].join('\n');
@@ -44,7 +57,7 @@ describe('documentedDifferences', () => {
       [...documentedDifferences(doc)],
       [
         ['a.b', 'because'],
-        ['c.d', 'also because'],
+        ['c.d', 'also because, wrapped'],
       ],
     );
   });
