@@ -460,6 +460,7 @@ export const USER_PROBES: Probe[] = [
     method: 'DELETE',
     path: '/users/{other}',
     as: 'user',
+    // A learner holds no delete:users at all: 403 (a scope held only for others would hide the user: 404).
     expect: { status: 403, check: (_res, ctx) => afterwards(ctx, 'GET', '/users/{other}', 200) },
   },
 ];
