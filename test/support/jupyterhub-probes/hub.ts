@@ -92,14 +92,15 @@ export const HUB_PROBES: Probe[] = [
     },
   },
   {
-    id: 'oauth2.token-bad-code',
+    id: 'oauth2.token-unknown-client-401',
     operation: 'POST /oauth2/token',
     method: 'POST',
     path: '/oauth2/token',
     as: 'none',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: 'grant_type=authorization_code&code=nope&client_id=nobody&client_secret=nope&redirect_uri=http%3A%2F%2F127.0.0.1%2F',
-    expect: { status: [400, 401], json: { fields: { error: 'string' } } },
+    // An unknown client is invalid_client, a 401 (RFC 6749, 5.2), before the code is looked at.
+    expect: { status: 401, json: { fields: { error: { equals: 'invalid_client' } } } },
   },
   {
     id: 'oauth2.authorize-needs-sign-in',
