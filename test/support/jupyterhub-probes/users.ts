@@ -232,7 +232,15 @@ export const USER_PROBES: Probe[] = [
     path: '/users/{fresh}',
     as: 'admin',
     body: { admin: true },
-    expect: { status: 201, json: { fields: { name: { equals: '{fresh}' }, admin: { equals: true } } } },
+    expect: {
+      status: 201,
+      json: { fields: { name: { equals: '{fresh}' }, admin: { equals: true } } },
+      // Roles as JupyterHub reports them: an admin holds the admin role beside the user role.
+      check: (res) => {
+        const roles = ((res.json as { roles?: string[] }).roles ?? []).slice().sort();
+        return JSON.stringify(roles) === '["admin","user"]' ? undefined : `roles ${JSON.stringify(roles)}`;
+      },
+    },
   },
   {
     id: 'users.create-exists-409',
@@ -302,7 +310,13 @@ export const USER_PROBES: Probe[] = [
     as: 'admin',
     expect: {
       status: 200,
-      json: { fields: { ...(USER as { fields: object }).fields, name: { equals: '{user}' } } },
+      json: {
+        fields: {
+          ...(USER as { fields: object }).fields,
+          name: { equals: '{user}' },
+          roles: { equals: ['user'] },
+        },
+      },
     },
   },
   {
