@@ -74,7 +74,8 @@ export function superviseWorkerMetrics(): void {
     const id = message.id;
     aggregator.clusterMetrics().then(
       (text) => worker.isConnected() && worker.send({ type: ANSWER, id, text } satisfies Answer),
-      (err: Error) => worker.isConnected() && worker.send({ type: ANSWER, id, error: err.message } satisfies Answer),
+      (err: Error) =>
+        worker.isConnected() && worker.send({ type: ANSWER, id, error: err.message } satisfies Answer),
     );
   });
 }

@@ -29,7 +29,13 @@ export const requestDuration = new Histogram({
 });
 
 /** `status` values JupyterHub uses; Sifu records success and failure (a burst queues, it is not refused). */
-export const SPAWN_STATUSES = ['success', 'failure', 'already-pending', 'throttled', 'too-many-users'] as const;
+export const SPAWN_STATUSES = [
+  'success',
+  'failure',
+  'already-pending',
+  'throttled',
+  'too-many-users',
+] as const;
 export const spawnDuration = new Histogram({
   name: 'jupyterhub_server_spawn_duration_seconds',
   help: 'Time a server start took, from the claim to answering (or failing)',
