@@ -271,6 +271,16 @@ export const culled = new Counter({
 });
 for (const kind of ['server', 'user']) culled.inc({ kind }, 0);
 
+new Gauge({
+  name: 'sifu_worker_processes',
+  help: 'Sifu processes whose metrics this answer includes (the workers of `sifu serve`)',
+  registers,
+  aggregator: 'sum',
+  collect() {
+    this.set(1);
+  },
+});
+
 /** Seconds since `startedAt` (from `performance.now()`). */
 export function secondsSince(startedAt: number): number {
   return (performance.now() - startedAt) / 1000;
