@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { hasScope } from '../auth/tokens.js';
-import { isSifuError, SifuError } from '../errors.js';
+import { errorBody, isSifuError, SifuError } from '../errors.js';
 import { METRICS_CONTENT_TYPE, metricsText, prepareWorkerMetrics } from '../metrics/cluster.js';
 import {
   ACTIVE_PERIODS,
@@ -54,7 +54,15 @@ export function registerMetricsRoutes(app: FastifyInstance, ctx: HubContext): vo
   });
 
   app.get('/hub/metrics', async (req, reply) => {
-    if (ctx.config.metrics.requireAuth) await requireMetricsScope(ctx, req);
+    if (ctx.config.metrics.requireAuth) {
+      try {
+        await requireMetricsScope(ctx, req);
+      } catch (err) {
+        // A scraper is an API client: the refusal is JSON, as under /hub/api, not the HTML error page.
+        if (!isSifuError(err)) throw err;
+        return reply.code(err.status).send(errorBody(err));
+      }
+    }
     const text = await metricsText();
     return reply.type(METRICS_CONTENT_TYPE).send(text);
   });
