@@ -138,5 +138,13 @@ describe('idle culling', () => {
     assert.deepEqual((await culledUsers()).sort(), ['ada', 'bob', 'cat', 'dora']);
     assert.ok(await userExists('root'));
     assert.equal((await api(sifu, '/users', { token: admin })).body.length, 1);
+    // And the metrics say what happened.
+    const metrics = await fetch(`${sifu.hubUrl}/hub/metrics`, {
+      headers: { authorization: `token ${admin}` },
+    });
+    const text = await metrics.text();
+    assert.match(text, /^sifu_culled_total\{kind="server"\} 3$/m);
+    assert.match(text, /^sifu_culled_total\{kind="user"\} 4$/m);
+    assert.match(text, /^jupyterhub_running_servers 0$/m);
   });
 });

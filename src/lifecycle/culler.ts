@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import type { Logger } from 'pino';
-import { culled as culledTotal } from '../metrics/metrics.js';
+import { culledTotal } from '../metrics/metrics.js';
 import { hostHeaderOf, httpAddressOf, type Route } from '../routes.js';
 
 export interface KernelInfo {

@@ -263,13 +263,13 @@ export const leaseConflicts = new Counter({
   registers,
 });
 
-export const culled = new Counter({
+export const culledTotal = new Counter({
   name: 'sifu_culled_total',
   help: 'Idle servers stopped and idle users deleted by the culler',
   labelNames: ['kind'] as const,
   registers,
 });
-for (const kind of ['server', 'user']) culled.inc({ kind }, 0);
+for (const kind of ['server', 'user']) culledTotal.inc({ kind }, 0);
 
 new Gauge({
   name: 'sifu_worker_processes',
