@@ -307,3 +307,39 @@ function freshGet(url: string, headers: Record<string, string>): Promise<{ statu
     req.end();
   });
 }
+
+describe('metrics of the burst queue', () => {
+  let sifu: BuiltSifu | undefined;
+  const learners = ['q1', 'q2', 'q3'];
+  after(async () => {
+    await stopServers(sifu, learners);
+    await sifu?.stop();
+  });
+
+  test('starts beyond spawner.maxConcurrentStarts wait in line, and the queue gauge says how many', async () => {
+    sifu = await startBuiltSifu({ SIFU_CULLER_ENABLED: 'false', SIFU_SPAWNER_MAX_CONCURRENT_STARTS: '1' });
+    const s = sifu;
+    for (const name of learners) {
+      assert.equal((await api(s, `/users/${name}`, { method: 'POST', token: admin })).status, 201);
+    }
+    const asked = learners.map((name) => api(s, `/users/${name}/server`, { method: 'POST', token: admin }));
+    const gauges = async () => {
+      const text = (await scrape(s, admin)).text;
+      return {
+        waiting: sampleSum(text, 'sifu_start_queue_length'),
+        starting: sampleSum(text, 'sifu_starts_running'),
+      };
+    };
+    // One start at a time: while the first runs, the two others wait.
+    await waitFor('two starts in line', async () => {
+      const now = await gauges();
+      return now.waiting === 2 && now.starting === 1;
+    });
+    for (const answer of await Promise.all(asked)) assert.ok([201, 202].includes(answer.status));
+    await waitFor('every start done', async () => (await runningFromApi(s)) === learners.length, 120_000);
+    assert.deepEqual(await gauges(), { waiting: 0, starting: 0 });
+    const text = (await scrape(s, admin)).text;
+    assert.equal(sampleSum(text, 'jupyterhub_server_spawn_duration_seconds_count', { status: 'success' }), 3);
+    assert.equal(sampleSum(text, 'jupyterhub_running_servers'), 3);
+  });
+});
