@@ -102,10 +102,13 @@ test('a user culling pass deletes idle users without servers, never admins, each
     ['has-server', { name: 'has-server', admin: false, createdAt: at(0), lastActivity: at(0) }],
     ['admin', { name: 'admin', admin: true, createdAt: at(0), lastActivity: null }],
   ]);
+  users.set('late', { name: 'late', admin: false, createdAt: at(0), lastActivity: at(0) });
+  let reads = 0;
   const events: Array<[string, string | null]> = [];
   const deps = {
     listUsers: async () => [...users.values()],
-    listServers: async () => [{ userName: 'has-server' }],
+    // 'late' starts a server between the pass's first read and its turn.
+    listServers: async () => [{ userName: 'has-server' }, ...(++reads > 1 ? [{ userName: 'late' }] : [])],
     deleteUser: async (name: string) => users.delete(name),
     addEvent: async (type: string, user: string | null) => {
       events.push([type, user]);
@@ -118,5 +121,5 @@ test('a user culling pass deletes idle users without servers, never admins, each
     ['user.culled', 'idle'],
     ['user.culled', 'never-active'],
   ]);
-  assert.deepEqual([...users.keys()], ['new', 'recent', 'has-server', 'admin']);
+  assert.deepEqual([...users.keys()], ['new', 'recent', 'has-server', 'admin', 'late']);
 });

@@ -122,6 +122,9 @@ export async function cullIdleUsers(
     if (user.admin || withServers.has(user.name)) continue;
     const last = (user.lastActivity ?? user.createdAt).getTime();
     if (last > cutoff) continue;
+    // Asked again just before: a start claimed since the first read must not lose its row (it would
+    // go with the user).
+    if ((await deps.listServers()).some((s) => s.userName === user.name)) continue;
     // Gone already (deleted meanwhile): nothing to record.
     if (!(await deps.deleteUser(user.name))) continue;
     await deps.addEvent('user.culled', user.name, {
