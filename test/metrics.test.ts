@@ -138,6 +138,11 @@ describe('metrics scraped by Prometheus', () => {
       sampleSum(direct.text, 'jupyterhub_server_spawn_duration_seconds_count', { status: 'failure' }),
       0,
     );
+    assert.equal(
+      sampleSum(direct.text, 'jupyterhub_hub_startup_duration_seconds_count'),
+      1,
+      'one process started',
+    );
     // Users: the two learners and the scraper; the hub's requests so far are in the request histogram.
     assert.equal(sampleSum(direct.text, 'jupyterhub_total_users'), 3);
     // One start asked of the API per learner, under the route's pattern (not the path with its name).
@@ -284,6 +289,11 @@ describe('metrics of a process group (workers: 2)', () => {
     for (let i = 0; i < 6; i++) assert.equal((await count2xx()) - before, requests);
     const text = await scrapeFresh();
     assert.equal(sampleSum(text, 'sifu_worker_processes'), 2);
+    assert.equal(
+      sampleSum(text, 'jupyterhub_hub_startup_duration_seconds_count'),
+      2,
+      'each worker started once',
+    );
     assert.equal(sampleSum(text, 'jupyterhub_server_spawn_duration_seconds_count', { status: 'success' }), 1);
     // A state every worker sees alike is reported once, not once per worker.
     assert.equal(sampleSum(text, 'jupyterhub_running_servers'), 1);

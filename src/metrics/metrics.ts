@@ -90,6 +90,20 @@ export const proxyDeleteDuration = new Histogram({
   registers,
 });
 
+export const hubStartupDuration = new Histogram({
+  name: 'jupyterhub_hub_startup_duration_seconds',
+  help: 'Time from the start of this Sifu process to serving (the store opened, servers re-adopted)',
+  buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+  registers,
+});
+
+export const initSpawnersDuration = new Histogram({
+  name: 'jupyterhub_init_spawners_duration_seconds',
+  help: 'Time taken to re-adopt the servers the store says are running, at start',
+  buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  registers,
+});
+
 /** How often the event loop is probed; a busy loop shows as intervals longer than this. */
 export const EVENT_LOOP_RESOLUTION_S = 0.05;
 export const eventLoopInterval = new Histogram({
