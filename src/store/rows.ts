@@ -5,6 +5,7 @@
 import type { Selectable } from 'kysely';
 import type {
   EventRecord,
+  GroupRecord,
   HostLoad,
   HostRecord,
   IdentityRecord,
@@ -17,6 +18,7 @@ import type {
 } from './store.js';
 import type {
   EventsTable,
+  GroupsTable,
   HostsTable,
   IdentitiesTable,
   ServersTable,
@@ -84,6 +86,7 @@ export function serverFromRow(row: Selectable<ServersTable>): ServerRecord {
     startedAt: fromDbTime(row.started_at),
     lastActivity: fromDbTimeOrNull(row.last_activity),
     host: row.host ?? null,
+    userOptions: parseObject(row.user_options ?? '{}'),
   };
 }
 
@@ -99,6 +102,7 @@ export function serverToRow(record: ServerRecord): Selectable<ServersTable> {
     started_at: toDbTime(record.startedAt),
     last_activity: toDbTimeOrNull(record.lastActivity),
     host: record.host,
+    user_options: toDbJson(record.userOptions ?? {}),
   };
 }
 
@@ -136,6 +140,16 @@ export function hostFromRow(row: Selectable<HostsTable>): HostRecord {
     draining: Number(row.draining) === 1,
     gone: Number(row.gone) === 1,
     load: parseLoad(row.load),
+  };
+}
+
+/** A group with its members (by name) and properties. */
+export function groupFromRow(row: Selectable<GroupsTable>, users: string[]): GroupRecord {
+  return {
+    name: row.name,
+    users,
+    properties: parseObject(row.properties),
+    createdAt: fromDbTime(row.created_at),
   };
 }
 
