@@ -9,7 +9,6 @@ import type {
   HostLoad,
   HostRecord,
   IdentityRecord,
-  Scope,
   ServerRecord,
   SessionRecord,
   TicketRecord,
@@ -158,7 +157,7 @@ export function tokenFromRow(row: Omit<Selectable<TokensTable>, 'hash'>): TokenR
   return {
     id: row.id,
     userName: row.user_name,
-    scopes: Array.isArray(scopes) ? (scopes as Scope[]) : [],
+    scopes: Array.isArray(scopes) ? scopes.filter((s): s is string => typeof s === 'string') : [],
     note: row.note,
     createdAt: fromDbTime(row.created_at),
     expiresAt: fromDbTimeOrNull(row.expires_at),

@@ -65,7 +65,8 @@ export type Scope =
 export interface TokenRecord {
   id: string;
   userName: string;
-  scopes: Scope[];
+  /** As the token was asked for: Sifu's scope names or JupyterHub's (src/auth/scopes.ts gives their meaning). */
+  scopes: string[];
   note: string;
   createdAt: Date;
   expiresAt: Date | null;
@@ -77,7 +78,7 @@ export interface NewToken {
   userName: string;
   /** SHA-256 of the token's value. */
   hash: string;
-  scopes: Scope[];
+  scopes: string[];
   note?: string;
   expiresAt?: Date | null;
 }
