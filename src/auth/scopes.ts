@@ -37,7 +37,7 @@ const GROUP_FILTERS: readonly FilterKind[] = ['group'];
 export const SCOPE_DEFINITIONS: Readonly<Record<string, ScopeDefinition>> = {
   'admin-ui': { help: 'the admin page' },
   'admin:users': {
-    implies: ['admin:auth_state', 'users', 'read:roles:users'],
+    implies: ['admin:auth_state', 'users', 'delete:users', 'read:roles:users'],
     filters: USER_FILTERS,
     help: 'create, change and delete users',
   },
@@ -51,6 +51,7 @@ export const SCOPE_DEFINITIONS: Readonly<Record<string, ScopeDefinition>> = {
     filters: USER_FILTERS,
     help: 'read user models',
   },
+  'delete:users': { filters: USER_FILTERS, help: 'delete users' },
   'list:users': { implies: ['read:users:name'], filters: USER_FILTERS, help: 'list users' },
   'read:users:name': { filters: USER_FILTERS, help: 'read user names' },
   'read:users:groups': { filters: USER_FILTERS, help: "read users' groups" },
