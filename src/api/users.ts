@@ -176,6 +176,18 @@ export function registerUserRoutes(app: FastifyInstance, ctx: HubContext): void 
     reply.code(204);
   });
 
+  // JupyterHub's (deprecated) token check: the owner of a token, as a user model.
+  app.get<{ Params: { token: string } }>('/hub/api/authorizations/token/:token', async (req) => {
+    const identity = await requireIdentity(ctx, req);
+    const owner = await ctx.tokens.authenticate(`token ${req.params.token}`);
+    const notFound = () => new SifuError('SIFU_ERR_TOKEN_NOT_FOUND', 'no such token');
+    if (owner?.via !== 'token') throw notFound();
+    if (owner.userName !== identity.userName) {
+      requireGrantOrHide(identity, 'read:users', await userTarget(ctx, identity, owner.userName), notFound);
+    }
+    return model(owner.userName, identity);
+  });
+
   app.get('/hub/api/user', async (req) => {
     const identity = await requireIdentity(ctx, req);
     const scopes = reportScopes(grantsOf(identity));

@@ -104,6 +104,10 @@ export const SCOPE_DEFINITIONS: Readonly<Record<string, ScopeDefinition>> = {
   'read:services:name': { help: 'read service names' },
   'access:services': { help: 'reach services' },
   'read:hub': { help: 'read /hub/api/info' },
+  shares: { implies: ['read:shares'], filters: SERVER_FILTERS, help: 'share servers (Sifu: no sharing)' },
+  'read:shares': { filters: SERVER_FILTERS, help: 'read shares (Sifu: always none)' },
+  'users:shares': { implies: ['read:users:shares'], filters: USER_FILTERS, help: "manage users' shares" },
+  'read:users:shares': { filters: USER_FILTERS, help: "read users' shares (Sifu: always none)" },
   proxy: { help: "read the proxy's routes" },
   shutdown: { help: 'shut the hub down (Sifu: refused)' },
   'read:metrics': { help: 'read the Prometheus metrics at /hub/metrics' },
@@ -127,6 +131,7 @@ export const ADMIN_ROLE_SCOPES: readonly string[] = [
   'proxy',
   'read:roles',
   'read:metrics',
+  'shares',
   'launch',
   'courses',
 ];
@@ -138,6 +143,7 @@ const SELF_SCOPES: readonly string[] = [
   'servers',
   'access:servers',
   'tokens',
+  'users:shares',
 ];
 
 /**
