@@ -130,17 +130,19 @@ describe('JupyterHub scopes: what a credential holds', () => {
   test('a token asking for more than its owner holds holds only the owner’s part, at every use', () => {
     // Written by hand into the store, or kept from when the owner was an admin.
     const grants = resolveScopes(
-      ['admin', 'servers!user=bob', 'read:users', 'launch', 'read:users!user=ada'],
+      ['admin', 'servers!user=bob', 'access:servers', 'admin:groups', 'read:users!user=ada'],
       ada,
     );
     assert.ok(!holdsAdminRole(grants));
     assert.ok(!allows(grants, 'servers', { user: 'bob' }));
-    assert.ok(!allows(grants, 'read:users', { user: 'bob' }));
-    assert.ok(!allows(grants, 'launch'));
+    assert.ok(!allows(grants, 'access:servers', { user: 'bob', server: '' }));
+    assert.ok(!allows(grants, 'admin:groups'));
+    assert.ok(allows(grants, 'access:servers', { user: 'ada', server: '' }));
     assert.ok(allows(grants, 'read:users', { user: 'ada' }));
-    assert.ok(
-      reportScopes(grants).every((s) => s.endsWith('!user=ada')),
-      reportScopes(grants).join(' '),
+    // Only bob's name is left of `servers!user=bob` (an admin may let a service account read names).
+    assert.deepEqual(
+      reportScopes(grants).filter((s) => !s.endsWith('!user=ada')),
+      ['read:users:name!user=bob'],
     );
   });
 
@@ -208,11 +210,34 @@ describe('JupyterHub scopes: making a token (attempts to escalate)', () => {
     });
   }
 
-  test('an admin cannot give a learner’s token what the learner does not hold', () => {
-    for (const scope of ['admin', 'read:users', 'servers!user=bob', 'launch', 'admin:users']) {
+  test('an admin cannot give a learner’s token another user’s resources, groups or the admin role', () => {
+    for (const scope of [
+      'admin',
+      'servers!user=bob',
+      'access:servers',
+      'admin:servers',
+      'tokens!user=bob',
+      'admin:groups',
+      'read:groups',
+      'proxy',
+      'read:hub',
+    ]) {
       assert.throws(() => checkRequestedScopes([scope], ada, rootGrants), missing, scope);
     }
     checkRequestedScopes(['servers!user=ada', 'inherit'], ada, rootGrants);
+  });
+
+  test("an admin may give a service account Sifu's grantable scopes; inherit stays its own role", () => {
+    const xblock = { name: 'xblock', admin: false };
+    checkRequestedScopes(
+      ['launch', 'courses', 'read:users', 'admin:users', 'read:metrics'],
+      xblock,
+      rootGrants,
+    );
+    const grants = resolveScopes(['launch', 'inherit'], xblock);
+    assert.ok(allows(grants, 'launch'));
+    assert.ok(!allows(grants, 'read:users'), 'inherit is the role, not what an admin could grant');
+    assert.ok(!allows(grants, 'servers', { user: 'ada' }));
   });
 
   test('a creator holding a narrow token cannot widen it', () => {

@@ -6,9 +6,10 @@
  * tree: `admin:users` implies `users` implies `read:users` implies `read:users:name`...). A filter narrows
  * a scope to one user's resources, one server, or the members (and the group itself) of one group.
  *
- * What a token holds is what it asked for, expanded, intersected with what its owner holds now (the
- * owner's role: `user`, i.e. JupyterHub's `self`, or `admin`): a demoted owner's tokens lose admin at once,
- * and no request can name more than the creator and the owner hold.
+ * What a token holds is what it asked for, expanded, intersected with what its owner may hold now (the
+ * owner's role: `user`, i.e. JupyterHub's `self`, or `admin`; plus, for a non-admin, the few scopes an
+ * admin may grant a service account, {@link NON_ADMIN_GRANTABLE}): a demoted owner's tokens lose admin
+ * at once, and no request can name more than the creator and the owner hold.
  *
  * Sifu's own names stay accepted, with their Sifu meaning, and are reported in JupyterHub's: `servers`
  * (the owner's servers) is `servers!user=<owner>`, `tokens` is `tokens!user=<owner>`, `admin` is the admin
@@ -132,8 +133,23 @@ export const ADMIN_ROLE_SCOPES: readonly string[] = [
   'read:roles',
   'read:metrics',
   'shares',
+  'users:shares',
   'launch',
   'courses',
+];
+
+/**
+ * What a non-admin's tokens may hold beyond their role, when an admin grants it: Sifu's service accounts
+ * (the XBlock's user with `launch`, course staff with `courses`, a dashboard with `read:users`). Never
+ * anything on other users' servers, tokens or groups, and never the admin role.
+ */
+const NON_ADMIN_GRANTABLE: readonly string[] = [
+  'read:users',
+  'list:users',
+  'admin:users',
+  'launch',
+  'courses',
+  'read:metrics',
 ];
 
 /** JupyterHub's `self` for a user: these, each filtered to `!user=<name>`. */
@@ -238,6 +254,14 @@ export function roleGrants(owner: ScopeOwner): Grants {
   return grants;
 }
 
+/** The most any credential of `owner` may hold: the admin role, or `self` plus {@link NON_ADMIN_GRANTABLE}. */
+export function ownerCeiling(owner: ScopeOwner): Grants {
+  if (owner.admin) return roleGrants(owner);
+  const grants = new Map(roleGrants(owner));
+  for (const s of NON_ADMIN_GRANTABLE) add(grants, s, undefined);
+  return grants;
+}
+
 /** The base scopes `base` implies, itself included. */
 function closure(base: string): string[] {
   const seen = new Set<string>();
@@ -275,7 +299,8 @@ function expand(raw: readonly string[], owner: ScopeOwner): Map<string, Reach> {
     } else if (base === 'self') {
       for (const s of roleScopes({ name: owner.name, admin: false })) addParsed(grants, parseScope(s, owner));
     } else if (base === 'admin') {
-      for (const s of ADMIN_ROLE_SCOPES) add(grants, s, undefined);
+      // Sifu's `admin` means the admin role, and only while the owner is an admin.
+      if (owner.admin) for (const s of ADMIN_ROLE_SCOPES) add(grants, s, undefined);
     } else if ((base === 'servers' || base === 'tokens') && filter === undefined) {
       // Sifu's meaning: the owner's own.
       add(grants, base, `user=${owner.name}`);
@@ -346,7 +371,7 @@ export function resolveScopes(
   owner: ScopeOwner,
   groupsOf: GroupsOf = NO_GROUPS,
 ): Grants {
-  return intersect(expand(raw, owner), roleGrants(owner), groupsOf);
+  return intersect(expand(raw, owner), ownerCeiling(owner), groupsOf);
 }
 
 /**
@@ -360,8 +385,14 @@ export function checkRequestedScopes(
   creator: Grants,
   groupsOf: GroupsOf = NO_GROUPS,
 ): string[] {
-  const ownerGrants = roleGrants(owner);
+  const ownerGrants = ownerCeiling(owner);
   for (const text of raw) {
+    if (parseScope(text, owner).base === 'admin' && !owner.admin) {
+      throw new SifuError(
+        'SIFU_ERR_MISSING_SCOPE',
+        "cannot grant 'admin': the token's owner is not an admin",
+      );
+    }
     const wanted = expand([text], owner);
     for (const [base, reach] of wanted) {
       const filters = reach === 'all' ? [undefined] : [...reach];
