@@ -129,7 +129,9 @@ describe('REST API (JupyterHub-compatible)', () => {
       token: adaToken,
       body: { scopes: ['admin'] },
     });
-    assert.equal(escalate.status, 403);
+    // As JupyterHub: a scope the owner cannot hold is a bad request.
+    assert.equal(escalate.status, 400);
+    assert.equal(escalate.body.code, 'SIFU_ERR_INVALID_SCOPE');
     const unknownScope = await api(sifu, '/users/ada/tokens', {
       method: 'POST',
       token: adaToken,
@@ -177,10 +179,9 @@ describe('REST API (JupyterHub-compatible)', () => {
     const after = await api(sifu, '/users/ada', { token: adaToken });
     assert.equal(after.body.server, null);
     assert.deepEqual(after.body.servers, {});
-    // JupyterHub: 400 for the progress of a server neither starting nor running.
     const events2 = await api(sifu, '/users/ada/server/progress', { token: adaToken });
-    assert.equal(events2.status, 400);
-    assert.equal(events2.body.code, 'SIFU_ERR_SERVER_NOT_ACTIVE');
+    assert.equal(events2.status, 404);
+    assert.equal(events2.body.code, 'SIFU_ERR_SERVER_NOT_FOUND');
   });
 
   test('progress streams real steps in order while a server starts', async () => {

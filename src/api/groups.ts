@@ -35,6 +35,18 @@ export function groupModel(group: GroupRecord) {
 
 const groupNotFound = (name: string) => new SifuError('SIFU_ERR_GROUP_NOT_FOUND', `no group named ${name}`);
 
+/** A member that is no user is the request's fault (JupyterHub: 400), not a missing resource. */
+async function unknownMembersAre400<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof SifuError && err.code === 'SIFU_ERR_USER_NOT_FOUND') {
+      throw new SifuError('SIFU_ERR_GROUP_MEMBER_UNKNOWN', err.message);
+    }
+    throw err;
+  }
+}
+
 /** `/hub/api/groups`: JupyterHub's groups, with members and `properties`. */
 export function registerGroupRoutes(app: FastifyInstance, ctx: HubContext): void {
   const { store } = ctx;
@@ -92,7 +104,9 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: HubContext): void
     const body = parseBody(createBody, req.body);
     const properties = body?.properties ?? {};
     checkPropertiesSize(properties);
-    const group = await store.createGroup(name, { users: members(body?.users ?? []), properties });
+    const group = await unknownMembersAre400(() =>
+      store.createGroup(name, { users: members(body?.users ?? []), properties }),
+    );
     await store.addEvent('group.create', null, { group: name, by: identity.userName, users: group.users });
     reply.code(201);
     return groupModel(group);
@@ -112,7 +126,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: HubContext): void
     const name = normalizeGroupName(req.params.group);
     requireGrantOrHide(identity, 'groups', { group: name }, () => groupNotFound(name));
     const users = members(parseBody(usersBody, req.body).users);
-    const group = await store.addGroupMembers(name, users);
+    const group = await unknownMembersAre400(() => store.addGroupMembers(name, users));
     await store.addEvent('group.add', null, { group: name, by: identity.userName, users });
     return groupModel(group);
   });

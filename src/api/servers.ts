@@ -61,10 +61,12 @@ export function registerServerRoutes(app: FastifyInstance, ctx: HubContext): voi
     }
     const limit = config.spawner.namedServerLimitPerUser;
     if (limit === 0) return;
-    const running = (await store.listServers()).filter(
-      (s) => s.userName === userName && s.name !== '' && s.name !== serverName,
-    );
-    if (running.length >= limit) {
+    // As JupyterHub counts them: every named server the user has, stopped ones kept included.
+    const names = new Set((await store.listNamedServers(userName)).map((s) => s.name));
+    for (const s of await store.listServers())
+      if (s.userName === userName && s.name !== '') names.add(s.name);
+    names.delete(serverName);
+    if (names.size >= limit) {
       throw new SifuError(
         'SIFU_ERR_NAMED_SERVER_LIMIT',
         `${userName} already has the most named servers allowed (${limit}); stop one first`,

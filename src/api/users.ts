@@ -87,7 +87,11 @@ export function registerUserRoutes(app: FastifyInstance, ctx: HubContext): void 
     users = users.filter((u) =>
       holds(identity, 'list:users', { user: u.name, userGroups: snap.groupsOf.get(u.name) ?? [] }),
     );
-    if (nameFilter !== undefined) users = users.filter((u) => u.name.startsWith(nameFilter));
+    // As JupyterHub: a case-insensitive substring (names are lower case already).
+    if (nameFilter !== undefined) {
+      const needle = nameFilter.toLowerCase();
+      users = users.filter((u) => u.name.includes(needle));
+    }
     if (state) users = users.filter((u) => inState(state, snap.servers.get(u.name) ?? []));
     users = sortUsers(users, sort);
     const includeStopped = queryFlag(req, 'include_stopped_servers');

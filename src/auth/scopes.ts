@@ -304,9 +304,10 @@ function expand(raw: readonly string[], owner: ScopeOwner): Map<string, Reach> {
     } else if ((base === 'servers' || base === 'tokens') && filter === undefined) {
       // Sifu's meaning: the owner's own.
       add(grants, base, `user=${owner.name}`);
-    } else if (base === 'read:users') {
-      add(grants, 'read:users', filter);
-      add(grants, 'list:users', filter);
+    } else if (base === 'read:users' && filter === undefined) {
+      // Sifu's `read:users` also lists (JupyterHub's needs `list:users` for that).
+      add(grants, 'read:users', undefined);
+      add(grants, 'list:users', undefined);
     } else {
       add(grants, base, filter);
     }
@@ -375,9 +376,9 @@ export function resolveScopes(
 }
 
 /**
- * The scopes of a new token, checked: each must be well formed and held by the creator (`creator`'s
- * grants) and by the owner's role, or SIFU_ERR_MISSING_SCOPE names the first that is not. Returns the
- * scopes as written, deduplicated, to be stored.
+ * The scopes of a new token, checked: each must be well formed and one its owner may hold (else
+ * SIFU_ERR_INVALID_SCOPE, 400) and that the creator holds (`creator`'s grants; else
+ * SIFU_ERR_MISSING_SCOPE, 403). Returns the scopes as written, deduplicated, to be stored.
  */
 export function checkRequestedScopes(
   raw: readonly string[],
@@ -389,7 +390,7 @@ export function checkRequestedScopes(
   for (const text of raw) {
     if (parseScope(text, owner).base === 'admin' && !owner.admin) {
       throw new SifuError(
-        'SIFU_ERR_MISSING_SCOPE',
+        'SIFU_ERR_INVALID_SCOPE',
         "cannot grant 'admin': the token's owner is not an admin",
       );
     }
@@ -397,16 +398,18 @@ export function checkRequestedScopes(
     for (const [base, reach] of wanted) {
       const filters = reach === 'all' ? [undefined] : [...reach];
       for (const filter of filters) {
+        // As JupyterHub: a scope its owner cannot hold is a bad request (400); one the creator does
+        // not hold, a refusal (403).
+        if (!reachCovers(ownerGrants.get(base), filter, groupsOf)) {
+          throw new SifuError(
+            'SIFU_ERR_INVALID_SCOPE',
+            `cannot grant '${text}': the token's owner cannot hold it`,
+          );
+        }
         if (!reachCovers(creator.get(base), filter, groupsOf)) {
           throw new SifuError(
             'SIFU_ERR_MISSING_SCOPE',
             `cannot grant '${text}': the creator does not hold it`,
-          );
-        }
-        if (!reachCovers(ownerGrants.get(base), filter, groupsOf)) {
-          throw new SifuError(
-            'SIFU_ERR_MISSING_SCOPE',
-            `cannot grant '${text}': the token's owner does not hold it`,
           );
         }
       }
