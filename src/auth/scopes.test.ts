@@ -251,6 +251,14 @@ describe('JupyterHub scopes: making a token (attempts to escalate)', () => {
     assert.throws(() => checkRequestedScopes(['launch'], root, narrow), missing);
   });
 
+  test('asking for one’s own token more than one holds is 400, as JupyterHub answers', () => {
+    assert.throws(
+      () => checkRequestedScopes(['launch'], ada, adaGrants, undefined, { creatorIsOwner: true }),
+      invalid,
+    );
+    assert.throws(() => checkRequestedScopes(['launch'], ada, adaGrants), missing);
+  });
+
   test('malformed scopes are refused as invalid, not as missing', () => {
     assert.throws(() => checkRequestedScopes(['servers!user=../../x'], ada, adaGrants), invalid);
   });

@@ -385,6 +385,7 @@ export function checkRequestedScopes(
   owner: ScopeOwner,
   creator: Grants,
   groupsOf: GroupsOf = NO_GROUPS,
+  options: { creatorIsOwner?: boolean } = {},
 ): string[] {
   const ownerGrants = ownerCeiling(owner);
   for (const text of raw) {
@@ -407,8 +408,9 @@ export function checkRequestedScopes(
           );
         }
         if (!reachCovers(creator.get(base), filter, groupsOf)) {
+          // A user asking for more than they hold asks for what the owner does not hold: 400, as JupyterHub.
           throw new SifuError(
-            'SIFU_ERR_MISSING_SCOPE',
+            options.creatorIsOwner ? 'SIFU_ERR_INVALID_SCOPE' : 'SIFU_ERR_MISSING_SCOPE',
             `cannot grant '${text}': the creator does not hold it`,
           );
         }
