@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ADMIN_TOKEN, api, startTestSifu, type TestSifu, waitFor } from './support/sifu.js';
+import { ADMIN_TOKEN, api, Client, startTestSifu, type TestSifu, waitFor } from './support/sifu.js';
 
 /** A request with a raw body (`''` is a JSON content type with no body at all) and any headers. */
 async function raw(
@@ -428,5 +428,50 @@ describe('named servers when they are off (the default)', () => {
     assert.equal(res.body.code, 'SIFU_ERR_NAMED_SERVERS_OFF');
     const model = await api(sifu, '/users/ada?include_stopped_servers', { token: ADMIN_TOKEN });
     assert.deepEqual(model.body.servers, {});
+  });
+});
+
+describe('a named server through the notebook proxy', () => {
+  let sifu: TestSifu;
+  const bob = new Client();
+  const ada = new Client();
+  let bobToken: string;
+  before(async () => {
+    sifu = await startTestSifu({ overrides: { spawner: { allowNamedServers: true } } });
+    for (const [client, name] of [
+      [bob, 'bob'],
+      [ada, 'ada'],
+    ] as const) {
+      await client.signIn(sifu, name);
+      await sifu.manager.progress(name, '')?.done;
+      await client.follow(`${sifu.hubUrl}/hub/spawn/${name}`);
+      assert.ok(client.cookies.has('__Host-sifu-nb-session'), `${name} has a notebook session`);
+    }
+    bobToken = (await tokenFor(sifu, 'bob')).token;
+    // One server per user at a time (the home's lease): the default one stops before the named one starts.
+    assert.equal((await api(sifu, '/users/bob/server', { method: 'DELETE', token: bobToken })).status, 204);
+    const start = await api(sifu, '/users/bob/servers/gpu', { method: 'POST', token: bobToken, body: {} });
+    assert.ok([201, 202].includes(start.status), JSON.stringify(start.body));
+    await waitFor(
+      'gpu ready',
+      async () => (await api(sifu, '/users/bob', { token: bobToken })).body.servers.gpu?.ready,
+    );
+  });
+  after(() => sifu.cleanup());
+
+  test('/user/<name>/<server>/ reaches that server, for its owner only', async () => {
+    const mine = await bob.request(`${sifu.notebookUrl}/user/bob/gpu/api/contents/`);
+    assert.equal(mine.status, 200, await mine.text());
+    const theirs = await ada.request(`${sifu.notebookUrl}/user/bob/gpu/api/contents/`);
+    assert.equal(theirs.status, 403);
+    // The default server is stopped: its path is not the named server's.
+    const fallback = await bob.request(`${sifu.notebookUrl}/user/bob/api/contents/`, {
+      headers: { accept: 'application/json' },
+    });
+    assert.notEqual(fallback.status, 200);
+    const routes = await api(sifu, '/proxy', { token: ADMIN_TOKEN });
+    assert.ok(routes.body['/user/bob/gpu/'], JSON.stringify(routes.body));
+    assert.equal(routes.body['/user/bob/'], undefined);
+    assert.ok(!JSON.stringify(routes.body).includes('.sock'), 'no socket path is disclosed');
   });
 });
