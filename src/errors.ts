@@ -27,10 +27,25 @@ export const errorCatalogue = {
   SIFU_ERR_SERVER_NOT_FOUND: 404,
   SIFU_ERR_TOKEN_NOT_FOUND: 404,
   SIFU_ERR_USER_EXISTS: 409,
+  // Groups (JupyterHub's): a name outside the rule, an unknown group, a name taken.
+  SIFU_ERR_INVALID_GROUP_NAME: 400,
+  SIFU_ERR_GROUP_NOT_FOUND: 404,
+  SIFU_ERR_GROUP_EXISTS: 409,
+  // A group's new member is no user (JupyterHub: 400): nothing is added.
+  SIFU_ERR_GROUP_MEMBER_UNKNOWN: 400,
+  // PATCH /users/<name> with another name: homes, uids, leases and identities are keyed by the name.
+  SIFU_ERR_USER_RENAME_UNSUPPORTED: 400,
   // JupyterHub answers 400 when a start is asked of a running or pending server; clients rely on it.
   SIFU_ERR_SERVER_PENDING: 400,
   SIFU_ERR_SERVER_ALREADY_RUNNING: 400,
   SIFU_ERR_SERVER_NOT_RUNNING: 503,
+  // Progress asked of a named server kept while stopped (JupyterHub: 400 "not starting").
+  SIFU_ERR_SERVER_NOT_ACTIVE: 400,
+  // Named servers (`spawner.allowNamedServers`): off, over `spawner.namedServerLimitPerUser`, or `remove`
+  // asked of the default server (which cannot be removed).
+  SIFU_ERR_NAMED_SERVERS_OFF: 400,
+  SIFU_ERR_NAMED_SERVER_LIMIT: 400,
+  SIFU_ERR_CANNOT_REMOVE_DEFAULT: 400,
   SIFU_ERR_SPAWN_TIMEOUT: 500,
   SIFU_ERR_SPAWN_CRASHED: 500,
   SIFU_ERR_SPAWN_FAILED: 500,
@@ -76,6 +91,15 @@ export const errorCatalogue = {
 
 export type ErrorCode = keyof typeof errorCatalogue;
 
+/**
+ * Where the REST API under `/hub/api` answers another status than the rest of Sifu, as JupyterHub does:
+ * missing or invalid credentials are 403 there (JupyterHub's `HubAuth` turns a 401 into a 500), while the
+ * notebook port keeps 401 for a browser that must sign in. The code stays the same.
+ */
+export const hubApiStatus: Partial<Record<ErrorCode, number>> = {
+  SIFU_ERR_UNAUTHENTICATED: 403,
+};
+
 export class SifuError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
@@ -95,6 +119,9 @@ export function isSifuError(err: unknown): err is SifuError {
 }
 
 /** The JSON body every API error response carries (JupyterHub clients read `status` and `message`). */
-export function errorBody(err: SifuError): { status: number; code: ErrorCode; message: string } {
-  return { status: err.status, code: err.code, message: err.message };
+export function errorBody(
+  err: SifuError,
+  status: number = err.status,
+): { status: number; code: ErrorCode; message: string } {
+  return { status, code: err.code, message: err.message };
 }

@@ -36,6 +36,31 @@ export interface ServerRecord {
    * through that host's relay. Null: a server of a single-host deployment (before `cluster` existed).
    */
   host: string | null;
+  /**
+   * The `user_options` the start was asked with (JupyterHub's start body), reported back in the server's
+   * model. Always set on records the store returns; `{}` when absent.
+   */
+  userOptions?: Record<string, unknown>;
+}
+
+/** A group of users (JupyterHub's groups), with free-form `properties` for tools such as nbgrader. */
+export interface GroupRecord {
+  name: string;
+  /** Member names, sorted. */
+  users: string[];
+  properties: Record<string, unknown>;
+  createdAt: Date;
+}
+
+/** A named server a user made: it exists, running or stopped, until it is removed. */
+export interface NamedServerRecord {
+  userName: string;
+  name: string;
+  /** The `user_options` of its last start. */
+  userOptions: Record<string, unknown>;
+  createdAt: Date;
+  /** When it last stopped (or was last seen active); null if never. */
+  lastActivity: Date | null;
 }
 
 export type Scope =
@@ -51,7 +76,8 @@ export type Scope =
 export interface TokenRecord {
   id: string;
   userName: string;
-  scopes: Scope[];
+  /** As the token was asked for: Sifu's scope names or JupyterHub's (src/auth/scopes.ts gives their meaning). */
+  scopes: string[];
   note: string;
   createdAt: Date;
   expiresAt: Date | null;
@@ -63,7 +89,7 @@ export interface NewToken {
   userName: string;
   /** SHA-256 of the token's value. */
   hash: string;
-  scopes: Scope[];
+  scopes: string[];
   note?: string;
   expiresAt?: Date | null;
 }
@@ -133,6 +159,32 @@ export interface UserStore {
   touchUser(name: string, at: Date): Promise<void>;
 }
 
+/** Groups and their members; a member leaves with their user, a group's memberships with the group. */
+export interface GroupStore {
+  /**
+   * Creates `name` with `users` as members, in one transaction. Throws SIFU_ERR_GROUP_EXISTS if the name
+   * is taken, SIFU_ERR_USER_NOT_FOUND if a member does not exist; either way nothing is created.
+   */
+  createGroup(
+    name: string,
+    options?: { users?: string[]; properties?: Record<string, unknown> },
+  ): Promise<GroupRecord>;
+  getGroup(name: string): Promise<GroupRecord | null>;
+  /** Every group by name; only those `userName` is a member of, when given. */
+  listGroups(options?: { userName?: string }): Promise<GroupRecord[]>;
+  /** Deletes the group and its memberships (never the users). False if absent. */
+  deleteGroup(name: string): Promise<boolean>;
+  /**
+   * Adds members (those already in stay once), in one transaction. Throws SIFU_ERR_GROUP_NOT_FOUND, or
+   * SIFU_ERR_USER_NOT_FOUND for a missing user, adding none. Returns the group after.
+   */
+  addGroupMembers(name: string, users: string[]): Promise<GroupRecord>;
+  /** Removes members (names not in it are ignored). Throws SIFU_ERR_GROUP_NOT_FOUND. Returns the group after. */
+  removeGroupMembers(name: string, users: string[]): Promise<GroupRecord>;
+  /** Replaces the group's properties. Throws SIFU_ERR_GROUP_NOT_FOUND. Returns the group after. */
+  setGroupProperties(name: string, properties: Record<string, unknown>): Promise<GroupRecord>;
+}
+
 /**
  * A person at a platform (an LTI platform, an OpenID Connect provider, an Open edX LMS), linked to the one
  * Sifu user they sign in as. The platform's key for the person is `(issuer, subject)`; their name there is
@@ -190,6 +242,21 @@ export interface ServerStore {
   touchServer(userName: string, serverName: string, at: Date): Promise<void>;
   /** Deletes the row; with `secret`, only if the row is that start's (see `updateServer`). */
   deleteServer(userName: string, serverName: string, secret?: string): Promise<void>;
+}
+
+/** Named servers that exist while stopped (JupyterHub keeps them until `remove: true`). */
+export interface NamedServerStore {
+  /**
+   * Records that `userName`'s server `name` exists, with the `userOptions` of this start (replacing
+   * those of an earlier one). Throws SIFU_ERR_USER_NOT_FOUND when the user does not exist.
+   */
+  rememberNamedServer(userName: string, name: string, userOptions: Record<string, unknown>): Promise<void>;
+  /** Sets when it was last active (its stop); a no-op if it is not remembered. */
+  touchNamedServer(userName: string, name: string, at: Date): Promise<void>;
+  /** By user, then name; only `userName`'s when given. */
+  listNamedServers(userName?: string): Promise<NamedServerRecord[]>;
+  /** Forgets it (a removed server); false if it was not remembered. */
+  forgetNamedServer(userName: string, name: string): Promise<boolean>;
 }
 
 /** API tokens, kept by the hash of their value. */
@@ -350,8 +417,10 @@ export interface EventStore {
 /** Every resource's store on one database, with the schema and the connection. */
 export interface Store
   extends UserStore,
+    GroupStore,
     IdentityStore,
     ServerStore,
+    NamedServerStore,
     TokenStore,
     SessionStore,
     TicketStore,

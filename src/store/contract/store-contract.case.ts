@@ -8,11 +8,13 @@ import { afterEach, beforeEach, describe } from 'node:test';
 import type { Store } from '../store.js';
 import { courseNotebookCases } from './course-notebooks.case.js';
 import { eventCases } from './events.case.js';
+import { groupCases } from './groups.case.js';
 import type { ContractContext, StoreContractOptions, StoreHarness } from './harness.case.js';
 import { hostCases } from './hosts.case.js';
 import { identityCases } from './identities.case.js';
 import { leaseCases } from './leases.case.js';
 import { lifecycleCases } from './lifecycle.case.js';
+import { namedServerCases } from './named-servers.case.js';
 import { serverCases } from './servers.case.js';
 import { sessionCases } from './sessions.case.js';
 import { settingCases } from './settings.case.js';
@@ -68,9 +70,11 @@ export function storeContract(
 
     lifecycleCases(ctx);
     userCases(ctx);
+    groupCases(ctx);
     identityCases(ctx);
     userUidCases(ctx);
     serverCases(ctx);
+    namedServerCases(ctx);
     tokenCases(ctx);
     sessionCases(ctx);
     ticketCases(ctx);

@@ -8,10 +8,12 @@ import { migrateToLatest, type SqlFlavour } from '../migrations.js';
 import type {
   CourseNotebookRecord,
   EventRecord,
+  GroupRecord,
   HostLoad,
   HostRecord,
   IdentityRecord,
   LeaseRecord,
+  NamedServerRecord,
   NewToken,
   ServerRecord,
   SessionRecord,
@@ -24,9 +26,11 @@ import type {
 import type { Tables } from '../tables.js';
 import { KyselyCourseNotebooks } from './course-notebooks.js';
 import { KyselyEvents } from './events.js';
+import { KyselyGroups } from './groups.js';
 import { KyselyHosts } from './hosts.js';
 import { KyselyIdentities } from './identities.js';
 import { KyselyLeases } from './leases.js';
+import { KyselyNamedServers } from './named-servers.js';
 import { KyselyServers } from './servers.js';
 import { KyselySessions } from './sessions.js';
 import { KyselySettings } from './settings.js';
@@ -46,8 +50,10 @@ export class KyselyStore implements Store {
   readonly #flavour: SqlFlavour;
   #closing: Promise<void> | undefined;
   readonly #users: KyselyUsers;
+  readonly #groups: KyselyGroups;
   readonly #identities: KyselyIdentities;
   readonly #servers: KyselyServers;
+  readonly #namedServers: KyselyNamedServers;
   readonly #tokens: KyselyTokens;
   readonly #sessions: KyselySessions;
   readonly #tickets: KyselyTickets;
@@ -65,8 +71,10 @@ export class KyselyStore implements Store {
     this.#db = db;
     this.#flavour = flavour;
     this.#users = new KyselyUsers(db);
+    this.#groups = new KyselyGroups(db);
     this.#identities = new KyselyIdentities(db);
     this.#servers = new KyselyServers(db);
+    this.#namedServers = new KyselyNamedServers(db);
     this.#tokens = new KyselyTokens(db);
     this.#sessions = new KyselySessions(db);
     this.#tickets = new KyselyTickets(db);
@@ -145,6 +153,39 @@ export class KyselyStore implements Store {
     return this.#users.touchUser(name, at);
   }
 
+  // groups
+
+  createGroup(
+    name: string,
+    options?: { users?: string[]; properties?: Record<string, unknown> },
+  ): Promise<GroupRecord> {
+    return this.#groups.createGroup(name, options);
+  }
+
+  getGroup(name: string): Promise<GroupRecord | null> {
+    return this.#groups.getGroup(name);
+  }
+
+  listGroups(options?: { userName?: string }): Promise<GroupRecord[]> {
+    return this.#groups.listGroups(options);
+  }
+
+  deleteGroup(name: string): Promise<boolean> {
+    return this.#groups.deleteGroup(name);
+  }
+
+  addGroupMembers(name: string, users: string[]): Promise<GroupRecord> {
+    return this.#groups.addGroupMembers(name, users);
+  }
+
+  removeGroupMembers(name: string, users: string[]): Promise<GroupRecord> {
+    return this.#groups.removeGroupMembers(name, users);
+  }
+
+  setGroupProperties(name: string, properties: Record<string, unknown>): Promise<GroupRecord> {
+    return this.#groups.setGroupProperties(name, properties);
+  }
+
   // platform identities
 
   getIdentity(issuer: string, subject: string): Promise<IdentityRecord | null> {
@@ -191,6 +232,24 @@ export class KyselyStore implements Store {
 
   deleteServer(userName: string, serverName: string, secret?: string): Promise<void> {
     return this.#servers.deleteServer(userName, serverName, secret);
+  }
+
+  // named servers
+
+  rememberNamedServer(userName: string, name: string, userOptions: Record<string, unknown>): Promise<void> {
+    return this.#namedServers.rememberNamedServer(userName, name, userOptions);
+  }
+
+  touchNamedServer(userName: string, name: string, at: Date): Promise<void> {
+    return this.#namedServers.touchNamedServer(userName, name, at);
+  }
+
+  listNamedServers(userName?: string): Promise<NamedServerRecord[]> {
+    return this.#namedServers.listNamedServers(userName);
+  }
+
+  forgetNamedServer(userName: string, name: string): Promise<boolean> {
+    return this.#namedServers.forgetNamedServer(userName, name);
   }
 
   // tokens

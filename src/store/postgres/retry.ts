@@ -32,6 +32,9 @@ export const RETRIED_METHODS = [
   'getHost',
   'listHosts',
   'listEvents',
+  'getGroup',
+  'listGroups',
+  'listNamedServers',
   // writes whose repetition changes nothing more
   'ensureUser',
   'setAdmin',
@@ -51,6 +54,11 @@ export const RETRIED_METHODS = [
   'heartbeat',
   'setDraining',
   'settingOrInit',
+  'addGroupMembers',
+  'removeGroupMembers',
+  'setGroupProperties',
+  'rememberNamedServer',
+  'touchNamedServer',
 ] as const satisfies readonly (keyof Store)[];
 
 /**
@@ -65,6 +73,7 @@ export const UNRETRIED_METHODS = [
   'createSession',
   'createUser',
   'createLinkedUser',
+  'createGroup',
   'linkExistingUser',
   'addEvent',
   'declareHostGone',
@@ -73,6 +82,8 @@ export const UNRETRIED_METHODS = [
   // A second call after a lost reply would say "absent" of what the first removed.
   'deleteToken',
   'deleteCourseNotebook',
+  'deleteGroup',
+  'forgetNamedServer',
   'forgetHost',
   'migrate',
   'subscribe',
