@@ -16,6 +16,9 @@ function documentedDifferences(markdown: string): Map<string, string> {
   const lines = markdown.split('\n');
   const start = lines.findIndex((line) => line.trim() === DIFFERENCES_HEADING);
   if (start === -1) throw new Error(`docs/api.md has no "${DIFFERENCES_HEADING}" section`);
+  if (lines.some((line, i) => i > start && line.trim() === DIFFERENCES_HEADING)) {
+    throw new Error(`docs/api.md has two "${DIFFERENCES_HEADING}" sections`);
+  }
   const found = new Map<string, string>();
   let last: string | undefined;
   for (const line of lines.slice(start + 1)) {
@@ -61,8 +64,12 @@ describe('documentedDifferences', () => {
       ],
     );
   });
-  test('refuses a missing section and a line without a reason', () => {
+  test('refuses a missing or doubled section and a line without a reason', () => {
     assert.throws(() => documentedDifferences('# API\n'), /no "## Where Sifu differs/);
+    assert.throws(
+      () => documentedDifferences(`${DIFFERENCES_HEADING}\n- \`a.b\`: x\n${DIFFERENCES_HEADING}\n`),
+      /two "## Where Sifu differs/,
+    );
     assert.throws(() => documentedDifferences(`${DIFFERENCES_HEADING}\n- \`a.b\`: \n`), /without a reason/);
   });
 });
