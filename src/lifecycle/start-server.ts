@@ -150,6 +150,7 @@ export async function startServer(options: StartOptions, start: ClaimedStart): P
     if (!warm && slots) {
       releaseSlot = await slots.acquire(progress.abort.signal, (ahead) =>
         emit({ progress: 10, message: `Waiting for a free slot (${ahead} ahead)` }),
+        serverName ? `${userName}/${serverName}` : userName,
       );
     }
     const launched =
