@@ -1,7 +1,7 @@
 import { SifuError } from '../errors.js';
 import type { Route } from '../routes.js';
-import { HomeLease } from '../storage/lease.js';
 import type { PoolStatus } from '../spawner/spawner.js';
+import { HomeLease } from '../storage/lease.js';
 import type { ServerRecord } from '../store/store.js';
 import { Adoption } from './adoption.js';
 import { RouteTable } from './route-table.js';

@@ -148,8 +148,9 @@ export async function startServer(options: StartOptions, start: ClaimedStart): P
     // The one place a warm server is claimed.
     const warm = await options.claimWarmServer?.(request);
     if (!warm && slots) {
-      releaseSlot = await slots.acquire(progress.abort.signal, (ahead) =>
-        emit({ progress: 10, message: `Waiting for a free slot (${ahead} ahead)` }),
+      releaseSlot = await slots.acquire(
+        progress.abort.signal,
+        (ahead) => emit({ progress: 10, message: `Waiting for a free slot (${ahead} ahead)` }),
         serverName ? `${userName}/${serverName}` : userName,
       );
     }
