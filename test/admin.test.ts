@@ -40,9 +40,9 @@ async function waitUntilReady(user: string): Promise<void> {
   throw new Error(`${user}'s server did not become ready`);
 }
 
-async function screenshot(page: Page, name: string): Promise<void> {
+async function screenshot(page: Page, name: string, fullPage = true): Promise<void> {
   const path = join(ARTIFACTS, `${name}.png`);
-  await page.screenshot({ path, fullPage: true });
+  await page.screenshot({ path, fullPage });
   console.log(`screenshot: ${path}`);
 }
 
@@ -319,9 +319,9 @@ describe('narrow screens', () => {
       assert.ok(width <= 320, `${path} is ${width} px wide`);
     }
     await page.goto(`${sifu.hubUrl}/hub/admin`);
-    await screenshot(page, 'users-320px');
+    await screenshot(page, 'users-320px', false);
     await page.goto(`${sifu.hubUrl}/hub/admin/users/ada`);
-    await screenshot(page, 'user-320px');
+    await screenshot(page, 'user-320px', false);
     await context.close();
   });
 });

@@ -17,7 +17,8 @@ export const ADMIN_CSP =
 
 // Wider than the learner pages; tables turn into stacked cards on narrow screens (320 px phones).
 const ADMIN_STYLE = `
-body{max-width:72rem;margin:1rem auto;overflow-wrap:anywhere}
+body{max-width:72rem;margin:1rem auto;overflow-wrap:break-word}
+header .muted,code.data{overflow-wrap:anywhere}
 nav ul{display:flex;flex-wrap:wrap;gap:.25rem 1rem;list-style:none;padding:0;margin:0 0 1rem}
 nav a[aria-current=page]{font-weight:bold;text-decoration:none}
 a:focus-visible,button:focus-visible,input:focus-visible,select:focus-visible,summary:focus-visible{outline:3px solid #2a6df4;outline-offset:2px}
