@@ -27,6 +27,10 @@ export const errorCatalogue = {
   SIFU_ERR_SERVER_NOT_FOUND: 404,
   SIFU_ERR_TOKEN_NOT_FOUND: 404,
   SIFU_ERR_USER_EXISTS: 409,
+  // Groups (JupyterHub's): a name outside the rule, an unknown group, a name taken.
+  SIFU_ERR_INVALID_GROUP_NAME: 400,
+  SIFU_ERR_GROUP_NOT_FOUND: 404,
+  SIFU_ERR_GROUP_EXISTS: 409,
   // JupyterHub answers 400 when a start is asked of a running or pending server; clients rely on it.
   SIFU_ERR_SERVER_PENDING: 400,
   SIFU_ERR_SERVER_ALREADY_RUNNING: 400,

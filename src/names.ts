@@ -27,3 +27,21 @@ export function normalizeUsername(raw: unknown): string {
 export function isValidUsername(name: string): boolean {
   return USERNAME_PATTERN.test(name) && !name.includes('..');
 }
+
+/**
+ * A group name (JupyterHub's groups, e.g. nbgrader's `nbgrader-<course>`; edX course ids such as
+ * `course-v1:Org+C1+2024`): 1 to 255 characters of letters, digits and `. _ - : + @`, starting with a
+ * letter or digit. Case is kept. It appears in API paths and scope filters, never in file names.
+ */
+export const GROUP_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:+@-]{0,254}$/;
+
+/** Returns the name, or throws SIFU_ERR_INVALID_GROUP_NAME (the input is never echoed raw). */
+export function normalizeGroupName(raw: unknown): string {
+  if (typeof raw !== 'string' || !GROUP_NAME_PATTERN.test(raw)) {
+    throw new SifuError(
+      'SIFU_ERR_INVALID_GROUP_NAME',
+      'group names are 1 to 255 characters: letters, digits, ".", "_", "-", ":", "+" or "@", starting with a letter or digit',
+    );
+  }
+  return raw;
+}

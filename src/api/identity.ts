@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
+import { allows, type Grants, type ScopeTarget } from '../auth/scopes.js';
 import type { Identity } from '../auth/tokens.js';
-import { hasScope, mayActOn } from '../auth/tokens.js';
+import { grantsOf, hasScope, mayActOn } from '../auth/tokens.js';
 import { SifuError } from '../errors.js';
 import type { Scope } from '../store/store.js';
 import type { HubContext } from '../web/context.js';
@@ -57,4 +58,42 @@ export function requireScopeOn(identity: Identity, userName: string, scope: Scop
 export function requireRead(identity: Identity, userName: string): void {
   if (identity.userName === userName || hasScope(identity, 'read:users')) return;
   throw new SifuError('SIFU_ERR_MISSING_SCOPE', "reading another user needs the 'read:users' scope");
+}
+
+/** True when any of `grants` is filtered by group: only then must a check know the target's groups. */
+function hasGroupFilters(grants: Grants): boolean {
+  for (const reach of grants.values()) {
+    if (reach !== 'all' && [...reach].some((f) => f.startsWith('group='))) return true;
+  }
+  return false;
+}
+
+/** A user as a scope check's target, with their groups when the caller's filters need them. */
+export async function userTarget(
+  ctx: HubContext,
+  identity: Identity,
+  userName: string,
+  server?: string,
+): Promise<ScopeTarget> {
+  const target: ScopeTarget = server === undefined ? { user: userName } : { user: userName, server };
+  if (!hasGroupFilters(grantsOf(identity))) return target;
+  const groups = await ctx.store.listGroups({ userName });
+  return { ...target, userGroups: groups.map((g) => g.name) };
+}
+
+/** Whether `identity` holds JupyterHub's scope `base` on `target` (on everything without one). */
+export function holds(identity: Identity, base: string, target?: ScopeTarget): boolean {
+  return allows(grantsOf(identity), base, target);
+}
+
+/** Throws SIFU_ERR_MISSING_SCOPE unless `identity` holds JupyterHub's scope `base` on `target`. */
+export function requireGrant(identity: Identity, base: string, target?: ScopeTarget): void {
+  if (holds(identity, base, target)) return;
+  const on = target?.group ?? target?.user;
+  throw new SifuError(
+    'SIFU_ERR_MISSING_SCOPE',
+    on === undefined
+      ? `this action needs the '${base}' scope`
+      : `this action needs the '${base}' scope on ${on}`,
+  );
 }

@@ -1,3 +1,4 @@
+import { reportScopes, resolveScopes } from '../auth/scopes.js';
 import type { ServerManager } from '../lifecycle/server-manager.js';
 import { baseUrlOf } from '../routes.js';
 import type { ServerRecord, TokenRecord, UserRecord } from '../store/store.js';
@@ -17,7 +18,7 @@ export function serverModel(manager: ServerManager, record: ServerRecord, withSt
     progress_url: `/hub/api/users/${record.userName}/server${record.name ? `s/${record.name}` : ''}/progress`,
     started: iso(record.startedAt),
     last_activity: iso(record.lastActivity ?? record.startedAt),
-    user_options: {},
+    user_options: record.userOptions ?? {},
     ...(withState ? { state: record.state } : {}),
   };
 }
@@ -27,7 +28,7 @@ export function userModel(
   manager: ServerManager,
   user: UserRecord,
   servers: ServerRecord[],
-  options: { withState: boolean },
+  options: { withState: boolean; groups?: readonly string[] },
 ) {
   const models = Object.fromEntries(servers.map((s) => [s.name, serverModel(manager, s, options.withState)]));
   const main = models[''];
@@ -35,7 +36,9 @@ export function userModel(
     kind: 'user',
     name: user.name,
     admin: user.admin,
-    groups: [] as string[],
+    // JupyterHub's roles: every user holds `user`; admins `admin` too.
+    roles: user.admin ? ['admin', 'user'] : ['user'],
+    groups: [...(options.groups ?? [])],
     server: main?.ready ? main.url : null,
     pending: main?.pending ?? null,
     created: iso(user.createdAt),
@@ -44,13 +47,18 @@ export function userModel(
   };
 }
 
-export function tokenModel(token: TokenRecord) {
+/** A token as JupyterHub reports it: its scopes in JupyterHub's words, as far as its owner holds them now. */
+export function tokenModel(token: TokenRecord, owner: Pick<UserRecord, 'name' | 'admin'>) {
   return {
     kind: 'api_token',
     id: token.id,
     user: token.userName,
+    service: null,
     note: token.note,
-    scopes: token.scopes,
+    roles: [] as string[],
+    scopes: reportScopes(resolveScopes(token.scopes, owner)),
+    oauth_client: null,
+    session_id: null,
     created: iso(token.createdAt),
     expires_at: iso(token.expiresAt),
     last_activity: iso(token.lastActivity),

@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { hasScope, parseScopes } from '../auth/tokens.js';
+import { checkRequestedScopes, type GroupsOf } from '../auth/scopes.js';
+import { grantsOf, parseScopes } from '../auth/tokens.js';
 import { SifuError } from '../errors.js';
 import { normalizeUsername } from '../names.js';
 import type { HubContext } from '../web/context.js';
-import { requireIdentity, requireScopeOn } from './identity.js';
+import { requireGrant, requireIdentity, userTarget } from './identity.js';
 import { tokenModel } from './models.js';
 import { parseBody } from './validate.js';
 
@@ -17,35 +18,57 @@ const createBody = z
       .positive()
       .max(366 * 24 * 3600)
       .optional(),
-    scopes: z.array(z.string()).max(20).optional(),
+    scopes: z.array(z.string()).max(50).optional(),
+    // JupyterHub's roles for a token: only its default `token` role (all the owner holds) has a meaning here.
+    roles: z.array(z.literal('token')).max(1).optional(),
   })
   .optional();
+
+/** Without scopes: Sifu's default, the owner's own servers and tokens (narrower than JupyterHub's `inherit`). */
+const DEFAULT_SCOPES = ['servers', 'tokens'];
 
 /** `/hub/api/users/<name>/tokens`: a user's API tokens (JupyterHub's fields). */
 export function registerTokenRoutes(app: FastifyInstance, ctx: HubContext): void {
   const { store, tokens } = ctx;
 
+  async function owner(name: string) {
+    const user = await store.getUser(name);
+    if (!user) throw new SifuError('SIFU_ERR_USER_NOT_FOUND', `no user named ${name}`);
+    return user;
+  }
+
   app.get<{ Params: { name: string } }>('/hub/api/users/:name/tokens', async (req) => {
     const identity = await requireIdentity(ctx, req);
     const name = normalizeUsername(req.params.name);
-    requireScopeOn(identity, name, 'tokens');
-    return { api_tokens: (await store.listTokens(name)).map(tokenModel) };
+    requireGrant(identity, 'read:tokens', await userTarget(ctx, identity, name));
+    const user = await owner(name);
+    return { api_tokens: (await store.listTokens(name)).map((t) => tokenModel(t, user)) };
+  });
+
+  app.get<{ Params: { name: string; id: string } }>('/hub/api/users/:name/tokens/:id', async (req) => {
+    const identity = await requireIdentity(ctx, req);
+    const name = normalizeUsername(req.params.name);
+    requireGrant(identity, 'read:tokens', await userTarget(ctx, identity, name));
+    const user = await owner(name);
+    const token = (await store.listTokens(name)).find((t) => t.id === req.params.id);
+    if (!token) throw new SifuError('SIFU_ERR_TOKEN_NOT_FOUND', 'no such token');
+    return tokenModel(token, user);
   });
 
   app.post<{ Params: { name: string } }>('/hub/api/users/:name/tokens', async (req, reply) => {
     const identity = await requireIdentity(ctx, req);
     const name = normalizeUsername(req.params.name);
-    requireScopeOn(identity, name, 'tokens');
+    requireGrant(identity, 'tokens', await userTarget(ctx, identity, name));
     const body = parseBody(createBody, req.body);
-    const user = await store.getUser(name);
-    if (!user) throw new SifuError('SIFU_ERR_USER_NOT_FOUND', `no user named ${name}`);
-    const scopes = body?.scopes ? parseScopes(body.scopes) : ['servers' as const, 'tokens' as const];
-    // A token never carries more than its creator holds, nor admin for a non-admin owner.
-    for (const scope of scopes) {
-      if (!hasScope(identity, scope) || (scope === 'admin' && !user.admin)) {
-        throw new SifuError('SIFU_ERR_MISSING_SCOPE', `cannot grant the '${scope}' scope`);
-      }
+    const user = await owner(name);
+    const asked = body?.scopes ? parseScopes(body.scopes) : body?.roles ? ['inherit'] : DEFAULT_SCOPES;
+    let groupsOf: GroupsOf | undefined;
+    if (asked.some((s) => s.includes('!group='))) {
+      const groups = await store.listGroups();
+      groupsOf = (userName) => groups.filter((g) => g.users.includes(userName)).map((g) => g.name);
     }
+    // A token never carries more than its creator holds, nor more than its owner's role.
+    const scopes = checkRequestedScopes(asked, { name, admin: user.admin }, grantsOf(identity), groupsOf);
     const { token, record } = await tokens.create({
       userName: name,
       scopes,
@@ -54,7 +77,7 @@ export function registerTokenRoutes(app: FastifyInstance, ctx: HubContext): void
     });
     await store.addEvent('token.create', name, { id: record.id, by: identity.userName, scopes });
     reply.code(201);
-    return { ...tokenModel(record), token };
+    return { ...tokenModel(record, user), token };
   });
 
   app.delete<{ Params: { name: string; id: string } }>(
@@ -62,7 +85,7 @@ export function registerTokenRoutes(app: FastifyInstance, ctx: HubContext): void
     async (req, reply) => {
       const identity = await requireIdentity(ctx, req);
       const name = normalizeUsername(req.params.name);
-      requireScopeOn(identity, name, 'tokens');
+      requireGrant(identity, 'tokens', await userTarget(ctx, identity, name));
       if (!(await store.deleteToken(name, req.params.id))) {
         throw new SifuError('SIFU_ERR_TOKEN_NOT_FOUND', 'no such token');
       }

@@ -1,5 +1,14 @@
 import { SifuError } from '../errors.js';
 import type { Scope, Store, TokenRecord } from '../store/store.js';
+import {
+  allows,
+  type Grants,
+  type GroupsOf,
+  holdsAdminRole,
+  parseScope,
+  resolveScopes,
+  roleGrants,
+} from './scopes.js';
 import { hashSecret, newSecret, secretsEqual } from './secrets.js';
 
 export const ALL_SCOPES: readonly Scope[] = [
@@ -29,41 +38,74 @@ export const SCOPE_HELP: Record<Scope, string> = {
 export interface Identity {
   userName: string;
   admin: boolean;
+  /** Sifu's coarse scopes (`servers`, `tokens`: the caller's own), derived from `grants` when both are set. */
   scopes: ReadonlySet<Scope>;
   via: 'session' | 'token' | 'bootstrap';
+  /**
+   * What the caller holds in JupyterHub's terms, filters included (src/auth/scopes.ts). Absent: derived
+   * from `scopes` and `via` by {@link grantsOf}.
+   */
+  grants?: Grants;
 }
 
 export const BOOTSTRAP_ADMIN = 'sifu-admin';
 
-export function parseScopes(raw: unknown): Scope[] {
+/**
+ * Scopes as written by a client: Sifu's names (`servers`, `launch`...) or JupyterHub's, filters included
+ * (`servers!user=ada`); a comma-separated string or a list. Checked for form only (what an owner may hold
+ * is decided when the token is made and each time it is used). Throws SIFU_ERR_INVALID_SCOPE.
+ */
+export function parseScopes(raw: unknown): string[] {
   if (raw === undefined) return [];
   const list = typeof raw === 'string' ? raw.split(',').map((s) => s.trim()) : raw;
   if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) {
     throw new SifuError('SIFU_ERR_INVALID_SCOPE', 'scopes must be a list of scope names');
   }
-  const unknown = list.filter((s) => !ALL_SCOPES.includes(s as Scope));
-  if (unknown.length > 0) {
-    throw new SifuError('SIFU_ERR_INVALID_SCOPE', `unknown scope(s): ${unknown.slice(0, 5).join(', ')}`, {
-      logDetail: `known: ${ALL_SCOPES.join(', ')}`,
-    });
-  }
-  return [...new Set(list as Scope[])];
+  for (const scope of list) parseScope(scope, { name: 'owner', admin: false });
+  return [...new Set(list as string[])];
 }
 
+/** What `identity` holds in JupyterHub's terms: its own grants, or those its Sifu scopes stand for. */
+export function grantsOf(identity: Identity): Grants {
+  if (identity.grants) return identity.grants;
+  const owner = { name: identity.userName, admin: identity.admin };
+  // A signed-in browser holds its user's role; the bootstrap token is an admin's.
+  if (identity.via === 'session' || identity.via === 'bootstrap') return roleGrants(owner);
+  return resolveScopes([...identity.scopes], owner);
+}
+
+/** Sifu's coarse scopes that `grants` amount to, for `userName` (`servers` and `tokens` are their own). */
+export function sifuScopesOf(grants: Grants, userName: string): Set<Scope> {
+  const scopes = new Set<Scope>();
+  if (holdsAdminRole(grants)) scopes.add('admin');
+  for (const scope of ['read:users', 'admin:users', 'launch', 'courses', 'read:metrics'] as const) {
+    if (allows(grants, scope)) scopes.add(scope);
+  }
+  for (const scope of ['servers', 'tokens'] as const) {
+    if (allows(grants, scope, { user: userName })) scopes.add(scope);
+  }
+  return scopes;
+}
+
+/** Sifu's scope check: `admin` is the whole admin role; `servers` and `tokens` are the caller's own. */
 export function hasScope(identity: Identity, scope: Scope): boolean {
-  return identity.scopes.has('admin') || identity.scopes.has(scope);
+  const grants = grantsOf(identity);
+  if (scope === 'admin') return holdsAdminRole(grants);
+  if (scope === 'servers' || scope === 'tokens') return allows(grants, scope, { user: identity.userName });
+  return allows(grants, scope);
 }
 
 /** True when `identity` may act on `userName`'s resources under `scope`. */
 export function mayActOn(identity: Identity, userName: string, scope: Scope): boolean {
-  if (identity.scopes.has('admin')) return true;
-  return identity.userName === userName && identity.scopes.has(scope);
+  if (scope === 'servers' || scope === 'tokens') return allows(grantsOf(identity), scope, { user: userName });
+  return hasScope(identity, scope);
 }
 
 export interface TokenService {
   create(input: {
     userName: string;
-    scopes: Scope[];
+    /** As written (Sifu's or JupyterHub's names), already checked by the caller. */
+    scopes: readonly string[];
     note?: string;
     expiresInSeconds?: number | null;
   }): Promise<{
@@ -82,7 +124,7 @@ export function createTokenService(store: Store, options: { bootstrapAdminToken?
       const record = await store.createToken({
         userName,
         hash: hashSecret(token),
-        scopes,
+        scopes: [...scopes],
         note: note ?? '',
         expiresAt,
       });
@@ -101,10 +143,17 @@ export function createTokenService(store: Store, options: { bootstrapAdminToken?
       if (!record) return null;
       const user = await store.getUser(record.userName);
       if (!user) return null;
-      // A token never grants more than its owner has: `admin` only while the owner is an admin.
-      const scopes = new Set(record.scopes.filter((s) => s !== 'admin' || user.admin));
+      // A token never grants more than its owner has now: `admin` only while the owner is an admin.
+      const owner = { name: user.name, admin: user.admin };
+      let groupsOf: GroupsOf | undefined;
+      if (record.scopes.some((s) => s.includes('!group='))) {
+        const groups = (await store.listGroups({ userName: user.name })).map((g) => g.name);
+        groupsOf = (name) => (name === user.name ? groups : []);
+      }
+      const grants = resolveScopes(record.scopes, owner, groupsOf);
+      const scopes = sifuScopesOf(grants, user.name);
       void store.touchToken(record.id, new Date()).catch(() => {});
-      return { userName: user.name, admin: user.admin && scopes.has('admin'), scopes, via: 'token' };
+      return { userName: user.name, admin: user.admin && scopes.has('admin'), scopes, via: 'token', grants };
     },
   };
 }

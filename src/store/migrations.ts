@@ -217,6 +217,32 @@ function hostsSchema(flavour: SqlFlavour): Migration {
   };
 }
 
+/**
+ * Groups (JupyterHub's, with `properties`) and their members, who go with their user or their group; and
+ * the `user_options` a server was started with (JupyterHub's model reports them back).
+ */
+const groupsSchema: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('groups')
+      .addColumn('name', 'text', (col) => col.primaryKey())
+      .addColumn('properties', 'text', (col) => col.notNull().defaultTo('{}'))
+      .addColumn('created_at', 'text', (col) => col.notNull())
+      .execute();
+    await db.schema
+      .createTable('group_members')
+      .addColumn('group_name', 'text', (col) => col.notNull().references('groups.name').onDelete('cascade'))
+      .addColumn('user_name', 'text', (col) => col.notNull().references('users.name').onDelete('cascade'))
+      .addPrimaryKeyConstraint('group_members_pk', ['group_name', 'user_name'])
+      .execute();
+    await db.schema.createIndex('group_members_user_name').on('group_members').column('user_name').execute();
+    await db.schema
+      .alterTable('servers')
+      .addColumn('user_options', 'text', (col) => col.notNull().defaultTo('{}'))
+      .execute();
+  },
+};
+
 export function migrationProvider(flavour: SqlFlavour): MigrationProvider {
   return {
     async getMigrations() {
@@ -227,6 +253,7 @@ export function migrationProvider(flavour: SqlFlavour): MigrationProvider {
         '0004_identities': identitiesSchema,
         '0005_user_uids': userUidsSchema,
         '0006_hosts': hostsSchema(flavour),
+        '0007_groups': groupsSchema,
       };
     },
   };

@@ -5,10 +5,10 @@
 import type { Selectable } from 'kysely';
 import type {
   EventRecord,
+  GroupRecord,
   HostLoad,
   HostRecord,
   IdentityRecord,
-  Scope,
   ServerRecord,
   SessionRecord,
   TicketRecord,
@@ -17,6 +17,7 @@ import type {
 } from './store.js';
 import type {
   EventsTable,
+  GroupsTable,
   HostsTable,
   IdentitiesTable,
   ServersTable,
@@ -84,6 +85,7 @@ export function serverFromRow(row: Selectable<ServersTable>): ServerRecord {
     startedAt: fromDbTime(row.started_at),
     lastActivity: fromDbTimeOrNull(row.last_activity),
     host: row.host ?? null,
+    userOptions: parseObject(row.user_options ?? '{}'),
   };
 }
 
@@ -99,6 +101,7 @@ export function serverToRow(record: ServerRecord): Selectable<ServersTable> {
     started_at: toDbTime(record.startedAt),
     last_activity: toDbTimeOrNull(record.lastActivity),
     host: record.host,
+    user_options: toDbJson(record.userOptions ?? {}),
   };
 }
 
@@ -139,12 +142,22 @@ export function hostFromRow(row: Selectable<HostsTable>): HostRecord {
   };
 }
 
+/** A group with its members (by name) and properties. */
+export function groupFromRow(row: Selectable<GroupsTable>, users: string[]): GroupRecord {
+  return {
+    name: row.name,
+    users,
+    properties: parseObject(row.properties),
+    createdAt: fromDbTime(row.created_at),
+  };
+}
+
 export function tokenFromRow(row: Omit<Selectable<TokensTable>, 'hash'>): TokenRecord {
   const scopes: unknown = JSON.parse(row.scopes);
   return {
     id: row.id,
     userName: row.user_name,
-    scopes: Array.isArray(scopes) ? (scopes as Scope[]) : [],
+    scopes: Array.isArray(scopes) ? scopes.filter((s): s is string => typeof s === 'string') : [],
     note: row.note,
     createdAt: fromDbTime(row.created_at),
     expiresAt: fromDbTimeOrNull(row.expires_at),

@@ -36,6 +36,20 @@ export interface ServerRecord {
    * through that host's relay. Null: a server of a single-host deployment (before `cluster` existed).
    */
   host: string | null;
+  /**
+   * The `user_options` the start was asked with (JupyterHub's start body), reported back in the server's
+   * model. Always set on records the store returns; `{}` when absent.
+   */
+  userOptions?: Record<string, unknown>;
+}
+
+/** A group of users (JupyterHub's groups), with free-form `properties` for tools such as nbgrader. */
+export interface GroupRecord {
+  name: string;
+  /** Member names, sorted. */
+  users: string[];
+  properties: Record<string, unknown>;
+  createdAt: Date;
 }
 
 export type Scope =
@@ -51,7 +65,8 @@ export type Scope =
 export interface TokenRecord {
   id: string;
   userName: string;
-  scopes: Scope[];
+  /** As the token was asked for: Sifu's scope names or JupyterHub's (src/auth/scopes.ts gives their meaning). */
+  scopes: string[];
   note: string;
   createdAt: Date;
   expiresAt: Date | null;
@@ -63,7 +78,7 @@ export interface NewToken {
   userName: string;
   /** SHA-256 of the token's value. */
   hash: string;
-  scopes: Scope[];
+  scopes: string[];
   note?: string;
   expiresAt?: Date | null;
 }
@@ -131,6 +146,32 @@ export interface UserStore {
   /** Deletes the user with their identities, servers, tokens and sessions (never their files). False if absent. */
   deleteUser(name: string): Promise<boolean>;
   touchUser(name: string, at: Date): Promise<void>;
+}
+
+/** Groups and their members; a member leaves with their user, a group's memberships with the group. */
+export interface GroupStore {
+  /**
+   * Creates `name` with `users` as members, in one transaction. Throws SIFU_ERR_GROUP_EXISTS if the name
+   * is taken, SIFU_ERR_USER_NOT_FOUND if a member does not exist; either way nothing is created.
+   */
+  createGroup(
+    name: string,
+    options?: { users?: string[]; properties?: Record<string, unknown> },
+  ): Promise<GroupRecord>;
+  getGroup(name: string): Promise<GroupRecord | null>;
+  /** Every group by name; only those `userName` is a member of, when given. */
+  listGroups(options?: { userName?: string }): Promise<GroupRecord[]>;
+  /** Deletes the group and its memberships (never the users). False if absent. */
+  deleteGroup(name: string): Promise<boolean>;
+  /**
+   * Adds members (those already in stay once), in one transaction. Throws SIFU_ERR_GROUP_NOT_FOUND, or
+   * SIFU_ERR_USER_NOT_FOUND for a missing user, adding none. Returns the group after.
+   */
+  addGroupMembers(name: string, users: string[]): Promise<GroupRecord>;
+  /** Removes members (names not in it are ignored). Throws SIFU_ERR_GROUP_NOT_FOUND. Returns the group after. */
+  removeGroupMembers(name: string, users: string[]): Promise<GroupRecord>;
+  /** Replaces the group's properties. Throws SIFU_ERR_GROUP_NOT_FOUND. Returns the group after. */
+  setGroupProperties(name: string, properties: Record<string, unknown>): Promise<GroupRecord>;
 }
 
 /**
@@ -350,6 +391,7 @@ export interface EventStore {
 /** Every resource's store on one database, with the schema and the connection. */
 export interface Store
   extends UserStore,
+    GroupStore,
     IdentityStore,
     ServerStore,
     TokenStore,

@@ -43,6 +43,8 @@ export interface ServersTable {
   last_activity: string | null;
   /** The host that started it (0006_hosts); null before `cluster`. */
   host: string | null;
+  /** JSON text: the `user_options` of the start (0007_groups). */
+  user_options: Generated<string>;
 }
 
 export interface TokensTable {
@@ -128,6 +130,20 @@ export interface SettingsTable {
   created_at: string;
 }
 
+/** Groups (0007_groups): JupyterHub's, with free-form `properties`. */
+export interface GroupsTable {
+  name: string;
+  /** JSON text: an object. */
+  properties: string;
+  created_at: string;
+}
+
+/** Who is in which group (0007_groups): cascades from both the group and the user. */
+export interface GroupMembersTable {
+  group_name: string;
+  user_name: string;
+}
+
 /** Every table by name: the type that `Kysely<Tables>` checks each query against. */
 export interface Tables {
   users: UsersTable;
@@ -142,4 +158,6 @@ export interface Tables {
   leases: LeasesTable;
   hosts: HostsTable;
   settings: SettingsTable;
+  groups: GroupsTable;
+  group_members: GroupMembersTable;
 }

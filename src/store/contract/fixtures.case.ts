@@ -28,6 +28,7 @@ export function serverRecord(overrides: Partial<ServerRecord> = {}): ServerRecor
     startedAt: new Date('2024-05-06T07:08:09.123Z'),
     lastActivity: null,
     host: null,
+    userOptions: {},
     ...overrides,
   };
 }

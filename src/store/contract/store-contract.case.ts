@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe } from 'node:test';
 import type { Store } from '../store.js';
 import { courseNotebookCases } from './course-notebooks.case.js';
 import { eventCases } from './events.case.js';
+import { groupCases } from './groups.case.js';
 import type { ContractContext, StoreContractOptions, StoreHarness } from './harness.case.js';
 import { hostCases } from './hosts.case.js';
 import { identityCases } from './identities.case.js';
@@ -68,6 +69,7 @@ export function storeContract(
 
     lifecycleCases(ctx);
     userCases(ctx);
+    groupCases(ctx);
     identityCases(ctx);
     userUidCases(ctx);
     serverCases(ctx);

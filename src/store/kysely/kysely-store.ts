@@ -8,6 +8,7 @@ import { migrateToLatest, type SqlFlavour } from '../migrations.js';
 import type {
   CourseNotebookRecord,
   EventRecord,
+  GroupRecord,
   HostLoad,
   HostRecord,
   IdentityRecord,
@@ -24,6 +25,7 @@ import type {
 import type { Tables } from '../tables.js';
 import { KyselyCourseNotebooks } from './course-notebooks.js';
 import { KyselyEvents } from './events.js';
+import { KyselyGroups } from './groups.js';
 import { KyselyHosts } from './hosts.js';
 import { KyselyIdentities } from './identities.js';
 import { KyselyLeases } from './leases.js';
@@ -46,6 +48,7 @@ export class KyselyStore implements Store {
   readonly #flavour: SqlFlavour;
   #closing: Promise<void> | undefined;
   readonly #users: KyselyUsers;
+  readonly #groups: KyselyGroups;
   readonly #identities: KyselyIdentities;
   readonly #servers: KyselyServers;
   readonly #tokens: KyselyTokens;
@@ -65,6 +68,7 @@ export class KyselyStore implements Store {
     this.#db = db;
     this.#flavour = flavour;
     this.#users = new KyselyUsers(db);
+    this.#groups = new KyselyGroups(db);
     this.#identities = new KyselyIdentities(db);
     this.#servers = new KyselyServers(db);
     this.#tokens = new KyselyTokens(db);
@@ -143,6 +147,39 @@ export class KyselyStore implements Store {
 
   touchUser(name: string, at: Date): Promise<void> {
     return this.#users.touchUser(name, at);
+  }
+
+  // groups
+
+  createGroup(
+    name: string,
+    options?: { users?: string[]; properties?: Record<string, unknown> },
+  ): Promise<GroupRecord> {
+    return this.#groups.createGroup(name, options);
+  }
+
+  getGroup(name: string): Promise<GroupRecord | null> {
+    return this.#groups.getGroup(name);
+  }
+
+  listGroups(options?: { userName?: string }): Promise<GroupRecord[]> {
+    return this.#groups.listGroups(options);
+  }
+
+  deleteGroup(name: string): Promise<boolean> {
+    return this.#groups.deleteGroup(name);
+  }
+
+  addGroupMembers(name: string, users: string[]): Promise<GroupRecord> {
+    return this.#groups.addGroupMembers(name, users);
+  }
+
+  removeGroupMembers(name: string, users: string[]): Promise<GroupRecord> {
+    return this.#groups.removeGroupMembers(name, users);
+  }
+
+  setGroupProperties(name: string, properties: Record<string, unknown>): Promise<GroupRecord> {
+    return this.#groups.setGroupProperties(name, properties);
   }
 
   // platform identities

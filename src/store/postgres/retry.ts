@@ -32,6 +32,8 @@ export const RETRIED_METHODS = [
   'getHost',
   'listHosts',
   'listEvents',
+  'getGroup',
+  'listGroups',
   // writes whose repetition changes nothing more
   'ensureUser',
   'setAdmin',
@@ -51,6 +53,9 @@ export const RETRIED_METHODS = [
   'heartbeat',
   'setDraining',
   'settingOrInit',
+  'addGroupMembers',
+  'removeGroupMembers',
+  'setGroupProperties',
 ] as const satisfies readonly (keyof Store)[];
 
 /**
@@ -65,6 +70,7 @@ export const UNRETRIED_METHODS = [
   'createSession',
   'createUser',
   'createLinkedUser',
+  'createGroup',
   'linkExistingUser',
   'addEvent',
   'declareHostGone',
@@ -73,6 +79,7 @@ export const UNRETRIED_METHODS = [
   // A second call after a lost reply would say "absent" of what the first removed.
   'deleteToken',
   'deleteCourseNotebook',
+  'deleteGroup',
   'forgetHost',
   'migrate',
   'subscribe',
