@@ -19,6 +19,7 @@ import { Client } from './support/sifu.js';
 
 const ARTIFACTS = resolve(import.meta.dirname, '../test-artifacts/admin');
 const XSS_NOTE = '<script>window.__pwned=1</script>"onmouseover="window.__pwned=2" x="';
+const XSS_GROUP = { title: '<script>window.__pwned=5</script>', quote: '"onmouseover="window.__pwned=6' };
 const XSS_EVENT = {
   title: '<img src=x onerror="window.__pwned=3">',
   quote: '"onmouseover="window.__pwned=4',
@@ -86,6 +87,9 @@ before(async () => {
   // An event whose data came from outside (a platform's launch claims, say), written as Sifu writes events.
   const store = await openStore(`sqlite:${join(sifu.dataDir, 'sifu.sqlite')}`);
   await store.addEvent('lti.launch', 'mallory', XSS_EVENT);
+  // Group properties are free-form JSON any holder of the groups API may set (nbgrader keeps its own there).
+  await store.createGroup('nbgrader-course101', { users: ['ada', 'mallory'], properties: XSS_GROUP });
+  await store.createGroup('course-v1:Org+C1+2024', { users: ['ada'] });
   await store.close();
   // ada's real Jupyter server, as her own sign-in would start it.
   const start = await admin('/users/ada/server', { method: 'POST' });
@@ -119,7 +123,13 @@ describe('who sees the admin page', () => {
 
   test('a signed-in learner gets 403 SIFU_ERR_MISSING_SCOPE on every admin page and action', async () => {
     const { context, page } = await signedIn('bob', '/hub/home');
-    for (const path of ['/hub/admin', '/hub/admin/users/ada', '/hub/admin/events', '/hub/admin/system']) {
+    for (const path of [
+      '/hub/admin',
+      '/hub/admin/users/ada',
+      '/hub/admin/events',
+      '/hub/admin/groups',
+      '/hub/admin/system',
+    ]) {
       const res = await page.goto(`${sifu.hubUrl}${path}`);
       assert.equal(res?.status(), 403, path);
       assert.equal(errorCode(await page.content()), 'SIFU_ERR_MISSING_SCOPE', path);
@@ -238,6 +248,22 @@ describe('an admin at work', () => {
     );
   });
 
+  test("lists groups with their members and properties, and a member's groups", async () => {
+    await page.goto(`${sifu.hubUrl}/hub/admin/groups`);
+    const rows = page.locator('main table tbody tr');
+    assert.equal(await rows.count(), 2);
+    assert.match(await rows.nth(0).innerText(), /course-v1:Org\+C1\+2024[\s\S]*1 · ada/);
+    assert.match(
+      await rows.nth(1).innerText(),
+      /nbgrader-course101[\s\S]*2 · ada, mallory[\s\S]*"title": "<script>/,
+    );
+    await screenshot(page, 'groups');
+    await page.goto(`${sifu.hubUrl}/hub/admin/users/mallory`);
+    await page.getByRole('link', { name: "mallory's groups" }).click();
+    await page.waitForURL('**/hub/admin/groups?user=mallory');
+    assert.equal(await rows.count(), 1);
+  });
+
   test('shows the warm pool and the burst queue as the local backend has them', async () => {
     await page.goto(`${sifu.hubUrl}/hub/admin/system`);
     const text = await page.locator('main').innerText();
@@ -274,16 +300,17 @@ describe('an admin at work', () => {
     assert.deepEqual((await admin('/users/ada/tokens')).body.api_tokens, []);
   });
 
-  test("attacker-controlled text (a token's note, an event's data) is shown as text and runs nothing", async () => {
-    const pages = ['/hub/admin/users/mallory', '/hub/admin/events?user=mallory'];
-    for (const path of pages) {
+  test("attacker-controlled text (a token's note, an event's data, group properties) is shown as text and runs nothing", async () => {
+    const tokenId = (await admin('/users/mallory/tokens')).body.api_tokens[0].id;
+    const pages: Array<[string, string]> = [
+      ['/hub/admin/users/mallory', XSS_NOTE],
+      [`/hub/admin/users/mallory/tokens/${tokenId}/revoke`, XSS_NOTE],
+      ['/hub/admin/events?user=mallory', XSS_EVENT.title.replace(/"/g, '\\"')],
+      ['/hub/admin/groups', XSS_GROUP.quote.replace(/"/g, '\\"')],
+    ];
+    for (const [path, shown] of pages) {
       await page.goto(`${sifu.hubUrl}${path}`);
-      const main = page.locator('main');
-      const text = await main.innerText();
-      assert.ok(
-        text.includes(path.includes('events') ? XSS_EVENT.title.replace(/"/g, '\\"') : XSS_NOTE),
-        path,
-      );
+      assert.ok((await page.locator('main').innerText()).includes(shown), path);
       // Nothing became markup: no script, image or handler attribute inside the page.
       const injected = await page.evaluate(
         () =>
@@ -291,7 +318,7 @@ describe('an admin at work', () => {
             .length,
       );
       assert.equal(injected, 0, path);
-      await page.locator('main td').last().hover();
+      await page.locator('main td, main h1').last().hover();
       assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
     }
     const events = await page.goto(`${sifu.hubUrl}/hub/admin/events?user=mallory`);
@@ -310,6 +337,7 @@ describe('narrow screens', () => {
       '/hub/admin/users/ada/stop',
       '/hub/admin/users/ada/delete',
       '/hub/admin/events',
+      '/hub/admin/groups',
       '/hub/admin/system',
     ];
     for (const path of pages) {
@@ -380,6 +408,7 @@ describe('forms and input', () => {
       ['/hub/admin?q=a&q=b', 400, 'SIFU_ERR_BAD_REQUEST'],
       ['/hub/admin/events?type=%3Cscript%3E', 400, 'SIFU_ERR_BAD_REQUEST'],
       ['/hub/admin/events?user=..%2Froot', 400, 'SIFU_ERR_BAD_REQUEST'],
+      ['/hub/admin/groups?user=%3Cb%3E', 400, 'SIFU_ERR_BAD_REQUEST'],
       ['/hub/admin/users/NO%20SUCH', 400, 'SIFU_ERR_INVALID_USERNAME'],
       ['/hub/admin/users/nobody', 404, 'SIFU_ERR_USER_NOT_FOUND'],
       ['/hub/admin/users/nobody/stop', 404, 'SIFU_ERR_USER_NOT_FOUND'],

@@ -13,8 +13,15 @@ import {
 } from './admin/actions.js';
 import { confirmPage } from './admin/confirm-view.js';
 import { eventsPage } from './admin/events-view.js';
+import { groupsPage } from './admin/groups-view.js';
 import { adminUserUrl } from './admin/parts.js';
-import { pageOfUsers, parseEventsQuery, parseUsersQuery, type ServerView } from './admin/query.js';
+import {
+  pageOfUsers,
+  parseEventsQuery,
+  parseMemberQuery,
+  parseUsersQuery,
+  type ServerView,
+} from './admin/query.js';
 import { ADMIN_CSP } from './admin/shell.js';
 import { systemPage } from './admin/system-view.js';
 import { userDetailPage, usersListPage } from './admin/users-view.js';
@@ -114,10 +121,11 @@ export function registerAdminPages(app: FastifyInstance, ctx: HubContext): void 
       const visit = await visitOf(req, reply);
       if (!visit) return reply;
       const user = await existingUser(req.params.name);
-      const [servers, tokens, events] = await Promise.all([
+      const [servers, tokens, events, groups] = await Promise.all([
         store.listServers(),
         store.listTokens(user.name),
         store.listEvents({ userName: user.name, limit: 20 }),
+        store.listGroups({ userName: user.name }),
       ]);
       return html(
         reply,
@@ -127,6 +135,7 @@ export function registerAdminPages(app: FastifyInstance, ctx: HubContext): void 
           servers: servers.filter((s) => s.userName === user.name).map(viewOf),
           tokens,
           events,
+          groups,
           done: req.query.done,
         }),
       );
@@ -194,6 +203,14 @@ export function registerAdminPages(app: FastifyInstance, ctx: HubContext): void 
       ]);
       const knownTypes = [...new Set([...COMMON_EVENT_TYPES, ...recent.map((e) => e.type)])].sort();
       return html(reply, eventsPage({ visit, query, events, knownTypes }));
+    });
+
+    admin.get<{ Querystring: Record<string, unknown> }>('/hub/admin/groups', async (req, reply) => {
+      const visit = await visitOf(req, reply);
+      if (!visit) return reply;
+      const member = parseMemberQuery(req.query);
+      const groups = await store.listGroups(member ? { userName: member } : {});
+      return html(reply, groupsPage(visit, groups, member));
     });
 
     admin.get('/hub/admin/system', async (req, reply) => {

@@ -152,17 +152,20 @@ export function parseEventsQuery(query: Record<string, unknown>): EventsQuery {
   if (type !== undefined && !EVENT_TYPE.test(type)) {
     throw badParameter('type', 'is an event type like server.stop (letters, digits, ".", "_", ":", "-")');
   }
-  const rawUser = single(query, 'user')?.trim() || undefined;
-  let user: string | undefined;
-  if (rawUser !== undefined) {
-    try {
-      user = normalizeUsername(rawUser);
-    } catch {
-      throw badParameter('user', 'is not a valid user name');
-    }
-  }
+  const user = parseMemberQuery(query);
   const rawLimit = single(query, 'limit');
   const asked = rawLimit !== undefined && /^\d{1,9}$/.test(rawLimit) ? Number(rawLimit) : 100;
   const limit = Math.min(Math.max(asked, 1), EVENT_LIMITS[EVENT_LIMITS.length - 1] as number);
   return { type, user, limit };
+}
+
+/** `?user=` of the groups list: a member's name, or undefined for every group. */
+export function parseMemberQuery(query: Record<string, unknown>): string | undefined {
+  const raw = single(query, 'user')?.trim() || undefined;
+  if (raw === undefined) return undefined;
+  try {
+    return normalizeUsername(raw);
+  } catch {
+    throw badParameter('user', 'is not a valid user name');
+  }
 }

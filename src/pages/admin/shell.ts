@@ -5,6 +5,7 @@ export type AdminSection = 'users' | 'events' | 'groups' | 'system';
 const SECTIONS: Array<{ id: AdminSection; href: string; label: string }> = [
   { id: 'users', href: '/hub/admin', label: 'Users' },
   { id: 'events', href: '/hub/admin/events', label: 'Events' },
+  { id: 'groups', href: '/hub/admin/groups', label: 'Groups' },
   { id: 'system', href: '/hub/admin/system', label: 'Pool and queue' },
 ];
 

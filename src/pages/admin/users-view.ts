@@ -1,4 +1,4 @@
-import type { EventRecord, TokenRecord, UserRecord } from '../../store/store.js';
+import type { EventRecord, GroupRecord, TokenRecord, UserRecord } from '../../store/store.js';
 import { type Html, html } from '../../web/layout.js';
 import type { AdminVisit } from './access.js';
 import { eventsTable } from './events-view.js';
@@ -122,6 +122,7 @@ export function userDetailPage(input: {
   servers: ServerView[];
   tokens: TokenRecord[];
   events: EventRecord[];
+  groups: GroupRecord[];
   done?: unknown;
 }): string {
   const { visit, user, servers } = input;
@@ -140,7 +141,12 @@ export function userDetailPage(input: {
     'users',
     html`<p><a href="/hub/admin">← All users</a></p><h1>User ${user.name}</h1>${doneNotice(input.done)}
 <dl class="facts"><dt>Admin</dt><dd>${user.admin ? 'yes' : 'no'}</dd><dt>Created</dt><dd>${when(user.createdAt)}</dd>
-<dt>Last activity</dt><dd>${when(user.lastActivity)}</dd></dl>
+<dt>Last activity</dt><dd>${when(user.lastActivity)}</dd>
+<dt>Groups</dt><dd>${
+      input.groups.length === 0
+        ? html`<span class="muted">none</span>`
+        : input.groups.map((g, i) => html`${i > 0 ? ', ' : ''}<code>${g.name}</code>`)
+    } · <a href="/hub/admin/groups?user=${encodeURIComponent(user.name)}">${user.name}'s groups</a></dd></dl>
 <h2>Servers</h2>
 ${
   servers.length === 0
