@@ -80,6 +80,15 @@ export const errorCatalogue = {
 
 export type ErrorCode = keyof typeof errorCatalogue;
 
+/**
+ * Where the REST API under `/hub/api` answers another status than the rest of Sifu, as JupyterHub does:
+ * missing or invalid credentials are 403 there (JupyterHub's `HubAuth` turns a 401 into a 500), while the
+ * notebook port keeps 401 for a browser that must sign in. The code stays the same.
+ */
+export const hubApiStatus: Partial<Record<ErrorCode, number>> = {
+  SIFU_ERR_UNAUTHENTICATED: 403,
+};
+
 export class SifuError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
@@ -99,6 +108,9 @@ export function isSifuError(err: unknown): err is SifuError {
 }
 
 /** The JSON body every API error response carries (JupyterHub clients read `status` and `message`). */
-export function errorBody(err: SifuError): { status: number; code: ErrorCode; message: string } {
-  return { status: err.status, code: err.code, message: err.message };
+export function errorBody(
+  err: SifuError,
+  status: number = err.status,
+): { status: number; code: ErrorCode; message: string } {
+  return { status, code: err.code, message: err.message };
 }

@@ -13,7 +13,7 @@ import { registerV1CompatRoutes } from '../api/v1-compat.js';
 import { registerLtiRoutes } from '../auth/lti/lti-routes.js';
 import { registerExternalLoginRoutes } from '../auth/oauth/external-login.js';
 import type { SifuConfig } from '../config/schema.js';
-import { errorBody, isSifuError, SifuError } from '../errors.js';
+import { errorBody, hubApiStatus, isSifuError, SifuError } from '../errors.js';
 import { registerAdminPages } from '../pages/admin.js';
 import { registerPageRoutes } from '../pages/routes.js';
 import { type ConnectionCaps, capConnections, totalCap } from '../web/connection-limits.js';
@@ -26,6 +26,24 @@ export function connectionCaps(config: SifuConfig): ConnectionCaps {
     total: totalCap(config.limits.maxConnections),
     perAddress: config.limits.maxConnectionsPerAddress,
   };
+}
+
+/**
+ * A JSON content type with an empty body is no body (what `requests` and many JupyterHub clients send
+ * with `POST /users/<name>/server`), as JupyterHub takes it; any other body goes to fastify's own parser,
+ * with its guards against prototype poisoning.
+ */
+function acceptEmptyJsonBodies(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') {
+      done(null, undefined);
+      return;
+    }
+    parseJson(req, text, done);
+  });
 }
 
 /** The hub: REST API, sign-in and learner pages, on the hub port. */
@@ -48,12 +66,14 @@ export async function createHub(ctx: HubContext): Promise<FastifyInstance> {
   }) as unknown as FastifyInstance;
   capConnections(app.server, connectionCaps(ctx.config));
   await app.register(formbody);
+  acceptEmptyJsonBodies(app);
 
-  app.addHook('onSend', async (_req, reply, payload) => {
+  app.addHook('onSend', async (req, reply, payload) => {
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'same-origin');
     reply.header('content-security-policy', `frame-ancestors ${ctx.config.proxy.frameAncestors.join(' ')}`);
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    if (req.url.startsWith('/hub/api')) reply.header('x-jupyterhub-version', ctx.version);
     return payload;
   });
 
@@ -73,8 +93,12 @@ export async function createHub(ctx: HubContext): Promise<FastifyInstance> {
       error = new SifuError('SIFU_ERR_INTERNAL', 'an unexpected error happened; it has been logged');
     }
     if (error.logDetail) req.log.warn({ code: error.code, detail: error.logDetail }, error.message);
+    if (req.url.startsWith('/hub/api')) {
+      const status = hubApiStatus[error.code] ?? error.status;
+      reply.code(status);
+      return reply.send(errorBody(error, status));
+    }
     reply.code(error.status);
-    if (req.url.startsWith('/hub/api')) return reply.send(errorBody(error));
     return reply.type('text/html').send(errorPage(error.status, error.code, error.message));
   });
 

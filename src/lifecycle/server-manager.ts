@@ -89,7 +89,7 @@ export class ServerManager {
   start(
     userName: string,
     serverName: string,
-    options: { exclusive?: boolean; here?: boolean } = {},
+    options: { exclusive?: boolean; here?: boolean; userOptions?: Record<string, unknown> } = {},
   ): Promise<SpawnProgress> {
     return this.starts.start(userName, serverName, options);
   }

@@ -52,6 +52,8 @@ export async function claimServer(
   { store, spawner, hosts }: Pick<StartOptions, 'store' | 'spawner' | 'hosts'>,
   userName: string,
   serverName: string,
+  /** JupyterHub's `user_options` of the start, kept with the row and reported back in the model. */
+  userOptions: Record<string, unknown> = {},
 ): Promise<ServerRecord | undefined> {
   const record: ServerRecord = {
     userName,
@@ -64,6 +66,7 @@ export async function claimServer(
     startedAt: new Date(),
     lastActivity: null,
     host: hosts?.hostId ?? null,
+    userOptions,
   };
   return (await store.claimServer(record)) ? record : undefined;
 }

@@ -63,7 +63,7 @@ export class StartsInFlight {
   async start(
     userName: string,
     serverName: string,
-    options: { exclusive?: boolean; here?: boolean } = {},
+    options: { exclusive?: boolean; here?: boolean; userOptions?: Record<string, unknown> } = {},
   ): Promise<SpawnProgress> {
     const key = keyOf(userName, serverName);
     if (this.routes.has(userName, serverName)) {
@@ -89,7 +89,7 @@ export class StartsInFlight {
     }
     const started = options.here ? undefined : await this.placeElsewhere(userName, serverName, options);
     if (started) return started;
-    const record = await claimServer(this.options, userName, serverName);
+    const record = await claimServer(this.options, userName, serverName, options.userOptions);
     if (!record) {
       // Another replica holds the claim: never start a second server. If it already runs the server,
       // route to it from here too (any replica serves any learner).

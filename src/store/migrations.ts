@@ -243,6 +243,25 @@ const groupsSchema: Migration = {
   },
 };
 
+/**
+ * Named servers a user made (JupyterHub's `allow_named_servers`): a named server exists from its first
+ * start until it is removed (`DELETE .../servers/<name>` with `remove: true`), stopped in between, with
+ * the `user_options` of its last start. The running ones are also in `servers`.
+ */
+const namedServersSchema: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('named_servers')
+      .addColumn('user_name', 'text', (col) => col.notNull().references('users.name').onDelete('cascade'))
+      .addColumn('name', 'text', (col) => col.notNull())
+      .addColumn('user_options', 'text', (col) => col.notNull().defaultTo('{}'))
+      .addColumn('created_at', 'text', (col) => col.notNull())
+      .addColumn('last_activity', 'text')
+      .addPrimaryKeyConstraint('named_servers_pk', ['user_name', 'name'])
+      .execute();
+  },
+};
+
 export function migrationProvider(flavour: SqlFlavour): MigrationProvider {
   return {
     async getMigrations() {
@@ -254,6 +273,7 @@ export function migrationProvider(flavour: SqlFlavour): MigrationProvider {
         '0005_user_uids': userUidsSchema,
         '0006_hosts': hostsSchema(flavour),
         '0007_groups': groupsSchema,
+        '0008_named_servers': namedServersSchema,
       };
     },
   };

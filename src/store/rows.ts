@@ -9,6 +9,7 @@ import type {
   HostLoad,
   HostRecord,
   IdentityRecord,
+  NamedServerRecord,
   ServerRecord,
   SessionRecord,
   TicketRecord,
@@ -20,6 +21,7 @@ import type {
   GroupsTable,
   HostsTable,
   IdentitiesTable,
+  NamedServersTable,
   ServersTable,
   SessionsTable,
   TicketsTable,
@@ -149,6 +151,16 @@ export function groupFromRow(row: Selectable<GroupsTable>, users: string[]): Gro
     users,
     properties: parseObject(row.properties),
     createdAt: fromDbTime(row.created_at),
+  };
+}
+
+export function namedServerFromRow(row: Selectable<NamedServersTable>): NamedServerRecord {
+  return {
+    userName: row.user_name,
+    name: row.name,
+    userOptions: parseObject(row.user_options),
+    createdAt: fromDbTime(row.created_at),
+    lastActivity: fromDbTimeOrNull(row.last_activity),
   };
 }
 

@@ -52,6 +52,17 @@ export interface GroupRecord {
   createdAt: Date;
 }
 
+/** A named server a user made: it exists, running or stopped, until it is removed. */
+export interface NamedServerRecord {
+  userName: string;
+  name: string;
+  /** The `user_options` of its last start. */
+  userOptions: Record<string, unknown>;
+  createdAt: Date;
+  /** When it last stopped (or was last seen active); null if never. */
+  lastActivity: Date | null;
+}
+
 export type Scope =
   | 'admin'
   | 'read:users'
@@ -233,6 +244,21 @@ export interface ServerStore {
   deleteServer(userName: string, serverName: string, secret?: string): Promise<void>;
 }
 
+/** Named servers that exist while stopped (JupyterHub keeps them until `remove: true`). */
+export interface NamedServerStore {
+  /**
+   * Records that `userName`'s server `name` exists, with the `userOptions` of this start (replacing
+   * those of an earlier one). Throws SIFU_ERR_USER_NOT_FOUND when the user does not exist.
+   */
+  rememberNamedServer(userName: string, name: string, userOptions: Record<string, unknown>): Promise<void>;
+  /** Sets when it was last active (its stop); a no-op if it is not remembered. */
+  touchNamedServer(userName: string, name: string, at: Date): Promise<void>;
+  /** By user, then name; only `userName`'s when given. */
+  listNamedServers(userName?: string): Promise<NamedServerRecord[]>;
+  /** Forgets it (a removed server); false if it was not remembered. */
+  forgetNamedServer(userName: string, name: string): Promise<boolean>;
+}
+
 /** API tokens, kept by the hash of their value. */
 export interface TokenStore {
   /** Stores a token under the hash of its value; returns the record. */
@@ -394,6 +420,7 @@ export interface Store
     GroupStore,
     IdentityStore,
     ServerStore,
+    NamedServerStore,
     TokenStore,
     SessionStore,
     TicketStore,

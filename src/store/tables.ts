@@ -144,6 +144,16 @@ export interface GroupMembersTable {
   user_name: string;
 }
 
+/** Named servers, running or stopped, until removed (0008_named_servers). */
+export interface NamedServersTable {
+  user_name: string;
+  name: string;
+  /** JSON text: the `user_options` of its last start. */
+  user_options: string;
+  created_at: string;
+  last_activity: string | null;
+}
+
 /** Every table by name: the type that `Kysely<Tables>` checks each query against. */
 export interface Tables {
   users: UsersTable;
@@ -160,4 +170,5 @@ export interface Tables {
   settings: SettingsTable;
   groups: GroupsTable;
   group_members: GroupMembersTable;
+  named_servers: NamedServersTable;
 }

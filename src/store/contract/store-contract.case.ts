@@ -14,6 +14,7 @@ import { hostCases } from './hosts.case.js';
 import { identityCases } from './identities.case.js';
 import { leaseCases } from './leases.case.js';
 import { lifecycleCases } from './lifecycle.case.js';
+import { namedServerCases } from './named-servers.case.js';
 import { serverCases } from './servers.case.js';
 import { sessionCases } from './sessions.case.js';
 import { settingCases } from './settings.case.js';
@@ -73,6 +74,7 @@ export function storeContract(
     identityCases(ctx);
     userUidCases(ctx);
     serverCases(ctx);
+    namedServerCases(ctx);
     tokenCases(ctx);
     sessionCases(ctx);
     ticketCases(ctx);

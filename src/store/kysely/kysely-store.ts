@@ -13,6 +13,7 @@ import type {
   HostRecord,
   IdentityRecord,
   LeaseRecord,
+  NamedServerRecord,
   NewToken,
   ServerRecord,
   SessionRecord,
@@ -29,6 +30,7 @@ import { KyselyGroups } from './groups.js';
 import { KyselyHosts } from './hosts.js';
 import { KyselyIdentities } from './identities.js';
 import { KyselyLeases } from './leases.js';
+import { KyselyNamedServers } from './named-servers.js';
 import { KyselyServers } from './servers.js';
 import { KyselySessions } from './sessions.js';
 import { KyselySettings } from './settings.js';
@@ -51,6 +53,7 @@ export class KyselyStore implements Store {
   readonly #groups: KyselyGroups;
   readonly #identities: KyselyIdentities;
   readonly #servers: KyselyServers;
+  readonly #namedServers: KyselyNamedServers;
   readonly #tokens: KyselyTokens;
   readonly #sessions: KyselySessions;
   readonly #tickets: KyselyTickets;
@@ -71,6 +74,7 @@ export class KyselyStore implements Store {
     this.#groups = new KyselyGroups(db);
     this.#identities = new KyselyIdentities(db);
     this.#servers = new KyselyServers(db);
+    this.#namedServers = new KyselyNamedServers(db);
     this.#tokens = new KyselyTokens(db);
     this.#sessions = new KyselySessions(db);
     this.#tickets = new KyselyTickets(db);
@@ -228,6 +232,24 @@ export class KyselyStore implements Store {
 
   deleteServer(userName: string, serverName: string, secret?: string): Promise<void> {
     return this.#servers.deleteServer(userName, serverName, secret);
+  }
+
+  // named servers
+
+  rememberNamedServer(userName: string, name: string, userOptions: Record<string, unknown>): Promise<void> {
+    return this.#namedServers.rememberNamedServer(userName, name, userOptions);
+  }
+
+  touchNamedServer(userName: string, name: string, at: Date): Promise<void> {
+    return this.#namedServers.touchNamedServer(userName, name, at);
+  }
+
+  listNamedServers(userName?: string): Promise<NamedServerRecord[]> {
+    return this.#namedServers.listNamedServers(userName);
+  }
+
+  forgetNamedServer(userName: string, name: string): Promise<boolean> {
+    return this.#namedServers.forgetNamedServer(userName, name);
   }
 
   // tokens

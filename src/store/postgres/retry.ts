@@ -34,6 +34,7 @@ export const RETRIED_METHODS = [
   'listEvents',
   'getGroup',
   'listGroups',
+  'listNamedServers',
   // writes whose repetition changes nothing more
   'ensureUser',
   'setAdmin',
@@ -56,6 +57,8 @@ export const RETRIED_METHODS = [
   'addGroupMembers',
   'removeGroupMembers',
   'setGroupProperties',
+  'rememberNamedServer',
+  'touchNamedServer',
 ] as const satisfies readonly (keyof Store)[];
 
 /**
@@ -80,6 +83,7 @@ export const UNRETRIED_METHODS = [
   'deleteToken',
   'deleteCourseNotebook',
   'deleteGroup',
+  'forgetNamedServer',
   'forgetHost',
   'migrate',
   'subscribe',
