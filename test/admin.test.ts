@@ -90,6 +90,8 @@ before(async () => {
   // Group properties are free-form JSON any holder of the groups API may set (nbgrader keeps its own there).
   await store.createGroup('nbgrader-course101', { users: ['ada', 'mallory'], properties: XSS_GROUP });
   await store.createGroup('course-v1:Org+C1+2024', { users: ['ada'] });
+  // A named server ada made and stopped: it stays, as in JupyterHub, until removed.
+  await store.rememberNamedServer('ada', 'gpu', { image: '<b>big</b>' });
   await store.close();
   // ada's real Jupyter server, as her own sign-in would start it.
   const start = await admin('/users/ada/server', { method: 'POST' });
@@ -189,6 +191,8 @@ describe('an admin at work', () => {
     assert.match(servers, /ready/);
     assert.match(servers, /local/);
     assert.match(await page.locator('main').innerText(), /grading script/);
+    const named = await page.locator('main table').nth(1).innerText();
+    assert.match(named, /gpu\s+stopped[\s\S]*\{"image":"<b>big<\/b>"\}/);
     await screenshot(page, 'user');
 
     await page.getByRole('link', { name: 'Stop default server…' }).click();

@@ -121,18 +121,21 @@ export function registerAdminPages(app: FastifyInstance, ctx: HubContext): void 
       const visit = await visitOf(req, reply);
       if (!visit) return reply;
       const user = await existingUser(req.params.name);
-      const [servers, tokens, events, groups] = await Promise.all([
+      const [servers, tokens, events, groups, named] = await Promise.all([
         store.listServers(),
         store.listTokens(user.name),
         store.listEvents({ userName: user.name, limit: 20 }),
         store.listGroups({ userName: user.name }),
+        store.listNamedServers(user.name),
       ]);
+      const own = servers.filter((s) => s.userName === user.name);
       return html(
         reply,
         userDetailPage({
           visit,
           user,
-          servers: servers.filter((s) => s.userName === user.name).map(viewOf),
+          servers: own.map(viewOf),
+          stoppedNamed: named.filter((n) => !own.some((s) => s.name === n.name)),
           tokens,
           events,
           groups,

@@ -1,4 +1,10 @@
-import type { EventRecord, GroupRecord, TokenRecord, UserRecord } from '../../store/store.js';
+import type {
+  EventRecord,
+  GroupRecord,
+  NamedServerRecord,
+  TokenRecord,
+  UserRecord,
+} from '../../store/store.js';
 import { type Html, html } from '../../web/layout.js';
 import type { AdminVisit } from './access.js';
 import { eventsTable } from './events-view.js';
@@ -123,6 +129,8 @@ export function userDetailPage(input: {
   tokens: TokenRecord[];
   events: EventRecord[];
   groups: GroupRecord[];
+  /** Named servers the user made that are not running (JupyterHub keeps them until removed). */
+  stoppedNamed: NamedServerRecord[];
   done?: unknown;
 }): string {
   const { visit, user, servers } = input;
@@ -154,6 +162,16 @@ ${
     : html`<table class="cards"><thead><tr><th scope="col">Server</th><th scope="col">State</th><th scope="col">Started</th><th scope="col">Last activity</th><th scope="col">Host</th><th scope="col">Backend</th><th scope="col">Actions</th></tr></thead><tbody>${serverRows}</tbody></table>`
 }
 ${servers.some((s) => s.record.name === '') ? '' : html`<div class="actions">${postButton(visit, `${adminUserUrl(user.name)}/start`, 'Start server')}</div>`}
+${
+  input.stoppedNamed.length === 0
+    ? ''
+    : html`<h3>Stopped named servers</h3><table class="cards"><thead><tr><th scope="col">Server</th><th scope="col">Created</th><th scope="col">Last active</th><th scope="col">Options of its last start</th></tr></thead><tbody>${input.stoppedNamed.map(
+        (
+          n,
+        ) => html`<tr><td data-label="Server">${n.name} ${stateBadge('stopped')}</td><td data-label="Created">${when(n.createdAt)}</td>
+<td data-label="Last active">${when(n.lastActivity)}</td><td data-label="Options"><code class="data">${JSON.stringify(n.userOptions)}</code></td></tr>`,
+      )}</tbody></table>`
+}
 <h2>API tokens</h2>${tokensTable(user.name, input.tokens)}
 <h2>Recent events</h2>${eventsTable(input.events)}
 <p><a href="/hub/admin/events?user=${encodeURIComponent(user.name)}">All of ${user.name}'s events</a></p>
