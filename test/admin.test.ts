@@ -387,6 +387,30 @@ describe('forms and input', () => {
     assert.equal((await admin('/users/bob')).status, 404);
   });
 
+  test("an action the API refuses shows the API's reason and code, and is audited with it", async () => {
+    const boss = await signedInClient('boss');
+    const form = await (await boss.request(`${sifu.hubUrl}/hub/admin/users/ada/stop`)).text();
+    const token = /name="token" value="([0-9a-f]{64})"/.exec(form)?.[1] as string;
+    assert.ok(token);
+    // ada's server runs (started above): the API answers a second start with JupyterHub's 400.
+    assert.equal((await admin('/users/ada')).body.servers[''].ready, true);
+    const res = await boss.request(`${sifu.hubUrl}/hub/admin/users/ada/start`, {
+      method: 'POST',
+      body: new URLSearchParams({ token }),
+      headers: { origin: sifu.hubUrl, 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    const text = await res.text();
+    assert.equal(errorCode(text), 'SIFU_ERR_SERVER_ALREADY_RUNNING');
+    assert.equal(res.status, 400);
+    assert.match(text, /Could not start ada&#39;s server/);
+    assert.match(text, /href="\/hub\/admin\/users\/ada">Back/);
+    const audit = await boss.request(`${sifu.hubUrl}/hub/admin/events?type=admin.action&user=ada&limit=50`);
+    assert.match(
+      await audit.text(),
+      /&quot;action&quot;:&quot;start&quot;,&quot;by&quot;:&quot;boss&quot;,&quot;server&quot;:&quot;&quot;,&quot;status&quot;:400,&quot;code&quot;:&quot;SIFU_ERR_SERVER_ALREADY_RUNNING&quot;/,
+    );
+  });
+
   test('bad page numbers are clamped; bad sort keys, filters and names get a clear 4xx, never a 500', async () => {
     const boss = await signedInClient('boss');
     const get = async (path: string) => {

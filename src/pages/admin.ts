@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { SifuError } from '../errors.js';
+import { isSifuError, SifuError } from '../errors.js';
 import { normalizeUsername } from '../names.js';
 import type { ServerRecord } from '../store/store.js';
 import type { HubContext } from '../web/context.js';
@@ -11,7 +11,7 @@ import {
   serverNameOf,
   tokenIdOf,
 } from './admin/actions.js';
-import { confirmPage } from './admin/confirm-view.js';
+import { actionFailedPage, confirmPage } from './admin/confirm-view.js';
 import { eventsPage } from './admin/events-view.js';
 import { groupsPage } from './admin/groups-view.js';
 import { adminUserUrl } from './admin/parts.js';
@@ -79,7 +79,15 @@ export function registerAdminPages(app: FastifyInstance, ctx: HubContext): void 
     const visit = await visitOf(req, reply);
     if (!visit) return reply;
     checkFormPost(ctx, req, visit);
-    const status = await performAction(app, ctx, req, visit, action, target);
+    let status: number;
+    try {
+      status = await performAction(app, ctx, req, visit, action, target);
+    } catch (err) {
+      if (!isSifuError(err)) throw err;
+      // The API refused or failed: its reason, with the way back to the user (or the list, if gone).
+      const back = err.code === 'SIFU_ERR_USER_NOT_FOUND' ? '/hub/admin' : adminUserUrl(target.user);
+      return html(reply.code(err.status), actionFailedPage(visit, action, target, err, back));
+    }
     const done =
       action === 'start'
         ? status === 201

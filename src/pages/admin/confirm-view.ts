@@ -1,3 +1,4 @@
+import type { SifuError } from '../../errors.js';
 import { html } from '../../web/layout.js';
 import type { AdminVisit } from './access.js';
 import type { ActionTarget, AdminAction } from './actions.js';
@@ -51,6 +52,30 @@ export function confirmPage(input: {
 <input type="hidden" name="token" value="${visit.formToken}">
 ${action === 'stop' ? html`<input type="hidden" name="server" value="${target.server}">` : ''}
 <button type="submit">${what.button}</button> <a href="${adminUserUrl(target.user)}">Cancel</a></form>`,
+    visit.identity.userName,
+  );
+}
+
+const FAILED: Record<AdminAction, (user: string) => string> = {
+  start: (user) => `Could not start ${user}'s server`,
+  stop: (user) => `Could not stop ${user}'s server`,
+  delete: (user) => `Could not delete ${user}`,
+  revoke: (user) => `Could not revoke ${user}'s token`,
+};
+
+/** An action the API refused or could not complete: its message and stable code, and the way back. */
+export function actionFailedPage(
+  visit: AdminVisit,
+  action: AdminAction,
+  target: ActionTarget,
+  error: SifuError,
+  back: string,
+): string {
+  return adminPage(
+    'Action failed',
+    'users',
+    html`<h1>${FAILED[action](target.user)}</h1><p class="error" role="alert">${error.message}</p>
+<p class="muted">Error ${error.status} · <code>${error.code}</code></p><p><a href="${back}">Back</a></p>`,
     visit.identity.userName,
   );
 }
