@@ -104,3 +104,26 @@ describe('the warm pool on the admin page', () => {
     assert.match(await pageText(admin, `${sifu.hubUrl}/hub/admin/system`), /does not run in this process/);
   });
 });
+
+describe("a learner's server opened from the admin page", () => {
+  let sifu: TestSifu;
+  before(async () => {
+    // proxy.adminAccess needs per-user origins (Sifu refuses it on a shared one).
+    sifu = await startTestSifu({ userOrigins: true, overrides: { proxy: { adminAccess: true } } });
+  });
+  after(async () => {
+    await sifu?.cleanup();
+  });
+
+  test('with proxy.adminAccess on, a ready server has a link into it through the spawn page', async () => {
+    const admin = await signedInAdmin(sifu);
+    assert.equal((await api(sifu, '/users/ada', { method: 'POST', token: ADMIN_TOKEN })).status, 201);
+    assert.equal((await api(sifu, '/users/ada/server', { method: 'POST', token: ADMIN_TOKEN })).status, 201);
+    const page = await (await admin.request(`${sifu.hubUrl}/hub/admin/users/ada`)).text();
+    assert.match(page, /<a href="\/hub\/spawn\/ada">Open ada's notebook<\/a>/);
+    // The spawn page sends the admin on to ada's notebook, on her origin.
+    const res = await admin.request(`${sifu.hubUrl}/hub/spawn/ada`);
+    assert.equal(res.status, 303);
+    assert.match(res.headers.get('location') ?? '', /^http:\/\/ada\.localhost:\d+\/user\/ada\//);
+  });
+});

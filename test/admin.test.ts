@@ -193,6 +193,8 @@ describe('an admin at work', () => {
     const servers = await textOf(page.locator('main table').first());
     assert.match(servers, /ready/);
     assert.match(servers, /local/);
+    // proxy.adminAccess is off by default: no way into ada's server is offered.
+    assert.doesNotMatch(servers, /Open ada's notebook/);
     assert.match(await textOf(page.locator('main')), /grading script/);
     const named = await textOf(page.locator('main table').nth(1));
     assert.match(named, /gpu\s+stopped[\s\S]*\{"image":"<b>big<\/b>"\}/);

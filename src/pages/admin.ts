@@ -144,6 +144,7 @@ export function registerAdminPages(app: FastifyInstance, ctx: HubContext): void 
           user,
           servers: own.map(viewOf),
           stoppedNamed: named.filter((n) => !own.some((s) => s.name === n.name)),
+          adminAccess: ctx.config.proxy.adminAccess,
           tokens,
           events,
           groups,

@@ -131,6 +131,8 @@ export function userDetailPage(input: {
   groups: GroupRecord[];
   /** Named servers the user made that are not running (JupyterHub keeps them until removed). */
   stoppedNamed: NamedServerRecord[];
+  /** `proxy.adminAccess`: admins may open learners' servers (each entry audited as `admin.access`). */
+  adminAccess: boolean;
   done?: unknown;
 }): string {
   const { visit, user, servers } = input;
@@ -140,9 +142,13 @@ export function userDetailPage(input: {
     ) => html`<tr><td data-label="Server">${serverLabel(s.record.name)}</td><td data-label="State">${stateBadge(s.state)}</td>
 <td data-label="Started">${when(s.record.startedAt)}</td><td data-label="Last activity">${when(s.record.lastActivity)}</td>
 <td data-label="Host"><code>${s.record.host ?? 'this host'}</code></td><td data-label="Backend"><code>${s.record.backend}</code></td>
-<td data-label="Actions"><a href="${adminUserUrl(user.name)}/stop${
+<td data-label="Actions"><div class="actions">${
+      input.adminAccess && s.state === 'ready' && s.record.name === ''
+        ? html`<a href="/hub/spawn/${encodeURIComponent(user.name)}">Open ${user.name}'s notebook</a>`
+        : ''
+    }<a href="${adminUserUrl(user.name)}/stop${
       s.record.name ? `?server=${encodeURIComponent(s.record.name)}` : ''
-    }">Stop ${serverLabel(s.record.name)} server…</a></td></tr>`,
+    }">Stop ${serverLabel(s.record.name)} server…</a></div></td></tr>`,
   );
   return adminPage(
     user.name,
