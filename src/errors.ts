@@ -31,10 +31,21 @@ export const errorCatalogue = {
   SIFU_ERR_INVALID_GROUP_NAME: 400,
   SIFU_ERR_GROUP_NOT_FOUND: 404,
   SIFU_ERR_GROUP_EXISTS: 409,
+  // A group's new member is no user (JupyterHub: 400): nothing is added.
+  SIFU_ERR_GROUP_MEMBER_UNKNOWN: 400,
+  // PATCH /users/<name> with another name: homes, uids, leases and identities are keyed by the name.
+  SIFU_ERR_USER_RENAME_UNSUPPORTED: 400,
   // JupyterHub answers 400 when a start is asked of a running or pending server; clients rely on it.
   SIFU_ERR_SERVER_PENDING: 400,
   SIFU_ERR_SERVER_ALREADY_RUNNING: 400,
   SIFU_ERR_SERVER_NOT_RUNNING: 503,
+  // Progress asked of a named server kept while stopped (JupyterHub: 400 "not starting").
+  SIFU_ERR_SERVER_NOT_ACTIVE: 400,
+  // Named servers (`spawner.allowNamedServers`): off, over `spawner.namedServerLimitPerUser`, or `remove`
+  // asked of the default server (which cannot be removed).
+  SIFU_ERR_NAMED_SERVERS_OFF: 400,
+  SIFU_ERR_NAMED_SERVER_LIMIT: 400,
+  SIFU_ERR_CANNOT_REMOVE_DEFAULT: 400,
   SIFU_ERR_SPAWN_TIMEOUT: 500,
   SIFU_ERR_SPAWN_CRASHED: 500,
   SIFU_ERR_SPAWN_FAILED: 500,

@@ -179,7 +179,7 @@ export type ParsedUserPath =
   | {
       ok: true;
       userName: string;
-      /** '' for the default server (named servers come later). */
+      /** '' for the default server; a named server's name after {@link resolveNamedServer}. */
       serverName: string;
       /** The path after `/user/<name>/`, without the query string; '' for the server's root. */
       rest: string;
@@ -204,6 +204,52 @@ export function parseUserPath(url: string): ParsedUserPath {
   if (hasDotSegment(rest)) return { ok: false, reason: 'dot-segment' };
   return { ok: true, userName, serverName: '', rest, missingSlash: nameEnd === -1 };
 }
+
+/**
+ * `/user/<name>/<server>/...`: when the first segment after the user's prefix names one of their named
+ * servers (`isServer`), the path is that server's, with the rest after it. A route table decides, as in
+ * JupyterHub; server names that Jupyter uses at the top of a server (`api`, `tree`, ...) are refused when a
+ * server is named (see {@link RESERVED_SERVER_NAMES}), so no named server hides the default server's pages.
+ */
+export function resolveNamedServer(
+  path: ParsedUserPath,
+  isServer: (userName: string, serverName: string) => boolean,
+): ParsedUserPath {
+  if (!path.ok || path.serverName !== '' || path.rest === '') return path;
+  const slash = path.rest.indexOf('/');
+  const segment = slash === -1 ? path.rest : path.rest.slice(0, slash);
+  if (segment === '' || !isServer(path.userName, segment)) return path;
+  return {
+    ok: true,
+    userName: path.userName,
+    serverName: segment,
+    rest: slash === -1 ? '' : path.rest.slice(slash + 1),
+    missingSlash: slash === -1,
+  };
+}
+
+/** Top-level paths of a Jupyter server: never a named server's name (it would shadow the default's). */
+export const RESERVED_SERVER_NAMES: ReadonlySet<string> = new Set([
+  'api',
+  'tree',
+  'lab',
+  'notebooks',
+  'edit',
+  'files',
+  'view',
+  'static',
+  'custom',
+  'nbextensions',
+  'kernelspecs',
+  'terminals',
+  'login',
+  'logout',
+  'nbconvert',
+  'doc',
+  'voila',
+  'hub',
+  'metrics',
+]);
 
 function decodeName(raw: string): string | undefined {
   if (!raw.includes('%')) return raw;

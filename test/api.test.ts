@@ -83,7 +83,13 @@ describe('REST API (JupyterHub-compatible)', () => {
     });
     assert.equal(made.status, 201);
     assert.equal(typeof made.body.token, 'string');
-    assert.deepEqual(made.body.scopes, ['servers', 'tokens']);
+    // Sifu's `servers` and `tokens` are the owner's own: reported in JupyterHub's words, never unfiltered.
+    assert.ok(made.body.scopes.includes('servers!user=ada'), made.body.scopes.join(' '));
+    assert.ok(made.body.scopes.includes('tokens!user=ada'), made.body.scopes.join(' '));
+    assert.deepEqual(
+      made.body.scopes.filter((s: string) => !s.endsWith('!user=ada')),
+      [],
+    );
     adaToken = made.body.token;
     const who = await api(sifu, '/user', { token: adaToken });
     assert.equal(who.status, 200);
@@ -95,21 +101,25 @@ describe('REST API (JupyterHub-compatible)', () => {
 
   test('refusals: no token, a wrong token, a missing scope, another user — each changes nothing', async () => {
     const before = (await api(sifu, '/users', { token: ADMIN_TOKEN })).body.length;
+    // JupyterHub answers 403 to missing or invalid credentials (its HubAuth turns a 401 into a 500).
     const noToken = await api(sifu, '/users/eve', { method: 'POST' });
-    assert.equal(noToken.status, 401);
+    assert.equal(noToken.status, 403);
     assert.equal(noToken.body.code, 'SIFU_ERR_UNAUTHENTICATED');
     const forged = await api(sifu, '/users/eve', {
       method: 'POST',
       token: 'not-a-real-token-at-all-xxxxxxxx',
     });
-    assert.equal(forged.status, 401);
+    assert.equal(forged.status, 403);
+    assert.equal(forged.body.code, 'SIFU_ERR_UNAUTHENTICATED');
     const noScope = await api(sifu, '/users/eve', { method: 'POST', token: adaToken });
     assert.equal(noScope.status, 403);
     assert.equal(noScope.body.code, 'SIFU_ERR_MISSING_SCOPE');
     const listAll = await api(sifu, '/users', { token: adaToken });
     assert.equal(listAll.status, 403);
+    // Her `servers!user=ada` reaches her servers only: bob's are hidden as JupyterHub hides them (404).
     const otherServer = await api(sifu, '/users/bob/server', { method: 'POST', token: adaToken });
-    assert.equal(otherServer.status, 403);
+    assert.equal(otherServer.status, 404);
+    assert.equal(otherServer.body.code, 'SIFU_ERR_USER_NOT_FOUND');
     const otherDelete = await api(sifu, '/users/bob', { method: 'DELETE', token: adaToken });
     assert.equal(otherDelete.status, 403);
     const readOther = await api(sifu, '/users/bob', { token: adaToken });
@@ -119,7 +129,9 @@ describe('REST API (JupyterHub-compatible)', () => {
       token: adaToken,
       body: { scopes: ['admin'] },
     });
-    assert.equal(escalate.status, 403);
+    // As JupyterHub: a scope the owner cannot hold is a bad request.
+    assert.equal(escalate.status, 400);
+    assert.equal(escalate.body.code, 'SIFU_ERR_INVALID_SCOPE');
     const unknownScope = await api(sifu, '/users/ada/tokens', {
       method: 'POST',
       token: adaToken,
@@ -169,6 +181,7 @@ describe('REST API (JupyterHub-compatible)', () => {
     assert.deepEqual(after.body.servers, {});
     const events2 = await api(sifu, '/users/ada/server/progress', { token: adaToken });
     assert.equal(events2.status, 404);
+    assert.equal(events2.body.code, 'SIFU_ERR_SERVER_NOT_FOUND');
   });
 
   test('progress streams real steps in order while a server starts', async () => {

@@ -115,7 +115,9 @@ describe('the launch API (server to server, for the XBlock)', () => {
       method: 'POST',
       body: { username: 'ada', course_id: COURSE, unit_id: UNIT },
     });
-    assert.equal(none.status, 401);
+    // No credentials on /hub/api: 403, as JupyterHub answers.
+    assert.equal(none.status, 403);
+    assert.equal(none.body.code, 'SIFU_ERR_UNAUTHENTICATED');
     await api(sifu, '/users/boss', { method: 'POST', token: ADMIN_TOKEN, body: { admin: true } });
     const admin = await launch(launchToken, { username: 'boss' });
     assert.equal(admin.status, 403, 'the launch scope never mints admin sessions');

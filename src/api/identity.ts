@@ -86,6 +86,22 @@ export function holds(identity: Identity, base: string, target?: ScopeTarget): b
   return allows(grantsOf(identity), base, target);
 }
 
+/**
+ * As JupyterHub guards a resource: a caller holding `base` for other resources only (a filtered scope)
+ * gets `hidden` (a 404: a learner cannot tell another learner from no one); a caller not holding it at
+ * all gets 403 SIFU_ERR_MISSING_SCOPE.
+ */
+export function requireGrantOrHide(
+  identity: Identity,
+  base: string,
+  target: ScopeTarget,
+  hidden: () => SifuError,
+): void {
+  if (holds(identity, base, target)) return;
+  if (grantsOf(identity).has(base)) throw hidden();
+  throw new SifuError('SIFU_ERR_MISSING_SCOPE', `this action needs the '${base}' scope`);
+}
+
 /** Throws SIFU_ERR_MISSING_SCOPE unless `identity` holds JupyterHub's scope `base` on `target`. */
 export function requireGrant(identity: Identity, base: string, target?: ScopeTarget): void {
   if (holds(identity, base, target)) return;

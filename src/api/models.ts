@@ -1,12 +1,34 @@
 import { reportScopes, resolveScopes } from '../auth/scopes.js';
 import type { ServerManager } from '../lifecycle/server-manager.js';
-import { baseUrlOf } from '../routes.js';
-import type { ServerRecord, TokenRecord, UserRecord } from '../store/store.js';
+import { baseUrlOf, type NotebookOrigins, notebookUrl } from '../routes.js';
+import type { NamedServerRecord, ServerRecord, TokenRecord, UserRecord } from '../store/store.js';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
+/** Where a server's progress stream is, under `/hub/api`. */
+export const progressPath = (userName: string, serverName: string): string =>
+  `/hub/api/users/${userName}/server${serverName ? `s/${serverName}` : ''}/progress`;
+
+/** The absolute URLs JupyterHub 5 adds to a server model (`full_url`, `full_progress_url`). */
+export interface ModelOrigins extends NotebookOrigins {
+  hubOrigin: string;
+}
+
+function fullUrls(origins: ModelOrigins | undefined, userName: string, serverName: string) {
+  if (!origins) return {};
+  return {
+    full_url: notebookUrl(origins, userName, '', serverName),
+    full_progress_url: `${origins.hubOrigin}${progressPath(userName, serverName)}`,
+  };
+}
+
 /** A server as JupyterHub's API shows it (`servers[""]`): clients poll `ready`. */
-export function serverModel(manager: ServerManager, record: ServerRecord, withState: boolean) {
+export function serverModel(
+  manager: ServerManager,
+  record: ServerRecord,
+  withState: boolean,
+  origins?: ModelOrigins,
+) {
   const routed = manager.route(record.userName, record.name) !== undefined;
   const pending = manager.isPending(record.userName, record.name) || record.status === 'pending';
   return {
@@ -15,11 +37,29 @@ export function serverModel(manager: ServerManager, record: ServerRecord, withSt
     stopped: false,
     pending: routed ? null : pending ? 'spawn' : null,
     url: baseUrlOf(record.userName, record.name),
-    progress_url: `/hub/api/users/${record.userName}/server${record.name ? `s/${record.name}` : ''}/progress`,
+    progress_url: progressPath(record.userName, record.name),
+    ...fullUrls(origins, record.userName, record.name),
     started: iso(record.startedAt),
     last_activity: iso(record.lastActivity ?? record.startedAt),
     user_options: record.userOptions ?? {},
     ...(withState ? { state: record.state } : {}),
+  };
+}
+
+/** A named server that exists but is stopped (listed with `include_stopped_servers`). */
+export function stoppedServerModel(record: NamedServerRecord, withState: boolean, origins?: ModelOrigins) {
+  return {
+    name: record.name,
+    ready: false,
+    stopped: true,
+    pending: null,
+    url: baseUrlOf(record.userName, record.name),
+    progress_url: progressPath(record.userName, record.name),
+    ...fullUrls(origins, record.userName, record.name),
+    started: null,
+    last_activity: iso(record.lastActivity),
+    user_options: record.userOptions,
+    ...(withState ? { state: {} } : {}),
   };
 }
 
@@ -28,10 +68,20 @@ export function userModel(
   manager: ServerManager,
   user: UserRecord,
   servers: ServerRecord[],
-  options: { withState: boolean; groups?: readonly string[] },
+  options: {
+    withState: boolean;
+    groups?: readonly string[];
+    /** Stopped named servers to list too (`include_stopped_servers`); the running ones are in `servers`. */
+    stopped?: readonly NamedServerRecord[];
+    origins?: ModelOrigins;
+  },
 ) {
-  const models = Object.fromEntries(servers.map((s) => [s.name, serverModel(manager, s, options.withState)]));
-  const main = models[''];
+  const models: Record<string, ReturnType<typeof serverModel> | ReturnType<typeof stoppedServerModel>> = {};
+  for (const named of options.stopped ?? []) {
+    models[named.name] = stoppedServerModel(named, options.withState, options.origins);
+  }
+  for (const s of servers) models[s.name] = serverModel(manager, s, options.withState, options.origins);
+  const main = servers.some((s) => s.name === '') ? models[''] : undefined;
   return {
     kind: 'user',
     name: user.name,

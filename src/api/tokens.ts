@@ -5,7 +5,7 @@ import { grantsOf, parseScopes } from '../auth/tokens.js';
 import { SifuError } from '../errors.js';
 import { normalizeUsername } from '../names.js';
 import type { HubContext } from '../web/context.js';
-import { requireGrant, requireIdentity, userTarget } from './identity.js';
+import { requireGrantOrHide, requireIdentity, userTarget } from './identity.js';
 import { tokenModel } from './models.js';
 import { parseBody } from './validate.js';
 
@@ -19,28 +19,44 @@ const createBody = z
       .max(366 * 24 * 3600)
       .optional(),
     scopes: z.array(z.string()).max(50).optional(),
-    // JupyterHub's roles for a token: only its default `token` role (all the owner holds) has a meaning here.
-    roles: z.array(z.literal('token')).max(1).optional(),
+    // JupyterHub 2's roles for a token (deprecated in 3.0, still sent): resolved to their scopes at once.
+    roles: z
+      .array(z.enum(['user', 'admin', 'token', 'server']))
+      .max(4)
+      .optional(),
   })
   .optional();
 
-/** Without scopes: Sifu's default, the owner's own servers and tokens (narrower than JupyterHub's `inherit`). */
-const DEFAULT_SCOPES = ['servers', 'tokens'];
+/** Without scopes: JupyterHub's default, all the owner's role holds (`self` for a user, admin for an admin). */
+const DEFAULT_SCOPES = ['inherit'];
+
+/** A JupyterHub role as the scope it stands for: `user` is `self`, `admin` the admin role, `token` all. */
+function roleScope(role: 'user' | 'admin' | 'token' | 'server'): string {
+  if (role === 'user') return 'self';
+  if (role === 'admin') return 'admin';
+  if (role === 'token') return 'inherit';
+  // A server's own role: its activity and identity.
+  return 'users:activity!user';
+}
 
 /** `/hub/api/users/<name>/tokens`: a user's API tokens (JupyterHub's fields). */
 export function registerTokenRoutes(app: FastifyInstance, ctx: HubContext): void {
   const { store, tokens } = ctx;
 
+  const userNotFound = (name: string) => new SifuError('SIFU_ERR_USER_NOT_FOUND', `no user named ${name}`);
+
   async function owner(name: string) {
     const user = await store.getUser(name);
-    if (!user) throw new SifuError('SIFU_ERR_USER_NOT_FOUND', `no user named ${name}`);
+    if (!user) throw userNotFound(name);
     return user;
   }
 
   app.get<{ Params: { name: string } }>('/hub/api/users/:name/tokens', async (req) => {
     const identity = await requireIdentity(ctx, req);
     const name = normalizeUsername(req.params.name);
-    requireGrant(identity, 'read:tokens', await userTarget(ctx, identity, name));
+    requireGrantOrHide(identity, 'read:tokens', await userTarget(ctx, identity, name), () =>
+      userNotFound(name),
+    );
     const user = await owner(name);
     return { api_tokens: (await store.listTokens(name)).map((t) => tokenModel(t, user)) };
   });
@@ -48,7 +64,9 @@ export function registerTokenRoutes(app: FastifyInstance, ctx: HubContext): void
   app.get<{ Params: { name: string; id: string } }>('/hub/api/users/:name/tokens/:id', async (req) => {
     const identity = await requireIdentity(ctx, req);
     const name = normalizeUsername(req.params.name);
-    requireGrant(identity, 'read:tokens', await userTarget(ctx, identity, name));
+    requireGrantOrHide(identity, 'read:tokens', await userTarget(ctx, identity, name), () =>
+      userNotFound(name),
+    );
     const user = await owner(name);
     const token = (await store.listTokens(name)).find((t) => t.id === req.params.id);
     if (!token) throw new SifuError('SIFU_ERR_TOKEN_NOT_FOUND', 'no such token');
@@ -58,10 +76,11 @@ export function registerTokenRoutes(app: FastifyInstance, ctx: HubContext): void
   app.post<{ Params: { name: string } }>('/hub/api/users/:name/tokens', async (req, reply) => {
     const identity = await requireIdentity(ctx, req);
     const name = normalizeUsername(req.params.name);
-    requireGrant(identity, 'tokens', await userTarget(ctx, identity, name));
+    requireGrantOrHide(identity, 'tokens', await userTarget(ctx, identity, name), () => userNotFound(name));
     const body = parseBody(createBody, req.body);
     const user = await owner(name);
-    const asked = body?.scopes ? parseScopes(body.scopes) : body?.roles ? ['inherit'] : DEFAULT_SCOPES;
+    const asked = [...(body?.scopes ? parseScopes(body.scopes) : []), ...(body?.roles ?? []).map(roleScope)];
+    if (asked.length === 0) asked.push(...DEFAULT_SCOPES);
     let groupsOf: GroupsOf | undefined;
     if (asked.some((s) => s.includes('!group='))) {
       const groups = await store.listGroups();
@@ -85,7 +104,7 @@ export function registerTokenRoutes(app: FastifyInstance, ctx: HubContext): void
     async (req, reply) => {
       const identity = await requireIdentity(ctx, req);
       const name = normalizeUsername(req.params.name);
-      requireGrant(identity, 'tokens', await userTarget(ctx, identity, name));
+      requireGrantOrHide(identity, 'tokens', await userTarget(ctx, identity, name), () => userNotFound(name));
       if (!(await store.deleteToken(name, req.params.id))) {
         throw new SifuError('SIFU_ERR_TOKEN_NOT_FOUND', 'no such token');
       }

@@ -1,6 +1,8 @@
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { registerCourseRoutes } from '../api/courses.js';
+import { registerGroupRoutes } from '../api/groups.js';
+import { registerHubInfoRoutes } from '../api/hub-info.js';
 import { registerLaunchRoutes } from '../api/launch.js';
 import { registerMetricsRoutes } from '../api/metrics.js';
 import { registerRootRoutes } from '../api/root.js';
@@ -107,6 +109,8 @@ export async function createHub(ctx: HubContext): Promise<FastifyInstance> {
   registerUserRoutes(app, ctx);
   registerServerRoutes(app, ctx);
   registerTokenRoutes(app, ctx);
+  registerGroupRoutes(app, ctx);
+  registerHubInfoRoutes(app, ctx);
   registerLaunchRoutes(app, ctx);
   registerCourseRoutes(app, ctx);
   registerV1CompatRoutes(app, ctx);

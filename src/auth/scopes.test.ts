@@ -130,17 +130,19 @@ describe('JupyterHub scopes: what a credential holds', () => {
   test('a token asking for more than its owner holds holds only the owner’s part, at every use', () => {
     // Written by hand into the store, or kept from when the owner was an admin.
     const grants = resolveScopes(
-      ['admin', 'servers!user=bob', 'read:users', 'launch', 'read:users!user=ada'],
+      ['admin', 'servers!user=bob', 'access:servers', 'admin:groups', 'read:users!user=ada'],
       ada,
     );
     assert.ok(!holdsAdminRole(grants));
     assert.ok(!allows(grants, 'servers', { user: 'bob' }));
-    assert.ok(!allows(grants, 'read:users', { user: 'bob' }));
-    assert.ok(!allows(grants, 'launch'));
+    assert.ok(!allows(grants, 'access:servers', { user: 'bob', server: '' }));
+    assert.ok(!allows(grants, 'admin:groups'));
+    assert.ok(allows(grants, 'access:servers', { user: 'ada', server: '' }));
     assert.ok(allows(grants, 'read:users', { user: 'ada' }));
-    assert.ok(
-      reportScopes(grants).every((s) => s.endsWith('!user=ada')),
-      reportScopes(grants).join(' '),
+    // Only bob's name is left of `servers!user=bob` (an admin may let a service account read names).
+    assert.deepEqual(
+      reportScopes(grants).filter((s) => !s.endsWith('!user=ada')),
+      ['read:users:name!user=bob'],
     );
   });
 
@@ -186,33 +188,57 @@ describe('JupyterHub scopes: making a token (attempts to escalate)', () => {
     checkRequestedScopes(['inherit', 'self', 'tokens!user'], ada, adaGrants);
   });
 
-  for (const scope of [
-    'servers!user=bob',
-    'access:servers!server=bob/',
-    'read:users',
-    'list:users',
-    'admin:users',
-    'admin',
-    'admin:servers',
-    'admin:groups',
-    'read:groups!group=c1',
-    'read:users!group=c1',
-    'read:metrics',
-    'launch',
-    'courses',
-    'proxy',
-    'users!user=ada',
-  ]) {
-    test(`a learner cannot grant '${scope}'`, () => {
-      assert.throws(() => checkRequestedScopes([scope], ada, adaGrants), missing);
+  // Beyond what the owner may hold: 400 (invalid); what she may hold but does not: 403 (missing).
+  for (const [scope, code] of [
+    ['servers!user=bob', invalid],
+    ['access:servers!server=bob/', invalid],
+    ['admin', invalid],
+    ['admin:servers', invalid],
+    ['admin:groups', invalid],
+    ['read:groups!group=c1', invalid],
+    ['read:users!group=c1', missing],
+    ['proxy', invalid],
+    ['users!user=ada', missing],
+    ['read:users', missing],
+    ['list:users', missing],
+    ['admin:users', missing],
+    ['read:metrics', missing],
+    ['launch', missing],
+    ['courses', missing],
+  ] as const) {
+    test(`a learner cannot grant '${scope}' (${code.code})`, () => {
+      assert.throws(() => checkRequestedScopes([scope], ada, adaGrants), code);
     });
   }
 
-  test('an admin cannot give a learner’s token what the learner does not hold', () => {
-    for (const scope of ['admin', 'read:users', 'servers!user=bob', 'launch', 'admin:users']) {
-      assert.throws(() => checkRequestedScopes([scope], ada, rootGrants), missing, scope);
+  test('an admin cannot give a learner’s token another user’s resources, groups or the admin role', () => {
+    for (const scope of [
+      'admin',
+      'servers!user=bob',
+      'access:servers',
+      'admin:servers',
+      'tokens!user=bob',
+      'admin:groups',
+      'read:groups',
+      'proxy',
+      'read:hub',
+    ]) {
+      assert.throws(() => checkRequestedScopes([scope], ada, rootGrants), invalid, scope);
     }
     checkRequestedScopes(['servers!user=ada', 'inherit'], ada, rootGrants);
+  });
+
+  test("an admin may give a service account Sifu's grantable scopes; inherit stays its own role", () => {
+    const xblock = { name: 'xblock', admin: false };
+    checkRequestedScopes(
+      ['launch', 'courses', 'read:users', 'admin:users', 'read:metrics'],
+      xblock,
+      rootGrants,
+    );
+    const grants = resolveScopes(['launch', 'inherit'], xblock);
+    assert.ok(allows(grants, 'launch'));
+    assert.ok(!allows(grants, 'read:users'), 'inherit is the role, not what an admin could grant');
+    assert.ok(!allows(grants, 'servers', { user: 'ada' }));
   });
 
   test('a creator holding a narrow token cannot widen it', () => {
@@ -222,6 +248,7 @@ describe('JupyterHub scopes: making a token (attempts to escalate)', () => {
     assert.throws(() => checkRequestedScopes(['servers!user=ada'], root, narrow), missing);
     assert.throws(() => checkRequestedScopes(['inherit'], root, narrow), missing);
     assert.throws(() => checkRequestedScopes(['admin'], root, narrow), missing);
+    assert.throws(() => checkRequestedScopes(['launch'], root, narrow), missing);
   });
 
   test('malformed scopes are refused as invalid, not as missing', () => {

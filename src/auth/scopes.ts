@@ -6,9 +6,10 @@
  * tree: `admin:users` implies `users` implies `read:users` implies `read:users:name`...). A filter narrows
  * a scope to one user's resources, one server, or the members (and the group itself) of one group.
  *
- * What a token holds is what it asked for, expanded, intersected with what its owner holds now (the
- * owner's role: `user`, i.e. JupyterHub's `self`, or `admin`): a demoted owner's tokens lose admin at once,
- * and no request can name more than the creator and the owner hold.
+ * What a token holds is what it asked for, expanded, intersected with what its owner may hold now (the
+ * owner's role: `user`, i.e. JupyterHub's `self`, or `admin`; plus, for a non-admin, the few scopes an
+ * admin may grant a service account, {@link NON_ADMIN_GRANTABLE}): a demoted owner's tokens lose admin
+ * at once, and no request can name more than the creator and the owner hold.
  *
  * Sifu's own names stay accepted, with their Sifu meaning, and are reported in JupyterHub's: `servers`
  * (the owner's servers) is `servers!user=<owner>`, `tokens` is `tokens!user=<owner>`, `admin` is the admin
@@ -37,7 +38,7 @@ const GROUP_FILTERS: readonly FilterKind[] = ['group'];
 export const SCOPE_DEFINITIONS: Readonly<Record<string, ScopeDefinition>> = {
   'admin-ui': { help: 'the admin page' },
   'admin:users': {
-    implies: ['admin:auth_state', 'users', 'read:roles:users'],
+    implies: ['admin:auth_state', 'users', 'delete:users', 'read:roles:users'],
     filters: USER_FILTERS,
     help: 'create, change and delete users',
   },
@@ -51,6 +52,7 @@ export const SCOPE_DEFINITIONS: Readonly<Record<string, ScopeDefinition>> = {
     filters: USER_FILTERS,
     help: 'read user models',
   },
+  'delete:users': { filters: USER_FILTERS, help: 'delete users' },
   'list:users': { implies: ['read:users:name'], filters: USER_FILTERS, help: 'list users' },
   'read:users:name': { filters: USER_FILTERS, help: 'read user names' },
   'read:users:groups': { filters: USER_FILTERS, help: "read users' groups" },
@@ -103,6 +105,10 @@ export const SCOPE_DEFINITIONS: Readonly<Record<string, ScopeDefinition>> = {
   'read:services:name': { help: 'read service names' },
   'access:services': { help: 'reach services' },
   'read:hub': { help: 'read /hub/api/info' },
+  shares: { implies: ['read:shares'], filters: SERVER_FILTERS, help: 'share servers (Sifu: no sharing)' },
+  'read:shares': { filters: SERVER_FILTERS, help: 'read shares (Sifu: always none)' },
+  'users:shares': { implies: ['read:users:shares'], filters: USER_FILTERS, help: "manage users' shares" },
+  'read:users:shares': { filters: USER_FILTERS, help: "read users' shares (Sifu: always none)" },
   proxy: { help: "read the proxy's routes" },
   shutdown: { help: 'shut the hub down (Sifu: refused)' },
   'read:metrics': { help: 'read the Prometheus metrics at /hub/metrics' },
@@ -126,8 +132,24 @@ export const ADMIN_ROLE_SCOPES: readonly string[] = [
   'proxy',
   'read:roles',
   'read:metrics',
+  'shares',
+  'users:shares',
   'launch',
   'courses',
+];
+
+/**
+ * What a non-admin's tokens may hold beyond their role, when an admin grants it: Sifu's service accounts
+ * (the XBlock's user with `launch`, course staff with `courses`, a dashboard with `read:users`). Never
+ * anything on other users' servers, tokens or groups, and never the admin role.
+ */
+const NON_ADMIN_GRANTABLE: readonly string[] = [
+  'read:users',
+  'list:users',
+  'admin:users',
+  'launch',
+  'courses',
+  'read:metrics',
 ];
 
 /** JupyterHub's `self` for a user: these, each filtered to `!user=<name>`. */
@@ -137,6 +159,7 @@ const SELF_SCOPES: readonly string[] = [
   'servers',
   'access:servers',
   'tokens',
+  'users:shares',
 ];
 
 /**
@@ -231,6 +254,14 @@ export function roleGrants(owner: ScopeOwner): Grants {
   return grants;
 }
 
+/** The most any credential of `owner` may hold: the admin role, or `self` plus {@link NON_ADMIN_GRANTABLE}. */
+export function ownerCeiling(owner: ScopeOwner): Grants {
+  if (owner.admin) return roleGrants(owner);
+  const grants = new Map(roleGrants(owner));
+  for (const s of NON_ADMIN_GRANTABLE) add(grants, s, undefined);
+  return grants;
+}
+
 /** The base scopes `base` implies, itself included. */
 function closure(base: string): string[] {
   const seen = new Set<string>();
@@ -268,13 +299,15 @@ function expand(raw: readonly string[], owner: ScopeOwner): Map<string, Reach> {
     } else if (base === 'self') {
       for (const s of roleScopes({ name: owner.name, admin: false })) addParsed(grants, parseScope(s, owner));
     } else if (base === 'admin') {
-      for (const s of ADMIN_ROLE_SCOPES) add(grants, s, undefined);
+      // Sifu's `admin` means the admin role, and only while the owner is an admin.
+      if (owner.admin) for (const s of ADMIN_ROLE_SCOPES) add(grants, s, undefined);
     } else if ((base === 'servers' || base === 'tokens') && filter === undefined) {
       // Sifu's meaning: the owner's own.
       add(grants, base, `user=${owner.name}`);
-    } else if (base === 'read:users') {
-      add(grants, 'read:users', filter);
-      add(grants, 'list:users', filter);
+    } else if (base === 'read:users' && filter === undefined) {
+      // Sifu's `read:users` also lists (JupyterHub's needs `list:users` for that).
+      add(grants, 'read:users', undefined);
+      add(grants, 'list:users', undefined);
     } else {
       add(grants, base, filter);
     }
@@ -339,13 +372,13 @@ export function resolveScopes(
   owner: ScopeOwner,
   groupsOf: GroupsOf = NO_GROUPS,
 ): Grants {
-  return intersect(expand(raw, owner), roleGrants(owner), groupsOf);
+  return intersect(expand(raw, owner), ownerCeiling(owner), groupsOf);
 }
 
 /**
- * The scopes of a new token, checked: each must be well formed and held by the creator (`creator`'s
- * grants) and by the owner's role, or SIFU_ERR_MISSING_SCOPE names the first that is not. Returns the
- * scopes as written, deduplicated, to be stored.
+ * The scopes of a new token, checked: each must be well formed and one its owner may hold (else
+ * SIFU_ERR_INVALID_SCOPE, 400) and that the creator holds (`creator`'s grants; else
+ * SIFU_ERR_MISSING_SCOPE, 403). Returns the scopes as written, deduplicated, to be stored.
  */
 export function checkRequestedScopes(
   raw: readonly string[],
@@ -353,22 +386,30 @@ export function checkRequestedScopes(
   creator: Grants,
   groupsOf: GroupsOf = NO_GROUPS,
 ): string[] {
-  const ownerGrants = roleGrants(owner);
+  const ownerGrants = ownerCeiling(owner);
   for (const text of raw) {
+    if (parseScope(text, owner).base === 'admin' && !owner.admin) {
+      throw new SifuError(
+        'SIFU_ERR_INVALID_SCOPE',
+        "cannot grant 'admin': the token's owner is not an admin",
+      );
+    }
     const wanted = expand([text], owner);
     for (const [base, reach] of wanted) {
       const filters = reach === 'all' ? [undefined] : [...reach];
       for (const filter of filters) {
+        // As JupyterHub: a scope its owner cannot hold is a bad request (400); one the creator does
+        // not hold, a refusal (403).
+        if (!reachCovers(ownerGrants.get(base), filter, groupsOf)) {
+          throw new SifuError(
+            'SIFU_ERR_INVALID_SCOPE',
+            `cannot grant '${text}': the token's owner cannot hold it`,
+          );
+        }
         if (!reachCovers(creator.get(base), filter, groupsOf)) {
           throw new SifuError(
             'SIFU_ERR_MISSING_SCOPE',
             `cannot grant '${text}': the creator does not hold it`,
-          );
-        }
-        if (!reachCovers(ownerGrants.get(base), filter, groupsOf)) {
-          throw new SifuError(
-            'SIFU_ERR_MISSING_SCOPE',
-            `cannot grant '${text}': the token's owner does not hold it`,
           );
         }
       }

@@ -46,6 +46,8 @@ export interface Identity {
    * from `scopes` and `via` by {@link grantsOf}.
    */
   grants?: Grants;
+  /** The API token's id, when the caller is one (JupyterHub 5's `token_id` in `/hub/api/user`). */
+  tokenId?: string;
 }
 
 export const BOOTSTRAP_ADMIN = 'sifu-admin';
@@ -153,7 +155,14 @@ export function createTokenService(store: Store, options: { bootstrapAdminToken?
       const grants = resolveScopes(record.scopes, owner, groupsOf);
       const scopes = sifuScopesOf(grants, user.name);
       void store.touchToken(record.id, new Date()).catch(() => {});
-      return { userName: user.name, admin: user.admin && scopes.has('admin'), scopes, via: 'token', grants };
+      return {
+        userName: user.name,
+        admin: user.admin && scopes.has('admin'),
+        scopes,
+        via: 'token',
+        grants,
+        tokenId: record.id,
+      };
     },
   };
 }

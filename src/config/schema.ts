@@ -258,6 +258,16 @@ export const configTree = {
       10,
       'Server starts run at most this many at once; more wait in line, shown as "waiting for a free slot".',
     ),
+    allowNamedServers: opt(
+      bool,
+      false,
+      "Let users have named servers besides their default one (JupyterHub's `allow_named_servers`): `/hub/api/users/<name>/servers/<server>`, each at `/user/<name>/<server>/`.",
+    ),
+    namedServerLimitPerUser: opt(
+      z.coerce.number().int().min(0),
+      0,
+      "Named servers one user may run at once (0: no limit; JupyterHub's `named_server_limit_per_user`). The default server does not count.",
+    ),
     docker: {
       image: opt(
         z.string().min(1),

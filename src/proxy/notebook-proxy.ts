@@ -19,6 +19,7 @@ import {
   type ParsedUserPath,
   parseUserPath,
   type Route,
+  resolveNamedServer,
   userHostLabel,
   userOrigin,
 } from '../routes.js';
@@ -209,8 +210,12 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
     new HttpExchange(forwardDeps, req, res, target, head, body, contentKind(path.rest), route.secret).start();
   }
 
+  /** The path's server: a named server when its first segment is one routed for the user. */
+  const parsePath = (url: string) =>
+    resolveNamedServer(parseUserPath(url), (user, server) => hooks.route(user, server) !== undefined);
+
   function onUserRequest(req: http.IncomingMessage, res: http.ServerResponse, url: string): void {
-    const path = parseUserPath(url);
+    const path = parsePath(url);
     if (!path.ok) {
       sendError(res, csp, { code: 'SIFU_ERR_NOT_FOUND' });
       return;
@@ -287,7 +292,7 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
   function upgradeRefusal(req: http.IncomingMessage, url: string): ProxyError | { origin: string } {
     const isWebSocket = (req.headers.upgrade ?? '').toLowerCase() === 'websocket';
     if (req.method !== 'GET' || !isWebSocket) return { code: 'SIFU_ERR_BAD_REQUEST' };
-    const path = parseUserPath(url);
+    const path = parsePath(url);
     if (!path.ok) return { code: 'SIFU_ERR_NOT_FOUND' };
     const origin = requestOrigin(req, path.userName);
     if (origin === undefined) return { code: 'SIFU_ERR_WRONG_ORIGIN' };
@@ -311,7 +316,7 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
         return;
       }
       const { origin } = refusal;
-      const path = parseUserPath(url) as Parsed;
+      const path = parsePath(url) as Parsed;
       withVisitor(
         req,
         origin,
