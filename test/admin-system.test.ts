@@ -127,3 +127,45 @@ describe("a learner's server opened from the admin page", () => {
     assert.match(res.headers.get('location') ?? '', /^http:\/\/ada\.localhost:\d+\/user\/ada\//);
   });
 });
+
+describe('named servers on the admin page', () => {
+  let sifu: TestSifu;
+  before(async () => {
+    sifu = await startTestSifu({ overrides: { spawner: { allowNamedServers: true } } });
+  });
+  after(async () => {
+    await sifu?.cleanup();
+  });
+
+  test('a stopped named server is listed and started again, then stopped after confirming', async () => {
+    const admin = await signedInAdmin(sifu);
+    assert.equal((await api(sifu, '/users/ada', { method: 'POST', token: ADMIN_TOKEN })).status, 201);
+    const gpu = '/users/ada/servers/gpu';
+    assert.equal((await api(sifu, gpu, { method: 'POST', token: ADMIN_TOKEN })).status, 201);
+    assert.equal((await api(sifu, gpu, { method: 'DELETE', token: ADMIN_TOKEN })).status, 204);
+    const userPage = `${sifu.hubUrl}/hub/admin/users/ada`;
+    assert.match(await pageText(admin, userPage), /Stopped named servers .* gpu stopped .* Start gpu/);
+
+    const form = await (await admin.request(userPage)).text();
+    const token = /name="token" value="([0-9a-f]{64})"/.exec(form)?.[1] as string;
+    const post = (path: string, body: Record<string, string>) =>
+      admin.request(`${userPage}/${path}`, {
+        method: 'POST',
+        body: new URLSearchParams({ token, ...body }),
+        headers: { origin: sifu.hubUrl, 'content-type': 'application/x-www-form-urlencoded' },
+      });
+    const started = await post('start', { server: 'gpu' });
+    assert.equal(started.status, 303);
+    assert.equal(started.headers.get('location'), '/hub/admin/users/ada?done=started');
+    assert.equal((await api(sifu, '/users/ada', { token: ADMIN_TOKEN })).body.servers.gpu.ready, true);
+    const running = await pageText(admin, userPage);
+    assert.match(running, /gpu ready .* Stop gpu server…/);
+    assert.doesNotMatch(running, /Stopped named servers/);
+
+    const confirm = await pageText(admin, `${userPage}/stop?server=gpu`);
+    assert.match(confirm, /Stop ada&#39;s gpu server\?/);
+    assert.equal((await post('stop', { server: 'gpu' })).status, 303);
+    assert.equal((await api(sifu, '/users/ada', { token: ADMIN_TOKEN })).body.servers.gpu, undefined);
+    assert.match(await pageText(admin, userPage), /Stopped named servers .* gpu stopped/);
+  });
+});

@@ -171,11 +171,12 @@ ${servers.some((s) => s.record.name === '') ? '' : html`<div class="actions">${p
 ${
   input.stoppedNamed.length === 0
     ? ''
-    : html`<h3>Stopped named servers</h3><table class="cards"><thead><tr><th scope="col">Server</th><th scope="col">Created</th><th scope="col">Last active</th><th scope="col">Options of its last start</th></tr></thead><tbody>${input.stoppedNamed.map(
+    : html`<h3>Stopped named servers</h3><table class="cards"><thead><tr><th scope="col">Server</th><th scope="col">Created</th><th scope="col">Last active</th><th scope="col">Options of its last start</th><th scope="col">Actions</th></tr></thead><tbody>${input.stoppedNamed.map(
         (
           n,
         ) => html`<tr><td data-label="Server">${n.name} ${stateBadge('stopped')}</td><td data-label="Created">${when(n.createdAt)}</td>
-<td data-label="Last active">${when(n.lastActivity)}</td><td data-label="Options"><code class="data">${JSON.stringify(n.userOptions)}</code></td></tr>`,
+<td data-label="Last active">${when(n.lastActivity)}</td><td data-label="Options"><code class="data">${JSON.stringify(n.userOptions)}</code></td>
+<td data-label="Actions">${postButton(visit, `${adminUserUrl(user.name)}/start`, `Start ${n.name}`, { server: n.name })}</td></tr>`,
       )}</tbody></table>`
 }
 <h2>API tokens</h2>${tokensTable(user.name, input.tokens)}
