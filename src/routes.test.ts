@@ -9,6 +9,8 @@ import {
   notebookUrlOwner,
   type ParsedUserPath,
   parseUserPath,
+  RESERVED_SERVER_NAMES,
+  resolveNamedServer,
   targetAddress,
   userOrigin,
 } from './routes.js';
@@ -150,4 +152,29 @@ describe('per-user origins', () => {
     for (const origin of ['http://127.0.0.1:3335', 'http://[::1]:3335', 'http://10.0.0.1'])
       assert.equal(isDnsHost(origin), false, origin);
   });
+});
+
+it('a named server is the first segment after the user only when it is one of theirs', () => {
+  const isServer = (user: string, server: string) => user === 'ada' && server === 'gpu';
+  const resolve = (url: string) => resolveNamedServer(parseUserPath(url), isServer);
+  assert.deepEqual(resolve('/user/ada/gpu/api/kernels?x=1'), {
+    ok: true,
+    userName: 'ada',
+    serverName: 'gpu',
+    rest: 'api/kernels',
+    missingSlash: false,
+  });
+  assert.deepEqual(resolve('/user/ada/gpu'), {
+    ok: true,
+    userName: 'ada',
+    serverName: 'gpu',
+    rest: '',
+    missingSlash: true,
+  });
+  // Not ada's server, or not a server at all: the default server's path, unchanged.
+  assert.equal((resolve('/user/bob/gpu/tree') as { serverName: string }).serverName, '');
+  assert.deepEqual(resolve('/user/ada/tree/gpu'), parseUserPath('/user/ada/tree/gpu'));
+  assert.deepEqual(resolve('/user/ada/'), parseUserPath('/user/ada/'));
+  assert.deepEqual(resolve('/user/../gpu/'), parseUserPath('/user/../gpu/'));
+  for (const reserved of ['api', 'tree', 'lab', 'files']) assert.ok(RESERVED_SERVER_NAMES.has(reserved));
 });

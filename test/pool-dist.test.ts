@@ -23,6 +23,14 @@ const instance = `test-dist-${randomBytes(4).toString('hex')}`;
 const run = promisify(execFile);
 const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
+/** A sample of Sifu's metrics (`name` or `name{labels}`), as its /hub/metrics reports it. */
+async function metric(hubUrl: string, series: string): Promise<number | undefined> {
+  const res = await fetch(`${hubUrl}/hub/metrics`, { headers: { authorization: `token ${ADMIN_TOKEN}` } });
+  const text = await res.text();
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
 interface PoolContainer {
   id: string;
   ready: boolean;
@@ -114,7 +122,10 @@ test('the warm pool works from dist/ as make run starts it: 2 warm servers, a cl
       120_000,
     );
     // Sifu puts a server on its idle list once it has seen it answer (polled every 100 ms).
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await waitFor('the metrics to show two idle pool servers', async () => {
+      healthy();
+      return (await metric(hubUrl, 'sifu_warm_pool_idle_servers')) === 2;
+    });
 
     assert.equal((await api(hub, '/users/ada', { method: 'POST', token: ADMIN_TOKEN })).status, 201);
     const started = await api(hub, '/users/ada/server', { method: 'POST', token: ADMIN_TOKEN });
@@ -150,6 +161,8 @@ test('the warm pool works from dist/ as make run starts it: 2 warm servers, a cl
       filters: JSON.stringify({ label: [`sifu.instance=${instance}`, 'sifu.user=ada'] }),
     });
     assert.deepEqual(cold, [], 'no container was started cold for ada');
+    assert.equal(await metric(hubUrl, 'sifu_warm_pool_claims_total{result="warm"}'), 1);
+    assert.equal(await metric(hubUrl, 'sifu_warm_pool_claims_total{result="cold"}'), 0);
 
     const refilled = await waitFor(
       'the pool to refill to two idle servers',
@@ -165,6 +178,11 @@ test('the warm pool works from dist/ as make run starts it: 2 warm servers, a cl
       1,
       'one new pool server replaced the claimed one',
     );
+    await waitFor('the metrics to show the pool refilled', async () => {
+      healthy();
+      return (await metric(hubUrl, 'sifu_warm_pool_idle_servers')) === 2;
+    });
+    assert.equal(await metric(hubUrl, 'sifu_warm_pool_warming_servers'), 0);
 
     // An orderly end leaves nothing: the learner's server stopped, then Sifu removes its idle pool servers.
     assert.equal((await api(hub, '/users/ada/server', { method: 'DELETE', token: ADMIN_TOKEN })).status, 204);

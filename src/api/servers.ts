@@ -110,10 +110,14 @@ export function registerServerRoutes(app: FastifyInstance, ctx: HubContext): voi
     }
     // Not started here: another replica or worker may be starting it. Follow it through the store.
     if ((await manager.followElsewhere(userName, serverName)) === 'gone') {
-      throw new SifuError(
-        'SIFU_ERR_SERVER_NOT_ACTIVE',
-        `${userName}'s server is neither starting nor running`,
-      );
+      // As JupyterHub: a named server kept while stopped is there but idle (400); a stopped default
+      // server, or one never made, is not there at all (404).
+      const kept =
+        serverName !== '' && (await store.listNamedServers(userName)).some((s) => s.name === serverName);
+      if (kept) {
+        throw new SifuError('SIFU_ERR_SERVER_NOT_ACTIVE', `${userName}'s server ${serverName} is stopped`);
+      }
+      throw new SifuError('SIFU_ERR_SERVER_NOT_FOUND', `${userName} has no server starting or running`);
     }
     streamFromStore(
       reply,

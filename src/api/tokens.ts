@@ -5,7 +5,7 @@ import { grantsOf, parseScopes } from '../auth/tokens.js';
 import { SifuError } from '../errors.js';
 import { normalizeUsername } from '../names.js';
 import type { HubContext } from '../web/context.js';
-import { requireGrantOrHide, requireIdentity, userTarget } from './identity.js';
+import { requireGrant, requireGrantOrHide, requireIdentity, userTarget } from './identity.js';
 import { tokenModel } from './models.js';
 import { parseBody } from './validate.js';
 
@@ -76,7 +76,8 @@ export function registerTokenRoutes(app: FastifyInstance, ctx: HubContext): void
   app.post<{ Params: { name: string } }>('/hub/api/users/:name/tokens', async (req, reply) => {
     const identity = await requireIdentity(ctx, req);
     const name = normalizeUsername(req.params.name);
-    requireGrantOrHide(identity, 'tokens', await userTarget(ctx, identity, name), () => userNotFound(name));
+    // As JupyterHub: making a token for someone else without the scope is a 403, not a 404.
+    requireGrant(identity, 'tokens', await userTarget(ctx, identity, name));
     const body = parseBody(createBody, req.body);
     const user = await owner(name);
     const asked = [...(body?.scopes ? parseScopes(body.scopes) : []), ...(body?.roles ?? []).map(roleScope)];
@@ -87,7 +88,9 @@ export function registerTokenRoutes(app: FastifyInstance, ctx: HubContext): void
       groupsOf = (userName) => groups.filter((g) => g.users.includes(userName)).map((g) => g.name);
     }
     // A token never carries more than its creator holds, nor more than its owner's role.
-    const scopes = checkRequestedScopes(asked, { name, admin: user.admin }, grantsOf(identity), groupsOf);
+    const scopes = checkRequestedScopes(asked, { name, admin: user.admin }, grantsOf(identity), groupsOf, {
+      creatorIsOwner: identity.userName === name,
+    });
     const { token, record } = await tokens.create({
       userName: name,
       scopes,

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { SifuConfig } from '../config/schema.js';
-import { cullIdleServers, fetchKernels } from '../lifecycle/culler.js';
+import { cullIdleServers, cullIdleUsers, fetchKernels } from '../lifecycle/culler.js';
 import type { ServerManager } from '../lifecycle/server-manager.js';
 import { baseUrlOf } from '../routes.js';
 import type { Storage } from '../storage/storage.js';
@@ -50,8 +50,9 @@ export function startBackgroundTasks(services: BackgroundServices, singletons: b
     every(3600, () => storage.trash.purgeExpired());
   }
   if (config.culler.enabled && singletons) {
-    every(config.culler.interval, () =>
-      cullIdleServers(
+    const idleTimeoutMs = config.culler.idleTimeout * 1000;
+    every(config.culler.interval, async () => {
+      await cullIdleServers(
         {
           // Each host culls its own servers (with activity every replica flushed to the store).
           routes: () => manager.localRoutes(),
@@ -59,9 +60,24 @@ export function startBackgroundTasks(services: BackgroundServices, singletons: b
           stop: (user, server) => manager.stop(user, server, 'idle'),
           log,
         },
-        config.culler.idleTimeout * 1000,
-      ),
-    );
+        idleTimeoutMs,
+      );
+      // Users are the store's, whichever host runs their servers; every host's culler may delete one,
+      // and a user deleted twice is recorded once (the second delete finds no row).
+      if (config.culler.users) {
+        await manager.flushActivity();
+        await cullIdleUsers(
+          {
+            listUsers: () => store.listUsers(),
+            listServers: () => store.listServers(),
+            deleteUser: (name) => store.deleteUser(name),
+            addEvent: (type, user, data) => store.addEvent(type, user, data),
+            log,
+          },
+          idleTimeoutMs,
+        );
+      }
+    });
   }
   return () => {
     for (const timer of timers) clearInterval(timer);

@@ -5,6 +5,7 @@ import { hubOrigin, notebookOrigin, userOrigins } from '../config/load.js';
 import type { SifuConfig } from '../config/schema.js';
 import { SifuError } from '../errors.js';
 import type { ServerManager } from '../lifecycle/server-manager.js';
+import { hubStartupDuration, initSpawnersDuration, secondsSince } from '../metrics/metrics.js';
 import { createNotebookProxy } from '../proxy/notebook-proxy.js';
 import { createRelay } from '../proxy/relay.js';
 import type { Spawner } from '../spawner/spawner.js';
@@ -88,6 +89,7 @@ function warnOfSharedHost(config: SifuConfig, log: Logger): void {
  * only after every running server has its route back, so a restart never bounces a learner.
  */
 export async function startSifu(config: SifuConfig, options: SifuOptions = {}): Promise<Sifu> {
+  const startedAt = performance.now();
   checkAuthenticator(config);
   checkOrigins(config);
   const log =
@@ -105,7 +107,9 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
   const { store, manager, spawner, cluster } = services;
   // This host is announced (and the others read) before adoption, which routes their servers too.
   await cluster.hosts.start(singletons);
+  const adoptingAt = performance.now();
   await manager.adopt();
+  initSpawnersDuration.observe(secondsSince(adoptingAt));
   const unfollow = await followStoreChanges(store, manager, cluster.hosts, log).catch((err: unknown) => {
     log.warn({ err }, 'cannot follow pushed changes; routes follow the store by polling');
     return undefined;
@@ -157,6 +161,7 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
     proxy.server.listen(config.notebook.port, config.notebook.host, () => resolve());
   });
   const stopBackground = startBackgroundTasks(services, singletons);
+  hubStartupDuration.observe(secondsSince(startedAt));
   log.info({ hub: services.hubOrigin, notebooks: services.notebookOrigin }, 'Sifu is serving');
 
   return {

@@ -115,6 +115,15 @@ describe('JupyterHub scopes: what a credential holds', () => {
     assert.ok(!allows(grants, 'read:groups', { group: 'c2' }));
   });
 
+  test('a stored scope that does not parse grants nothing, and the others still hold', () => {
+    const grants = resolveScopes(['custom:from-a-newer-sifu', 'servers!user=../x', 'servers'], ada);
+    assert.ok(allows(grants, 'servers', { user: 'ada' }));
+    assert.deepEqual(
+      reportScopes(grants).filter((s) => !s.endsWith('!user=ada')),
+      [],
+    );
+  });
+
   test('`inherit` (and `all`) is the owner’s role: never admin for a non-admin', () => {
     for (const meta of ['inherit', 'all']) {
       const grants = resolveScopes([meta], ada);
@@ -249,6 +258,14 @@ describe('JupyterHub scopes: making a token (attempts to escalate)', () => {
     assert.throws(() => checkRequestedScopes(['inherit'], root, narrow), missing);
     assert.throws(() => checkRequestedScopes(['admin'], root, narrow), missing);
     assert.throws(() => checkRequestedScopes(['launch'], root, narrow), missing);
+  });
+
+  test('asking for one’s own token more than one holds is 400, as JupyterHub answers', () => {
+    assert.throws(
+      () => checkRequestedScopes(['launch'], ada, adaGrants, undefined, { creatorIsOwner: true }),
+      invalid,
+    );
+    assert.throws(() => checkRequestedScopes(['launch'], ada, adaGrants), missing);
   });
 
   test('malformed scopes are refused as invalid, not as missing', () => {

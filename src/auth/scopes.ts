@@ -290,10 +290,18 @@ function add(grants: Map<string, Reach>, base: string, filter: string | undefine
 }
 
 /** Expands scopes as written (metascopes and Sifu's names included) without any intersection. */
-function expand(raw: readonly string[], owner: ScopeOwner): Map<string, Reach> {
+function expand(raw: readonly string[], owner: ScopeOwner, lenient = false): Map<string, Reach> {
   const grants = new Map<string, Reach>();
   for (const text of raw) {
-    const { base, filter } = parseScope(text, owner);
+    let parsed: ParsedScope;
+    try {
+      parsed = parseScope(text, owner);
+    } catch (err) {
+      // A stored scope this version does not know (written by a newer one) grants nothing.
+      if (lenient) continue;
+      throw err;
+    }
+    const { base, filter } = parsed;
     if (base === 'inherit' || base === 'all') {
       for (const s of roleScopes(owner)) addParsed(grants, parseScope(s, owner));
     } else if (base === 'self') {
@@ -364,15 +372,15 @@ function intersect(wanted: Grants, holder: Grants, groupsOf: GroupsOf): Map<stri
 }
 
 /**
- * What a token (or any credential) holds: its scopes as written, expanded, intersected with its owner's
- * role now. Throws SIFU_ERR_INVALID_SCOPE on a malformed scope.
+ * What a token (or any credential) holds: its scopes as written, expanded, intersected with what its
+ * owner may hold now. A stored scope that does not parse grants nothing (and breaks nothing else).
  */
 export function resolveScopes(
   raw: readonly string[],
   owner: ScopeOwner,
   groupsOf: GroupsOf = NO_GROUPS,
 ): Grants {
-  return intersect(expand(raw, owner), ownerCeiling(owner), groupsOf);
+  return intersect(expand(raw, owner, true), ownerCeiling(owner), groupsOf);
 }
 
 /**
@@ -385,6 +393,7 @@ export function checkRequestedScopes(
   owner: ScopeOwner,
   creator: Grants,
   groupsOf: GroupsOf = NO_GROUPS,
+  options: { creatorIsOwner?: boolean } = {},
 ): string[] {
   const ownerGrants = ownerCeiling(owner);
   for (const text of raw) {
@@ -407,8 +416,9 @@ export function checkRequestedScopes(
           );
         }
         if (!reachCovers(creator.get(base), filter, groupsOf)) {
+          // A user asking for more than they hold asks for what the owner does not hold: 400, as JupyterHub.
           throw new SifuError(
-            'SIFU_ERR_MISSING_SCOPE',
+            options.creatorIsOwner ? 'SIFU_ERR_INVALID_SCOPE' : 'SIFU_ERR_MISSING_SCOPE',
             `cannot grant '${text}': the creator does not hold it`,
           );
         }

@@ -405,6 +405,18 @@ export const configTree = {
       'Seconds without proxy activity or a busy kernel before a server is stopped.',
     ),
     interval: opt(seconds, 60, 'Seconds between culler runs.'),
+    users: opt(
+      bool,
+      false,
+      "Also delete users who have no server and no activity for `culler.idleTimeout` (never admins), once each, as a `user.culled` event; like jupyterhub-idle-culler's `--cull-users`. Their homes are kept.",
+    ),
+  },
+  metrics: {
+    requireAuth: opt(
+      bool,
+      true,
+      'Serve `/hub/metrics` only to tokens with the `read:metrics` scope (admin implies it); off: to anyone who can reach the hub port.',
+    ),
   },
   storage: {
     root: opt(

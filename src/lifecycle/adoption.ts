@@ -1,4 +1,10 @@
 import type { Logger } from 'pino';
+import {
+  checkRoutesDuration,
+  proxyPollDuration,
+  secondsSince,
+  serverPollDuration,
+} from '../metrics/metrics.js';
 import type { Spawner } from '../spawner/spawner.js';
 import { HomeLease } from '../storage/lease.js';
 import type { ServerRecord, Store } from '../store/store.js';
@@ -150,9 +156,19 @@ export class Adoption {
    * it, so no poll is made here. Starts and stops in flight in this process are left to themselves.
    */
   async syncRoutes(): Promise<{ added: number; removed: number }> {
+    const startedAt = performance.now();
+    const { added, removed } = await this.reconcileRoutes();
+    checkRoutesDuration.observe(secondsSince(startedAt));
+    return { added, removed };
+  }
+
+  private async reconcileRoutes(): Promise<{ added: number; removed: number }> {
     const { store, spawner, routes, isStarting } = this.options;
     const running = new Map<string, ServerRecord>();
-    for (const record of await store.listServers()) {
+    const pollAt = performance.now();
+    const rows = await store.listServers();
+    proxyPollDuration.observe(secondsSince(pollAt));
+    for (const record of rows) {
       if (record.status === 'running' && record.url && record.backend === spawner.backend) {
         running.set(keyOf(record.userName, record.name), record);
       }
@@ -279,7 +295,9 @@ export class Adoption {
       await this.syncOne(userName, serverName);
       return this.options.routes.has(userName, serverName);
     }
+    const pollAt = performance.now();
     const result = await spawner.poll(record.state).catch(() => ({ status: 'running' as const }));
+    serverPollDuration.observe({ status: result.status }, secondsSince(pollAt));
     if (result.status === 'running') {
       await lease.renew(userName, HomeLease.holderOf(record));
       return true;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
 import type { Route } from '../routes.js';
-import { cullIdleServers, fetchKernels, isIdle, type KernelInfo } from './culler.js';
+import { cullIdleServers, cullIdleUsers, fetchKernels, isIdle, type KernelInfo } from './culler.js';
 
 const now = Date.parse('2026-11-25T12:00:00Z');
 const cutoff = now - 3600_000;
@@ -90,4 +90,36 @@ test('kernels are asked of the server itself, on a unix socket too; an oversized
     server.close();
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('a user culling pass deletes idle users without servers, never admins, each once', async () => {
+  const at = (ms: number) => new Date(ms);
+  const users = new Map([
+    ['idle', { name: 'idle', admin: false, createdAt: at(cutoff - 100), lastActivity: at(cutoff - 10) }],
+    ['never-active', { name: 'never-active', admin: false, createdAt: at(cutoff - 1), lastActivity: null }],
+    ['new', { name: 'new', admin: false, createdAt: at(cutoff + 1), lastActivity: null }],
+    ['recent', { name: 'recent', admin: false, createdAt: at(cutoff - 100), lastActivity: at(cutoff + 1) }],
+    ['has-server', { name: 'has-server', admin: false, createdAt: at(0), lastActivity: at(0) }],
+    ['admin', { name: 'admin', admin: true, createdAt: at(0), lastActivity: null }],
+  ]);
+  users.set('late', { name: 'late', admin: false, createdAt: at(0), lastActivity: at(0) });
+  let reads = 0;
+  const events: Array<[string, string | null]> = [];
+  const deps = {
+    listUsers: async () => [...users.values()],
+    // 'late' starts a server between the pass's first read and its turn.
+    listServers: async () => [{ userName: 'has-server' }, ...(++reads > 1 ? [{ userName: 'late' }] : [])],
+    deleteUser: async (name: string) => users.delete(name),
+    addEvent: async (type: string, user: string | null) => {
+      events.push([type, user]);
+    },
+    log: pino({ level: 'silent' }),
+  };
+  assert.deepEqual(await cullIdleUsers(deps, 3600_000, now), ['idle', 'never-active']);
+  assert.deepEqual(await cullIdleUsers(deps, 3600_000, now), []);
+  assert.deepEqual(events, [
+    ['user.culled', 'idle'],
+    ['user.culled', 'never-active'],
+  ]);
+  assert.deepEqual([...users.keys()], ['new', 'recent', 'has-server', 'admin', 'late']);
 });

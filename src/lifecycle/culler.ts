@@ -1,5 +1,6 @@
 import { request } from 'node:http';
 import type { Logger } from 'pino';
+import { culledTotal } from '../metrics/metrics.js';
 import { hostHeaderOf, httpAddressOf, type Route } from '../routes.js';
 
 export interface KernelInfo {
@@ -88,7 +89,51 @@ export async function cullIdleServers(
     if (kernels === null || !isIdle(route.lastActivity, kernels, cutoff)) continue;
     deps.log.info({ user: route.userName, server: route.serverName }, 'culling idle server');
     await deps.stop(route.userName, route.serverName);
+    culledTotal.inc({ kind: 'server' });
     culled.push(route.userName);
+  }
+  return culled;
+}
+
+/** What culling users needs of the store (a `Store` provides it). */
+export interface UserCullerDeps {
+  listUsers(): Promise<Array<{ name: string; admin: boolean; createdAt: Date; lastActivity: Date | null }>>;
+  /** Every server row (running or starting, on any host): a user with one is not idle. */
+  listServers(): Promise<Array<{ userName: string }>>;
+  deleteUser(name: string): Promise<boolean>;
+  addEvent(type: string, userName: string | null, data?: Record<string, unknown>): Promise<void>;
+  log: Logger;
+}
+
+/**
+ * Deletes users with no server whose last activity (or, never active, their creation) is older than
+ * the timeout; never an admin. As jupyterhub-idle-culler's `--cull-users`: the account goes (tokens,
+ * sessions), the home stays. Each is recorded as a `user.culled` event. Returns the names deleted.
+ */
+export async function cullIdleUsers(
+  deps: UserCullerDeps,
+  idleTimeoutMs: number,
+  now = Date.now(),
+): Promise<string[]> {
+  const cutoff = now - idleTimeoutMs;
+  const withServers = new Set((await deps.listServers()).map((s) => s.userName));
+  const culled: string[] = [];
+  for (const user of await deps.listUsers()) {
+    if (user.admin || withServers.has(user.name)) continue;
+    const last = (user.lastActivity ?? user.createdAt).getTime();
+    if (last > cutoff) continue;
+    // Asked again just before: a start claimed since the first read must not lose its row (it would
+    // go with the user).
+    if ((await deps.listServers()).some((s) => s.userName === user.name)) continue;
+    // Gone already (deleted meanwhile): nothing to record.
+    if (!(await deps.deleteUser(user.name))) continue;
+    await deps.addEvent('user.culled', user.name, {
+      lastActivity: user.lastActivity?.toISOString() ?? null,
+      idleTimeout: idleTimeoutMs / 1000,
+    });
+    deps.log.info({ user: user.name }, 'culled idle user');
+    culledTotal.inc({ kind: 'user' });
+    culled.push(user.name);
   }
   return culled;
 }

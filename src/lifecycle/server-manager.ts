@@ -1,4 +1,5 @@
 import { SifuError } from '../errors.js';
+import { proxyDeleteDuration, secondsSince, serverStopDuration } from '../metrics/metrics.js';
 import type { Route } from '../routes.js';
 import type { PoolStatus } from '../spawner/spawner.js';
 import { HomeLease } from '../storage/lease.js';
@@ -106,6 +107,7 @@ export class ServerManager {
       await cancelled;
       return true;
     }
+    const withdrawnAt = performance.now();
     this.routes.delete(userName, serverName);
     this.starts.forgetOutcome(userName, serverName);
     const { store, spawner, homes, log } = this.options;
@@ -113,11 +115,20 @@ export class ServerManager {
     if (!record) return false;
     if (!this.adoption.isLocal(record)) return this.stopElsewhere(record, reason);
     // No longer 'running' in the store while it stops: no replica (this one included) routes to it again.
-    if (record.status === 'running') await store.updateServer({ ...record, status: 'pending' });
+    if (record.status === 'running') {
+      await store.updateServer({ ...record, status: 'pending' }).catch((err: unknown) => {
+        proxyDeleteDuration.observe({ status: 'failure' }, secondsSince(withdrawnAt));
+        throw err;
+      });
+    }
+    proxyDeleteDuration.observe({ status: 'success' }, secondsSince(withdrawnAt));
     if (Object.keys(record.state).length > 0) {
+      const stoppingAt = performance.now();
       try {
         await spawner.stop(record.state);
+        serverStopDuration.observe({ status: 'success' }, secondsSince(stoppingAt));
       } catch (err) {
+        serverStopDuration.observe({ status: 'failure' }, secondsSince(stoppingAt));
         // Not stopped, or the backend cannot tell: the server is left as it was (running, routed), so a
         // stuck 'pending' row never locks the learner out, and the stop can be asked again.
         const now = await spawner.poll(record.state).catch(() => undefined);

@@ -1,6 +1,13 @@
 import type { Logger } from 'pino';
 import { newSecret } from '../auth/secrets.js';
 import { isSifuError, SifuError } from '../errors.js';
+import {
+  leaseConflicts,
+  proxyAddDuration,
+  secondsSince,
+  spawnDuration,
+  warmPoolClaims,
+} from '../metrics/metrics.js';
 import { baseUrlOf } from '../routes.js';
 import { waitUntilReady } from '../spawner/ready.js';
 import type { ProgressEvent, Spawner, Started, StartRequest } from '../spawner/spawner.js';
@@ -124,6 +131,7 @@ export async function startServer(options: StartOptions, start: ClaimedStart): P
     startTimeoutMs,
   );
   const started0 = Date.now();
+  const startedAt = performance.now();
   let state: Record<string, unknown> | undefined;
   let leased = false;
   let releaseSlot: (() => void) | undefined;
@@ -133,6 +141,7 @@ export async function startServer(options: StartOptions, start: ClaimedStart): P
     await homes.prepareLaunch(userName, identity);
     // One writer per home, across processes and hosts: taken before anything starts.
     if (!(await homes.lease.acquire(userName, HomeLease.holderOf(record)))) {
+      leaseConflicts.inc();
       throw new SifuError(
         'SIFU_ERR_HOME_IN_USE',
         'Your files are in use by another of your notebook servers. Stop it, then try again.',
@@ -150,6 +159,7 @@ export async function startServer(options: StartOptions, start: ClaimedStart): P
     };
     // The one place a warm server is claimed.
     const warm = await options.claimWarmServer?.(request);
+    if (options.claimWarmServer) warmPoolClaims.inc({ result: warm ? 'warm' : 'cold' });
     if (!warm && slots) {
       releaseSlot = await slots.acquire(
         progress.abort.signal,
@@ -173,10 +183,18 @@ export async function startServer(options: StartOptions, start: ClaimedStart): P
     });
     if (progress.abort.signal.aborted) throw abortError(progress.abort.signal);
     const running: ServerRecord = { ...record, state, url: launched.url, status: 'running' };
-    await store.updateServer(running);
-    routes.add(running);
+    const publishedAt = performance.now();
+    try {
+      await store.updateServer(running);
+      routes.add(running);
+    } catch (err) {
+      proxyAddDuration.observe({ status: 'failure' }, secondsSince(publishedAt));
+      throw err;
+    }
+    proxyAddDuration.observe({ status: 'success' }, secondsSince(publishedAt));
     await store.addEvent('server.start', userName, { server: serverName, ms: Date.now() - started0 });
     log.info({ user: userName, server: serverName, ms: Date.now() - started0 }, 'server ready');
+    spawnDuration.observe({ status: 'success' }, secondsSince(startedAt));
     settle('ready');
     emit({ progress: 100, message: 'Your notebook server is ready' });
   } catch (err) {
@@ -194,6 +212,7 @@ export async function startServer(options: StartOptions, start: ClaimedStart): P
       // Left for the next adoption pass to find; never an unhandled rejection.
       log.error({ err: cleanupError, user: userName }, 'cleanup after a failed start');
     }
+    spawnDuration.observe({ status: 'failure' }, secondsSince(startedAt));
     progress.error = error;
     settle('failed');
     emit({ progress: 100, message: error.message });

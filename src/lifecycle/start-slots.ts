@@ -1,3 +1,4 @@
+import { startQueueLength, startsRunning } from '../metrics/metrics.js';
 import { cancelledError } from '../spawner/cancelled.js';
 
 /** What the burst queue holds now: see `StartSlots.status`. */
@@ -46,9 +47,11 @@ export class StartSlots {
       this.waiting.forEach((w, i) => {
         w.ahead(i + 1);
       });
+      this.report();
     };
     if (this.running < this.limit) {
       this.running += 1;
+      this.report();
       return Promise.resolve(once(release));
     }
     return new Promise((resolve, reject) => {
@@ -63,12 +66,19 @@ export class StartSlots {
       const onAbort = (): void => {
         const index = this.waiting.indexOf(entry);
         if (index >= 0) this.waiting.splice(index, 1);
+        this.report();
         reject(cancelledError(signal));
       };
       signal.addEventListener('abort', onAbort, { once: true });
       this.waiting.push(entry);
+      this.report();
       onWait(this.waiting.length);
     });
+  }
+
+  private report(): void {
+    startQueueLength.set(this.waiting.length);
+    startsRunning.set(this.running);
   }
 }
 

@@ -7,9 +7,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HANDOFF_PATH } from '../auth/sessions.js';
 import { parseUserPath } from '../routes.js';
+import { sendError, sendRedirect } from './counted-responses.js';
 import { safeNextPath } from './request-policy.js';
 import type { CspValues } from './response-policy.js';
-import { sendError, sendRedirect } from './responses.js';
 import type { ProxyHooks } from './types.js';
 
 const MAX_CODE_LENGTH = 512;

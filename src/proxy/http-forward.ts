@@ -5,6 +5,8 @@
  * after it, the client connection is cut so a truncated body is never mistaken for a whole one.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { recordProxyResponse, recordUpstreamError } from '../metrics/metrics.js';
+import { sendError } from './counted-responses.js';
 import type { ResponseHandler, ResponseHead } from './response-parser.js';
 import {
   type ContentKind,
@@ -12,7 +14,7 @@ import {
   clientResponseHeaders,
   needsScrubbing,
 } from './response-policy.js';
-import { type ProxyError, sendError } from './responses.js';
+import type { ProxyError } from './responses.js';
 import { SecretScrubber } from './secret-scrubber.js';
 import type { BodyFraming } from './upstream-head.js';
 import type { Exchange, Target, TargetPool, UpstreamConnection, UpstreamPools } from './upstream-pool.js';
@@ -143,7 +145,10 @@ export class HttpExchange implements Exchange, ResponseHandler {
     if (connection === undefined) return;
     const result = connection.parser.feed(chunk, this);
     if (result === 'error') {
-      if (!this.over) this.fail({ code: 'SIFU_ERR_UPSTREAM_UNREACHABLE', status: 502 });
+      if (!this.over) {
+        recordUpstreamError('broken');
+        this.fail({ code: 'SIFU_ERR_UPSTREAM_UNREACHABLE', status: 502 });
+      }
     } else if (this.responseDone && this.connection === connection) {
       // Stray bytes after the response, or an answer before the whole upload: never reuse that socket.
       if (connection.parser.leftover !== undefined && connection.parser.leftover.length > 0)
@@ -173,6 +178,7 @@ export class HttpExchange implements Exchange, ResponseHandler {
         head.reason === '' ? undefined : head.reason,
         clientResponseHeaders(head, this.kind, this.deps.csp),
       );
+      recordProxyResponse(head.status);
     } catch {
       // An invalid header value from the server: refuse the response rather than crash.
       this.connection?.parser.abort('invalid response header');
@@ -242,10 +248,12 @@ export class HttpExchange implements Exchange, ResponseHandler {
     const connectFailed = !this.reused && code !== undefined && CONNECT_ERRORS.has(code);
     // Refused or broken: either way the server may have died; a poll tells (cheap, and only on failure).
     this.deps.unreachable?.(this.target.origin);
+    recordUpstreamError(connectFailed ? 'refused' : 'broken');
     this.fail({ code: 'SIFU_ERR_UPSTREAM_UNREACHABLE', status: connectFailed ? 503 : 502 });
   }
 
   onUpstreamTimeout(): void {
+    recordUpstreamError('timeout');
     this.fail({ code: 'SIFU_ERR_UPSTREAM_TIMEOUT' });
   }
 

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { recordProxyResponse } from '../metrics/metrics.js';
 import { html, page } from '../web/layout.js';
 import { type CspValues, ownResponseHeaders } from './response-policy.js';
 
@@ -31,4 +32,5 @@ ${allowNewTab ? html`<p><a class="button" href="${here}">Open it in this tab any
   );
   res.writeHead(403, ['Content-Type', 'text/html; charset=utf-8', ...ownResponseHeaders(csp)]);
   res.end(body);
+  recordProxyResponse(403);
 }

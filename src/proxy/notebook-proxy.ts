@@ -24,12 +24,13 @@ import {
   userOrigin,
 } from '../routes.js';
 import { ActivityTracker, onlyPingPong, Throttle } from './activity.js';
+import { rejectSocket, sendError, sendRedirect } from './counted-responses.js';
 import { handleHandoff, isHandoffUrl } from './handoff.js';
 import { type ForwardDeps, HttpExchange } from './http-forward.js';
 import { refusesTopLevel, sendIframeOnlyPage } from './iframe-only.js';
 import { allowedOriginSet, isPageRequest, originAllowed, prefersHtml } from './request-policy.js';
 import { contentKind, cspValues } from './response-policy.js';
-import { answerClientErrors, type ProxyError, rejectSocket, sendError, sendRedirect } from './responses.js';
+import { answerClientErrors, type ProxyError } from './responses.js';
 import type { ProxyHooks, ProxyOptions, Visitor } from './types.js';
 import { buildUpstreamHead } from './upstream-head.js';
 import { type Target, UpstreamPools } from './upstream-pool.js';

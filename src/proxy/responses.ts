@@ -41,11 +41,14 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** Sends a JSON error (or a small HTML page when `html`), unless the response is already under way. */
-export function sendError(res: ServerResponse, csp: CspValues, error: ProxyError, html = false): void {
+/**
+ * Sends a JSON error (or a small HTML page when `html`), unless the response is already under way.
+ * Returns the status sent, 0 when none was (so callers can count what they answered).
+ */
+export function sendError(res: ServerResponse, csp: CspValues, error: ProxyError, html = false): number {
   if (res.headersSent || res.destroyed) {
     res.destroy();
-    return;
+    return 0;
   }
   const { status, body } = jsonBody(error);
   let payload = body;
@@ -64,6 +67,7 @@ export function sendError(res: ServerResponse, csp: CspValues, error: ProxyError
     ...closeIfBodyUnread(res),
   ]);
   res.end(payload);
+  return status;
 }
 
 /**
@@ -77,16 +81,16 @@ function closeIfBodyUnread(res: ServerResponse): string[] {
   return encoding !== undefined || (length !== undefined && length !== '0') ? ['Connection', 'close'] : [];
 }
 
-/** A 302 with `Cache-Control: no-store`; `extra` are more header name/value pairs. */
+/** A 302 with `Cache-Control: no-store`; `extra` are more header name/value pairs. Returns 302, or 0. */
 export function sendRedirect(
   res: ServerResponse,
   csp: CspValues,
   location: string,
   extra: string[] = [],
-): void {
+): number {
   if (res.headersSent || res.destroyed) {
     res.destroy();
-    return;
+    return 0;
   }
   res.writeHead(302, [
     'Location',
@@ -98,14 +102,15 @@ export function sendRedirect(
     ...closeIfBodyUnread(res),
   ]);
   res.end();
+  return 302;
 }
 
-/** Answers a refused upgrade with an HTTP error on the raw socket, then closes it. */
-export function rejectSocket(socket: Duplex, error: ProxyError): void {
-  if (socket.destroyed) return;
+/** Answers a refused upgrade with an HTTP error on the raw socket, then closes it. Returns the status, or 0. */
+export function rejectSocket(socket: Duplex, error: ProxyError): number {
+  if (socket.destroyed) return 0;
   if (!socket.writable) {
     socket.destroy();
-    return;
+    return 0;
   }
   const { status, body } = jsonBody(error);
   const head =
@@ -114,6 +119,7 @@ export function rejectSocket(socket: Duplex, error: ProxyError): void {
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
     'Cache-Control: no-store\r\nConnection: close\r\n\r\n';
   socket.end(head + body, () => socket.destroy());
+  return status;
 }
 
 /**

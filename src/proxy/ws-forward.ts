@@ -9,9 +9,10 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type net from 'node:net';
+import { recordProxyResponse, recordUpstreamError } from '../metrics/metrics.js';
+import { rejectSocket } from './counted-responses.js';
 import { type ResponseHandler, type ResponseHead, ResponseParser } from './response-parser.js';
 import { type CspValues, clientResponseHeaders, upgradeResponseHeaders } from './response-policy.js';
-import { rejectSocket } from './responses.js';
 import { connectTo, type Target } from './upstream-pool.js';
 
 export interface UpgradeDeps {
@@ -63,6 +64,7 @@ export class UpgradeExchange implements ResponseHandler {
     const result = this.parser.feed(chunk, this);
     if (result === 'error' && !this.answered) {
       this.answered = true;
+      recordUpstreamError('broken');
       rejectSocket(this.client, { code: 'SIFU_ERR_UPSTREAM_UNREACHABLE', status: 502 });
       this.upstream.destroy();
     } else if (result === 'upgrade') {
@@ -73,6 +75,7 @@ export class UpgradeExchange implements ResponseHandler {
   private readonly onUpstreamTimeout = (): void => {
     if (!this.answered) {
       this.answered = true;
+      recordUpstreamError('timeout');
       rejectSocket(this.client, { code: 'SIFU_ERR_UPSTREAM_TIMEOUT' });
     }
     this.upstream.destroy();
@@ -86,6 +89,7 @@ export class UpgradeExchange implements ResponseHandler {
     if (this.parser.finish(this)) return;
     if (!this.answered) {
       this.answered = true;
+      recordUpstreamError('refused');
       rejectSocket(this.client, { code: 'SIFU_ERR_UPSTREAM_UNREACHABLE' });
     } else {
       this.client.destroy();
@@ -107,6 +111,7 @@ export class UpgradeExchange implements ResponseHandler {
       text += 'Connection: close\r\n';
     }
     this.client.write(`${text}\r\n`);
+    recordProxyResponse(head.status);
   }
 
   onResponseBody(chunk: Buffer): void {

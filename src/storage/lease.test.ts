@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { ServerManager } from '../lifecycle/server-manager.js';
+import { leaseConflicts, spawnDuration } from '../metrics/metrics.js';
 import { createLocalSpawner } from '../spawner/local/local-spawner.js';
 import type { Spawner } from '../spawner/spawner.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
@@ -13,6 +14,12 @@ import type { Store } from '../store/store.js';
 import { Storage } from './storage.js';
 
 const FAKE_SERVER = `/usr/bin/python3 ${fileURLToPath(new URL('../spawner/doubles/fake-server.py', import.meta.url))} fast`;
+
+const counted = async (metric: typeof leaseConflicts) => (await metric.get()).values[0]?.value ?? 0;
+const spawnCount = async (status: string) =>
+  (await spawnDuration.get()).values.find(
+    (v) => v.metricName === 'jupyterhub_server_spawn_duration_seconds_count' && v.labels.status === status,
+  )?.value ?? 0;
 
 /**
  * Several Sifu "replicas" (each its own store handle on one database, its own ServerManager) launch the
@@ -72,6 +79,8 @@ test('concurrent launches of one user across store handles: exactly one server h
   const launches = managers.flatMap((manager, m) =>
     Array.from({ length: 5 }, (_, i) => ({ manager, name: `s${m}-${i}` })),
   );
+  const conflictsBefore = await counted(leaseConflicts);
+  const failuresBefore = await spawnCount('failure');
   const progresses = await Promise.all(launches.map(({ manager, name }) => manager.start('ada', name)));
   await Promise.all(progresses.map((p) => p.done));
   t.after(async () => {
@@ -84,6 +93,9 @@ test('concurrent launches of one user across store handles: exactly one server h
   for (const p of progresses.filter((x) => x.outcome === 'failed')) {
     assert.equal(p.error?.code, 'SIFU_ERR_HOME_IN_USE');
   }
+  // The metrics saw the same: a lease conflict and a failed start for each refused launch.
+  assert.equal((await counted(leaseConflicts)) - conflictsBefore, launches.length - 1);
+  assert.equal((await spawnCount('failure')) - failuresBefore, launches.length - 1);
   const servers = await stores[1]?.listServers();
   assert.equal(servers?.length, 1);
   const winner = launches[progresses.indexOf(ready[0] as (typeof progresses)[number])];

@@ -73,3 +73,70 @@ export function runOnChannels(
     });
   }).finally(() => ws.close());
 }
+
+/**
+ * Starts `code` in a new kernel of `user`'s server as a browser would, waits until the kernel reports
+ * itself busy with it, then closes the socket, leaving the computation running with no browser attached.
+ * Resolves with the kernel's id.
+ */
+export async function leaveComputing(
+  sifu: { notebookUrl: string },
+  client: Client,
+  user: string,
+  code: string,
+): Promise<string> {
+  const nb = sifu.notebookUrl;
+  const created = await client.request(`${nb}/user/${user}/api/kernels`, {
+    method: 'POST',
+    headers: { origin: nb, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'python3' }),
+  });
+  if (created.status !== 201) throw new Error(`kernel start: ${created.status} ${await created.text()}`);
+  const kernel = (await created.json()) as { id: string };
+  const msgId = randomBytes(8).toString('hex');
+  const ws = new WebSocket(`${nb.replace('http', 'ws')}/user/${user}/api/kernels/${kernel.id}/channels`, {
+    headers: { cookie: client.cookieHeader(), origin: nb },
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the kernel never reported busy within 60 s')), 60_000);
+    ws.on('error', reject);
+    ws.on('open', () =>
+      ws.send(
+        JSON.stringify({
+          header: {
+            msg_id: msgId,
+            msg_type: 'execute_request',
+            username: user,
+            session: randomBytes(8).toString('hex'),
+            version: '5.3',
+          },
+          parent_header: {},
+          metadata: {},
+          content: { code, silent: false, store_history: false, user_expressions: {}, allow_stdin: false },
+          channel: 'shell',
+          buffers: [],
+        }),
+      ),
+    );
+    ws.on('message', (data) => {
+      const msg = JSON.parse(String(data)) as {
+        msg_type: string;
+        parent_header: { msg_id?: string };
+        content: { execution_state?: string };
+      };
+      if (
+        msg.parent_header.msg_id === msgId &&
+        msg.msg_type === 'status' &&
+        msg.content.execution_state === 'busy'
+      ) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => {
+    ws.once('close', () => resolve());
+    ws.close();
+  });
+  return kernel.id;
+}

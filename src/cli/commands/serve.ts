@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { startSifu, VERSION } from '../../app/start.js';
 import { userOrigins } from '../../config/load.js';
 import type { SifuConfig } from '../../config/schema.js';
+import { prepareWorkerMetrics, superviseWorkerMetrics } from '../../metrics/cluster.js';
 import type { CliContext } from '../context.js';
 
 const WORKER_INDEX = 'SIFU_WORKER_INDEX';
@@ -27,6 +28,8 @@ export async function serve(config: SifuConfig): Promise<void> {
     superviseWorkers(config.workers);
     return;
   }
+  // Before anything slow: the supervisor may gather this worker's metrics as soon as it runs.
+  prepareWorkerMetrics();
   const index = Number(process.env[WORKER_INDEX] ?? '0');
   const sifu = await startSifu(config, { singletons: index === 0 });
   if (index === 0) {
@@ -47,6 +50,8 @@ export async function serve(config: SifuConfig): Promise<void> {
 
 function superviseWorkers(count: number): void {
   let stopping = false;
+  // A worker asked for /hub/metrics asks here; the answer is every worker's metrics together.
+  superviseWorkerMetrics();
   const fork = (index: number) => {
     const worker = cluster.fork({ [WORKER_INDEX]: String(index) });
     worker.on('exit', (code, signal) => {

@@ -12,7 +12,7 @@ export function registerTokenCommands(program: Command, { withStore }: CliContex
     .requiredOption('-u, --user <name>', 'owner of the token')
     .option(
       '-s, --scopes <list>',
-      `comma-separated scopes: ${Object.keys(SCOPE_HELP).join(', ')}`,
+      `comma-separated scopes: Sifu's (${Object.keys(SCOPE_HELP).join(', ')}) or JupyterHub's, filters included (e.g. servers!user=ada, read:users, inherit)`,
       'servers,tokens',
     )
     .option('-n, --note <text>', 'what the token is for', '')

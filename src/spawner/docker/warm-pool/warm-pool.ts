@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { warmPoolIdle, warmPoolWarming } from '../../../metrics/metrics.js';
 import { sleep } from '../../cancelled.js';
 import type { PoolStatus, Started, StartRequest } from '../../spawner.js';
 import { LABEL_INSTANCE, LABEL_POOL, LABEL_USER } from '../labels.js';
@@ -92,6 +93,7 @@ export class WarmPool {
     if (!this.running) return undefined;
     for (;;) {
       const server = this.idle.shift();
+      warmPoolIdle.set(this.idle.length);
       this.lastClaimAt = performance.now();
       this.refillSoon();
       if (!server) return undefined;
@@ -124,6 +126,7 @@ export class WarmPool {
     if (this.refillTimer) clearTimeout(this.refillTimer);
     await this.refilling?.catch(() => {});
     await Promise.all(this.idle.splice(0).map((server) => this.discard(server)));
+    warmPoolIdle.set(0);
     await releaseSharedMount(this.options.slotsDir);
   }
 
@@ -160,6 +163,7 @@ export class WarmPool {
           continue;
         }
         this.warming += 1;
+        warmPoolWarming.set(this.warming);
         try {
           const server = await warmPoolServer(settings);
           if (this.running) this.idle.push(server);
@@ -169,6 +173,8 @@ export class WarmPool {
           await sleep(1_000);
         } finally {
           this.warming -= 1;
+          warmPoolWarming.set(this.warming);
+          warmPoolIdle.set(this.idle.length);
         }
       }
     };
