@@ -1,12 +1,14 @@
 import { SifuError } from '../errors.js';
 import { proxyDeleteDuration, secondsSince, serverStopDuration } from '../metrics/metrics.js';
 import type { Route } from '../routes.js';
+import type { PoolStatus } from '../spawner/spawner.js';
 import { HomeLease } from '../storage/lease.js';
 import type { ServerRecord } from '../store/store.js';
 import { Adoption } from './adoption.js';
 import { RouteTable } from './route-table.js';
 import type { SpawnProgress } from './spawn-progress.js';
 import type { StartOptions } from './start-server.js';
+import type { StartQueueStatus } from './start-slots.js';
 import { StartsInFlight } from './starts-in-flight.js';
 
 export type { ServerHomes } from './start-server.js';
@@ -69,6 +71,16 @@ export class ServerManager {
 
   isPending(userName: string, serverName: string): boolean {
     return this.starts.isPending(userName, serverName);
+  }
+
+  /** This process's burst queue: undefined when starts are not bounded (`spawner.maxConcurrentStarts`). */
+  startQueue(): StartQueueStatus | undefined {
+    return this.starts.queue();
+  }
+
+  /** The backend's warm pool as this process sees it; undefined when the backend has none. */
+  warmPool(): PoolStatus | undefined {
+    return this.options.spawner.poolStatus?.();
   }
 
   /**

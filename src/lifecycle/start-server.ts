@@ -161,8 +161,10 @@ export async function startServer(options: StartOptions, start: ClaimedStart): P
     const warm = await options.claimWarmServer?.(request);
     if (options.claimWarmServer) warmPoolClaims.inc({ result: warm ? 'warm' : 'cold' });
     if (!warm && slots) {
-      releaseSlot = await slots.acquire(progress.abort.signal, (ahead) =>
-        emit({ progress: 10, message: `Waiting for a free slot (${ahead} ahead)` }),
+      releaseSlot = await slots.acquire(
+        progress.abort.signal,
+        (ahead) => emit({ progress: 10, message: `Waiting for a free slot (${ahead} ahead)` }),
+        serverName ? `${userName}/${serverName}` : userName,
       );
     }
     const launched =

@@ -45,4 +45,18 @@ describe('start slots (the burst queue)', () => {
     assert.equal(slots.queued, 0);
     release();
   });
+
+  it('tells who holds a slot and who waits, in line order', async () => {
+    const slots = new StartSlots(1);
+    const signal = new AbortController().signal;
+    assert.deepEqual(slots.status(), { limit: 1, running: 0, waiting: [] });
+    const first = await slots.acquire(signal, () => {}, 'ada');
+    const second = slots.acquire(signal, () => {}, 'bob');
+    const third = slots.acquire(signal, () => {}, 'cy');
+    assert.deepEqual(slots.status(), { limit: 1, running: 1, waiting: ['bob', 'cy'] });
+    first();
+    (await second)();
+    (await third)();
+    assert.deepEqual(slots.status(), { limit: 1, running: 0, waiting: [] });
+  });
 });

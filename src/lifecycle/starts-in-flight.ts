@@ -2,7 +2,7 @@ import { isSifuError, SifuError } from '../errors.js';
 import { keyOf, type RouteTable } from './route-table.js';
 import { createSpawnProgress, type LiveSpawn, readyProgress, type SpawnProgress } from './spawn-progress.js';
 import { claimServer, type StartOptions, startServer } from './start-server.js';
-import { StartSlots } from './start-slots.js';
+import { type StartQueueStatus, StartSlots } from './start-slots.js';
 
 /**
  * Single flight for starts: at most one start per user and server runs in this process (the store's
@@ -45,6 +45,11 @@ export class StartsInFlight {
   /** Starts running in this process now. */
   count(): number {
     return this.spawns.size;
+  }
+
+  /** The burst queue (`spawner.maxConcurrentStarts`); undefined when starts are not bounded. */
+  queue(): StartQueueStatus | undefined {
+    return this.slots?.status();
   }
 
   isPending(userName: string, serverName: string): boolean {

@@ -56,6 +56,20 @@ export interface StartContext {
   signal: AbortSignal;
 }
 
+/** A warm pool's counts, as `Spawner.poolStatus` reports them. */
+export interface PoolStatus {
+  /** `spawner.pool.size`: idle servers the pool keeps. */
+  size: number;
+  /** Idle servers ready to be claimed now. */
+  idle: number;
+  /** Pool servers being started (refilling). */
+  warming: number;
+  /** Servers handed to learners since the pool started in this process. */
+  claims: number;
+  /** Whether the pool runs in this process (it runs in the first worker only; see `startPool`). */
+  running: boolean;
+}
+
 export interface Spawner {
   /** The backend's name as in config (`local`, `docker`...), stored beside each server's state. */
   readonly backend: string;
@@ -136,4 +150,11 @@ export interface Spawner {
    * learners' servers and stay. Resolves at once when the pool was never started.
    */
   stopPool?(): Promise<void>;
+
+  /**
+   * The warm pool's counts now, for display (the admin page). Cheap and synchronous; may be called at any
+   * time, before `startPool` or after `stopPool` too (`running` false then). Present exactly when
+   * `claimWarm` is.
+   */
+  poolStatus?(): PoolStatus;
 }

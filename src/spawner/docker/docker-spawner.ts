@@ -275,6 +275,7 @@ export function createDockerSpawner(options: DockerSpawnerOptions): Spawner {
     claimWarm: (request) => pool.claim(request),
     startPool: () => pool.start(),
     stopPool: () => pool.stop(),
+    poolStatus: () => pool.status(),
   };
 }
 

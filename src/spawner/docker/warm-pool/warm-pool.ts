@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { warmPoolIdle, warmPoolWarming } from '../../../metrics/metrics.js';
 import { sleep } from '../../cancelled.js';
-import type { Started, StartRequest } from '../../spawner.js';
+import type { PoolStatus, Started, StartRequest } from '../../spawner.js';
 import { LABEL_INSTANCE, LABEL_POOL, LABEL_USER } from '../labels.js';
 import { discardServer } from '../server-container.js';
 import {
@@ -59,6 +59,7 @@ export class WarmPool {
   private refilling: Promise<void> | undefined;
   private refillTimer: NodeJS.Timeout | undefined;
   private lastClaimAt = 0;
+  private claims = 0;
 
   constructor(private readonly options: WarmPoolOptions) {}
 
@@ -97,13 +98,25 @@ export class WarmPool {
       this.refillSoon();
       if (!server) return undefined;
       try {
-        return await claimPoolServer(server, request, this.options.claimTimeoutMs ?? 5_000);
+        const claimed = await claimPoolServer(server, request, this.options.claimTimeoutMs ?? 5_000);
+        this.claims += 1;
+        return claimed;
       } catch (err) {
         this.options.log?.warn({ err, container: server.containerName }, 'warm server could not be claimed');
         // In the background: the learner goes on to the next idle server at once.
         void this.discard(server);
       }
     }
+  }
+
+  status(): PoolStatus {
+    return {
+      size: this.options.size,
+      idle: this.idle.length,
+      warming: this.warming,
+      claims: this.claims,
+      running: this.running,
+    };
   }
 
   /** Removes idle servers (Sifu is stopping); claimed ones are learners' and stay. */
