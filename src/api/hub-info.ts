@@ -1,6 +1,6 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SifuError } from '../errors.js';
-import { normalizeUsername } from '../names.js';
+import { normalizeGroupName, normalizeUsername } from '../names.js';
 import type { HubContext } from '../web/context.js';
 import { holds, requireGrant, requireIdentity } from './identity.js';
 import { pageAnswer, pageOf } from './pagination.js';
@@ -77,6 +77,31 @@ export function registerHubInfoRoutes(app: FastifyInstance, ctx: HubContext): vo
   app.get<{ Params: { owner: string } }>('/hub/api/shares/:owner', async (req) => {
     const identity = await requireIdentity(ctx, req);
     requireGrant(identity, 'read:shares', { user: normalizeUsername(req.params.owner) });
+    return pageAnswer(req, { ...pageOf(req), paginated: true }, []);
+  });
+
+  // A server's shares, and share codes (JupyterHub 5): none, for servers and owners that exist.
+  const noShares = async (req: FastifyRequest<{ Params: { owner: string; server?: string } }>) => {
+    const identity = await requireIdentity(ctx, req);
+    const owner = normalizeUsername(req.params.owner);
+    const server = req.params.server ?? '';
+    requireGrant(identity, 'read:shares', { user: owner, server });
+    if (!(await ctx.store.getUser(owner)))
+      throw new SifuError('SIFU_ERR_USER_NOT_FOUND', `no user named ${owner}`);
+    return pageAnswer(req, { ...pageOf(req), paginated: true }, []);
+  };
+  app.get('/hub/api/shares/:owner/', noShares);
+  app.get('/hub/api/shares/:owner/:server', noShares);
+  app.get('/hub/api/share-codes/:owner', noShares);
+  app.get('/hub/api/share-codes/:owner/', noShares);
+  app.get('/hub/api/share-codes/:owner/:server', noShares);
+
+  app.get<{ Params: { group: string } }>('/hub/api/groups/:group/shared', async (req) => {
+    const identity = await requireIdentity(ctx, req);
+    const group = normalizeGroupName(req.params.group);
+    requireGrant(identity, 'read:groups:shares', { group });
+    if (!(await ctx.store.getGroup(group)))
+      throw new SifuError('SIFU_ERR_GROUP_NOT_FOUND', `no group named ${group}`);
     return pageAnswer(req, { ...pageOf(req), paginated: true }, []);
   });
 

@@ -109,6 +109,8 @@ export const SCOPE_DEFINITIONS: Readonly<Record<string, ScopeDefinition>> = {
   'read:shares': { filters: SERVER_FILTERS, help: 'read shares (Sifu: always none)' },
   'users:shares': { implies: ['read:users:shares'], filters: USER_FILTERS, help: "manage users' shares" },
   'read:users:shares': { filters: USER_FILTERS, help: "read users' shares (Sifu: always none)" },
+  'groups:shares': { implies: ['read:groups:shares'], filters: GROUP_FILTERS, help: "manage groups' shares" },
+  'read:groups:shares': { filters: GROUP_FILTERS, help: "read groups' shares (Sifu: always none)" },
   proxy: { help: "read the proxy's routes" },
   shutdown: { help: 'shut the hub down (Sifu: refused)' },
   'read:metrics': { help: 'read the Prometheus metrics at /hub/metrics' },
@@ -134,6 +136,7 @@ export const ADMIN_ROLE_SCOPES: readonly string[] = [
   'read:metrics',
   'shares',
   'users:shares',
+  'groups:shares',
   'launch',
   'courses',
 ];
