@@ -126,6 +126,8 @@ before(async () => {
         SIFU_SPAWNER_LOCAL_UID_BASE: String(UID_BASE),
         SIFU_SPAWNER_LOCAL_UID_COUNT: String(UID_COUNT),
         SIFU_CULLER_ENABLED: 'false',
+        // One process per host: the hosts are the point here (workers: test/workers.test.ts).
+        SIFU_WORKERS: '1',
       };
       const child = net.spawn(host, process.execPath, [cli, 'serve'], {
         env,

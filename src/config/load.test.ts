@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadConfig, notebookOrigin, userOrigins } from './load.js';
+import { loadConfig, notebookOrigin, userOrigins, workerCount } from './load.js';
 import { configReference } from './reference.js';
 import { envName, walkLeaves } from './schema.js';
 
@@ -62,6 +62,25 @@ test('the required SIFU_* variables map onto their options', () => {
   assert.equal(config.culler.enabled, false);
 });
 
+test('`workers` is one per core by default (`auto`), or the number given', () => {
+  assert.equal(loadConfig().workers, 'auto');
+  const table: [Record<string, string>, number, number][] = [
+    [{}, 2, 2],
+    [{}, 1, 1],
+    [{}, 96, 64],
+    [{ SIFU_WORKERS: 'auto' }, 8, 8],
+    [{ SIFU_WORKERS: '1' }, 8, 1],
+    [{ SIFU_WORKERS: '3' }, 2, 3],
+    // The warm pool lives in the first worker: others' starts would never be warm.
+    [{ SIFU_SPAWNER_BACKEND: 'docker', SIFU_SPAWNER_POOL_SIZE: '2' }, 8, 1],
+    [{ SIFU_SPAWNER_BACKEND: 'docker', SIFU_SPAWNER_POOL_SIZE: '0' }, 8, 8],
+    [{ SIFU_SPAWNER_BACKEND: 'docker', SIFU_SPAWNER_POOL_SIZE: '2', SIFU_WORKERS: '2' }, 8, 2],
+  ];
+  for (const [env, cores, count] of table) {
+    assert.equal(workerCount(loadConfig({ env }), cores), count, `${JSON.stringify(env)} on ${cores} cores`);
+  }
+});
+
 const bad: Array<[string, Parameters<typeof loadConfig>[0], RegExp]> = [
   ['non-numeric port from env', { env: { SIFU_HUB_PORT: 'abc' } }, /`hub\.port` \(from SIFU_HUB_PORT\)/],
   ['port out of range', { env: { SIFU_NOTEBOOK_PORT: '70000' } }, /`notebook\.port`/],
@@ -79,6 +98,16 @@ const bad: Array<[string, Parameters<typeof loadConfig>[0], RegExp]> = [
   ['short admin token', { env: { SIFU_ADMIN_TOKEN: 'short' } }, /`adminToken`.*at least 16/],
   ['negative timeout', { overrides: { culler: { idleTimeout: -1 } } }, /`culler\.idleTimeout`/],
   ['bad boolean', { env: { SIFU_CULLER_ENABLED: 'maybe' } }, /`culler\.enabled`/],
+  [
+    'workers neither auto nor a number',
+    { env: { SIFU_WORKERS: 'many' } },
+    /`workers` \(from SIFU_WORKERS\) must be auto or a whole number from 1 to 64, got 'many'/,
+  ],
+  [
+    'no workers',
+    { env: { SIFU_WORKERS: '0' } },
+    /`workers` \(from SIFU_WORKERS\) must be auto or a whole number/,
+  ],
 ];
 for (const [name, options, message] of bad) {
   test(`a wrong value fails with the option's path: ${name}`, () => {

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import type { z } from 'zod';
 import { SifuError } from '../errors.js';
 import { isDnsHost } from '../routes.js';
-import { configSchema, envName, type SifuConfig, walkLeaves } from './schema.js';
+import { configSchema, envName, MAX_WORKERS, type SifuConfig, walkLeaves } from './schema.js';
 
 export interface LoadOptions {
   /** Path of a JSON config file; keys as in docs/configuration.md. */
@@ -105,6 +106,17 @@ export function notebookOrigin(config: SifuConfig): string {
 export function userOrigins(config: SifuConfig): boolean {
   const mode = config.notebook.userOrigins;
   return mode === 'on' || (mode === 'auto' && isDnsHost(notebookOrigin(config)));
+}
+
+/**
+ * How many Sifu processes `sifu serve` runs: `workers`, `auto` resolved to one per core, but to one with
+ * a warm pool, which only the first worker holds and claims from (starts another worker answered would
+ * all be cold).
+ */
+export function workerCount(config: SifuConfig, cores = availableParallelism()): number {
+  if (config.workers !== 'auto') return config.workers;
+  const warmPool = config.spawner.backend === 'docker' && config.spawner.pool.size > 0;
+  return warmPool ? 1 : Math.min(MAX_WORKERS, Math.max(1, cores));
 }
 
 export function storeUrl(config: SifuConfig): string {

@@ -53,6 +53,12 @@ export function parseMemSize(value: string): number {
   const units: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
   return Math.round(Number(match?.[1] ?? 0) * (units[(match?.[2] ?? '').toUpperCase()] ?? 1));
 }
+/** The most `workers` Sifu forks, `auto` included. */
+export const MAX_WORKERS = 64;
+const workersError = {
+  error: (issue: { input?: unknown }) =>
+    `must be auto or a whole number from 1 to ${MAX_WORKERS}, got '${String(issue.input)}'`,
+};
 const origin = z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin like https://host[:port]');
 
 export const DEFAULT_SPAWNER_COMMAND =
@@ -88,9 +94,15 @@ export const configTree = {
     ),
   },
   workers: opt(
-    z.coerce.number().int().min(1).max(64),
-    1,
-    'Sifu processes on this host sharing the hub and notebook ports (node:cluster), e.g. one per core: the proxy then uses every core. They share sessions and routes through the store.',
+    z.union(
+      [
+        z.literal('auto'),
+        z.coerce.number().int(workersError).min(1, workersError).max(MAX_WORKERS, workersError),
+      ],
+      workersError,
+    ),
+    'auto',
+    `Sifu processes on this host sharing the hub and notebook ports (node:cluster), so that the proxy uses every core. \`auto\`: one per core (os.availableParallelism(), at most ${MAX_WORKERS}), as nginx's \`worker_processes auto\`, but one with a warm pool (\`spawner.pool.size\` > 0), which only the first worker claims from; 1: a single process. They share sessions, tickets and routes through the store (the embedded SQLite one too); only the first runs the once-per-host work (warm pool, culler, purges).`,
   ),
   cluster: {
     hostId: opt(

@@ -20,12 +20,14 @@ export interface BuiltSifu {
 
 /**
  * Sifu as `make run` starts it: `node dist/cli/main.js serve` (built first if out of date), the default
- * configuration but for ports from the OS, a fresh data dir and what `env` sets. `openFiles` starts it
- * under that `ulimit -n`, for tests about descriptors.
+ * configuration but for ports from the OS, a fresh data dir, one worker and what `env` sets. `openFiles`
+ * starts it under that `ulimit -n`, for tests about descriptors. `defaultWorkers` leaves `workers` at its
+ * default (one per core), for the tests about workers; the others run one process, which is what they
+ * test, at a fraction of the memory and start-up time.
  */
 export async function startBuiltSifu(
   env: Record<string, string> = {},
-  options: { openFiles?: number } = {},
+  options: { openFiles?: number; defaultWorkers?: boolean } = {},
 ): Promise<BuiltSifu> {
   const cli = ensureBuilt();
   const dataDir = await mkdtemp(join(tmpdir(), 'sifu-built-'));
@@ -45,6 +47,7 @@ export async function startBuiltSifu(
       // One shared origin on 127.0.0.1: Node's clients do not resolve the per-user *.localhost names.
       SIFU_NOTEBOOK_PUBLIC_URL: `http://127.0.0.1:${notebookPort}`,
       SIFU_LOG_LEVEL: 'warn',
+      ...(options.defaultWorkers ? {} : { SIFU_WORKERS: '1' }),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -94,7 +94,7 @@ export async function startTestSifu(
   };
 }
 
-/** Sifu as a separate OS process (`sifu serve`), for restart and crash tests. */
+/** Sifu as a separate OS process (`sifu serve`), for restart and crash tests; one worker unless `env` says. */
 export async function startSifuProcess(
   env: Record<string, string>,
 ): Promise<{ child: ChildProcess; output(): string }> {
@@ -104,6 +104,7 @@ export async function startSifuProcess(
       SIFU_CULLER_ENABLED: 'false',
       SIFU_LOG_LEVEL: 'info',
       SIFU_SPAWNER_LOCAL_READ_ONLY_PATHS: DOUBLES_DIR,
+      SIFU_WORKERS: '1',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

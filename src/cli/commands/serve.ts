@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import type { Command } from 'commander';
 import { startSifu, VERSION } from '../../app/start.js';
-import { userOrigins } from '../../config/load.js';
+import { userOrigins, workerCount } from '../../config/load.js';
 import type { SifuConfig } from '../../config/schema.js';
 import { prepareWorkerMetrics, superviseWorkerMetrics } from '../../metrics/cluster.js';
 import type { CliContext } from '../context.js';
@@ -18,14 +18,15 @@ export function registerServeCommand(program: Command, { config }: CliContext): 
 }
 
 /**
- * `sifu serve`: one Sifu process, or with `workers` > 1 a supervisor that forks that many, sharing the hub
- * and notebook ports (node:cluster) so the proxy uses every core. Workers share sessions, tickets and
- * routes through the store; only the first does the once-per-host work (pool, culler, purges). A worker
- * that dies is started again. Learners' servers outlive every one of them.
+ * `sifu serve`: a supervisor that forks `workers` Sifu processes (by default one per core), sharing the
+ * hub and notebook ports (node:cluster) so the proxy uses every core; or, with one worker, that one process.
+ * Workers share sessions, tickets and routes through the store; only the first does the once-per-host work
+ * (pool, culler, purges). A worker that dies is started again. Learners' servers outlive every one of them.
  */
 export async function serve(config: SifuConfig): Promise<void> {
-  if (config.workers > 1 && cluster.isPrimary) {
-    superviseWorkers(config.workers);
+  const count = workerCount(config);
+  if (count > 1 && cluster.isPrimary) {
+    superviseWorkers(count);
     return;
   }
   // Before anything slow: the supervisor may gather this worker's metrics as soon as it runs.
@@ -33,7 +34,7 @@ export async function serve(config: SifuConfig): Promise<void> {
   const index = Number(process.env[WORKER_INDEX] ?? '0');
   const sifu = await startSifu(config, { singletons: index === 0 });
   if (index === 0) {
-    const workers = config.workers > 1 ? ` (${config.workers} workers)` : '';
+    const workers = count > 1 ? ` (${count} workers)` : '';
     // With per-user origins, ada's notebooks are at <scheme>://ada.<notebook host>/user/ada/.
     const notebooks = userOrigins(config) ? sifu.notebookUrl.replace('://', '://<name>.') : sifu.notebookUrl;
     console.log(
