@@ -19,20 +19,33 @@ export interface Service {
   url: string;
   /** The process (with its children: nginx's workers) that does the proxying. */
   pid: number;
+  /** What each benchmark request carries (default: the bench session's cookie). */
+  headers?: Record<string, string>;
+  /** Descendants of `pid` that are not the proxy, by command name: their CPU is not the proxy's. */
+  notProxy?: string[];
+  /** What the proxy printed lately, for error messages. */
+  output?: () => string;
 }
 
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
 
-/** CPU seconds (user + system) used so far by `root` and all its descendants, from /proc. */
-export function cpuSeconds(root: number): number {
-  const stats = new Map<number, { ppid: number; ticks: number }>();
+/**
+ * CPU seconds (user + system) used so far by `root` and all its descendants, from /proc, but for the
+ * processes named in `skip` and theirs (a shipped Sifu's learner servers are children of a worker).
+ */
+export function cpuSeconds(root: number, skip: readonly string[] = []): number {
+  const stats = new Map<number, { ppid: number; ticks: number; command: string }>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       // Fields after the command (which is in parentheses and may contain spaces): state is index 0.
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      stats.set(Number(entry), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+      stats.set(Number(entry), {
+        ppid: Number(fields[1]),
+        ticks: Number(fields[11]) + Number(fields[12]),
+        command: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+      });
     } catch {
       // The process ended meanwhile.
     }
@@ -42,7 +55,8 @@ export function cpuSeconds(root: number): number {
   while (frontier.length > 0) {
     const pid = frontier.pop() as number;
     ticks += stats.get(pid)?.ticks ?? 0;
-    for (const [child, stat] of stats) if (stat.ppid === pid) frontier.push(child);
+    for (const [child, stat] of stats)
+      if (stat.ppid === pid && !skip.includes(stat.command)) frontier.push(child);
   }
   return ticks / CLOCK_TICKS;
 }
@@ -52,6 +66,7 @@ export class ProcessGroup {
   private readonly children: ChildProcess[] = [];
   private readonly output = new Map<ChildProcess, string>();
   private readonly dirs: string[] = [];
+  private readonly cleanups: (() => Promise<void>)[] = [];
 
   constructor() {
     // Last resort if the benchmark dies or is interrupted: SIGTERM (not SIGKILL) so that nginx's
@@ -116,7 +131,13 @@ export class ProcessGroup {
     });
   }
 
+  /** Work `stopAll` does before it stops any child (e.g. stopping what a child started through its API). */
+  beforeStop(cleanup: () => Promise<void>): void {
+    this.cleanups.push(cleanup);
+  }
+
   async stopAll(): Promise<void> {
+    for (const cleanup of this.cleanups.splice(0)) await cleanup();
     await Promise.all(
       this.children.splice(0).map(
         (child) =>
@@ -184,6 +205,8 @@ async function startNginx(group: ProcessGroup, dir: string, config: string, port
 export const BENCH_ORIGIN = 'http://sifu.bench';
 /** Sessions the bench proxy admits: one owns the HTTP route `bench`, the other the WebSocket route `benchws`. */
 export const BENCH_COOKIE = 'sifu-session=bench-http';
+/** The bench session as request headers (names as wrk must get them: it adds its own `Host` unless given `Host`). */
+export const BENCH_COOKIE_HEADERS: Record<string, string> = { Cookie: BENCH_COOKIE };
 export const BENCH_WS_COOKIE = 'sifu-session=bench-ws';
 
 export const BACKEND_BODY = 'hello from the backend';

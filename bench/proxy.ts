@@ -1,7 +1,8 @@
 /**
- * Proxy benchmark: one fast backend (nginx answering a small body) behind Sifu's proxy, behind
- * configurable-http-proxy and behind nginx, each proxy in its own process, loaded with wrk; plus
- * WebSocket round trips direct vs through Sifu vs through CHP. Results are ratios against the
+ * Proxy benchmark: Sifu as shipped (`make run`'s built process, default config, in front of a learner
+ * server that is nginx answering a small body), beside the same kind of backend behind Sifu's proxy alone
+ * (bench hooks), configurable-http-proxy and nginx, each proxy in its own process(es), loaded with wrk;
+ * plus WebSocket round trips direct vs through Sifu's proxy vs through CHP. Results are ratios against the
  * anchors measured in the same run. Run alone: `node --import tsx bench/proxy.ts`.
  */
 import { spawnSync } from 'node:child_process';
@@ -20,7 +21,7 @@ import {
 } from './proxy-load.js';
 import {
   BACKEND_BODY,
-  BENCH_COOKIE,
+  BENCH_COOKIE_HEADERS,
   BENCH_ORIGIN,
   BENCH_WS_COOKIE,
   cpuSeconds,
@@ -33,12 +34,13 @@ import {
   startSifuProxy,
   startWsEchoBackend,
 } from './proxy-processes.js';
+import { startShippedSifu } from './proxy-shipped.js';
 import { median } from './support/stats.js';
 
 export interface Row {
   /** What was measured, e.g. `HTTP throughput`. */
   metric: string;
-  /** `Sifu`, `CHP`, `nginx`, `direct`, or a ratio such as `Sifu / CHP`. */
+  /** `Sifu as shipped`, `CHP`, `nginx`, `direct`, ..., or a ratio such as `Sifu as shipped / CHP`. */
   system: string;
   value: number;
   unit: string;
@@ -62,12 +64,35 @@ export interface ProxyBenchOptions {
 }
 
 /**
- * `Sifu` runs as `sifu serve --workers <cores>` does (one worker per core, as nginx's `worker_processes
- * auto`); `Sifu 1 worker` is the default single process, measured beside it.
+ * `Sifu as shipped`: the built `sifu serve`, default config (`workers: auto`, one per core, as nginx's
+ * `worker_processes auto`); `, 1 worker` is the same with `SIFU_WORKERS=1` (the default before issue 13).
+ * `Sifu proxy only`: `createNotebookProxy` with bench hooks (bench/proxy-sifu-child.ts), the proxy's own
+ * cost, one worker per core or one process.
  */
-type Proxied = 'Sifu' | 'Sifu 1 worker' | 'CHP' | 'nginx';
-const order: Proxied[] = ['Sifu', 'Sifu 1 worker', 'CHP', 'nginx'];
+type Proxied =
+  | 'Sifu as shipped'
+  | 'Sifu as shipped, 1 worker'
+  | 'Sifu proxy only'
+  | 'Sifu proxy only, 1 worker'
+  | 'CHP'
+  | 'nginx';
+const order: Proxied[] = [
+  'Sifu as shipped',
+  'Sifu as shipped, 1 worker',
+  'Sifu proxy only',
+  'Sifu proxy only, 1 worker',
+  'CHP',
+  'nginx',
+];
 const WORKERS = os.availableParallelism();
+
+export interface ProxyBench {
+  rows: Row[];
+  /** 1-minute load average before and after the run. */
+  loadAverages: [number, number];
+  /** nginx's CPU per request as a proxy (median, µs): what runs on different machines are compared by. */
+  calibrationUs: number;
+}
 
 interface Measured extends WrkResult {
   /** CPU time (user + system) of the proxy's process(es) per request, in µs; NaN for the backend alone. */
@@ -85,7 +110,8 @@ function ratioRow(metric: string, system: string, value: number, target?: '>=' |
   return row;
 }
 
-export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Row[]> {
+export async function benchProxy(options: ProxyBenchOptions = {}): Promise<ProxyBench> {
+  const loadBefore = os.loadavg()[0] as number;
   const seconds = options.seconds ?? 5;
   const rounds = options.rounds ?? 5;
   const connections = options.connections ?? 50;
@@ -98,49 +124,55 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Row[]
     const backend = await startNginxBackend(group, workDir);
     const wsBackend = await startWsEchoBackend(group);
     const services: Record<Proxied, Service> = {
-      Sifu: await startSifuProxy(group, backend, wsBackend, WORKERS),
-      'Sifu 1 worker': await startSifuProxy(group, backend, wsBackend, 1),
+      'Sifu as shipped': await startShippedSifu(group, join(workDir, 'shipped'), 'bench'),
+      'Sifu as shipped, 1 worker': await startShippedSifu(group, join(workDir, 'shipped-1'), 'bench', 1),
+      'Sifu proxy only': await startSifuProxy(group, backend, wsBackend, WORKERS),
+      'Sifu proxy only, 1 worker': await startSifuProxy(group, backend, wsBackend, 1),
       CHP: await startChp(group, { '/user/bench': backend, '/user/benchws': wsBackend }),
       nginx: await startNginxProxy(group, workDir, backend),
     };
     const path = '/user/bench/';
-    const bases: [string, string][] = [
-      ['direct', backend],
-      ...order.map((n): [string, string] => [n, services[n].url]),
+    const headersOf = (service?: Service) => service?.headers ?? BENCH_COOKIE_HEADERS;
+    const bases: [string, Service | undefined, string][] = [
+      ['direct', undefined, backend],
+      ...order.map((n): [string, Service, string] => [n, services[n], services[n].url]),
     ];
-    for (const [name, base] of bases) {
-      const answer = await fetchOnce(`${base}${path}`, { cookie: BENCH_COOKIE });
+    for (const [name, service, base] of bases) {
+      const answer = await fetchOnce(`${base}${path}`, headersOf(service));
       if (answer.status !== 200 || answer.body !== BACKEND_BODY) {
-        throw new Error(`${name} answered ${answer.status} ${answer.body.slice(0, 200)}`);
+        throw new Error(
+          `${name} answered ${answer.status} ${answer.body.slice(0, 200)}\n${service?.output?.() ?? ''}`,
+        );
       }
     }
 
+    const spec = (base: string, service?: Service) => ({
+      url: `${base}${path}`,
+      headers: Object.entries(headersOf(service)).map(([name, value]) => `${name}: ${value}`),
+      connections,
+    });
     /** One measured wrk run after a 1 s warm-up; with the CPU the proxy process used per request. */
-    const load = async (base: string, pid?: number): Promise<Measured> => {
-      const spec = { url: `${base}${path}`, headers: [`Cookie: ${BENCH_COOKIE}`], connections };
-      await runWrk({ ...spec, seconds: 1 });
-      const cpuBefore = pid === undefined ? 0 : cpuSeconds(pid);
-      const result = await runWrk({ ...spec, seconds });
-      const cpuUs = pid === undefined ? Number.NaN : ((cpuSeconds(pid) - cpuBefore) / result.requests) * 1e6;
+    const load = async (base: string, service?: Service): Promise<Measured> => {
+      await runWrk({ ...spec(base, service), seconds: 1 });
+      const cpu = () => (service ? cpuSeconds(service.pid, service.notProxy) : 0);
+      const cpuBefore = cpu();
+      const result = await runWrk({ ...spec(base, service), seconds });
+      const cpuUs = service ? ((cpu() - cpuBefore) / result.requests) * 1e6 : Number.NaN;
       if (result.errors > 0) throw new Error(`${base}: ${result.errors} errors under load`);
       return { ...result, cpuUs };
     };
     const direct = await load(backend);
     log(`direct: ${direct.requestsPerSec} req/s`);
-    const http: Record<Proxied, Measured[]> = { Sifu: [], 'Sifu 1 worker': [], CHP: [], nginx: [] };
+    const http = Object.fromEntries(order.map((name) => [name, [] as Measured[]])) as Record<
+      Proxied,
+      Measured[]
+    >;
     // An untimed round first: the first measured run used to pay for everyone's start-up.
-    for (const name of order) {
-      await runWrk({
-        url: `${services[name].url}${path}`,
-        headers: [`Cookie: ${BENCH_COOKIE}`],
-        connections,
-        seconds: 2,
-      });
-    }
+    for (const name of order) await runWrk({ ...spec(services[name].url, services[name]), seconds: 2 });
     for (let r = 0; r < rounds; r++) {
       for (let i = 0; i < order.length; i++) {
         const name = order[(i + r) % order.length] as Proxied;
-        const result = await load(services[name].url, services[name].pid);
+        const result = await load(services[name].url, services[name]);
         http[name].push(result);
         log(
           `round ${r + 1} ${name}: ${result.requestsPerSec} req/s, p99 ${result.p99Ms} ms, ${result.cpuUs.toFixed(1)} µs CPU/req`,
@@ -150,10 +182,14 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Row[]
 
     const wsTargets: [string, string, string | undefined][] = [
       ['direct', `${wsBackend.replace('http:', 'ws:')}/`, undefined],
-      ['Sifu', `${services.Sifu.url.replace('http:', 'ws:')}/user/benchws/`, BENCH_ORIGIN],
+      [
+        'Sifu proxy only',
+        `${services['Sifu proxy only'].url.replace('http:', 'ws:')}/user/benchws/`,
+        BENCH_ORIGIN,
+      ],
       ['CHP', `${services.CHP.url.replace('http:', 'ws:')}/user/benchws/`, BENCH_ORIGIN],
     ];
-    const ws: Record<string, RoundTrips[]> = { direct: [], Sifu: [], CHP: [] };
+    const ws: Record<string, RoundTrips[]> = { direct: [], 'Sifu proxy only': [], CHP: [] };
     for (const [, url, origin] of wsTargets)
       await wsRoundTrips(url, { cookie: BENCH_WS_COOKIE }, origin, 1000, 0);
     for (let r = 0; r < rounds; r++) {
@@ -220,28 +256,43 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Row[]
       );
     const rpsOf = (name: Proxied) => http[name].map((x) => x.requestsPerSec);
     const p99Of = (name: Proxied) => http[name].map((x) => x.p99Ms);
-    rows.push({
-      ...ratioRow('HTTP throughput', 'Sifu / CHP', rps('Sifu') / rps('CHP'), '>=', 3),
-      note: perRound(rpsOf('Sifu'), rpsOf('CHP')),
-    });
-    rows.push({
-      ...ratioRow('HTTP throughput', 'Sifu / nginx', rps('Sifu') / rps('nginx'), '>=', 0.5),
-      note: perRound(rpsOf('Sifu'), rpsOf('nginx')),
-    });
-    rows.push({
-      ...ratioRow('HTTP throughput', 'Sifu 1 worker / nginx', rps('Sifu 1 worker') / rps('nginx')),
-      note: perRound(rpsOf('Sifu 1 worker'), rpsOf('nginx')),
-    });
-    rows.push({
-      ...ratioRow('HTTP latency p99', 'Sifu / CHP', p99('Sifu') / p99('CHP'), '<=', 1),
-      note: perRound(p99Of('Sifu'), p99Of('CHP')),
-    });
     const cpu = (name: Proxied) => median(http[name].map((x) => x.cpuUs));
-    rows.push(ratioRow('proxy CPU per request', 'Sifu / CHP', cpu('Sifu') / cpu('CHP')));
-    rows.push(ratioRow('proxy CPU per request', 'Sifu / nginx', cpu('Sifu') / cpu('nginx')));
+    const cpuOf = (name: Proxied) => http[name].map((x) => x.cpuUs);
+    const shipped = 'Sifu as shipped';
+    const proxyOnly = 'Sifu proxy only';
+    // Issue 13's targets hold for what ships; the proxy-only rows show what the app adds to the proxy.
+    const ratios: [
+      string,
+      Proxied,
+      Proxied,
+      (n: Proxied) => number,
+      (n: Proxied) => number[],
+      '>=' | '<=' | undefined,
+      number | undefined,
+    ][] = [
+      ['HTTP throughput', shipped, 'CHP', rps, rpsOf, '>=', 5],
+      ['HTTP throughput', shipped, 'nginx', rps, rpsOf, '>=', 0.75],
+      ['HTTP throughput', 'Sifu as shipped, 1 worker', 'nginx', rps, rpsOf, undefined, undefined],
+      ['HTTP throughput', proxyOnly, 'CHP', rps, rpsOf, undefined, undefined],
+      ['HTTP throughput', proxyOnly, 'nginx', rps, rpsOf, undefined, undefined],
+      ['HTTP throughput', 'Sifu proxy only, 1 worker', 'nginx', rps, rpsOf, undefined, undefined],
+      ['HTTP throughput', shipped, proxyOnly, rps, rpsOf, undefined, undefined],
+      ['HTTP latency p99', shipped, 'CHP', p99, p99Of, '<=', 1],
+      ['HTTP latency p99', proxyOnly, 'CHP', p99, p99Of, undefined, undefined],
+      ['proxy CPU per request', shipped, 'nginx', cpu, cpuOf, '<=', 1.5],
+      ['proxy CPU per request', shipped, 'CHP', cpu, cpuOf, undefined, undefined],
+      ['proxy CPU per request', proxyOnly, 'nginx', cpu, cpuOf, undefined, undefined],
+      ['proxy CPU per request', proxyOnly, 'CHP', cpu, cpuOf, undefined, undefined],
+    ];
+    for (const [metric, a, b, value, perRoundOf, target, goal] of ratios) {
+      rows.push({
+        ...ratioRow(metric, `${a} / ${b}`, value(a) / value(b), target, goal),
+        note: perRound(perRoundOf(a), perRoundOf(b)),
+      });
+    }
     const wsMean = (name: string) => median((ws[name] as RoundTrips[]).map((x) => x.meanUs));
     const wsP99 = (name: string) => median((ws[name] as RoundTrips[]).map((x) => x.p99Us));
-    for (const name of ['direct', 'Sifu', 'CHP']) {
+    for (const name of ['direct', 'Sifu proxy only', 'CHP']) {
       const trips = ws[name] as RoundTrips[];
       const meanNote = perRoundValues(
         trips.map((x) => x.meanUs),
@@ -267,18 +318,32 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Row[]
       });
     }
     // No target was set for WebSockets: reported for comparison.
-    rows.push(ratioRow('WebSocket round trip mean', 'Sifu / direct', wsMean('Sifu') / wsMean('direct')));
+    rows.push(
+      ratioRow(
+        'WebSocket round trip mean',
+        'Sifu proxy only / direct',
+        wsMean('Sifu proxy only') / wsMean('direct'),
+      ),
+    );
     rows.push(ratioRow('WebSocket round trip mean', 'CHP / direct', wsMean('CHP') / wsMean('direct')));
-    rows.push(ratioRow('WebSocket round trip mean', 'Sifu / CHP', wsMean('Sifu') / wsMean('CHP')));
-    rows.push(ratioRow('WebSocket round trip p99', 'Sifu / CHP', wsP99('Sifu') / wsP99('CHP')));
+    rows.push(
+      ratioRow(
+        'WebSocket round trip mean',
+        'Sifu proxy only / CHP',
+        wsMean('Sifu proxy only') / wsMean('CHP'),
+      ),
+    );
+    rows.push(
+      ratioRow('WebSocket round trip p99', 'Sifu proxy only / CHP', wsP99('Sifu proxy only') / wsP99('CHP')),
+    );
     rows.push(
       ratioRow(
         'WebSocket latency added by the proxy',
-        'Sifu / CHP',
-        (wsMean('Sifu') - wsMean('direct')) / (wsMean('CHP') - wsMean('direct')),
+        'Sifu proxy only / CHP',
+        (wsMean('Sifu proxy only') - wsMean('direct')) / (wsMean('CHP') - wsMean('direct')),
       ),
     );
-    return rows;
+    return { rows, loadAverages: [loadBefore, os.loadavg()[0] as number], calibrationUs: cpu('nginx') };
   } finally {
     await group.stopAll();
     await rm(workDir, { recursive: true, force: true });
@@ -289,7 +354,7 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Row[]
 export function proxyBenchCommands(options: ProxyBenchOptions = {}): string {
   return wrkCommand({
     url: 'http://127.0.0.1:<port>/user/bench/',
-    headers: [`Cookie: ${BENCH_COOKIE}`],
+    headers: Object.entries(BENCH_COOKIE_HEADERS).map(([name, value]) => `${name}: ${value}`),
     connections: options.connections ?? 50,
     seconds: options.seconds ?? 5,
   })
@@ -303,6 +368,13 @@ function version(command: string, args: string[]): string {
   return `${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n')[0] ?? '?';
 }
 
+/** The CPU as /proc/cpuinfo names it (the model name alone can be as vague as `AMD EPYC`). */
+export function cpuModel(): string {
+  const info = readFileSync('/proc/cpuinfo', 'utf8').split('\n\n')[0] ?? '';
+  const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(info)?.[1]?.trim() ?? '?';
+  return `${field('model name')} (${field('vendor_id')} family ${field('cpu family')} model ${field('model')} stepping ${field('stepping')}, ${Math.round(Number(field('cpu MHz')))} MHz, ${field('cache size')} cache)`;
+}
+
 /** The machine and the versions of everything measured. */
 export function proxyBenchMachine(): string {
   const cpus = os.cpus();
@@ -314,7 +386,7 @@ export function proxyBenchMachine(): string {
   const nginx = version('/usr/sbin/nginx', ['-v']).replace('nginx version: ', '');
   const wrk = version('/usr/bin/wrk', ['--version']).split(' [')[0] ?? '';
   return [
-    `${cpus.length} × ${cpus[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}`,
+    `${cpus.length} × ${cpuModel()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}`,
     `Node ${process.version}; configurable-http-proxy ${chp.version}; ${nginx}; ${wrk}`,
   ].join('\n');
 }
@@ -341,6 +413,6 @@ export function proxyTable(rows: Row[]): string {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const rows = await benchProxy({ log: (line) => console.error(line) });
+  const { rows } = await benchProxy({ log: (line) => console.error(line) });
   console.log(proxyTable(rows));
 }

@@ -25,13 +25,16 @@ const benchmarks: Benchmark[] = [
     name: 'proxy',
     title: 'Proxy',
     async run(log) {
-      const rows = await benchProxy({ log });
+      const { rows, loadAverages, calibrationUs } = await benchProxy({ log });
       return [
-        `Measured ${new Date().toISOString().slice(0, 10)} by \`npm run bench -- proxy\` (or \`node --import tsx bench/proxy.ts\`).`,
+        `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC by \`npm run bench -- proxy\` (or \`node --import tsx bench/proxy.ts\`).`,
+        'The "as shipped" rows are what users run: the built `sifu serve` (`make run`), default config (so one worker per',
+        "core), the real app (sessions, activity, CSP), in front of a learner's server that is nginx on the `local` backend's",
+        'unix socket. "proxy only" rows are `createNotebookProxy` with bench hooks, in front of nginx on TCP, as before.',
         '',
         proxyTable(rows),
         '',
-        'Machine:',
+        `Machine (1-minute load average ${loadAverages.map((x) => x.toFixed(2)).join(' before, ')} after the run; calibration: nginx as a proxy spends ${calibrationUs.toFixed(1)} µs of CPU per request):`,
         '',
         '```',
         proxyBenchMachine(),
