@@ -268,7 +268,7 @@ export const configTree = {
     maxConcurrentStarts: opt(
       z.coerce.number().int().min(1),
       10,
-      'Server starts run at most this many at once; more wait in line, shown as "waiting for a free slot".',
+      'Server starts each worker runs at most at once (the bound is per worker: a host with `workers` 2 runs up to twice this many); more wait in line, shown as "waiting for a free slot".',
     ),
     allowNamedServers: opt(
       bool,
