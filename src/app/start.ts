@@ -106,6 +106,7 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
   // This host is announced (and the others read) before adoption, which routes their servers too.
   await cluster.hosts.start(singletons);
   await manager.adopt();
+  services.serverHub?.start();
   const unfollow = await followStoreChanges(store, manager, cluster.hosts, log).catch((err: unknown) => {
     log.warn({ err }, 'cannot follow pushed changes; routes follow the store by polling');
     return undefined;
@@ -175,6 +176,7 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
       await listeners;
       if (singletons) await spawner.stopPool?.();
       await manager.flushActivity().catch(() => {});
+      await services.serverHub?.shutdown();
       await store.close();
     },
   };
