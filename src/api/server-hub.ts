@@ -71,7 +71,10 @@ export async function createServerHub(options: ServerHubOptions): Promise<Server
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
     serverFactory: (handler) =>
-      http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 30_000 }, handler),
+      http.createServer(
+        { headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 30_000 },
+        handler,
+      ),
   }) as unknown as FastifyInstance;
   await app.register(formbody);
   app.setErrorHandler((err, req, reply) => {
@@ -153,7 +156,9 @@ export async function createServerHub(options: ServerHubOptions): Promise<Server
     const endpoint = endpoints.get(key);
     if (!endpoint) return;
     endpoints.delete(key);
-    await new Promise<void>((resolve) => (endpoint.server ? endpoint.server.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) =>
+      endpoint.server ? endpoint.server.close(() => resolve()) : resolve(),
+    );
     if (removeDir) await rm(endpoint.dir, { recursive: true, force: true });
   }
 
@@ -176,7 +181,13 @@ export async function createServerHub(options: ServerHubOptions): Promise<Server
       if (endpoints.has(keyOf(record))) continue;
       const dir = hubDirOf(runDir, route.secret);
       // Servers started without an endpoint (an older Sifu) have no directory: nothing to answer.
-      if (!(await stat(dir).then(() => true, () => false))) continue;
+      if (
+        !(await stat(dir).then(
+          () => true,
+          () => false,
+        ))
+      )
+        continue;
       const full = await ctx.store.getServer(route.userName, route.serverName);
       if (full && full.secret === route.secret) {
         await openEndpoint(full, false).catch((err: unknown) =>

@@ -68,7 +68,10 @@ const refused = (why: string) => new SifuError('SIFU_ERR_TOKEN_REFUSED', why);
 const timestamp = z
   .string()
   .max(64)
-  .regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)$/, 'must be an ISO 8601 timestamp with a zone')
+  .regex(
+    /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)$/,
+    'must be an ISO 8601 timestamp with a zone',
+  )
   .refine((value) => Number.isFinite(Date.parse(value)), 'must be a valid date');
 
 /** JupyterHub's activity body: `{last_activity, servers: {<name>: {last_activity}}}`, either part optional. */
@@ -93,10 +96,16 @@ const tokenRequest = z.object({
 function parseTokenRequest(body: unknown): z.infer<typeof tokenRequest> {
   const parsed = tokenRequest.safeParse(body);
   if (!parsed.success) {
-    throw new SifuError('SIFU_ERR_BAD_REQUEST', 'invalid_request: grant_type, code, client_id and redirect_uri are required');
+    throw new SifuError(
+      'SIFU_ERR_BAD_REQUEST',
+      'invalid_request: grant_type, code, client_id and redirect_uri are required',
+    );
   }
   if (parsed.data.grant_type !== 'authorization_code') {
-    throw new SifuError('SIFU_ERR_BAD_REQUEST', 'unsupported_grant_type: only authorization_code is supported');
+    throw new SifuError(
+      'SIFU_ERR_BAD_REQUEST',
+      'unsupported_grant_type: only authorization_code is supported',
+    );
   }
   return parsed.data;
 }
@@ -158,11 +167,17 @@ export function registerServerHubRoutes(
   app.post<{ Params: { name: string } }>('/hub/api/users/:name/activity', async (req, reply) => {
     const { endpoint, kind } = await caller(req);
     if (kind !== 'server' || req.params.name !== endpoint.userName) {
-      throw new SifuError('SIFU_ERR_MISSING_SCOPE', `this token may post activity for ${endpoint.userName} only`);
+      throw new SifuError(
+        'SIFU_ERR_MISSING_SCOPE',
+        `this token may post activity for ${endpoint.userName} only`,
+      );
     }
     const parsed = activityBody.safeParse(req.body ?? {});
     if (!parsed.success) {
-      throw new SifuError('SIFU_ERR_BAD_REQUEST', `activity: ${parsed.error.issues[0]?.message ?? 'invalid body'}`);
+      throw new SifuError(
+        'SIFU_ERR_BAD_REQUEST',
+        `activity: ${parsed.error.issues[0]?.message ?? 'invalid body'}`,
+      );
     }
     const servers = parsed.data.servers ?? {};
     const others = Object.keys(servers).filter((name) => name !== endpoint.serverName);
@@ -178,7 +193,8 @@ export function registerServerHubRoutes(
     const route = manager.localRoute(endpoint.userName, endpoint.serverName) as
       | { lastActivity?: number }
       | undefined;
-    if (route && (route.lastActivity ?? 0) < at) manager.activity(endpoint.userName, endpoint.serverName, new Date(at));
+    if (route && (route.lastActivity ?? 0) < at)
+      manager.activity(endpoint.userName, endpoint.serverName, new Date(at));
     reply.code(200);
     return {};
   });
@@ -243,7 +259,10 @@ export function registerSingleUserRoutes(app: FastifyInstance, ctx: HubContext):
   app.get('/hub/api/oauth2/authorize', async (req, reply) => {
     const parsed = authorizeQuery.safeParse(req.query);
     if (!parsed.success) {
-      throw new SifuError('SIFU_ERR_BAD_REQUEST', 'invalid_request: client_id, redirect_uri and response_type are required');
+      throw new SifuError(
+        'SIFU_ERR_BAD_REQUEST',
+        'invalid_request: client_id, redirect_uri and response_type are required',
+      );
     }
     const query = parsed.data;
     if (query.response_type !== 'code') {

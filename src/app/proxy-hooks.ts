@@ -1,16 +1,34 @@
 import type { SessionService } from '../auth/sessions.js';
+import { hasScope, type TokenService } from '../auth/tokens.js';
 import type { ServerManager } from '../lifecycle/server-manager.js';
 import type { ProxyHooks } from '../proxy/types.js';
 import type { Store } from '../store/store.js';
 
 /** What the notebook proxy asks of the rest of Sifu, answered by the server manager and the sessions. */
-export function proxyHooks(manager: ServerManager, sessions: SessionService, store: Store): ProxyHooks {
+export function proxyHooks(
+  manager: ServerManager,
+  sessions: SessionService,
+  store: Store,
+  tokens?: TokenService,
+): ProxyHooks {
   return {
     route: (user, server) => manager.route(user, server),
     async visitor(req, origin) {
       const identity = await sessions.notebookIdentity(req.headers.cookie, origin);
       return identity ? { userName: identity.userName, admin: identity.admin } : null;
     },
+    ...(tokens
+      ? {
+          // An API token opens its owner's servers when it holds the scope that starts and enters them
+          // (JupyterHub's `access:servers`); another user's server only as for sessions (admins, audited).
+          async tokenVisitor(authorization: string) {
+            const identity = await tokens.authenticate(authorization);
+            if (!identity) return { refuse: 'SIFU_ERR_TOKEN_REFUSED' as const };
+            if (!hasScope(identity, 'servers')) return { refuse: 'SIFU_ERR_MISSING_SCOPE' as const };
+            return { userName: identity.userName, admin: identity.admin };
+          },
+        }
+      : {}),
     completeHandoff: (code, cookieHeader, origin) => sessions.completeHandoff(code, cookieHeader, origin),
     beginHandoff: () => sessions.beginHandoff(),
     findRoute: async (user, server) => (await manager.followElsewhere(user, server)) === 'running',

@@ -117,7 +117,7 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
     void manager.checkOne(user, server).catch((err) => log.error({ err }, 'checking a dead server'));
   });
 
-  const proxy = createNotebookProxy(proxyHooks(manager, services.sessions, store), {
+  const proxy = createNotebookProxy(proxyHooks(manager, services.sessions, store, services.tokens), {
     notebookOrigin: services.notebookOrigin,
     userOrigins: services.userOrigins,
     adminAccess: config.proxy.adminAccess,

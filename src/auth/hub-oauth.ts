@@ -123,13 +123,23 @@ export function issueAccessToken(
   ttlMs = ACCESS_TOKEN_TTL_MS,
 ): string {
   const payload = Buffer.from(
-    JSON.stringify({ u: server.userName, s: server.serverName, exp: now + ttlMs, n: newSecret().slice(0, 8) }),
+    JSON.stringify({
+      u: server.userName,
+      s: server.serverName,
+      exp: now + ttlMs,
+      n: newSecret().slice(0, 8),
+    }),
   ).toString('base64url');
   return `${ACCESS_PREFIX}.${payload}.${signature(secret, payload)}`;
 }
 
 /** Whether `token` is a live access token of this start of `server`. */
-export function verifyAccessToken(server: ServerRef, secret: string, token: string, now = Date.now()): boolean {
+export function verifyAccessToken(
+  server: ServerRef,
+  secret: string,
+  token: string,
+  now = Date.now(),
+): boolean {
   const parts = token.split('.');
   if (parts.length !== 3 || parts[0] !== ACCESS_PREFIX) return false;
   const [, payload, mac] = parts as [string, string, string];

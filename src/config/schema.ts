@@ -92,10 +92,9 @@ const serverEnvironment = z.preprocess(
       z
         .string()
         .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'variable names must be letters, digits and _')
-        .refine(
-          (name) => !name.startsWith('SIFU_') && !SERVER_OWNED_VARIABLES.has(name),
-          { error: (issue) => `${String(issue.input)} is set by Sifu itself` },
-        ),
+        .refine((name) => !name.startsWith('SIFU_') && !SERVER_OWNED_VARIABLES.has(name), {
+          error: (issue) => `${String(issue.input)} is set by Sifu itself`,
+        }),
       z.string().refine((value) => !value.includes('\0'), 'values must not contain NUL'),
     )
     .refine((env) => Object.keys(env).length <= 200, 'at most 200 variables'),

@@ -29,7 +29,7 @@ import { refusesTopLevel, sendIframeOnlyPage } from './iframe-only.js';
 import { allowedOriginSet, isPageRequest, originAllowed, prefersHtml } from './request-policy.js';
 import { contentKind, cspValues } from './response-policy.js';
 import { answerClientErrors, type ProxyError, rejectSocket, sendError, sendRedirect } from './responses.js';
-import type { ProxyHooks, ProxyOptions, Visitor } from './types.js';
+import type { ProxyHooks, ProxyOptions, TokenRefusal, Visitor } from './types.js';
 import { buildUpstreamHead } from './upstream-head.js';
 import { type Target, UpstreamPools } from './upstream-pool.js';
 import { UpgradeExchange } from './ws-forward.js';
@@ -53,6 +53,12 @@ type Admission =
   | { refuse: ProxyError; html: boolean; missing?: true };
 
 type Parsed = Extract<ParsedUserPath, { ok: true }>;
+
+/** Who is behind a request: a session's visitor, a token's owner, a refused token, or nobody. */
+type Caller = Visitor | TokenRefusal | null;
+
+/** `Authorization: token <t>` / `Bearer <t>`: an API token, which stands in for the session. */
+const TOKEN_AUTHORIZATION = /^(?:token|bearer)\s+\S/i;
 
 function originOption(value: string, name: string): URL {
   try {
@@ -112,14 +118,24 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
     has: (candidate: string) => candidate === origin || extraOrigins.has(candidate),
   });
 
+  /** The caller: the owner of an API token in `Authorization` if there is one, else the session's. */
+  function callerOf(req: http.IncomingMessage, origin: string): Promise<Caller> | Caller {
+    const authorization = req.headers.authorization;
+    if (hooks.tokenVisitor && typeof authorization === 'string' && TOKEN_AUTHORIZATION.test(authorization)) {
+      return hooks.tokenVisitor(authorization);
+    }
+    return hooks.visitor(req, origin);
+  }
+
   function admit(
-    visitor: Visitor | null,
+    visitor: Caller,
     req: http.IncomingMessage,
     path: Parsed,
     ws: boolean,
     origin: string,
   ): Admission {
     const url = req.url as string;
+    if (visitor !== null && 'refuse' in visitor) return { refuse: { code: visitor.refuse }, html: false };
     if (visitor === null) {
       if (ws || !isPageRequest(req.method ?? '', path.rest, req.headers)) {
         return { refuse: { code: 'SIFU_ERR_UNAUTHENTICATED' }, html: false };
@@ -174,10 +190,10 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
   function withVisitor(
     req: http.IncomingMessage,
     origin: string,
-    then: (v: Visitor | null) => void,
+    then: (v: Caller) => void,
     fail: () => void,
   ): void {
-    const visitor = hooks.visitor(req, origin);
+    const visitor = callerOf(req, origin);
     if (!isPromise(visitor)) {
       then(visitor);
       return;
@@ -228,7 +244,7 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
       sendIframeOnlyPage(res, csp, url, options.allowNewTab ?? false);
       return;
     }
-    const visitor = hooks.visitor(req, origin);
+    const visitor = callerOf(req, origin);
     if (!isPromise(visitor)) {
       admitRequest(req, res, path, visitor, origin);
       return;
@@ -249,7 +265,7 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
     req: http.IncomingMessage,
     res: http.ServerResponse,
     path: Parsed,
-    visitor: Visitor | null,
+    visitor: Caller,
     origin: string,
   ) {
     if (res.destroyed) return;

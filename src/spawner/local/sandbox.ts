@@ -112,7 +112,14 @@ export function sandboxArgv(spec: SandboxSpec): string[] {
     spec.socketDir,
     SANDBOX_SOCKET_DIR,
     ...(spec.hubChannel
-      ? ['--ro-bind', spec.hubChannel.dir, SANDBOX_HUB_DIR, '--ro-bind', spec.hubChannel.forwarder, SANDBOX_HUB_FORWARDER]
+      ? [
+          '--ro-bind',
+          spec.hubChannel.dir,
+          SANDBOX_HUB_DIR,
+          '--ro-bind',
+          spec.hubChannel.forwarder,
+          SANDBOX_HUB_FORWARDER,
+        ]
       : []),
     // Last, so that none is hidden by the tmpfs or directories above (a path under /tmp stays visible).
     ...(spec.readOnlyPaths ?? []).flatMap(readOnlyBind),
@@ -133,7 +140,13 @@ export function sandboxArgv(spec: SandboxSpec): string[] {
     '--no-new-privs',
     '--',
     ...(spec.hubChannel
-      ? ['/usr/bin/python3', SANDBOX_HUB_FORWARDER, String(HUB_FORWARD_PORT), `${SANDBOX_HUB_DIR}/${HUB_SOCKET_NAME}`, '--']
+      ? [
+          '/usr/bin/python3',
+          SANDBOX_HUB_FORWARDER,
+          String(HUB_FORWARD_PORT),
+          `${SANDBOX_HUB_DIR}/${HUB_SOCKET_NAME}`,
+          '--',
+        ]
       : []),
     ...spec.argv,
   ];
