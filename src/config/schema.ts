@@ -89,15 +89,23 @@ const serverEnvironment = z.preprocess(
   },
   z
     .record(
-      z
-        .string()
-        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'variable names must be letters, digits and _')
-        .refine((name) => !name.startsWith('SIFU_') && !SERVER_OWNED_VARIABLES.has(name), {
-          error: (issue) => `${String(issue.input)} is set by Sifu itself`,
-        }),
+      z.string(),
       z.string().refine((value) => !value.includes('\0'), 'values must not contain NUL'),
     )
-    .refine((env) => Object.keys(env).length <= 200, 'at most 200 variables'),
+    .superRefine((env, ctx) => {
+      const names = Object.keys(env);
+      if (names.length > 200) ctx.addIssue({ code: 'custom', message: 'holds at most 200 variables' });
+      for (const name of names) {
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `'${name.slice(0, 64)}': names are letters, digits and _`,
+          });
+        } else if (name.startsWith('SIFU_') || SERVER_OWNED_VARIABLES.has(name)) {
+          ctx.addIssue({ code: 'custom', message: `${name} is set by Sifu itself` });
+        }
+      }
+    }),
 );
 const origin = z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin like https://host[:port]');
 
