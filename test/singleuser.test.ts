@@ -201,6 +201,9 @@ out = {
   'make_admin': call('PATCH', '/users/ada', {'admin': True}),
   'activity_bob': call('POST', '/users/bob/activity', {'last_activity': now}),
   'activity_other_server': call('POST', '/users/ada/activity', {'servers': {'x': {'last_activity': now}}}),
+  'activity_no_zone': call('POST', '/users/ada/activity', {'last_activity': '2030-01-01T00:00:00'}),
+  'activity_empty': call('POST', '/users/ada/activity', {}),
+  'activity_junk': call('POST', '/users/ada/activity', {'servers': {'': {'last_activity': 'soon'}}}),
   'forged_code': call('POST', '/oauth2/token', {'grant_type': 'authorization_code', 'code': 'A' * 43, 'client_id': os.environ['JUPYTERHUB_CLIENT_ID'], 'client_secret': token, 'redirect_uri': os.environ['JUPYTERHUB_OAUTH_CALLBACK_URL']}, form=True),
   'bobs_client': call('POST', '/oauth2/token', {'grant_type': 'authorization_code', 'code': 'A' * 43, 'client_id': 'jupyterhub-user-bob', 'client_secret': token, 'redirect_uri': 'x'}, form=True),
   'other_token': call('GET', '/user', auth='not-a-token'),
@@ -233,6 +236,9 @@ type('Json', (), {'__repr__': lambda self: json.dumps(out)})()
     }
     assert.deepEqual(out.activity_bob, [403, 'SIFU_ERR_MISSING_SCOPE']);
     assert.deepEqual(out.activity_other_server, [403, 'SIFU_ERR_MISSING_SCOPE']);
+    for (const call of ['activity_no_zone', 'activity_empty', 'activity_junk']) {
+      assert.deepEqual(out[call], [400, 'SIFU_ERR_BAD_REQUEST'], call);
+    }
     assert.deepEqual(out.forged_code, [400, 'SIFU_ERR_OAUTH_GRANT']);
     assert.deepEqual(out.bobs_client, [400, 'SIFU_ERR_OAUTH_CLIENT']);
     assert.deepEqual(out.other_token, [403, 'SIFU_ERR_TOKEN_REFUSED']);
