@@ -127,6 +127,8 @@ describe('jupyterhub-singleuser under the built Sifu', () => {
     assert.match(await page.content(), /jupyterhub|hub\/home/i);
 
     await page.goto(`${sifu.notebookUrl}/user/ada/notebooks/lesson.ipynb`);
+    // On a loaded machine the page can take a while: type once its kernel is connected and idle.
+    await page.locator('#kernel_indicator_icon.kernel_idle_icon').waitFor({ timeout: 90_000 });
     await page.locator('.CodeMirror').first().click();
     await page.keyboard.type('6*7');
     await page.keyboard.press('Shift+Enter');
@@ -382,6 +384,29 @@ type('Json', (), {'__repr__': lambda self: json.dumps(out)})()
       body: JSON.stringify({ type: 'file', format: 'text', content: 'hello' }),
     });
     assert.equal(put.status, 201);
+
+    // Kernels too: made and driven over their WebSocket with the token (and the learner's Origin).
+    const kernel = await fetch(`${nb}/user/ada/api/kernels`, {
+      method: 'POST',
+      headers: { authorization: `token ${adaToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'python3' }),
+    });
+    assert.equal(kernel.status, 201);
+    const { id } = (await kernel.json()) as { id: string };
+    const channels = `${nb.replace('http', 'ws')}/user/ada/api/kernels/${id}/channels`;
+    assert.equal(
+      await runOnChannels(channels, { authorization: `token ${adaToken}`, origin: nb }, '6*7', 'ada'),
+      '42',
+    );
+    await assert.rejects(
+      runOnChannels(
+        channels,
+        { authorization: 'token garbage-token-that-is-no-token', origin: nb },
+        '1',
+        'ada',
+      ),
+      /403/,
+    );
 
     const expect = async (res: Response, status: number, code: string) => {
       assert.equal(res.status, status);
