@@ -54,6 +54,8 @@ interface Listening extends Endpoint {
   path: string;
   /** Undefined while another worker of this host answers on the socket. */
   server?: net.Server;
+  /** Its open connections, ended with it (keep-alive ones would hold a close for their timeout). */
+  connections: Set<net.Socket>;
 }
 
 export const hubDirOf = (runDir: string, secret: string): string =>
@@ -102,6 +104,8 @@ export async function createServerHub(options: ServerHubOptions): Promise<Server
     server.maxConnections = MAX_CONNECTIONS_PER_ENDPOINT;
     server.on('connection', (socket) => {
       bySocket.set(socket, endpoint);
+      endpoint.connections.add(socket);
+      socket.once('close', () => endpoint.connections.delete(socket));
       app.server.emit('connection', socket);
     });
     const attempt = () =>
@@ -146,6 +150,7 @@ export async function createServerHub(options: ServerHubOptions): Promise<Server
       secret: record.secret,
       dir,
       path,
+      connections: new Set(),
     };
     await listen(endpoint);
     endpoints.set(key, endpoint);
