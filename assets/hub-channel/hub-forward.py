@@ -15,13 +15,16 @@ do, and it adds no way out (the socket is the only thing it reaches, and it chec
 Usage: hub-forward.py <port> <unix socket> -- <command> [args...]
 """
 
+import ctypes
 import os
+import signal
 import socket
 import sys
 import threading
 
 MAX_CONNECTIONS = 64
 BUFFER = 65536
+PR_SET_PDEATHSIG = 1
 
 
 def pipe(source, sink):
@@ -75,9 +78,14 @@ def main(argv):
     # Bound before the command runs: its first call to the hub finds the port open.
     listener.bind(('127.0.0.1', port))
     listener.listen(MAX_CONNECTIONS)
+    command_pid = os.getpid()
     if os.fork() == 0:
-        # The forwarder; the parent becomes the command, and the sandbox ends with it.
-        os.setsid()
+        # The forwarder; the parent becomes the command. The sandbox ends only once every process in it
+        # has (bwrap's init waits for all), so the forwarder must not outlive the command: the kernel
+        # kills it when its parent, the command, exits (checked once more, in case that came first).
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != command_pid:
+            os._exit(0)
         serve(listener, target, threading.BoundedSemaphore(MAX_CONNECTIONS))
         os._exit(0)
     listener.close()
