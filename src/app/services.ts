@@ -62,8 +62,9 @@ export async function createServices(
   });
   let manager: ServerManager | undefined;
   let services: Services | undefined;
+  // Not with several workers yet: see docs/singleuser.md, "What differs".
   const serverHub =
-    spawner.backend === 'local'
+    spawner.backend === 'local' && config.workers === 1
       ? await createServerHub({
           runDir: join(config.dataDir, 'run'),
           context: () => services as Services,
