@@ -110,6 +110,7 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
   const adoptingAt = performance.now();
   await manager.adopt();
   initSpawnersDuration.observe(secondsSince(adoptingAt));
+  services.serverHub?.start();
   const unfollow = await followStoreChanges(store, manager, cluster.hosts, log).catch((err: unknown) => {
     log.warn({ err }, 'cannot follow pushed changes; routes follow the store by polling');
     return undefined;
@@ -120,7 +121,7 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
     void manager.checkOne(user, server).catch((err) => log.error({ err }, 'checking a dead server'));
   });
 
-  const proxy = createNotebookProxy(proxyHooks(manager, services.sessions, store), {
+  const proxy = createNotebookProxy(proxyHooks(manager, services.sessions, store, services.tokens), {
     notebookOrigin: services.notebookOrigin,
     userOrigins: services.userOrigins,
     adminAccess: config.proxy.adminAccess,
@@ -180,6 +181,7 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
       await listeners;
       if (singletons) await spawner.stopPool?.();
       await manager.flushActivity().catch(() => {});
+      await services.serverHub?.shutdown();
       await store.close();
     },
   };
