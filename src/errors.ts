@@ -94,6 +94,9 @@ export const errorCatalogue = {
   SIFU_ERR_OAUTH_CLIENT: 400,
   // The hub's OAuth2 provider: a code unknown, used, expired, or issued to another client or redirect URI.
   SIFU_ERR_OAUTH_GRANT: 400,
+  // The hub's OAuth2 token endpoint: a client id that is no running server's, or the wrong client secret
+  // (RFC 6749's invalid_client, a 401, checked before the code).
+  SIFU_ERR_OAUTH_INVALID_CLIENT: 401,
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalogue;

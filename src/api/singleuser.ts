@@ -12,7 +12,7 @@ import {
   verifyAccessToken,
 } from '../auth/hub-oauth.js';
 import { secretsEqual } from '../auth/secrets.js';
-import { SifuError } from '../errors.js';
+import { errorBody, isSifuError, SifuError } from '../errors.js';
 import { normalizeUsername } from '../names.js';
 import { baseUrlOf, notebookUrl, parseUserPath } from '../routes.js';
 import type { HubContext } from '../web/context.js';
@@ -112,6 +112,33 @@ function parseTokenRequest(body: unknown): z.infer<typeof tokenRequest> {
   return parsed.data;
 }
 
+/** RFC 6749's error names for the token endpoint's refusals (5.2), sent beside Sifu's own fields. */
+const OAUTH_ERRORS: Partial<Record<string, string>> = {
+  SIFU_ERR_OAUTH_INVALID_CLIENT: 'invalid_client',
+  SIFU_ERR_TOKEN_REFUSED: 'invalid_client',
+  SIFU_ERR_OAUTH_CLIENT: 'invalid_client',
+  SIFU_ERR_OAUTH_GRANT: 'invalid_grant',
+  SIFU_ERR_BAD_REQUEST: 'invalid_request',
+};
+
+/** Runs a token exchange; a refusal is answered as OAuth2 clients read it: `{error, error_description}`. */
+async function oauthAnswer(reply: FastifyReply, exchange: () => Promise<unknown>): Promise<unknown> {
+  try {
+    return await exchange();
+  } catch (err) {
+    if (!isSifuError(err)) throw err;
+    reply.code(err.status).header('cache-control', 'no-store');
+    return {
+      error: OAUTH_ERRORS[err.code] ?? 'invalid_request',
+      error_description: err.message,
+      ...errorBody(err),
+    };
+  }
+}
+
+const invalidClient = (why: string) =>
+  new SifuError('SIFU_ERR_OAUTH_INVALID_CLIENT', `invalid_client: ${why}`);
+
 function tokenReply(server: ServerRef, secret: string) {
   return {
     access_token: issueAccessToken(server, secret),
@@ -201,22 +228,23 @@ export function registerServerHubRoutes(
     return {};
   });
 
-  app.post('/hub/api/oauth2/token', async (req) => {
-    const grant = parseTokenRequest(req.body);
-    const endpoint = endpointOf(req);
-    if (grant.client_id !== clientIdOf(endpoint)) {
-      throw new SifuError('SIFU_ERR_OAUTH_CLIENT', "invalid_client: not this server's client id");
-    }
-    if (grant.client_secret === undefined || !secretsEqual(grant.client_secret, endpoint.secret)) {
-      throw refused('invalid_client: wrong client secret');
-    }
-    const server = await redeemCode(context().store, {
-      code: grant.code,
-      clientId: grant.client_id,
-      redirectUri: grant.redirect_uri,
-    });
-    return tokenReply(server, endpoint.secret);
-  });
+  app.post('/hub/api/oauth2/token', async (req, reply) =>
+    oauthAnswer(reply, async () => {
+      const grant = parseTokenRequest(req.body);
+      const endpoint = endpointOf(req);
+      // The client first (RFC 6749 5.2): this server's id and secret, then the code.
+      if (grant.client_id !== clientIdOf(endpoint)) throw invalidClient("not this server's client id");
+      if (grant.client_secret === undefined || !secretsEqual(grant.client_secret, endpoint.secret)) {
+        throw invalidClient('wrong client secret');
+      }
+      const server = await redeemCode(context().store, {
+        code: grant.code,
+        clientId: grant.client_id,
+        redirectUri: grant.redirect_uri,
+      });
+      return tokenReply(server, endpoint.secret);
+    }),
+  );
 
   app.setNotFoundHandler(async (req) => {
     if (req.url.startsWith('/hub/api')) {
@@ -313,14 +341,16 @@ export function registerSingleUserRoutes(app: FastifyInstance, ctx: HubContext):
     if (query.response_type !== 'code') {
       throw new SifuError('SIFU_ERR_BAD_REQUEST', 'unsupported_response_type: only code is supported');
     }
-    const server = clientOf(ctx, query.client_id, query.redirect_uri);
-    // A client exists while its server does.
-    const record = await ctx.store.getServer(server.userName, server.serverName);
-    if (!record) throw new SifuError('SIFU_ERR_OAUTH_CLIENT', 'invalid_client: that server is not running');
+    // As JupyterHub: a browser without a session signs in first and comes back here (a local path), and
+    // only then is the client checked, so nothing about servers is told to someone not signed in.
     const session = await ctx.sessions.hubIdentity(req.headers.cookie);
     if (!session) {
       return reply.redirect(`/hub/login?next=${encodeURIComponent(req.url)}`, 302);
     }
+    const server = clientOf(ctx, query.client_id, query.redirect_uri);
+    // A client exists while its server does.
+    const record = await ctx.store.getServer(server.userName, server.serverName);
+    if (!record) throw new SifuError('SIFU_ERR_OAUTH_CLIENT', 'invalid_client: that server is not running');
     // Only the server's own user is let in (admins enter through the proxy, with proxy.adminAccess).
     if (session.identity.userName !== server.userName) {
       throw new SifuError('SIFU_ERR_FORBIDDEN', "only this server's own user may sign in to it");
@@ -334,17 +364,23 @@ export function registerSingleUserRoutes(app: FastifyInstance, ctx: HubContext):
     return reply.redirect(target.href, 302);
   });
 
-  app.post('/hub/api/oauth2/token', async (req) => {
-    const grant = parseTokenRequest(req.body);
-    const server = await redeemCode(ctx.store, {
-      code: grant.code,
-      clientId: grant.client_id,
-      redirectUri: grant.redirect_uri,
-    });
-    const record = await ctx.store.getServer(server.userName, server.serverName);
-    if (!record || grant.client_secret === undefined || !secretsEqual(grant.client_secret, record.secret)) {
-      throw refused('invalid_client: wrong client secret');
-    }
-    return tokenReply(server, record.secret);
-  });
+  app.post('/hub/api/oauth2/token', async (req, reply) =>
+    oauthAnswer(reply, async () => {
+      const grant = parseTokenRequest(req.body);
+      // The client first (RFC 6749 5.2): a running server whose client id this is, and its secret.
+      const record = (await ctx.store.listServers()).find(
+        (s) => clientIdOf({ userName: s.userName, serverName: s.name }) === grant.client_id,
+      );
+      if (!record) throw invalidClient('no running server has that client id');
+      if (grant.client_secret === undefined || !secretsEqual(grant.client_secret, record.secret)) {
+        throw invalidClient('wrong client secret');
+      }
+      const server = await redeemCode(ctx.store, {
+        code: grant.code,
+        clientId: grant.client_id,
+        redirectUri: grant.redirect_uri,
+      });
+      return tokenReply(server, record.secret);
+    }),
+  );
 }
