@@ -87,6 +87,16 @@ export const errorCatalogue = {
   SIFU_ERR_OAUTH_FAILED: 502,
   // The platform could not be reached or did not answer within `auth.<mode>.timeout`.
   SIFU_ERR_OAUTH_PROVIDER_DOWN: 502,
+  // Single-user servers (docs/singleuser.md). A token sent to a server's hub endpoint or to the notebook
+  // proxy that is unknown, expired, or not one this place accepts (JupyterHub answers 403 too).
+  SIFU_ERR_TOKEN_REFUSED: 403,
+  // The hub's OAuth2 provider: a client id or redirect URI that is no server's (checked exactly).
+  SIFU_ERR_OAUTH_CLIENT: 400,
+  // The hub's OAuth2 provider: a code unknown, used, expired, or issued to another client or redirect URI.
+  SIFU_ERR_OAUTH_GRANT: 400,
+  // The hub's OAuth2 token endpoint: a client id that is no running server's, or the wrong client secret
+  // (RFC 6749's invalid_client, a 401, checked before the code).
+  SIFU_ERR_OAUTH_INVALID_CLIENT: 401,
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -24,6 +24,7 @@ const listeners: Server[] = [];
 let postgresPort = 0;
 let metadataPort = 0;
 const BOB_MARKER = `bob-private-${randomUUID()}`;
+const UID_BASE = 233_000;
 
 before(async () => {
   sifu = await startTestSifu({
@@ -31,7 +32,15 @@ before(async () => {
     overrides: {
       spawner: {
         startTimeout: 90,
-        local: { pidsLimit: PIDS_LIMIT, memLimit: `${MEM_LIMIT_MB}M`, readOnlyPaths: [] },
+        // A uid range of this test's own: a process another test (or an interrupted run) left under the
+        // default range's uids must not pass for alice's in the no-survivor check.
+        local: {
+          pidsLimit: PIDS_LIMIT,
+          memLimit: `${MEM_LIMIT_MB}M`,
+          readOnlyPaths: [],
+          uidBase: UID_BASE,
+          uidCount: 100,
+        },
       },
     },
   });
@@ -386,12 +395,20 @@ async function inKernel(user: string, code: string): Promise<string> {
         const msg = JSON.parse(String(data)) as {
           msg_type: string;
           parent_header: { msg_id?: string };
-          content: { text?: string; ename?: string; evalue?: string; traceback?: string[] };
+          content: {
+            text?: string;
+            ename?: string;
+            evalue?: string;
+            traceback?: string[];
+            execution_state?: string;
+          };
         };
         if (msg.parent_header.msg_id !== msgId) return;
         if (msg.msg_type === 'stream') out += msg.content.text ?? '';
         if (msg.msg_type === 'error') out += `ERROR ${msg.content.ename}: ${msg.content.evalue}\n`;
-        if (msg.msg_type === 'execute_reply') {
+        // The shell's execute_reply may overtake the output on iopub (two channels, one socket): the
+        // kernel's iopub `idle` for this request comes after every output of it.
+        if (msg.msg_type === 'status' && msg.content.execution_state === 'idle') {
           clearTimeout(timer);
           resolve(out.trim());
         }

@@ -1,16 +1,38 @@
+import { allows } from '../auth/scopes.js';
 import type { SessionService } from '../auth/sessions.js';
+import { grantsOf, type TokenService } from '../auth/tokens.js';
 import type { ServerManager } from '../lifecycle/server-manager.js';
 import type { ProxyHooks } from '../proxy/types.js';
 import type { Store } from '../store/store.js';
 
 /** What the notebook proxy asks of the rest of Sifu, answered by the server manager and the sessions. */
-export function proxyHooks(manager: ServerManager, sessions: SessionService, store: Store): ProxyHooks {
+export function proxyHooks(
+  manager: ServerManager,
+  sessions: SessionService,
+  store: Store,
+  tokens?: TokenService,
+): ProxyHooks {
   return {
     route: (user, server) => manager.route(user, server),
     async visitor(req, origin) {
       const identity = await sessions.notebookIdentity(req.headers.cookie, origin);
       return identity ? { userName: identity.userName, admin: identity.admin } : null;
     },
+    ...(tokens
+      ? {
+          // An API token opens a server when it holds JupyterHub's `access:servers` on it (a user's
+          // default token does on their own); another user's server then only as for sessions (admins,
+          // with admin access on, audited).
+          async tokenVisitor(authorization, { userName, serverName }) {
+            const identity = await tokens.authenticate(authorization);
+            if (!identity) return { refuse: 'SIFU_ERR_TOKEN_REFUSED' as const };
+            if (!allows(grantsOf(identity), 'access:servers', { user: userName, server: serverName })) {
+              return { refuse: 'SIFU_ERR_MISSING_SCOPE' as const };
+            }
+            return { userName: identity.userName, admin: identity.admin };
+          },
+        }
+      : {}),
     completeHandoff: (code, cookieHeader, origin) => sessions.completeHandoff(code, cookieHeader, origin),
     beginHandoff: () => sessions.beginHandoff(),
     findRoute: async (user, server) => (await manager.followElsewhere(user, server)) === 'running',

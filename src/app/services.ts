@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { createServerHub, type ServerHub } from '../api/server-hub.js';
 import { createExternalLogin } from '../auth/oauth/external-login.js';
 import { createSessionService } from '../auth/sessions.js';
 import { createTokenService } from '../auth/tokens.js';
@@ -21,6 +23,8 @@ export const JUPYTERHUB_API_VERSION = '3.0.0';
 export interface Services extends HubContext {
   spawner: Spawner;
   cluster: Cluster;
+  /** Each server's own hub endpoint (JupyterHub single-user servers): the `local` backend binds it in. */
+  serverHub?: ServerHub;
 }
 
 /**
@@ -44,7 +48,7 @@ export function allowsSecureCookies(origin: string): boolean {
 export async function createServices(
   config: SifuConfig,
   log: Logger,
-  options: { spawner?: Spawner; singletons: boolean },
+  options: { spawner?: Spawner; singletons: boolean; workers?: number },
 ): Promise<Services> {
   const store = await openStore(storeUrl(config));
   await store.migrate();
@@ -57,6 +61,16 @@ export async function createServices(
     deploymentToken: () => resolveDeploymentToken(config.courses),
   });
   let manager: ServerManager | undefined;
+  let services: Services | undefined;
+  // Not with several workers yet: see docs/singleuser.md, "What differs".
+  const serverHub =
+    spawner.backend === 'local' && (options.workers ?? 1) === 1
+      ? await createServerHub({
+          runDir: join(config.dataDir, 'run'),
+          context: () => services as Services,
+          log,
+        })
+      : undefined;
   const cluster = await createCluster(config, store, log, () => manager as ServerManager);
   manager = new ServerManager({
     store,
@@ -68,6 +82,7 @@ export async function createServices(
     claimWarmServer: spawner.claimWarm?.bind(spawner),
     hosts: cluster.hosts,
     peers: cluster.peers,
+    ...(serverHub ? { hubChannel: serverHub } : {}),
   });
   const cookieOptions = (origin: string) => ({
     secure:
@@ -82,7 +97,7 @@ export async function createServices(
     cookieOptions(notebookOrigin(config)),
   );
   const tokens = createTokenService(store, { bootstrapAdminToken: config.adminToken });
-  return {
+  services = {
     config,
     store,
     sessions,
@@ -99,5 +114,7 @@ export async function createServices(
     courses: launchCourses(courseNotebooks),
     spawner,
     cluster,
+    ...(serverHub ? { serverHub } : {}),
   };
+  return services;
 }

@@ -32,6 +32,8 @@ export interface SifuOptions {
    * With `workers` > 1, only the first worker does; every worker serves and routes.
    */
   singletons?: boolean;
+  /** How many Sifu processes share this host's ports, this one included (`sifu serve`'s workers; default 1). */
+  workers?: number;
 }
 
 export interface Sifu {
@@ -103,13 +105,18 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
   // Before anything is opened: a missing or wrong `auth.edx.*` / `auth.oidc.*` option stops the start here.
   resolveOAuthSettings(config);
   const singletons = options.singletons ?? true;
-  const services = await createServices(config, log, { spawner: options.spawner, singletons });
+  const services = await createServices(config, log, {
+    spawner: options.spawner,
+    singletons,
+    workers: options.workers ?? 1,
+  });
   const { store, manager, spawner, cluster } = services;
   // This host is announced (and the others read) before adoption, which routes their servers too.
   await cluster.hosts.start(singletons);
   const adoptingAt = performance.now();
   await manager.adopt();
   initSpawnersDuration.observe(secondsSince(adoptingAt));
+  services.serverHub?.start();
   const unfollow = await followStoreChanges(store, manager, cluster.hosts, log).catch((err: unknown) => {
     log.warn({ err }, 'cannot follow pushed changes; routes follow the store by polling');
     return undefined;
@@ -120,7 +127,7 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
     void manager.checkOne(user, server).catch((err) => log.error({ err }, 'checking a dead server'));
   });
 
-  const proxy = createNotebookProxy(proxyHooks(manager, services.sessions, store), {
+  const proxy = createNotebookProxy(proxyHooks(manager, services.sessions, store, services.tokens), {
     notebookOrigin: services.notebookOrigin,
     userOrigins: services.userOrigins,
     adminAccess: config.proxy.adminAccess,
@@ -180,6 +187,7 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
       await listeners;
       if (singletons) await spawner.stopPool?.();
       await manager.flushActivity().catch(() => {});
+      await services.serverHub?.shutdown();
       await store.close();
     },
   };

@@ -59,6 +59,60 @@ const workersError = {
   error: (issue: { input?: unknown }) =>
     `must be auto or a whole number from 1 to ${MAX_WORKERS}, got '${String(issue.input)}'`,
 };
+/**
+ * Variables Sifu sets in every server's environment itself (src/spawner/local/server-env.ts and the hub
+ * endpoint's `JUPYTERHUB_*`): `spawner.environment` may not name them, nor any `SIFU_*`.
+ */
+const SERVER_OWNED_VARIABLES = new Set([
+  'HOME',
+  'JUPYTER_TOKEN',
+  'JUPYTER_TOKEN_FILE',
+  'JUPYTER_RUNTIME_DIR',
+  'JUPYTERHUB_API_TOKEN',
+  'JUPYTERHUB_API_URL',
+  'JUPYTERHUB_ACTIVITY_URL',
+  'JUPYTERHUB_CLIENT_ID',
+  'JUPYTERHUB_USER',
+  'JUPYTERHUB_SERVER_NAME',
+  'JUPYTERHUB_SERVICE_PREFIX',
+  'JUPYTERHUB_SERVICE_URL',
+  'JUPYTERHUB_BASE_URL',
+  'JUPYTERHUB_HOST',
+  'JUPYTERHUB_OAUTH_CALLBACK_URL',
+  'JUPYTERHUB_OAUTH_SCOPES',
+  'JUPYTERHUB_OAUTH_ACCESS_SCOPES',
+  'JUPYTERHUB_OAUTH_CLIENT_ALLOWED_SCOPES',
+]);
+/** Variables added to servers' environment: an object in a file, JSON in `SIFU_SPAWNER_ENVIRONMENT`. */
+const serverEnvironment = z.preprocess(
+  (v) => {
+    if (typeof v !== 'string') return v;
+    try {
+      return JSON.parse(v);
+    } catch {
+      return v;
+    }
+  },
+  z
+    .record(
+      z.string(),
+      z.string().refine((value) => !value.includes('\0'), 'values must not contain NUL'),
+    )
+    .superRefine((env, ctx) => {
+      const names = Object.keys(env);
+      if (names.length > 200) ctx.addIssue({ code: 'custom', message: 'holds at most 200 variables' });
+      for (const name of names) {
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `'${name.slice(0, 64)}': names are letters, digits and _`,
+          });
+        } else if (name.startsWith('SIFU_') || SERVER_OWNED_VARIABLES.has(name)) {
+          ctx.addIssue({ code: 'custom', message: `${name} is set by Sifu itself` });
+        }
+      }
+    }),
+);
 const origin = z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin like https://host[:port]');
 
 export const DEFAULT_SPAWNER_COMMAND =
@@ -252,6 +306,11 @@ export const configTree = {
       z.string().min(1),
       DEFAULT_SPAWNER_COMMAND,
       'Command starting a single-user server, run without a shell. ${SIFU_SERVER_SOCKET} (the unix socket to listen on, as the server sees it), ${SIFU_SERVER_BASE_URL} and ${SIFU_SERVER_ROOT} are expanded; the secret token arrives in JUPYTER_TOKEN. ${SIFU_SERVER_PORT} (a free TCP port) remains for commands that cannot listen on a socket; a TCP port is not isolated from other code on the host, and the `local` backend routes to the socket only.',
+    ),
+    environment: opt(
+      serverEnvironment,
+      {},
+      'Variables added to every server\'s environment, e.g. `{"JUPYTERHUB_ACTIVITY_INTERVAL": "60"}` (in the environment: `SIFU_SPAWNER_ENVIRONMENT` as a JSON object). Names Sifu sets itself (`SIFU_*`, `HOME`, `JUPYTER_TOKEN`, the `JUPYTERHUB_*` of docs/singleuser.md) are refused.',
     ),
     startTimeout: opt(seconds, 120, 'Seconds a server may take to become ready before the start fails.'),
     pollInterval: opt(seconds, 30, 'Seconds between checks that running servers are still alive.'),

@@ -140,6 +140,8 @@ export class ServerManager {
         }
       }
     }
+    // Its hub endpoint goes with it (the channel's sweep would close it too, within seconds).
+    await this.options.hubChannel?.close(record).catch(() => {});
     await homes.lease.release(userName, HomeLease.holderOf(record));
     await store.deleteServer(userName, serverName, record.secret);
     await store.addEvent('server.stop', userName, { server: serverName, reason });

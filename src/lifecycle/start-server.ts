@@ -32,6 +32,18 @@ export interface ServerHomes {
   readonly lease: Pick<HomeLease, 'acquire' | 'renew' | 'release'>;
 }
 
+/**
+ * Each server's own hub endpoint (src/api/server-hub.ts): what a JupyterHub single-user server asks of
+ * its hub, on a unix socket of that server's own. Opened before the server starts (it calls its hub
+ * before it serves), closed when it stops; the channel itself closes endpoints of servers gone.
+ */
+export interface HubChannel {
+  /** Listens for the server of `record` (this start: its secret); the directory and variables it gets. */
+  open(record: ServerRecord): Promise<{ dir: string; env: Record<string, string> }>;
+  /** Stops listening for this start of the server; idempotent. */
+  close(record: ServerRecord): Promise<void>;
+}
+
 export interface StartOptions {
   store: Store;
   spawner: Spawner;
@@ -49,6 +61,8 @@ export interface StartOptions {
   hosts?: Hosts;
   /** Calls to other hosts (a start placed there, a stop of their server). */
   peers?: Peers;
+  /** Gives each new server a hub endpoint of its own (JupyterHub's single-user servers need one). */
+  hubChannel?: HubChannel;
 }
 
 /**
@@ -135,6 +149,7 @@ export async function startServer(options: StartOptions, start: ClaimedStart): P
   let state: Record<string, unknown> | undefined;
   let leased = false;
   let releaseSlot: (() => void) | undefined;
+  let channelOpen = false;
   try {
     emit({ progress: 5, message: 'Preparing your files' });
     const identity = await serverIdentity(store, spawner, userName);
@@ -149,7 +164,7 @@ export async function startServer(options: StartOptions, start: ClaimedStart): P
     }
     leased = true;
     emit({ progress: 10, message: 'Starting your notebook server' });
-    const request = {
+    const request: StartRequest = {
       userName,
       serverName,
       baseUrl: baseUrlOf(userName, serverName),
@@ -157,6 +172,12 @@ export async function startServer(options: StartOptions, start: ClaimedStart): P
       home: homes.homes.homeOf(userName),
       ...(identity ? { identity } : {}),
     };
+    if (options.hubChannel) {
+      channelOpen = true;
+      const channel = await options.hubChannel.open(record);
+      request.env = channel.env;
+      request.hubSocketDir = channel.dir;
+    }
     // The one place a warm server is claimed.
     const warm = await options.claimWarmServer?.(request);
     if (options.claimWarmServer) warmPoolClaims.inc({ result: warm ? 'warm' : 'cold' });
@@ -205,6 +226,7 @@ export async function startServer(options: StartOptions, start: ClaimedStart): P
     );
     try {
       if (state) await spawner.stop(state);
+      if (channelOpen) await options.hubChannel?.close(record);
       if (leased) await homes.lease.release(userName, HomeLease.holderOf(record));
       await store.deleteServer(userName, serverName, record.secret);
       await store.addEvent('server.start_failed', userName, { server: serverName, code: error.code });

@@ -31,7 +31,7 @@ import { refusesTopLevel, sendIframeOnlyPage } from './iframe-only.js';
 import { allowedOriginSet, isPageRequest, originAllowed, prefersHtml } from './request-policy.js';
 import { contentKind, cspValues } from './response-policy.js';
 import { answerClientErrors, type ProxyError } from './responses.js';
-import type { ProxyHooks, ProxyOptions, Visitor } from './types.js';
+import type { ProxyHooks, ProxyOptions, TokenRefusal, Visitor } from './types.js';
 import { buildUpstreamHead } from './upstream-head.js';
 import { type Target, UpstreamPools } from './upstream-pool.js';
 import { UpgradeExchange } from './ws-forward.js';
@@ -55,6 +55,12 @@ type Admission =
   | { refuse: ProxyError; html: boolean; missing?: true };
 
 type Parsed = Extract<ParsedUserPath, { ok: true }>;
+
+/** Who is behind a request: a session's visitor, a token's owner, a refused token, or nobody. */
+type Caller = Visitor | TokenRefusal | null;
+
+/** `Authorization: token <t>` / `Bearer <t>`: an API token, which stands in for the session. */
+const TOKEN_AUTHORIZATION = /^(?:token|bearer)\s+\S/i;
 
 function originOption(value: string, name: string): URL {
   try {
@@ -114,14 +120,24 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
     has: (candidate: string) => candidate === origin || extraOrigins.has(candidate),
   });
 
+  /** The caller: the owner of an API token in `Authorization` if there is one, else the session's. */
+  function callerOf(req: http.IncomingMessage, origin: string, path: Parsed): Promise<Caller> | Caller {
+    const authorization = req.headers.authorization;
+    if (hooks.tokenVisitor && typeof authorization === 'string' && TOKEN_AUTHORIZATION.test(authorization)) {
+      return hooks.tokenVisitor(authorization, { userName: path.userName, serverName: path.serverName });
+    }
+    return hooks.visitor(req, origin);
+  }
+
   function admit(
-    visitor: Visitor | null,
+    visitor: Caller,
     req: http.IncomingMessage,
     path: Parsed,
     ws: boolean,
     origin: string,
   ): Admission {
     const url = req.url as string;
+    if (visitor !== null && 'refuse' in visitor) return { refuse: { code: visitor.refuse }, html: false };
     if (visitor === null) {
       if (ws || !isPageRequest(req.method ?? '', path.rest, req.headers)) {
         return { refuse: { code: 'SIFU_ERR_UNAUTHENTICATED' }, html: false };
@@ -176,10 +192,11 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
   function withVisitor(
     req: http.IncomingMessage,
     origin: string,
-    then: (v: Visitor | null) => void,
+    path: Parsed,
+    then: (v: Caller) => void,
     fail: () => void,
   ): void {
-    const visitor = hooks.visitor(req, origin);
+    const visitor = callerOf(req, origin, path);
     if (!isPromise(visitor)) {
       then(visitor);
       return;
@@ -234,7 +251,7 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
       sendIframeOnlyPage(res, csp, url, options.allowNewTab ?? false);
       return;
     }
-    const visitor = hooks.visitor(req, origin);
+    const visitor = callerOf(req, origin, path);
     if (!isPromise(visitor)) {
       admitRequest(req, res, path, visitor, origin);
       return;
@@ -255,7 +272,7 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
     req: http.IncomingMessage,
     res: http.ServerResponse,
     path: Parsed,
-    visitor: Visitor | null,
+    visitor: Caller,
     origin: string,
   ) {
     if (res.destroyed) return;
@@ -321,6 +338,7 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
       withVisitor(
         req,
         origin,
+        path,
         (visitor) => {
           if (client.destroyed) return;
           const admission = admit(visitor, req, path, true, origin);

@@ -14,6 +14,8 @@ const messages: Partial<Record<ErrorCode, string>> = {
   SIFU_ERR_UNAUTHENTICATED: 'Sign in to open this notebook.',
   SIFU_ERR_FORBIDDEN: 'You do not have access to this notebook server.',
   SIFU_ERR_BAD_ORIGIN: 'Cross-origin request refused.',
+  SIFU_ERR_TOKEN_REFUSED: 'The API token is invalid or expired.',
+  SIFU_ERR_MISSING_SCOPE: "The API token may not enter notebook servers (it needs the 'servers' scope).",
   SIFU_ERR_ADMIN_ACCESS_OFF:
     "Admins do not enter learners' notebook servers here; the operator can turn it on (proxy.adminAccess).",
   SIFU_ERR_WRONG_ORIGIN: "This notebook is not served from this address; open it from its owner's address.",

@@ -1,10 +1,16 @@
 import type { IncomingMessage } from 'node:http';
+import type { ErrorCode } from '../errors.js';
 import type { Route } from '../routes.js';
 
 /** The identity of the browser behind a request on the notebook origin. */
 export interface Visitor {
   userName: string;
   admin: boolean;
+}
+
+/** Why `ProxyHooks.tokenVisitor` refused a token (a stable code: unknown token, missing scope). */
+export interface TokenRefusal {
+  refuse: ErrorCode;
 }
 
 /** What the proxy needs from the rest of Sifu; kept narrow so the hot path stays small and testable. */
@@ -16,6 +22,16 @@ export interface ProxyHooks {
    * origin the request was sent to, which the proxy has checked against its path); null when signed out.
    */
   visitor(req: IncomingMessage, origin: string): Promise<Visitor | null> | Visitor | null;
+  /**
+   * Identifies the owner of an API token sent as `Authorization: token <t>` (or `Bearer <t>`) on a
+   * `/user/<name>/` request (scripts and tools, as JupyterHub's `access:servers` allows), in place of
+   * the session cookie: the owner when the token may enter servers, else why it is refused. Absent: such
+   * headers are ignored and the session decides.
+   */
+  tokenVisitor?(
+    authorization: string,
+    server: { userName: string; serverName: string },
+  ): Promise<Visitor | TokenRefusal>;
   /**
    * Exchanges a one-time sign-in handoff code (minted by the hub for `origin`) for a session on that
    * origin, if `cookieHeader` holds the binding `beginHandoff` gave this browser. Returns the cookie to

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
  */
 
 /** Every asset production code reads, relative to `assets/`; test/dist.test.ts checks each is found from `dist/`. */
-export const ASSET_FILES = ['warm-pool/warm-launcher.py'] as const;
+export const ASSET_FILES = ['warm-pool/warm-launcher.py', 'hub-channel/hub-forward.py'] as const;
 
 export type AssetFile = (typeof ASSET_FILES)[number];
 

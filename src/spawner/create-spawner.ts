@@ -46,6 +46,7 @@ export function createSpawner(config: SifuConfig, log?: Logger): Spawner {
         runDir: join(config.dataDir, 'run'),
         uidRange: { base: spawner.local.uidBase, count: spawner.local.uidCount },
         readOnlyPaths: spawner.local.readOnlyPaths,
+        extraEnv: spawner.environment,
         limits: {
           memoryBytes: spawner.local.memLimit,
           pids: spawner.local.pidsLimit,

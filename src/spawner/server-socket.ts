@@ -6,6 +6,12 @@ import { SifuError } from '../errors.js';
 /** The socket's name inside its directory, the same on the host and wherever the server sees it. */
 export const SERVER_SOCKET_NAME = 'jupyter.sock';
 
+/**
+ * The socket of a server's own hub endpoint, in a directory of its own that the backend binds in
+ * read-only (`StartRequest.hubSocketDir`): Sifu listens there, the server connects.
+ */
+export const HUB_SOCKET_NAME = 'hub.sock';
+
 /** `sun_path` holds 108 bytes with its terminating NUL: a longer path cannot be listened on or reached. */
 const MAX_SOCKET_PATH_BYTES = 107;
 

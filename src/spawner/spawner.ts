@@ -22,8 +22,15 @@ export interface StartRequest {
   secret: string;
   /** Absolute path of the user's home directory: the server's root directory. Already exists. */
   home: string;
-  /** Extra environment for the server. */
+  /** Extra environment for the server (the `JUPYTERHUB_*` variables of its hub endpoint among them). */
   env?: Record<string, string>;
+  /**
+   * A host directory holding the server's own hub endpoint, the unix socket `HUB_SOCKET_NAME`
+   * (`server-socket.ts`) on which Sifu answers the calls a JupyterHub single-user server makes of its hub.
+   * A backend that can make it reachable binds it in read-only and sets `JUPYTERHUB_API_URL` and
+   * `JUPYTERHUB_ACTIVITY_URL` to where the server reaches it; one that cannot leaves both unset.
+   */
+  hubSocketDir?: string;
   /**
    * The unprivileged identity the server runs as, given when the backend asks for one (`uidRange`):
    * the user's uid from the store (the same on every host), gid = uid. The home is owned by it already.

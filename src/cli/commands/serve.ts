@@ -32,7 +32,7 @@ export async function serve(config: SifuConfig): Promise<void> {
   // Before anything slow: the supervisor may gather this worker's metrics as soon as it runs.
   prepareWorkerMetrics();
   const index = Number(process.env[WORKER_INDEX] ?? '0');
-  const sifu = await startSifu(config, { singletons: index === 0 });
+  const sifu = await startSifu(config, { singletons: index === 0, workers: count });
   if (index === 0) {
     const workers = count > 1 ? ` (${count} workers)` : '';
     // With per-user origins, ada's notebooks are at <scheme>://ada.<notebook host>/user/ada/.

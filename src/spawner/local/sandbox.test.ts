@@ -94,3 +94,38 @@ describe('sandboxArgv', () => {
     assert.equal(odd.at(-1), "it's a --unshare-net; rm -rf /");
   });
 });
+
+describe('sandboxArgv with a hub endpoint', () => {
+  const argv = sandboxArgv({
+    ...spec,
+    hubChannel: {
+      dir: '/var/lib/sifu/run/hub-0123',
+      forwarder: '/opt/sifu/assets/hub-channel/hub-forward.py',
+    },
+  });
+  const bwrapPart = argv.slice(0, argv.indexOf('--'));
+
+  it('binds the endpoint and its forwarder read-only, keeps the network unshared, and runs the command behind the forwarder', () => {
+    assert.ok(bwrapPart.includes('--unshare-net'));
+    assert.deepEqual(after(bwrapPart, '--ro-bind', 2), [
+      ['/usr', '/usr'],
+      ['/etc', '/etc'],
+      ['/var/lib/sifu/run/hub-0123', '/run/sifu-hub'],
+      ['/opt/sifu/assets/hub-channel/hub-forward.py', '/run/sifu-hub-forward.py'],
+    ]);
+    // Nothing of the endpoint is writable from inside.
+    assert.deepEqual(
+      after(bwrapPart, '--bind', 2).map(([, inside]) => inside),
+      ['/home/ada', '/run/sifu'],
+    );
+    const command = argv.slice(argv.lastIndexOf('--no-new-privs') + 2);
+    assert.deepEqual(command, [
+      '/usr/bin/python3',
+      '/run/sifu-hub-forward.py',
+      '8081',
+      '/run/sifu-hub/hub.sock',
+      '--',
+      ...spec.argv,
+    ]);
+  });
+});

@@ -1,3 +1,5 @@
+import { HUB_SOCKET_NAME } from '../server-socket.js';
+
 /**
  * The sandbox a local server runs in (Debian's `bubblewrap`), as an argv: no shell, every value one
  * argument. Built here and nowhere else, so what a learner's code can see is readable in one place.
@@ -31,6 +33,12 @@ export interface SandboxSpec {
   blockFd: number;
   /** A descriptor bwrap writes `{"child-pid": N}` to: N is the sandbox's pid 1, as the host sees it. */
   infoFd: number;
+  /**
+   * The server's own hub endpoint (`StartRequest.hubSocketDir`): its directory bound read-only at
+   * `SANDBOX_HUB_DIR`, and the command run behind `hub-forward.py`, which makes the socket reachable on
+   * the sandbox's loopback at `HUB_FORWARD_PORT` (JupyterHub's clients speak TCP only).
+   */
+  hubChannel?: { dir: string; forwarder: string };
 }
 
 export const BWRAP = '/usr/bin/bwrap';
@@ -39,6 +47,11 @@ export const SANDBOX_HOME_ROOT = '/home';
 export const SANDBOX_SOCKET_DIR = '/run/sifu';
 /** Jupyter's runtime files (connection files with kernel keys) stay on the sandbox's private /tmp. */
 export const SANDBOX_RUNTIME_DIR = '/tmp/jupyter-runtime';
+/** Where a server's hub endpoint (a unix socket) and its loopback forwarder appear inside. */
+export const SANDBOX_HUB_DIR = '/run/sifu-hub';
+export const SANDBOX_HUB_FORWARDER = '/run/sifu-hub-forward.py';
+/** JupyterHub's own default hub port: inside the sandbox's network namespace, nothing else has it. */
+export const HUB_FORWARD_PORT = 8081;
 
 /** `--ro-bind path path`, after its parents made traversable (bwrap makes missing ones 0700). */
 function readOnlyBind(path: string): string[] {
@@ -98,6 +111,16 @@ export function sandboxArgv(spec: SandboxSpec): string[] {
     '--bind',
     spec.socketDir,
     SANDBOX_SOCKET_DIR,
+    ...(spec.hubChannel
+      ? [
+          '--ro-bind',
+          spec.hubChannel.dir,
+          SANDBOX_HUB_DIR,
+          '--ro-bind',
+          spec.hubChannel.forwarder,
+          SANDBOX_HUB_FORWARDER,
+        ]
+      : []),
     // Last, so that none is hidden by the tmpfs or directories above (a path under /tmp stays visible).
     ...(spec.readOnlyPaths ?? []).flatMap(readOnlyBind),
     '--chdir',
@@ -116,6 +139,15 @@ export function sandboxArgv(spec: SandboxSpec): string[] {
     '--bounding-set=-all',
     '--no-new-privs',
     '--',
+    ...(spec.hubChannel
+      ? [
+          '/usr/bin/python3',
+          SANDBOX_HUB_FORWARDER,
+          String(HUB_FORWARD_PORT),
+          `${SANDBOX_HUB_DIR}/${HUB_SOCKET_NAME}`,
+          '--',
+        ]
+      : []),
     ...spec.argv,
   ];
 }

@@ -42,4 +42,4 @@ export function buildServerEnv(input: ServerEnvInput): Record<string, string> {
 }
 
 /** Names whose values may never be expanded into the command's arguments. */
-export const SECRET_VARIABLES = ['JUPYTER_TOKEN'] as const;
+export const SECRET_VARIABLES = ['JUPYTER_TOKEN', 'JUPYTERHUB_API_TOKEN'] as const;
