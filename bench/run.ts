@@ -45,6 +45,9 @@ const benchmarks: Benchmark[] = [
         '```',
         `wrk ${proxyBenchCommands()}`,
         '```',
+        '',
+        "For Sifu as shipped, instead of the bench cookie: `-H 'Host: bench.localhost:<port>'` and the signed-in browser's",
+        "notebook cookies (`-H 'Cookie: __Host-sifu-nb-handoff=...; __Host-sifu-nb-session=...'`).",
       ].join('\n');
     },
   },
