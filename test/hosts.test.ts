@@ -603,6 +603,8 @@ function watchServers(): { stop(): Promise<{ rows: number; processes: number }> 
 async function jupyterProcessesPerUid(): Promise<Map<number, number>> {
   const counts = new Map<number, number>();
   for (const { uid, cmdline } of await learnerProcesses()) {
+    // The hub endpoint's forwarder (assets/hub-channel/hub-forward.py) names the command it runs: no server.
+    if (cmdline.includes('hub-forward.py')) continue;
     if (cmdline.includes('jupyter-notebook') || /jupyter\s+notebook/.test(cmdline)) {
       counts.set(uid, (counts.get(uid) ?? 0) + 1);
     }

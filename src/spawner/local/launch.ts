@@ -79,12 +79,16 @@ export async function launchSandbox(
     if (cgroup) await joinTree(cgroup, [child.pid as number, sandboxPid]);
     // The command may run now: anything it starts is in the cgroup.
     block.end('x', () => block.destroy());
+    // bwrap may write more after the child's pid (namespace ids) and dies of SIGPIPE if its reader is
+    // gone: the rest is read and dropped until bwrap closes its end.
+    info.resume();
+    info.once('end', () => info.destroy());
+    info.once('close', () => info.removeAllListeners('data'));
     return { child, exited, sandboxPid };
   } catch (err) {
+    info.destroy();
     child.kill('SIGKILL');
     throw err instanceof SifuError ? err : spawnFailed(`setting up the sandbox: ${String(err)}`, err);
-  } finally {
-    info.destroy();
   }
 }
 
