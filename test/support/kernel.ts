@@ -2,6 +2,17 @@ import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import type { Client } from './sifu.js';
 
+/** A new python3 kernel of `user`'s server, made through the proxied REST API with the learner's cookies. */
+async function startKernel(nb: string, client: Client, user: string): Promise<{ id: string }> {
+  const created = await client.request(`${nb}/user/${user}/api/kernels`, {
+    method: 'POST',
+    headers: { origin: nb, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'python3' }),
+  });
+  if (created.status !== 201) throw new Error(`kernel start: ${created.status} ${await created.text()}`);
+  return (await created.json()) as { id: string };
+}
+
 /**
  * Runs `code` in a new kernel of `user`'s server, as the learner's browser would: the kernel made through
  * the proxied REST API, the code sent over the proxied channels WebSocket with the learner's cookies.
@@ -14,13 +25,7 @@ export async function runInKernel(
   code: string,
 ): Promise<string> {
   const nb = sifu.notebookUrl;
-  const created = await client.request(`${nb}/user/${user}/api/kernels`, {
-    method: 'POST',
-    headers: { origin: nb, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'python3' }),
-  });
-  if (created.status !== 201) throw new Error(`kernel start: ${created.status} ${await created.text()}`);
-  const kernel = (await created.json()) as { id: string };
+  const kernel = await startKernel(nb, client, user);
   return runOnChannels(
     `${nb.replace('http', 'ws')}/user/${user}/api/kernels/${kernel.id}/channels`,
     { cookie: client.cookieHeader(), origin: nb },
@@ -86,13 +91,7 @@ export async function leaveComputing(
   code: string,
 ): Promise<string> {
   const nb = sifu.notebookUrl;
-  const created = await client.request(`${nb}/user/${user}/api/kernels`, {
-    method: 'POST',
-    headers: { origin: nb, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'python3' }),
-  });
-  if (created.status !== 201) throw new Error(`kernel start: ${created.status} ${await created.text()}`);
-  const kernel = (await created.json()) as { id: string };
+  const kernel = await startKernel(nb, client, user);
   const msgId = randomBytes(8).toString('hex');
   const ws = new WebSocket(`${nb.replace('http', 'ws')}/user/${user}/api/kernels/${kernel.id}/channels`, {
     headers: { cookie: client.cookieHeader(), origin: nb },
