@@ -213,11 +213,10 @@ export function registerServerHubRoutes(
     if (others.length > 0) {
       throw new SifuError('SIFU_ERR_MISSING_SCOPE', "this token may post its own server's activity only");
     }
-    const times = [parsed.data.last_activity, servers[endpoint.serverName]?.last_activity]
-      .filter((value): value is string => value !== undefined)
-      .map((value) => Date.parse(value));
     // A server cannot claim activity in the future (it would keep itself from the culler for ever).
-    const at = Math.min(Math.max(...times), Date.now());
+    const at = (
+      latestOf([parsed.data.last_activity, servers[endpoint.serverName]?.last_activity]) as Date
+    ).getTime();
     const { manager } = context();
     const route = manager.localRoute(endpoint.userName, endpoint.serverName) as
       | { lastActivity?: number }
