@@ -58,3 +58,25 @@ test('state gauges read their source at scrape time, and read nothing once it is
   unset();
   assert.equal(await value('jupyterhub_running_servers'), 0);
 });
+
+test('each scrape reads the users once, for both user gauges, and the next scrape reads them again', async () => {
+  let total = 1;
+  let reads = 0;
+  const unset = setHubGauges({
+    runningServers: () => 0,
+    users: async () => {
+      reads += 1;
+      return { total, active: { '24h': total, '7d': total, '30d': total } };
+    },
+  });
+  try {
+    assert.equal(await value('jupyterhub_total_users'), 1);
+    assert.equal(reads, 1, 'one read serves jupyterhub_total_users and jupyterhub_active_users');
+    // A user added between two scrapes, however close together, is in the second.
+    total = 2;
+    assert.equal(await value('jupyterhub_total_users'), 2);
+    assert.equal(await value('jupyterhub_active_users', { period: '24h' }), 2);
+  } finally {
+    unset();
+  }
+});

@@ -156,13 +156,23 @@ new Gauge({
   },
 });
 
-/** One read of the users per scrape, shared by the two gauges below. */
-let usersRead: { at: number; value: ReturnType<HubGauges['users']> } | undefined;
+/**
+ * One read of the users per scrape, shared by the two gauges below: a registry starts every metric's
+ * `collect` at once, so the read in flight is shared and forgotten when it settles. Kept longer (it was
+ * kept a second), a scrape could report the users as they were before one just added.
+ */
+let usersRead: ReturnType<HubGauges['users']> | undefined;
 function readUsers(): ReturnType<HubGauges['users']> | undefined {
   if (!gauges) return undefined;
-  const now = Date.now();
-  if (!usersRead || now - usersRead.at > 1000) usersRead = { at: now, value: gauges.users() };
-  return usersRead.value;
+  if (!usersRead) {
+    const read = gauges.users();
+    usersRead = read;
+    const done = () => {
+      if (usersRead === read) usersRead = undefined;
+    };
+    read.then(done, done);
+  }
+  return usersRead;
 }
 
 new Gauge({
