@@ -171,6 +171,65 @@ describe('server lifecycle', () => {
     }
   });
 
+  test("a Sifu booting beside another of its host leaves that one's start in flight; a start a crash left is forgotten once no start can be that old", async () => {
+    // Two processes of one host on one store, as two workers of `sifu serve` are: the second boots
+    // while the first is starting gus's server (the fake server answers after a second).
+    const first = await startTestSifu({ command: `${FAKE_SERVER} slow` });
+    let second: Awaited<ReturnType<typeof startTestSifu>> | undefined;
+    try {
+      await api(first, '/users/gus', { method: 'POST', token: ADMIN_TOKEN });
+      await first.manager.start('gus', '');
+      assert.equal((await first.store.getServer('gus', ''))?.status, 'pending');
+      second = await startTestSifu({ command: `${FAKE_SERVER} slow`, dataDir: first.dataDir });
+      const other = second;
+      assert.ok(await first.store.getServer('gus', ''), "the booting Sifu left the other's start its row");
+      await waitFor(
+        'the start to finish',
+        async () => (await first.store.getServer('gus', ''))?.status === 'running',
+      );
+      await waitFor('the second Sifu to route it', async () => {
+        await other.manager.syncRoutes();
+        return other.manager.route('gus', '') !== undefined;
+      });
+      const gus = new Client();
+      await gus.signIn(other, 'gus');
+      assert.equal((await gus.request(`${other.notebookUrl}/user/gus/api/contents/`)).status, 200);
+      assert.equal((await first.store.listEvents({ type: 'server.forgotten' })).length, 0);
+
+      // A start a crash cut short: its row is pending and nothing is starting it.
+      await api(first, '/users/ida', { method: 'POST', token: ADMIN_TOKEN });
+      const hour = 3_600_000;
+      const running = await first.store.getServer('gus', '');
+      assert.ok(running);
+      const crashed = {
+        ...running,
+        userName: 'ida',
+        status: 'pending' as const,
+        state: {},
+        url: null,
+        secret: 'ida-secret-of-a-crashed-start-0123456789',
+        startedAt: new Date(Date.now() - hour),
+      };
+      assert.equal(await first.store.claimServer(crashed), true);
+      const now = Date.now();
+      assert.equal(await first.manager.forgetStalePending(now), 0, 'not at first sight: it may be a stop');
+      assert.ok(await first.store.getServer('ida', ''));
+      // Pending for longer than a start may take (60 s here) and its clean-up, as seen from this process.
+      assert.equal(await first.manager.forgetStalePending(now + 91_000), 1);
+      assert.equal(await first.store.getServer('ida', ''), null);
+      const forgotten = await first.store.listEvents({ type: 'server.forgotten' });
+      assert.deepEqual(
+        forgotten.map((e) => e.userName),
+        ['ida'],
+      );
+      // gus's server, running, is not touched by either pass.
+      assert.equal((await first.store.getServer('gus', ''))?.status, 'running');
+    } finally {
+      await second?.cleanup();
+      await first.cleanup();
+    }
+  });
+
   test('the dev authenticator refuses a non-loopback address unless allowed', async () => {
     await assert.rejects(
       startTestSifu({ overrides: { hub: { host: '0.0.0.0' } } }),

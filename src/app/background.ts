@@ -46,6 +46,7 @@ export function startBackgroundTasks(services: BackgroundServices, singletons: b
   every(config.spawner.routeSyncInterval, () => manager.syncRoutes());
   every(10, () => manager.flushActivity());
   if (singletons) {
+    every(config.spawner.pollInterval, () => manager.forgetStalePending());
     every(3600, () => store.deleteExpiredSessions(new Date()));
     every(3600, () => storage.trash.purgeExpired());
   }

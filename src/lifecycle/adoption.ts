@@ -22,7 +22,12 @@ export interface AdoptionOptions {
   isStarting: (userName: string, serverName: string) => boolean;
   /** The hosts sharing the store; absent: every server is this host's. */
   hosts?: Hosts;
+  /** `spawner.startTimeout`: no start in flight anywhere is older than this (it fails and cleans up). */
+  startTimeoutMs: number;
 }
+
+/** Past the start timeout, the time a failing start takes to clean up after itself. */
+const START_CLEANUP_GRACE_MS = 30_000;
 
 /**
  * Keeps the route table true to what runs: re-adoption at boot (and orphans), the death watch (polling
@@ -32,6 +37,9 @@ export interface AdoptionOptions {
 const ADOPT_CONCURRENCY = 16;
 
 export class Adoption {
+  /** This host's pending rows (user/server and secret) and when this process first saw each pending. */
+  private pendingSince = new Map<string, number>();
+
   constructor(private readonly options: AdoptionOptions) {}
 
   /** True when the server runs on this host (its row names it, or names no host). */
@@ -91,14 +99,13 @@ export class Adoption {
         adopted += 1;
         return;
       }
+      // A start still in flight in another process of this host (a worker booting after another began
+      // serving, or another replica) must not lose its row: only one older than any start can be is left
+      // over from a crash. `forgetStalePending` takes it later if it is.
+      if (record.status === 'pending' && !this.isStale(record)) return;
       // Dead, or a start that a crash interrupted: its learner will simply start again.
       if (alive) await spawner.stop(record.state).catch(() => {});
-      await lease.release(record.userName, HomeLease.holderOf(record));
-      await store.deleteServer(record.userName, record.name, record.secret);
-      await store.addEvent('server.forgotten', record.userName, {
-        server: record.name,
-        status: record.status,
-      });
+      await this.forgetRow(record);
       forgotten += 1;
     };
     // Several at a time (each is a poll and a store round trip): a host with a thousand servers is
@@ -112,6 +119,48 @@ export class Adoption {
     const { added } = await this.syncRoutes();
     log.info({ adopted, forgotten, orphans, remote: added }, 're-adopted running servers');
     return { adopted, forgotten };
+  }
+
+  /** A pending row older than any start in flight can be: its start was cut short by a crash. */
+  private isStale(record: Pick<ServerRecord, 'startedAt'>, now = Date.now()): boolean {
+    return now - record.startedAt.getTime() > this.options.startTimeoutMs + START_CLEANUP_GRACE_MS;
+  }
+
+  /** Forgets a server that no longer runs (or never will): its lease, its row, an event saying so. */
+  private async forgetRow(record: ServerRecord): Promise<void> {
+    const { store, lease } = this.options;
+    await lease.release(record.userName, HomeLease.holderOf(record));
+    await store.deleteServer(record.userName, record.name, record.secret);
+    await store.addEvent('server.forgotten', record.userName, { server: record.name, status: record.status });
+  }
+
+  /**
+   * Forgets this host's pending rows that no start or stop can still be making: pending since this
+   * process first saw them for longer than any start may take (and older than that by their start
+   * time). A crashed process leaves such rows, which would otherwise hold their learner's server as
+   * "starting" for ever. What such a start launched is stopped. Returns how many were forgotten.
+   */
+  async forgetStalePending(now = Date.now()): Promise<number> {
+    const { store, spawner, log, isStarting } = this.options;
+    const seen = new Map<string, number>();
+    let forgotten = 0;
+    for (const record of await store.listServers()) {
+      if (record.status !== 'pending' || record.backend !== spawner.backend || !this.isLocal(record))
+        continue;
+      // A stop marks its row pending too, with the start's old time: since when it is pending counts.
+      const key = `${keyOf(record.userName, record.name)} ${record.secret}`;
+      const since = this.pendingSince.get(key) ?? now;
+      seen.set(key, since);
+      if (isStarting(record.userName, record.name)) continue;
+      if (!this.isStale(record, now) || !this.isStale({ startedAt: new Date(since) }, now)) continue;
+      if (Object.keys(record.state).length > 0) await spawner.stop(record.state).catch(() => {});
+      await this.forgetRow(record);
+      seen.delete(key);
+      log.warn({ user: record.userName, server: record.name }, 'forgot a start or stop a crash left pending');
+      forgotten += 1;
+    }
+    this.pendingSince = seen;
+    return forgotten;
   }
 
   /**

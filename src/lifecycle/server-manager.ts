@@ -41,6 +41,7 @@ export class ServerManager {
       lease: options.homes.lease,
       routes: this.routes,
       isStarting: (user, server) => this.starts.isPending(user, server),
+      startTimeoutMs: options.startTimeoutMs,
       ...(options.hosts ? { hosts: options.hosts } : {}),
     });
   }
@@ -215,6 +216,11 @@ export class ServerManager {
   }
 
   /** Polls every routed server once; a dead one loses its route and row. Returns the names found dead. */
+  /** Forgets pending rows a crash left (see `Adoption.forgetStalePending`); once per host. */
+  forgetStalePending(now?: number): Promise<number> {
+    return this.adoption.forgetStalePending(now);
+  }
+
   checkRunning(): Promise<string[]> {
     return this.adoption.checkRunning();
   }
