@@ -6,10 +6,13 @@
  * can do nothing else.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import { type Browser, chromium } from 'playwright-core';
 import { api } from './support/api.js';
 import { BUILT_ADMIN_TOKEN, type BuiltSifu, startBuiltSifu } from './support/built-sifu.js';
@@ -17,6 +20,8 @@ import { CHROMIUM_ARGS } from './support/chromium.js';
 import { runOnChannels } from './support/kernel.js';
 import { waitFor } from './support/process.js';
 import { Client } from './support/sifu.js';
+
+const run = promisify(execFile);
 
 /** The command line docs/singleuser.md gives for jupyterhub-singleuser under Sifu. */
 const SINGLEUSER =
@@ -80,15 +85,19 @@ const cookiesOf = (setCookie: string | string[] | undefined): string =>
     .join('; ');
 
 before(async () => {
-  sifu = await startBuiltSifu({
-    SIFU_SPAWNER_COMMAND: SINGLEUSER,
-    // Through `spawner.environment`: activity every 2 s instead of JupyterHub's 5 minutes.
-    SIFU_SPAWNER_ENVIRONMENT: JSON.stringify({ JUPYTERHUB_ACTIVITY_INTERVAL: '2' }),
-    SIFU_SPAWNER_START_TIMEOUT: '90',
-    // A uid range of this test's own (see docs/security.md on two deployments on one host).
-    SIFU_SPAWNER_LOCAL_UID_BASE: '262000',
-    SIFU_LOG_LEVEL: 'info',
-  });
+  sifu = await startBuiltSifu(
+    {
+      SIFU_SPAWNER_COMMAND: SINGLEUSER,
+      // Through `spawner.environment`: activity every 2 s instead of JupyterHub's 5 minutes.
+      SIFU_SPAWNER_ENVIRONMENT: JSON.stringify({ JUPYTERHUB_ACTIVITY_INTERVAL: '2' }),
+      SIFU_SPAWNER_START_TIMEOUT: '90',
+      // A uid range of this test's own (see docs/security.md on two deployments on one host).
+      SIFU_SPAWNER_LOCAL_UID_BASE: '262000',
+      SIFU_LOG_LEVEL: 'info',
+      // The default `workers` (one per core): each server's hub endpoint is listened on by one of them.
+    },
+    { defaultWorkers: true },
+  );
   await mkdir(join(sifu.dataDir, 'homes/ada'), { recursive: true });
   await writeFile(join(sifu.dataDir, 'homes/ada/lesson.ipynb'), JSON.stringify(notebook));
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
@@ -438,5 +447,61 @@ type('Json', (), {'__repr__': lambda self: json.dumps(out)})()
       ).status,
       404,
     );
+  });
+  test('a hub endpoint is listened on again by a live worker when the worker listening on it dies', async (t) => {
+    if (availableParallelism() < 2) return t.skip('one core: one worker, nothing to take over');
+    const runDir = join(sifu.dataDir, 'run');
+    // Which worker listens on each server's endpoint (`ss` names the process holding the socket).
+    const listeners = async () => {
+      const { stdout } = await run('ss', ['-xlpH']);
+      const found = new Map<string, number>();
+      for (const line of stdout.split('\n')) {
+        const path = line.split(/\s+/).find((f) => f.startsWith(`${runDir}/hub-`));
+        const pid = /pid=(\d+)/.exec(line)?.[1];
+        if (path && pid) found.set(path, Number(pid));
+      }
+      return found;
+    };
+    const before = await listeners();
+    const [socket, pid] = [...before][0] ?? [];
+    assert.ok(socket && pid, `a listening endpoint in ${runDir}`);
+    process.kill(pid, 'SIGKILL');
+    // The other worker's sweep (every 5 s) or the worker started again takes it over.
+    const taken = await waitFor(
+      'another worker listening',
+      async () => {
+        const now = (await listeners()).get(socket);
+        return now !== undefined && now !== pid ? now : undefined;
+      },
+      30_000,
+    );
+    assert.notEqual(taken, pid);
+    // And it answers as Sifu's endpoint does: a token that is not the server's is refused.
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(
+        { socketPath: socket, path: '/hub/api/user', headers: { authorization: `token ${'x'.repeat(43)}` } },
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => {
+            body += c.toString();
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(answer.status, 403);
+    assert.equal(JSON.parse(answer.body).code, 'SIFU_ERR_TOKEN_REFUSED');
+    // The learner's page still works through whichever worker answers.
+    const token = await api(sifu, '/users/ada/tokens', {
+      method: 'POST',
+      token: admin,
+      body: { scopes: ['access:servers!user=ada'] },
+    });
+    const res = await fetch(`${sifu.notebookUrl}/user/ada/api/status`, {
+      headers: { authorization: `token ${token.body.token}` },
+    });
+    assert.equal(res.status, 200);
   });
 });

@@ -62,9 +62,8 @@ export async function createServices(
   });
   let manager: ServerManager | undefined;
   let services: Services | undefined;
-  // Not with several workers yet: see docs/singleuser.md, "What differs".
   const serverHub =
-    spawner.backend === 'local' && (options.workers ?? 1) === 1
+    spawner.backend === 'local'
       ? await createServerHub({
           runDir: join(config.dataDir, 'run'),
           context: () => services as Services,
