@@ -134,7 +134,12 @@ test('any host serves any learner; starts are placed, pushed, stopped where they
 
   // Placement: A drains, so bob's start asked of A goes to B, and A follows it to the end.
   assert.equal(await a.store.setDraining('host-a', true), true);
-  const started = await api(a, '/users/bob/server', { method: 'POST', token: ADMIN_TOKEN });
+  const userOptions = { profile: 'gpu', image: 'course/week-3' };
+  const started = await api(a, '/users/bob/server', {
+    method: 'POST',
+    token: ADMIN_TOKEN,
+    body: userOptions,
+  });
   assert.ok(started.status === 201 || started.status === 202, `start placed elsewhere: ${started.status}`);
   await waitFor(
     'bob running',
@@ -145,6 +150,11 @@ test('any host serves any learner; starts are placed, pushed, stopped where they
     (await b.store.getServer('bob', ''))?.host,
     'host-b',
     'placed on the host that is not draining',
+  );
+  assert.deepEqual(
+    (await b.store.getServer('bob', ''))?.userOptions,
+    userOptions,
+    'its user_options went with it',
   );
   await waitFor('bob routed on A', async () => a.manager.route('bob', '')?.relayKey !== undefined, 5_000);
   await a.store.setDraining('host-a', false);
@@ -299,7 +309,11 @@ test("the relay's internal calls refuse bad input with stable codes and change n
     code: 'SIFU_ERR_INVALID_SERVER_NAME',
   });
   assert.deepEqual(await call('/_sifu/stop', 'not json'), { status: 400, code: 'SIFU_ERR_BAD_REQUEST' });
-  assert.deepEqual(await call('/_sifu/start', `{"user":"fin","pad":"${'x'.repeat(5000)}"}`), {
+  assert.deepEqual(await call('/_sifu/start', `{"user":"fin","pad":"${'x'.repeat(300_000)}"}`), {
+    status: 400,
+    code: 'SIFU_ERR_BAD_REQUEST',
+  });
+  assert.deepEqual(await call('/_sifu/start', '{"user":"fin","server":"","user_options":[1]}'), {
     status: 400,
     code: 'SIFU_ERR_BAD_REQUEST',
   });

@@ -320,6 +320,14 @@ describe('JupyterHub REST compatibility', () => {
   });
 
   test('the default server: user_options kept, empty bodies, remove refused, html_message in progress', async () => {
+    // Over 64 KiB of user_options: refused with a stable code, and nothing is claimed.
+    const big = await raw(sifu, 'POST', '/users/ada/server', {
+      token: ada,
+      body: JSON.stringify({ notes: 'x'.repeat(70_000) }),
+    });
+    assert.equal(big.status, 400);
+    assert.equal(big.body.code, 'SIFU_ERR_BAD_REQUEST');
+    assert.equal(await sifu.store.getServer('ada', ''), null);
     const start = await raw(sifu, 'POST', '/users/ada/server', {
       token: ada,
       body: '{"size": 2, "profile": "x"}',

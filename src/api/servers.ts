@@ -16,7 +16,14 @@ const SLOW_SPAWN_MS = 10_000;
 const SERVER_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 /** JupyterHub's start body is the `user_options` themselves: any JSON object, or nothing. */
-const userOptionsBody = z.record(z.string(), z.unknown()).optional();
+/** `user_options` are kept with the server's row and carried to the host that starts it: bounded. */
+const MAX_USER_OPTIONS_BYTES = 64 * 1024;
+const userOptionsBody = z
+  .record(z.string(), z.unknown())
+  .refine((options) => Buffer.byteLength(JSON.stringify(options)) <= MAX_USER_OPTIONS_BYTES, {
+    message: `user_options must be at most ${MAX_USER_OPTIONS_BYTES / 1024} KiB of JSON`,
+  })
+  .optional();
 const stopBody = z.object({ remove: z.boolean().optional() }).optional();
 
 type Params = { name: string; server?: string };

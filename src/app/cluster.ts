@@ -86,12 +86,24 @@ export async function createCluster(
   return { hosts, peers, relayKey };
 }
 
-/** Reads a small JSON body (internal calls carry a few names). */
+const MAX_INTERNAL_BODY = 256 * 1024;
+
+/** A placed start's `user_options`: an object, or none. */
+function userOptionsOf(body: Record<string, unknown>): Record<string, unknown> {
+  const options = body.user_options ?? {};
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new SifuError('SIFU_ERR_BAD_REQUEST', 'user_options must be a JSON object');
+  }
+  return options as Record<string, unknown>;
+}
+
+/** Reads a small JSON body (internal calls carry a few names and a start's options). */
 async function jsonBody(req: http.IncomingMessage): Promise<Record<string, unknown>> {
   let text = '';
   for await (const chunk of req) {
     text += String(chunk);
-    if (text.length > 4096) throw new SifuError('SIFU_ERR_BAD_REQUEST', 'body too large');
+    // A few names, and a start's `user_options` (at most 64 KiB at the API) with room for escaping.
+    if (text.length > MAX_INTERNAL_BODY) throw new SifuError('SIFU_ERR_BAD_REQUEST', 'body too large');
   }
   try {
     const value = JSON.parse(text || '{}') as unknown;
@@ -130,7 +142,7 @@ export function internalCalls(manager: ServerManager, log: Logger) {
       if (path === PEER_PATHS.alive) return send(200, { alive: true });
       if (path === PEER_PATHS.start) {
         const { user, server } = names(body);
-        await manager.start(user, server, { here: true });
+        await manager.start(user, server, { here: true, userOptions: userOptionsOf(body) });
         return send(202, { status: 'started' });
       }
       if (path === PEER_PATHS.stop) {

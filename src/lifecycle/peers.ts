@@ -3,8 +3,16 @@ import { RELAY_KEY_HEADER } from '../routes.js';
 
 /** The internal calls a replica makes to another host's relay (under `/_sifu/`), with the shared key. */
 export interface Peers {
-  /** Asks the host to start the server there (placement chose it). Resolves once it has claimed it. */
-  start(relayUrl: string, userName: string, serverName: string): Promise<void>;
+  /**
+   * Asks the host to start the server there (placement chose it), with the start's `user_options`.
+   * Resolves once it has claimed it.
+   */
+  start(
+    relayUrl: string,
+    userName: string,
+    serverName: string,
+    userOptions?: Record<string, unknown>,
+  ): Promise<void>;
   /** Asks the host to stop a server it runs. */
   stop(relayUrl: string, userName: string, serverName: string, reason: string): Promise<void>;
   /** Whether the host's relay answers (within a second). */
@@ -44,12 +52,11 @@ export function httpPeers(key: string): Peers {
       cause: err,
     });
   return {
-    async start(relayUrl, userName, serverName) {
-      await call(relayUrl, PEER_PATHS.start, { user: userName, server: serverName }, CALL_TIMEOUT_MS).catch(
-        (err: unknown) => {
-          throw err instanceof SifuError ? err : unreachable(relayUrl, err);
-        },
-      );
+    async start(relayUrl, userName, serverName, userOptions = {}) {
+      const body = { user: userName, server: serverName, user_options: userOptions };
+      await call(relayUrl, PEER_PATHS.start, body, CALL_TIMEOUT_MS).catch((err: unknown) => {
+        throw err instanceof SifuError ? err : unreachable(relayUrl, err);
+      });
     },
     async stop(relayUrl, userName, serverName, reason) {
       // A stop waits for the server to end (its grace period included).

@@ -127,7 +127,7 @@ export class StartsInFlight {
   private async placeElsewhere(
     userName: string,
     serverName: string,
-    options: { exclusive?: boolean },
+    options: { exclusive?: boolean; userOptions?: Record<string, unknown> },
   ): Promise<SpawnProgress | undefined> {
     const { hosts, peers, log } = this.options;
     if (!hosts || !peers) return undefined;
@@ -142,7 +142,7 @@ export class StartsInFlight {
     const relayUrl = target === hosts.hostId ? undefined : hosts.relayOf(target);
     if (relayUrl === undefined) return undefined;
     try {
-      await peers.start(relayUrl, userName, serverName);
+      await peers.start(relayUrl, userName, serverName, options.userOptions);
     } catch (err) {
       if (isSifuError(err) && err.code === 'SIFU_ERR_HOST_UNREACHABLE') {
         log.warn(
