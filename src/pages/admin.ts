@@ -208,6 +208,7 @@ export function registerAdminPages(app: FastifyInstance, ctx: HubContext): void 
       const [events, recent] = await Promise.all([
         store.listEvents({
           limit: query.limit,
+          ...(query.before ? { beforeId: query.before } : {}),
           ...(query.type ? { type: query.type } : {}),
           ...(query.user ? { userName: query.user } : {}),
         }),

@@ -411,7 +411,13 @@ export interface UidStore {
 /** The audit log. */
 export interface EventStore {
   addEvent(type: string, userName: string | null, data?: Record<string, unknown>): Promise<void>;
-  listEvents(options?: { userName?: string; type?: string; limit?: number }): Promise<EventRecord[]>;
+  /** Newest first; `beforeId`: only events older than that one (the next page of the audit log). */
+  listEvents(options?: {
+    userName?: string;
+    type?: string;
+    limit?: number;
+    beforeId?: number;
+  }): Promise<EventRecord[]>;
 }
 
 /** Every resource's store on one database, with the schema and the connection. */

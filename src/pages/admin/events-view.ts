@@ -21,6 +21,17 @@ export function eventsTable(events: EventRecord[]): Html {
   )}</tbody></table>`;
 }
 
+/** `/hub/admin/events` with these filters and limit, older than `before` when given. */
+function eventsUrl(query: EventsQuery, before?: number): string {
+  const params = new URLSearchParams();
+  if (query.type) params.set('type', query.type);
+  if (query.user) params.set('user', query.user);
+  if (query.limit !== 100) params.set('limit', String(query.limit));
+  if (before !== undefined) params.set('before', String(before));
+  const text = params.toString();
+  return `/hub/admin/events${text ? `?${text}` : ''}`;
+}
+
 export function eventsPage(input: {
   visit: AdminVisit;
   query: EventsQuery;
@@ -48,9 +59,25 @@ export function eventsPage(input: {
     }</select></div>
 <button type="submit">Filter</button></form>
 <p class="muted" role="status">${input.events.length} ${input.events.length === 1 ? 'event' : 'events'}, newest first${
+      query.before !== undefined ? html`, older than event ${String(query.before)}` : ''
+    }${
       filtered.length ? html` (${filtered.join(', ')})` : ''
     }${filtered.length ? html` · <a href="/hub/admin/events">clear filters</a>` : ''}</p>
-${eventsTable(input.events)}`,
+${eventsTable(input.events)}
+${pager(input.query, input.events)}`,
     input.visit.identity.userName,
   );
+}
+
+/**
+ * Newest and older pages: a full page may have older events after it (one more read would tell, but an
+ * empty last page says it plainly).
+ */
+function pager(query: EventsQuery, events: EventRecord[]): Html | string {
+  const last = events.at(-1);
+  const older = events.length === query.limit && last !== undefined;
+  if (!older && query.before === undefined) return '';
+  return html`<nav class="pager" aria-label="Pages">${
+    query.before !== undefined ? html`<a href="${eventsUrl(query)}" rel="first">← Newest events</a>` : ''
+  }${older ? html`<a href="${eventsUrl(query, last.id)}" rel="next">Older events →</a>` : ''}</nav>`;
 }

@@ -87,11 +87,15 @@ describe('admin events query', () => {
     assert.equal(parseEventsQuery({ limit: '100000' }).limit, 500);
     assert.equal(parseEventsQuery({ limit: '0' }).limit, 1);
     assert.equal(parseEventsQuery({ limit: 'many' }).limit, 100);
+    assert.equal(parseEventsQuery({ before: '42' }).before, 42);
+    assert.equal(parseEventsQuery({ before: '' }).before, undefined);
   });
 
   it('refuses a malformed type or user name', () => {
     badRequest(() => parseEventsQuery({ type: '<script>' }), "'type'");
     badRequest(() => parseEventsQuery({ user: '../etc' }), "'user'");
     badRequest(() => parseEventsQuery({ user: ['a', 'b'] }), "'user'");
+    for (const before of ['0', '-1', '1.5', 'x', '9'.repeat(20)])
+      badRequest(() => parseEventsQuery({ before }), "'before'");
   });
 });

@@ -143,6 +143,8 @@ export interface EventsQuery {
   type: string | undefined;
   user: string | undefined;
   limit: number;
+  /** Older than this event id (the "Older events" page); undefined for the newest. */
+  before?: number;
 }
 
 const EVENT_TYPE = /^[a-z0-9][a-z0-9_.:-]{0,63}$/i;
@@ -156,7 +158,10 @@ export function parseEventsQuery(query: Record<string, unknown>): EventsQuery {
   const rawLimit = single(query, 'limit');
   const asked = rawLimit !== undefined && /^\d{1,9}$/.test(rawLimit) ? Number(rawLimit) : 100;
   const limit = Math.min(Math.max(asked, 1), EVENT_LIMITS[EVENT_LIMITS.length - 1] as number);
-  return { type, user, limit };
+  const rawBefore = single(query, 'before');
+  if (rawBefore === undefined || rawBefore === '') return { type, user, limit };
+  if (!/^[1-9]\d{0,14}$/.test(rawBefore)) throw badParameter('before', 'is an event id (a positive number)');
+  return { type, user, limit, before: Number(rawBefore) };
 }
 
 /** `?user=` of the groups list: a member's name, or undefined for every group. */

@@ -56,6 +56,18 @@ export function eventCases(ctx: ContractContext): void {
         [6],
       );
       assert.deepEqual(await store.listEvents({ userName: 'nobody' }), []);
+      // The next page: older than the last one shown, with the same filters.
+      const [, second] = await store.listEvents({ userName: 'ada', type: 'server.start', limit: 2 });
+      assert.ok(second);
+      assert.deepEqual(
+        (
+          await store.listEvents({ userName: 'ada', type: 'server.start', limit: 2, beforeId: second.id })
+        ).map((e) => e.data.i),
+        [2, 1],
+      );
+      const [oldest] = await store.listEvents({ userName: 'ada', limit: 1, beforeId: second.id - 2 });
+      assert.equal(oldest?.data.i, 0);
+      assert.deepEqual(await store.listEvents({ beforeId: 1 }), []);
     });
   });
 }

@@ -20,11 +20,12 @@ export class KyselyEvents implements EventStore {
 
   /** Newest first. */
   async listEvents(
-    options: { userName?: string; type?: string; limit?: number } = {},
+    options: { userName?: string; type?: string; limit?: number; beforeId?: number } = {},
   ): Promise<EventRecord[]> {
     let query = this.#db.selectFrom('events').selectAll().orderBy('id', 'desc');
     if (options.userName !== undefined) query = query.where('user_name', '=', options.userName);
     if (options.type !== undefined) query = query.where('type', '=', options.type);
+    if (options.beforeId !== undefined) query = query.where('id', '<', options.beforeId);
     if (options.limit !== undefined) query = query.limit(options.limit);
     const rows = await query.execute();
     return rows.map(eventFromRow);

@@ -402,7 +402,12 @@ export class KyselyStore implements Store {
     return this.#events.addEvent(type, userName, data);
   }
 
-  listEvents(options?: { userName?: string; type?: string; limit?: number }): Promise<EventRecord[]> {
+  listEvents(options?: {
+    userName?: string;
+    type?: string;
+    limit?: number;
+    beforeId?: number;
+  }): Promise<EventRecord[]> {
     return this.#events.listEvents(options);
   }
 }
