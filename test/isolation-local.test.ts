@@ -99,6 +99,27 @@ print(json.dumps(others))
     assert.deepEqual(others, [[1, 0, 'bwrap']], `visible: ${out}`);
   });
 
+  it('a plain Jupyter server has no hub endpoint: no JUPYTERHUB_* variables, no forwarder, no hub socket', async () => {
+    const out = await inKernel(
+      'alice',
+      `
+import os, json
+cmdlines = []
+for pid in [p for p in os.listdir('/proc') if p.isdigit()]:
+    try:
+        cmdlines.append(open(f'/proc/{pid}/cmdline', 'rb').read().replace(b'\\0', b' ').decode())
+    except OSError:
+        pass
+print(json.dumps({
+    'env': sorted(k for k in os.environ if k.startswith('JUPYTERHUB_')),
+    'forwarder': any('hub-forward' in c for c in cmdlines),
+    'hubDir': os.path.exists('/run/sifu-hub'),
+}))
+`,
+    );
+    assert.deepEqual(JSON.parse(out), { env: [], forwarder: false, hubDir: false }, out);
+  });
+
   it("cannot read bob's home, token or socket", async () => {
     const bobRoute = sifu.manager.route('bob', '');
     assert.ok(bobRoute);

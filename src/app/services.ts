@@ -4,7 +4,7 @@ import { createServerHub, type ServerHub } from '../api/server-hub.js';
 import { createExternalLogin } from '../auth/oauth/external-login.js';
 import { createSessionService } from '../auth/sessions.js';
 import { createTokenService } from '../auth/tokens.js';
-import { hubOrigin, notebookOrigin, storeUrl, userOrigins } from '../config/load.js';
+import { hubOrigin, notebookOrigin, storeUrl, userOrigins, wantsHubEndpoint } from '../config/load.js';
 import type { SifuConfig } from '../config/schema.js';
 import { CourseNotebooks } from '../courses/course-notebooks.js';
 import { resolveDeploymentToken } from '../courses/deployment-token.js';
@@ -63,7 +63,7 @@ export async function createServices(
   let manager: ServerManager | undefined;
   let services: Services | undefined;
   const serverHub =
-    spawner.backend === 'local'
+    spawner.backend === 'local' && wantsHubEndpoint(config)
       ? await createServerHub({
           runDir: join(config.dataDir, 'run'),
           context: () => services as Services,

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadConfig, notebookOrigin, userOrigins, workerCount } from './load.js';
+import { loadConfig, notebookOrigin, userOrigins, wantsHubEndpoint, workerCount } from './load.js';
 import { configReference } from './reference.js';
 import { envName, walkLeaves } from './schema.js';
 
@@ -142,4 +142,19 @@ test('every option has help, an env name, and a row in the reference', () => {
 test('docs/configuration.md is the generated reference (regenerate: sifu config reference)', () => {
   const docs = readFileSync(join(import.meta.dirname, '../../docs/configuration.md'), 'utf8');
   assert.equal(docs, configReference());
+});
+
+test('spawner.hubEndpoint auto gives servers a hub endpoint only when the command runs jupyterhub-singleuser', () => {
+  const withCommand = (command: string, hubEndpoint?: string) =>
+    wantsHubEndpoint(
+      loadConfig({ overrides: { spawner: { command, ...(hubEndpoint ? { hubEndpoint } : {}) } } }),
+    );
+  assert.equal(withCommand('jupyter notebook --sock=${SIFU_SERVER_SOCKET}'), false, 'plain Jupyter: none');
+  assert.equal(withCommand('jupyterhub-singleuser --NotebookApp.sock=${SIFU_SERVER_SOCKET}'), true);
+  assert.equal(withCommand('/opt/conda/bin/jupyterhub-singleuser --ServerApp.sock=x'), true);
+  assert.equal(withCommand('start-singleuser.sh --ServerApp.sock=x'), true);
+  assert.equal(withCommand('jupyter lab --notebook-dir=/home/jupyterhub-singleuser-notes'), false);
+  assert.equal(withCommand('jupyter notebook', 'on'), true);
+  assert.equal(withCommand('jupyterhub-singleuser', 'off'), false);
+  assert.throws(() => withCommand('jupyter notebook', 'sometimes'), /hubEndpoint/);
 });

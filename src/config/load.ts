@@ -108,6 +108,16 @@ export function userOrigins(config: SifuConfig): boolean {
   return mode === 'on' || (mode === 'auto' && isDnsHost(notebookOrigin(config)));
 }
 
+/** Commands that run JupyterHub's single-user server (which needs a hub endpoint to start). */
+const SINGLEUSER_COMMANDS = new Set(['jupyterhub-singleuser', 'start-singleuser.sh']);
+
+/** `spawner.hubEndpoint`: whether servers get a hub endpoint of their own (`auto`: by the command). */
+export function wantsHubEndpoint(config: SifuConfig): boolean {
+  const { hubEndpoint, command } = config.spawner;
+  if (hubEndpoint !== 'auto') return hubEndpoint === 'on';
+  return command.split(/\s+/).some((word) => SINGLEUSER_COMMANDS.has(word.slice(word.lastIndexOf('/') + 1)));
+}
+
 /**
  * How many Sifu processes `sifu serve` runs: `workers`, `auto` resolved to one per core, but to one with
  * a warm pool, which only the first worker holds and claims from (starts another worker answered would

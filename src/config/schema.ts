@@ -312,6 +312,11 @@ export const configTree = {
       {},
       'Variables added to every server\'s environment, e.g. `{"JUPYTERHUB_ACTIVITY_INTERVAL": "60"}` (in the environment: `SIFU_SPAWNER_ENVIRONMENT` as a JSON object). Names Sifu sets itself (`SIFU_*`, `HOME`, `JUPYTER_TOKEN`, the `JUPYTERHUB_*` of docs/singleuser.md) are refused.',
     ),
+    hubEndpoint: opt(
+      z.enum(['auto', 'on', 'off']),
+      'auto',
+      "Whether each server gets a hub endpoint of its own and the `JUPYTERHUB_*` environment (docs/singleuser.md). `auto`: when `spawner.command` runs `jupyterhub-singleuser` (or docker-stacks' `start-singleuser.sh`); `on`: always (an image whose own entrypoint runs it); `off`: never. Plain Jupyter servers need none: without it they run no forwarder process (about 10 MB each) and hold no hub token.",
+    ),
     startTimeout: opt(seconds, 120, 'Seconds a server may take to become ready before the start fails.'),
     pollInterval: opt(seconds, 30, 'Seconds between checks that running servers are still alive.'),
     routeSyncInterval: opt(
