@@ -102,6 +102,12 @@ export function createSessionService(store: Store, cookie: CookieOptions, notebo
   const notebookName = cookieName(NOTEBOOK_COOKIE, notebookCookie);
   const handoffName = cookieName(HANDOFF_COOKIE, notebookCookie);
   const visitorCache = new Map<string, CachedVisitor>();
+  /**
+   * The proxy's per-request lookup, by origin and cookie value: a hit answers synchronously, with no
+   * hash computed (the hash is what the store is keyed by, so that a leaked table opens nothing; this
+   * process holds the cookie values it is sent anyway). Same lifetime as `visitorCache`, cleared with it.
+   */
+  const notebookCache = new Map<string, CachedVisitor>();
 
   async function identityFor(hash: string): Promise<Identity | null> {
     const now = Date.now();
@@ -177,6 +183,7 @@ export function createSessionService(store: Store, cookie: CookieOptions, notebo
       await store.deleteSession(hash);
       // Derived notebook sessions are deleted by the store; drop every cached visitor to be sure.
       visitorCache.clear();
+      notebookCache.clear();
     },
 
     /** The identity behind the hub cookie, with the session's hash (for handoffs). */
@@ -197,9 +204,20 @@ export function createSessionService(store: Store, cookie: CookieOptions, notebo
      * The identity behind a notebook-origin cookie on `origin` (the request's own, as the proxy derived it
      * from `Host`); null when the session was minted for another origin. Cached for a few seconds.
      */
-    async notebookIdentity(cookieHeader: string | undefined, origin: string): Promise<Identity | null> {
+    notebookIdentity(
+      cookieHeader: string | undefined,
+      origin: string,
+    ): Identity | null | Promise<Identity | null> {
       const id = readCookie(cookieHeader, notebookName);
-      return id ? identityFor(originBoundHash(origin, id)) : null;
+      if (!id) return null;
+      const key = `${origin}\n${id}`;
+      const cached = notebookCache.get(key);
+      if (cached && cached.until > Date.now()) return cached.identity;
+      return identityFor(originBoundHash(origin, id)).then((identity) => {
+        if (notebookCache.size > 10_000) notebookCache.clear();
+        notebookCache.set(key, { identity, until: Date.now() + VISITOR_CACHE_MS });
+        return identity;
+      });
     },
 
     /** A browser-bound binding for a handoff, and the notebook-origin cookie that keeps it (10 min). */
