@@ -17,7 +17,7 @@ import { waitUntilServing } from '../test/support/process.js';
 import { BACKEND_BODY, type ProcessGroup, type Service } from './proxy-processes.js';
 import { LoopbackBrowser } from './support/loopback-browser.js';
 
-const ADMIN_TOKEN = 'bench-admin-token-0123456789';
+export const ADMIN_TOKEN = 'bench-admin-token-0123456789';
 /** Learners' uids of the benchmark's Sifus: past the default range (200000-299999) the tests' Sifus use. */
 const UID_BASE = 400_000;
 
@@ -51,6 +51,16 @@ exec /usr/sbin/nginx -p "$dir" -e stderr -c "$dir/nginx.conf"
 export interface ShippedSifu extends Service {
   /** What the learner's browser sends with each request: its notebook session cookie and Host. */
   headers: Record<string, string>;
+  /** The hub port's base URL (the API, `/hub/metrics`; {@link ADMIN_TOKEN} is an admin's token). */
+  hubUrl: string;
+}
+
+/** Another learner's server than nginx, for benchmarks of other traffic (WebSockets). */
+export interface LearnerServer {
+  /** The stand-in command's shell script: `$1` is the socket to listen on; it must answer GETs with `BACKEND_BODY`. */
+  script: string;
+  /** First uid of the learners' range: each concurrent benchmark needs its own (default {@link UID_BASE}). */
+  uidBase: number;
 }
 
 /**
@@ -62,6 +72,7 @@ export async function startShippedSifu(
   dir: string,
   user: string,
   workers?: number,
+  server: LearnerServer = { script: STANDIN_SCRIPT, uidBase: UID_BASE },
 ): Promise<ShippedSifu> {
   const cli = ensureBuilt();
   // Read by the learner's uid in the sandbox (SIFU_SPAWNER_LOCAL_READ_ONLY_PATHS).
@@ -69,7 +80,7 @@ export async function startShippedSifu(
   await mkdir(standin, { recursive: true });
   await chmod(standin, 0o755);
   const script = join(standin, 'jupyter-standin.sh');
-  await writeFile(script, STANDIN_SCRIPT, { mode: 0o755 });
+  await writeFile(script, server.script, { mode: 0o755 });
   const [hubPort, notebookPort] = [await freePort(), await freePort()];
   const hubUrl = `http://127.0.0.1:${hubPort}`;
   const child = group.start(process.execPath, [cli, 'serve'], {
@@ -81,7 +92,7 @@ export async function startShippedSifu(
     SIFU_ADMIN_TOKEN: ADMIN_TOKEN,
     SIFU_SPAWNER_COMMAND: `/bin/sh ${script} \${SIFU_SERVER_SOCKET}`,
     SIFU_SPAWNER_LOCAL_READ_ONLY_PATHS: standin,
-    SIFU_SPAWNER_LOCAL_UID_BASE: String(UID_BASE),
+    SIFU_SPAWNER_LOCAL_UID_BASE: String(server.uidBase),
     ...(workers === undefined ? {} : { SIFU_WORKERS: String(workers) }),
   });
   await waitUntilServing(child, hubUrl, () => group.printed(child));
@@ -111,6 +122,7 @@ export async function startShippedSifu(
     url: `http://127.0.0.1:${notebookPort}`,
     pid: child.pid as number,
     headers: { Host: new URL(notebook).host, Cookie: browser.cookieHeader(notebook) },
+    hubUrl,
     notProxy: ['bwrap'],
   };
 }
