@@ -290,15 +290,8 @@ export function startSifuProxy(
   return startNodeChild(group, 'proxy-sifu-child.ts', [httpBackend, wsBackend, String(workers)]);
 }
 
-/**
- * configurable-http-proxy from node_modules as shipped; routes added through its REST API. `options`
- * are more of its command-line options (e.g. `--metrics-port`).
- */
-export async function startChp(
-  group: ProcessGroup,
-  routes: Record<string, string>,
-  options: string[] = [],
-): Promise<Service> {
+/** configurable-http-proxy from node_modules as shipped; routes added through its REST API. */
+export async function startChp(group: ProcessGroup, routes: Record<string, string>): Promise<Service> {
   const [port, apiPort] = [await freePort(), await freePort()];
   const token = `bench-${process.pid}-${Date.now()}`;
   const env = { ...process.env, CONFIGPROXY_AUTH_TOKEN: token };
@@ -311,7 +304,6 @@ export async function startChp(
     '127.0.0.1',
     '--api-port',
     String(apiPort),
-    ...options,
   ];
   const chp = group.start(CHP, args, env);
   await waitForHttp(`http://127.0.0.1:${apiPort}/api/routes`);

@@ -17,7 +17,7 @@ import { waitUntilServing } from '../test/support/process.js';
 import { BACKEND_BODY, type ProcessGroup, type Service } from './proxy-processes.js';
 import { LoopbackBrowser } from './support/loopback-browser.js';
 
-export const ADMIN_TOKEN = 'bench-admin-token-0123456789';
+const ADMIN_TOKEN = 'bench-admin-token-0123456789';
 /** Learners' uids of the benchmark's Sifus: past the default range (200000-299999) the tests' Sifus use. */
 const UID_BASE = 400_000;
 
@@ -51,8 +51,6 @@ exec /usr/sbin/nginx -p "$dir" -e stderr -c "$dir/nginx.conf"
 export interface ShippedSifu extends Service {
   /** What the learner's browser sends with each request: its notebook session cookie and Host. */
   headers: Record<string, string>;
-  /** The hub port's base URL (the API, `/hub/metrics`; {@link ADMIN_TOKEN} is an admin's token). */
-  hubUrl: string;
 }
 
 /** Another learner's server than nginx, for benchmarks of other traffic (WebSockets). */
@@ -122,7 +120,6 @@ export async function startShippedSifu(
     url: `http://127.0.0.1:${notebookPort}`,
     pid: child.pid as number,
     headers: { Host: new URL(notebook).host, Cookie: browser.cookieHeader(notebook) },
-    hubUrl,
     notProxy: ['bwrap'],
   };
 }

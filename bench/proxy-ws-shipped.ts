@@ -14,7 +14,6 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { WebSocket } from 'ws';
 import { SERVER_SOCKET_NAME } from '../src/spawner/server-socket.js';
-import { freePort } from '../test/support/free-port.js';
 import type { Row } from './proxy.js';
 import { proxyTable } from './proxy.js';
 import { openWebSocket, type RoundTrips, roundTrip, roundTripStats } from './proxy-load.js';
@@ -26,7 +25,8 @@ import {
   type Service,
   startChp,
 } from './proxy-processes.js';
-import { ADMIN_TOKEN, startShippedSifu } from './proxy-shipped.js';
+import { startShippedSifu } from './proxy-shipped.js';
+import { collectedHeapBytes } from './support/inspector-heap.js';
 import { median } from './support/stats.js';
 
 /** Past proxy-shipped.ts's range (400000-): the HTTP benchmark may run beside this one. */
@@ -97,16 +97,6 @@ function residentBytes(service: Service): number {
   return kib * 1024;
 }
 
-/** V8 heap in use, from a Prometheus text answer (prom-client's default metrics; summed over workers). */
-async function heapUsedBytes(url: string, headers: Record<string, string> = {}): Promise<number> {
-  const res = await fetch(url, { headers });
-  const text = await res.text();
-  const line = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})? ([\d.e+]+)$/m.exec(text);
-  if (!line)
-    throw new Error(`no nodejs_heap_size_used_bytes at ${url} (${res.status}): ${text.slice(0, 300)}`);
-  return Number(line[1]);
-}
-
 /** Opens `count` sockets, `batch` at a time, spread over {@link SOURCE_ADDRESSES}. */
 async function openIdleSockets(target: WsTarget, count: number, batch = 50): Promise<WebSocket[]> {
   const sockets: WebSocket[] = [];
@@ -143,16 +133,6 @@ async function closeAll(sockets: WebSocket[]): Promise<void> {
 
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The median of three samples of `read`, half a second apart. */
-async function sampled(read: () => number | Promise<number>): Promise<number> {
-  const values: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    if (i > 0) await settle(500);
-    values.push(await read());
-  }
-  return median(values);
-}
-
 /**
  * `n` round trips of a 32-byte message on each socket, the paths taking turns message by message (in
  * rotating order), so that all of them meet the same machine: other work on it comes and goes.
@@ -182,22 +162,25 @@ interface IdleMemory {
   note: string;
 }
 
+/** The V8 heap of every process of `service` after a full collection (one at a time: one inspector port). */
+async function collectedHeap(service: Service): Promise<number> {
+  let bytes = 0;
+  for (const pid of proxyProcesses(service.pid, service.notProxy)) bytes += await collectedHeapBytes(pid);
+  return bytes;
+}
+
 /**
- * What `count` idle WebSockets through `service` cost it: its resident memory (every process of it) and
- * V8 heap in use, each sampled before they open and after they settle (2 s), divided by `count`.
+ * What `count` idle WebSockets through `service` cost it: the growth of its V8 heap (every process of
+ * it, each after a full garbage collection) and of its resident memory (read after those collections),
+ * from before they open to after they settle (2 s), divided by `count`.
  */
-async function idleMemory(
-  service: Service,
-  heap: () => Promise<number>,
-  target: WsTarget,
-  count: number,
-): Promise<IdleMemory> {
-  const rssBefore = await sampled(() => residentBytes(service));
-  const heapBefore = await sampled(heap);
+async function idleMemory(service: Service, target: WsTarget, count: number): Promise<IdleMemory> {
+  const heapBefore = await collectedHeap(service);
+  const rssBefore = residentBytes(service);
   const sockets = await openIdleSockets(target, count);
   await settle(2000);
-  const rssAfter = await sampled(() => residentBytes(service));
-  const heapAfter = await sampled(heap);
+  const heapAfter = await collectedHeap(service);
+  const rssAfter = residentBytes(service);
   await closeAll(sockets);
   await settle(1000);
   const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
@@ -296,19 +279,7 @@ export async function benchShippedWebSockets(options: WsShippedOptions = {}): Pr
       uidBase: UID_BASE,
     });
     const socket = serverSocket(join(dir, 'data'));
-    // Its metrics only to read its heap: they count HTTP requests and upgrades, not WebSocket messages.
-    const chpMetrics = await freePort();
-    const chp = await startChp(group, { [`/user/${USER}`]: `http+unix://${encodeURIComponent(socket)}` }, [
-      '--metrics-ip',
-      '127.0.0.1',
-      '--metrics-port',
-      String(chpMetrics),
-    ]);
-    const heapOf = {
-      'Sifu as shipped': () =>
-        heapUsedBytes(`${sifu.hubUrl}/hub/metrics`, { authorization: `token ${ADMIN_TOKEN}` }),
-      CHP: () => heapUsedBytes(`http://127.0.0.1:${chpMetrics}/metrics`),
-    };
+    const chp = await startChp(group, { [`/user/${USER}`]: `http+unix://${encodeURIComponent(socket)}` });
     const userOrigin = `http://${sifu.headers.Host}`;
     const targets: Record<Path, WsTarget> = {
       direct: { url: `ws+unix://${socket}:${KERNEL_PATH}`, headers: {} },
@@ -339,15 +310,9 @@ export async function benchShippedWebSockets(options: WsShippedOptions = {}): Pr
       await closeAll(Object.values(sockets));
     }
 
-    const services = { 'Sifu as shipped': sifu, CHP: chp };
     const memory: Record<Proxy, IdleMemory> = {
-      'Sifu as shipped': await idleMemory(
-        services['Sifu as shipped'],
-        heapOf['Sifu as shipped'],
-        targets['Sifu as shipped'],
-        idle,
-      ),
-      CHP: await idleMemory(services.CHP, heapOf.CHP, targets.CHP, idle),
+      'Sifu as shipped': await idleMemory(sifu, targets['Sifu as shipped'], idle),
+      CHP: await idleMemory(chp, targets.CHP, idle),
     };
     for (const proxy of PROXIES) {
       log(`${idle} idle through ${proxy}: ${memory[proxy].note}`);
