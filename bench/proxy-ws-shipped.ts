@@ -54,6 +54,8 @@ export interface WsShippedBench {
   rows: Row[];
   /** /proc/loadavg before and after the run. */
   loadAverages: [string, string];
+  /** From the sign-in (the server answering) until every worker admitted the upgrade. */
+  admittedAfterMs: number;
 }
 
 type Path = 'direct' | 'Sifu as shipped' | 'CHP';
@@ -95,6 +97,30 @@ function residentBytes(service: Service): number {
     }
   }
   return kib * 1024;
+}
+
+/**
+ * Waits until `target` admits `needed` upgrades in a row (the workers take turns at new connections), and
+ * returns how long that took: right after the start, a worker other than the one that started the
+ * server can answer 503 SIFU_ERR_SERVER_NOT_RUNNING until its route table has followed the store.
+ */
+async function untilAdmitted(target: WsTarget, needed = 4, timeoutMs = 30_000): Promise<number> {
+  const start = Date.now();
+  let inRow = 0;
+  let refusal: unknown;
+  while (inRow < needed) {
+    if (Date.now() - start > timeoutMs)
+      throw new Error(`still refused after ${timeoutMs} ms: ${String(refusal)}`);
+    try {
+      await closeAll([await openWebSocket(target.url, target.headers, target.origin)]);
+      inRow++;
+    } catch (error) {
+      refusal = error;
+      inRow = 0;
+      await settle(50);
+    }
+  }
+  return Date.now() - start;
 }
 
 /** Opens `count` sockets, `batch` at a time, spread over {@link SOURCE_ADDRESSES}. */
@@ -292,6 +318,8 @@ export async function benchShippedWebSockets(options: WsShippedOptions = {}): Pr
     };
 
     const sockets = {} as Record<Path, WebSocket>;
+    const admittedAfterMs = await untilAdmitted(targets['Sifu as shipped']);
+    log(`every worker admitted the upgrade ${admittedAfterMs} ms after the sign-in`);
     for (const path of PATHS) {
       const { url, headers, origin } = targets[path];
       sockets[path] = await openWebSocket(url, headers, origin);
@@ -318,7 +346,7 @@ export async function benchShippedWebSockets(options: WsShippedOptions = {}): Pr
       log(`${idle} idle through ${proxy}: ${memory[proxy].note}`);
     }
 
-    return { rows: wsRows(trips, memory), loadAverages: [loadBefore, loadavg()] };
+    return { rows: wsRows(trips, memory), loadAverages: [loadBefore, loadavg()], admittedAfterMs };
   } finally {
     await group.stopAll();
     await rm(workDir, { recursive: true, force: true });

@@ -56,7 +56,7 @@ const benchmarks: Benchmark[] = [
     name: 'proxy-ws-shipped',
     title: 'WebSockets as shipped',
     async run(log) {
-      const { rows, loadAverages } = await benchShippedWebSockets({ log });
+      const { rows, loadAverages, admittedAfterMs } = await benchShippedWebSockets({ log });
       return [
         `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC by \`npm run bench -- proxy-ws-shipped\` (or \`node --import tsx bench/proxy-ws-shipped.ts\`).`,
         "Sifu as shipped (the built `sifu serve`, default config, one worker per core) in front of a learner's server that",
@@ -65,6 +65,9 @@ const benchmarks: Benchmark[] = [
         "The upgrade carries a signed-in browser's notebook cookies, `Host: bench.localhost:<port>` and the user's Origin.",
         '',
         proxyTable(rows),
+        '',
+        `Every worker admitted the upgrade ${admittedAfterMs} ms after the sign-in had reached the server (4 upgrades in a`,
+        'row; before that, a worker that did not start the server can answer 503 `SIFU_ERR_SERVER_NOT_RUNNING`).',
         '',
         `Machine (/proc/loadavg ${loadAverages.join(' before, ')} after the run):`,
         '',
