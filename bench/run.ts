@@ -81,9 +81,9 @@ const benchmarks: Benchmark[] = [
         '  round). "Latency added" is a path\'s mean minus direct\'s in the same round.',
         '- Idle memory: 1000 WebSockets opened through the proxy (50 at a time, from 127.0.0.1-127.0.0.8: Sifu caps one',
         '  address at `limits.maxConnectionsPerAddress`, 256 by default, so the default config is kept), 2 s to settle,',
-        '  then the growth of the VmRSS of every process of the proxy (Sifu: supervisor and workers, not the sandboxed',
-        "  server) and of V8's heap in use (`nodejs_heap_size_used_bytes` from `/hub/metrics`, summed over workers; CHP's",
-        '  from its `--metrics-port`, on only for this), each the median of 3 samples, divided by 1000.',
+        "  then the growth of V8's heap in use in every process of the proxy (Sifu: supervisor and workers, not the",
+        '  sandboxed server), each read after a full garbage collection asked through its inspector (SIGUSR1, closed',
+        '  again: bench/support/inspector-heap.ts), and of their VmRSS read right after, divided by 1000.',
       ].join('\n');
     },
   },
