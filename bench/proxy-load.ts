@@ -107,6 +107,50 @@ export interface RoundTrips {
   n: number;
 }
 
+/** Opens a WebSocket (no compression, as Jupyter's); fails with the status if the upgrade is refused. */
+export function openWebSocket(
+  url: string,
+  headers: Record<string, string>,
+  origin: string | undefined,
+  localAddress?: string,
+): Promise<WebSocket> {
+  const ws = new WebSocket(url, { headers, origin, perMessageDeflate: false, localAddress });
+  return new Promise((done, fail) => {
+    ws.once('open', () => done(ws));
+    ws.once('error', fail);
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      res.on('end', () =>
+        fail(new Error(`upgrade of ${url} refused: ${res.statusCode} ${body.slice(0, 300)}`)),
+      );
+    });
+  });
+}
+
+/** One round trip of `message` on `ws`: sent, its echo received; in µs. */
+export async function roundTrip(ws: WebSocket, message: string): Promise<number> {
+  const start = performance.now();
+  await new Promise<void>((done, fail) => {
+    const closed = () => fail(new Error('WebSocket closed during the benchmark'));
+    ws.once('message', () => {
+      ws.off('close', closed);
+      done();
+    });
+    ws.once('close', closed);
+    ws.send(message);
+  });
+  return (performance.now() - start) * 1000;
+}
+
+/** Mean and percentiles of round-trip samples (µs). */
+export function roundTripStats(samples: readonly number[]): RoundTrips {
+  const meanUs = samples.reduce((sum, x) => sum + x, 0) / samples.length;
+  return { meanUs, p50Us: percentile(samples, 50), p99Us: percentile(samples, 99), n: samples.length };
+}
+
 /** `warmup` then `n` sequential round trips of a 32-byte text message on one WebSocket. */
 export async function wsRoundTrips(
   url: string,
@@ -115,28 +159,16 @@ export async function wsRoundTrips(
   n: number,
   warmup: number,
 ): Promise<RoundTrips> {
-  const ws = new WebSocket(url, { headers, origin, perMessageDeflate: false });
-  await new Promise<void>((done, fail) => {
-    ws.once('open', () => done());
-    ws.once('error', fail);
-    ws.once('unexpected-response', (_req, res) => fail(new Error(`upgrade refused: ${res.statusCode}`)));
-  });
+  const ws = await openWebSocket(url, headers, origin);
   const message = 'x'.repeat(32);
   const samples: number[] = [];
   try {
     for (let i = 0; i < warmup + n; i++) {
-      const start = performance.now();
-      await new Promise<void>((done, fail) => {
-        ws.once('message', () => done());
-        ws.once('close', () => fail(new Error('WebSocket closed during the benchmark')));
-        ws.send(message);
-      });
-      ws.removeAllListeners('close');
-      if (i >= warmup) samples.push((performance.now() - start) * 1000);
+      const us = await roundTrip(ws, message);
+      if (i >= warmup) samples.push(us);
     }
   } finally {
     ws.terminate();
   }
-  const meanUs = samples.reduce((sum, x) => sum + x, 0) / samples.length;
-  return { meanUs, p50Us: percentile(samples, 50), p99Us: percentile(samples, 99), n };
+  return roundTripStats(samples);
 }

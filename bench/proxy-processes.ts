@@ -29,12 +29,15 @@ export interface Service {
 
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
 
-/**
- * CPU seconds (user + system) used so far by `root` and all its descendants, from /proc, but for the
- * processes named in `skip` and theirs (a shipped Sifu's learner servers are children of a worker).
- */
-export function cpuSeconds(root: number, skip: readonly string[] = []): number {
-  const stats = new Map<number, { ppid: number; ticks: number; command: string }>();
+interface ProcStat {
+  ppid: number;
+  ticks: number;
+  command: string;
+}
+
+/** `/proc/<pid>/stat` of every process: parent, CPU ticks (user + system), command name. */
+function procStats(): Map<number, ProcStat> {
+  const stats = new Map<number, ProcStat>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
@@ -50,14 +53,30 @@ export function cpuSeconds(root: number, skip: readonly string[] = []): number {
       // The process ended meanwhile.
     }
   }
-  let ticks = 0;
+  return stats;
+}
+
+/**
+ * `root` and all its descendants, but for the processes named in `skip` and theirs (a shipped Sifu's
+ * learner servers are children of a worker): the processes that are the proxy.
+ */
+export function proxyProcesses(root: number, skip: readonly string[] = [], stats = procStats()): number[] {
+  const found: number[] = [];
   const frontier = [root];
   while (frontier.length > 0) {
     const pid = frontier.pop() as number;
-    ticks += stats.get(pid)?.ticks ?? 0;
+    if (stats.has(pid)) found.push(pid);
     for (const [child, stat] of stats)
       if (stat.ppid === pid && !skip.includes(stat.command)) frontier.push(child);
   }
+  return found;
+}
+
+/** CPU seconds (user + system) used so far by the {@link proxyProcesses} of `root`, from /proc. */
+export function cpuSeconds(root: number, skip: readonly string[] = []): number {
+  const stats = procStats();
+  let ticks = 0;
+  for (const pid of proxyProcesses(root, skip, stats)) ticks += stats.get(pid)?.ticks ?? 0;
   return ticks / CLOCK_TICKS;
 }
 

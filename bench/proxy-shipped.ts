@@ -53,6 +53,14 @@ export interface ShippedSifu extends Service {
   headers: Record<string, string>;
 }
 
+/** Another learner's server than nginx, for benchmarks of other traffic (WebSockets). */
+export interface LearnerServer {
+  /** The stand-in command's shell script: `$1` is the socket to listen on; it must answer GETs with `BACKEND_BODY`. */
+  script: string;
+  /** First uid of the learners' range: each concurrent benchmark needs its own (default {@link UID_BASE}). */
+  uidBase: number;
+}
+
 /**
  * Starts the built Sifu in `dir` (`workers` unset: the default), signs `user` in and starts their
  * server; the server is stopped through the API before the group stops Sifu.
@@ -62,6 +70,7 @@ export async function startShippedSifu(
   dir: string,
   user: string,
   workers?: number,
+  server: LearnerServer = { script: STANDIN_SCRIPT, uidBase: UID_BASE },
 ): Promise<ShippedSifu> {
   const cli = ensureBuilt();
   // Read by the learner's uid in the sandbox (SIFU_SPAWNER_LOCAL_READ_ONLY_PATHS).
@@ -69,7 +78,7 @@ export async function startShippedSifu(
   await mkdir(standin, { recursive: true });
   await chmod(standin, 0o755);
   const script = join(standin, 'jupyter-standin.sh');
-  await writeFile(script, STANDIN_SCRIPT, { mode: 0o755 });
+  await writeFile(script, server.script, { mode: 0o755 });
   const [hubPort, notebookPort] = [await freePort(), await freePort()];
   const hubUrl = `http://127.0.0.1:${hubPort}`;
   const child = group.start(process.execPath, [cli, 'serve'], {
@@ -81,7 +90,7 @@ export async function startShippedSifu(
     SIFU_ADMIN_TOKEN: ADMIN_TOKEN,
     SIFU_SPAWNER_COMMAND: `/bin/sh ${script} \${SIFU_SERVER_SOCKET}`,
     SIFU_SPAWNER_LOCAL_READ_ONLY_PATHS: standin,
-    SIFU_SPAWNER_LOCAL_UID_BASE: String(UID_BASE),
+    SIFU_SPAWNER_LOCAL_UID_BASE: String(server.uidBase),
     ...(workers === undefined ? {} : { SIFU_WORKERS: String(workers) }),
   });
   await waitUntilServing(child, hubUrl, () => group.printed(child));

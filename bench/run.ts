@@ -10,6 +10,7 @@ import { benchDocker, dockerTable } from './docker.js';
 import { benchHosts, renderHosts } from './hosts.js';
 import { benchJupyterHubApi, renderApiConformance } from './jupyterhub-api.js';
 import { benchProxy, proxyBenchCommands, proxyBenchMachine, proxyTable } from './proxy.js';
+import { benchShippedWebSockets } from './proxy-ws-shipped.js';
 import { benchRelay, relayBenchCommands } from './relay.js';
 import { benchSpawn, renderSpawnTable } from './spawn.js';
 
@@ -48,6 +49,41 @@ const benchmarks: Benchmark[] = [
         '',
         "For Sifu as shipped, instead of the bench cookie: `-H 'Host: bench.localhost:<port>'` and the signed-in browser's",
         "notebook cookies (`-H 'Cookie: __Host-sifu-nb-handoff=...; __Host-sifu-nb-session=...'`).",
+      ].join('\n');
+    },
+  },
+  {
+    name: 'proxy-ws-shipped',
+    title: 'WebSockets as shipped',
+    async run(log) {
+      const { rows, loadAverages, admittedAfterMs } = await benchShippedWebSockets({ log });
+      return [
+        `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC by \`npm run bench -- proxy-ws-shipped\` (or \`node --import tsx bench/proxy-ws-shipped.ts\`).`,
+        "Sifu as shipped (the built `sifu serve`, default config, one worker per core) in front of a learner's server that",
+        "is a WebSocket echo (bench/support/ws-echo-standin.mjs, Node without packages) on the `local` backend's unix",
+        'socket, in its sandbox; CHP (one process) routes to that same socket, and "direct" is a client on the socket.',
+        "The upgrade carries a signed-in browser's notebook cookies, `Host: bench.localhost:<port>` and the user's Origin.",
+        '',
+        proxyTable(rows),
+        '',
+        `Every worker admitted the upgrade ${admittedAfterMs} ms after the sign-in had reached the server (4 upgrades in a`,
+        'row; before that, a worker that did not start the server can answer 503 `SIFU_ERR_SERVER_NOT_RUNNING`).',
+        '',
+        `Machine (/proc/loadavg ${loadAverages.join(' before, ')} after the run):`,
+        '',
+        '```',
+        proxyBenchMachine(),
+        '```',
+        '',
+        '- Latency: one `ws` client socket per path in the bench process; a 32-byte text message echoed, the three',
+        '  paths taking turns message by message (rotating order), 1000 warm-up turns, then 5 rounds of 3000 round trips',
+        '  per path. Rows per path: medians of the rounds; ratio rows: medians of the per-round ratios ("spread": each',
+        '  round). "Latency added" is a path\'s mean minus direct\'s in the same round.',
+        '- Idle memory: 1000 WebSockets opened through the proxy (50 at a time, from 127.0.0.1-127.0.0.8: Sifu caps one',
+        '  address at `limits.maxConnectionsPerAddress`, 256 by default, so the default config is kept), 2 s to settle,',
+        "  then the growth of V8's heap in use in every process of the proxy (Sifu: supervisor and workers, not the",
+        '  sandboxed server), each read after a full garbage collection asked through its inspector (SIGUSR1, closed',
+        '  again: bench/support/inspector-heap.ts), and of their VmRSS read right after, divided by 1000.',
       ].join('\n');
     },
   },

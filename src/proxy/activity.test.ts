@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ActivityTracker, onlyPingPong, Throttle } from './activity.js';
+import { ActivityTracker, onlyPingPong, Throttle, webSocketActivity } from './activity.js';
 
 describe('Throttle', () => {
   it('lets a key through once per interval', () => {
@@ -46,4 +46,20 @@ describe('onlyPingPong', () => {
   for (const [name, bytes, expected] of table) {
     it(`${name} -> ${expected}`, () => assert.equal(onlyPingPong(Buffer.from(bytes)), expected));
   }
+});
+
+describe('webSocketActivity', () => {
+  it("counts a chunk with data as the route's activity, pings and pongs alone not", () => {
+    const calls: string[] = [];
+    const hook = webSocketActivity(
+      new ActivityTracker((user, server) => calls.push(`${user}/${server}`), 0),
+      'ada',
+      'gpu',
+    );
+    hook(Buffer.from([0x89, 0x00]));
+    hook(Buffer.from([0x8a, 0x80, 1, 2, 3, 4]));
+    assert.deepEqual(calls, []);
+    hook(Buffer.from([0x81, 0x02, 0x68, 0x69]));
+    assert.deepEqual(calls, ['ada/gpu']);
+  });
 });

@@ -65,3 +65,18 @@ export function onlyPingPong(chunk: Buffer): boolean {
   }
   return at === chunk.length;
 }
+
+/**
+ * The per-chunk hook of one relayed WebSocket (both directions): a chunk that is not only pings and
+ * pongs is the route's activity. Made here, away from the upgrade's scope, so that the hook living as
+ * long as the socket does not keep the upgrade request and its headers alive with it.
+ */
+export function webSocketActivity(
+  tracker: ActivityTracker,
+  userName: string,
+  serverName: string,
+): (chunk: Buffer) => void {
+  return (chunk) => {
+    if (!onlyPingPong(chunk)) tracker.touch(userName, serverName);
+  };
+}

@@ -23,7 +23,7 @@ import {
   userHostLabel,
   userOrigin,
 } from '../routes.js';
-import { ActivityTracker, onlyPingPong, Throttle } from './activity.js';
+import { ActivityTracker, Throttle, webSocketActivity } from './activity.js';
 import { rejectSocket, sendError, sendRedirect } from './counted-responses.js';
 import { handleHandoff, isHandoffUrl } from './handoff.js';
 import { type ForwardDeps, HttpExchange } from './http-forward.js';
@@ -73,6 +73,14 @@ function originOption(value: string, name: string): URL {
   }
 }
 
+/**
+ * An `error` listener that ends its socket. Not a closure: one made in the upgrade's scope would keep the
+ * upgrade request alive for as long as the WebSocket is open.
+ */
+function destroySocket(this: net.Socket): void {
+  this.destroy();
+}
+
 export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): NotebookProxy {
   const notebookOrigin = originOption(options.notebookOrigin, 'notebookOrigin').origin;
   const hubOrigin = originOption(options.hubOrigin, 'hubOrigin').origin;
@@ -89,6 +97,11 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
   const activity = new ActivityTracker((user, server, at) => hooks.activity(user, server, at));
   const adminAudit = new Throttle(ADMIN_AUDIT_INTERVAL_MS);
   const webSockets = new Set<net.Socket>();
+  // Shared by every upgrade: a closure made inside one would keep that upgrade's request alive.
+  const trackWebSocket = (socket: net.Socket) => {
+    webSockets.add(socket);
+    socket.once('close', () => webSockets.delete(socket));
+  };
 
   const server = http.createServer({
     noDelay: true,
@@ -323,7 +336,7 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
 
   function onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     const client = socket as net.Socket;
-    client.on('error', () => client.destroy());
+    client.on('error', destroySocket);
     try {
       // Hold the client's bytes (if any) until the upstream has accepted the upgrade.
       client.pause();
@@ -375,13 +388,8 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
               csp,
               upstreamIdleTimeoutMs: options.upstreamIdleTimeoutMs,
               clientIdleTimeoutMs: options.clientIdleTimeoutMs,
-              track: (s) => {
-                webSockets.add(s);
-                s.once('close', () => webSockets.delete(s));
-              },
-              activity: (chunk) => {
-                if (!onlyPingPong(chunk)) activity.touch(route.userName, route.serverName);
-              },
+              track: trackWebSocket,
+              activity: webSocketActivity(activity, route.userName, route.serverName),
             },
             client,
             target,

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import type http from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import type { WebSocket } from 'ws';
 import {
   cookie,
@@ -26,6 +29,12 @@ function closed(ws: WebSocket): Promise<void> {
     if (ws.readyState === ws.CLOSED) resolve();
     else ws.on('close', () => resolve());
   });
+}
+
+/** A full garbage collection, without starting node with --expose-gc. */
+function collectGarbage(): void {
+  v8.setFlagsFromString('--expose-gc');
+  (vm.runInNewContext('gc') as () => void)();
 }
 
 async function until(condition: () => boolean): Promise<void> {
@@ -71,6 +80,25 @@ describe('notebook proxy: WebSocket', () => {
       await roundTrip(ws, 'ping');
       assert.equal(s.upstream.wsMessages, before + 1);
       assert.ok(s.hooks.activityCalls.some((call) => call.userName === 'ada'));
+    } finally {
+      ws.close();
+    }
+  });
+
+  it('keeps nothing of the upgrade request while the WebSocket is open', { timeout: 20_000 }, async () => {
+    // Idle kernel sockets are held for hours by the thousand: the request and its headers must not be.
+    let request: WeakRef<http.IncomingMessage> | undefined;
+    s.proxy.server.prependOnceListener('upgrade', (req: http.IncomingMessage) => {
+      request = new WeakRef(req);
+    });
+    const ws = opened(await openWebSocket(s.port, kernel, ada));
+    try {
+      assert.equal(await roundTrip(ws, 'still relayed'), 'still relayed');
+      assert.ok(request);
+      // A WeakRef holds its target until the current job ends.
+      await new Promise((resolve) => setImmediate(resolve));
+      collectGarbage();
+      assert.equal(request.deref(), undefined);
     } finally {
       ws.close();
     }
