@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadConfig, notebookOrigin, userOrigins, workerCount } from './load.js';
+import { loadConfig, notebookOrigin, serverHubEnabled, userOrigins, workerCount } from './load.js';
 import { configReference } from './reference.js';
 import { envName, walkLeaves } from './schema.js';
 
@@ -142,4 +142,57 @@ test('every option has help, an env name, and a row in the reference', () => {
 test('docs/configuration.md is the generated reference (regenerate: sifu config reference)', () => {
   const docs = readFileSync(join(import.meta.dirname, '../../docs/configuration.md'), 'utf8');
   assert.equal(docs, configReference());
+});
+
+const SINGLEUSER_COMMAND = 'jupyterhub-singleuser --NotebookApp.sock=${SIFU_SERVER_SOCKET}';
+
+test('servers get a hub endpoint on local always, on docker and swarm for a single-user command, with one worker', () => {
+  const cases: Array<[Record<string, string>, string, number, boolean]> = [
+    [{}, 'local', 1, true],
+    [{}, 'local', 2, false],
+    [{ SIFU_SPAWNER_BACKEND: 'docker' }, 'docker', 1, false],
+    [{ SIFU_SPAWNER_BACKEND: 'docker', SIFU_SPAWNER_COMMAND: SINGLEUSER_COMMAND }, 'docker', 1, true],
+    [
+      { SIFU_SPAWNER_BACKEND: 'docker', SIFU_SPAWNER_COMMAND: '/opt/conda/bin/jupyterhub-singleuser' },
+      'docker',
+      1,
+      true,
+    ],
+    [{ SIFU_SPAWNER_BACKEND: 'docker', SIFU_SPAWNER_COMMAND: 'start-singleuser.sh --x' }, 'docker', 1, true],
+    [{ SIFU_SPAWNER_BACKEND: 'docker', SIFU_SPAWNER_COMMAND: SINGLEUSER_COMMAND }, 'docker', 2, false],
+    [{ SIFU_SPAWNER_BACKEND: 'swarm', SIFU_SPAWNER_COMMAND: SINGLEUSER_COMMAND }, 'swarm', 1, true],
+    [{ SIFU_SPAWNER_BACKEND: 'swarm' }, 'swarm', 1, false],
+    [{ SIFU_SPAWNER_BACKEND: 'docker', SIFU_SPAWNER_HUB_ENDPOINT: 'on' }, 'docker', 1, true],
+    [{ SIFU_SPAWNER_HUB_ENDPOINT: 'off' }, 'local', 1, false],
+    [
+      { SIFU_SPAWNER_BACKEND: 'docker', SIFU_SPAWNER_COMMAND: 'my-jupyterhub-singleuser-x' },
+      'docker',
+      1,
+      false,
+    ],
+    // A test double (the in-process tests' spawners) gets none whatever the configured backend.
+    [{}, 'doubles', 1, false],
+  ];
+  for (const [env, backend, workers, expected] of cases) {
+    assert.equal(
+      serverHubEnabled(loadConfig({ env }), backend, workers),
+      expected,
+      `${JSON.stringify(env)} on ${backend}, ${workers} worker(s)`,
+    );
+  }
+});
+
+test('the warm pool and a hub endpoint are refused together: the pool cannot start single-user servers', () => {
+  const pool = { SIFU_SPAWNER_BACKEND: 'docker', SIFU_SPAWNER_POOL_SIZE: '2' };
+  assert.throws(() => loadConfig({ env: { ...pool, SIFU_SPAWNER_COMMAND: SINGLEUSER_COMMAND } }), {
+    code: 'SIFU_ERR_CONFIG',
+    message: /spawner\.pool\.size/,
+  });
+  assert.throws(() => loadConfig({ env: { ...pool, SIFU_SPAWNER_HUB_ENDPOINT: 'on' } }), {
+    code: 'SIFU_ERR_CONFIG',
+  });
+  // Plain Jupyter with the pool, and the pool with the endpoint off, stay as they were.
+  assert.equal(loadConfig({ env: pool }).spawner.pool.size, 2);
+  const off = { ...pool, SIFU_SPAWNER_COMMAND: SINGLEUSER_COMMAND, SIFU_SPAWNER_HUB_ENDPOINT: 'off' };
+  assert.equal(serverHubEnabled(loadConfig({ env: off }), 'docker', 1), false);
 });

@@ -86,7 +86,43 @@ export function loadConfig(options: LoadOptions = {}): SifuConfig {
   }
   const config = parsed.data;
   if (!isAbsolute(config.dataDir)) config.dataDir = resolve(config.dataDir);
+  checkHubEndpoint(config);
   return config;
+}
+
+/** Programs of JupyterHub single-user servers: what images built for JupyterHub start. */
+const SINGLEUSER_PROGRAM = /(^|\/)(jupyterhub-singleuser|start-singleuser\.sh)$/;
+
+/** `spawner.hubEndpoint` resolved for `backend`, whatever the number of workers. */
+function hubEndpointWanted(config: SifuConfig, backend: string): boolean {
+  const mode = config.spawner.hubEndpoint;
+  if (mode !== 'auto') return mode === 'on';
+  if (backend === 'local') return true;
+  const program = config.spawner.command.trim().split(/\s+/)[0] ?? '';
+  return (backend === 'docker' || backend === 'swarm') && SINGLEUSER_PROGRAM.test(program);
+}
+
+/**
+ * The warm pool's servers run Jupyter's NotebookApp (its launcher), set up before their learner is
+ * known, never `spawner.command`, so they cannot have a hub endpoint (docs/singleuser.md): the pool and
+ * the endpoint together are refused rather than handing learners servers of another kind.
+ */
+function checkHubEndpoint(config: SifuConfig): void {
+  const { backend, pool } = config.spawner;
+  if (backend === 'docker' && pool.size > 0 && hubEndpointWanted(config, backend))
+    throw new SifuError(
+      'SIFU_ERR_CONFIG',
+      "`spawner.pool.size` must be 0 when servers get a hub endpoint (`spawner.hubEndpoint`, on for a JupyterHub single-user `spawner.command`): the warm pool's servers are plain Jupyter servers started before their learner is known",
+    );
+}
+
+/**
+ * Whether each server gets a hub endpoint of its own (`src/api/server-hub.ts`): `spawner.hubEndpoint`
+ * for the spawner's `backend` (a test double gets none), with one worker only (docs/singleuser.md,
+ * "What differs").
+ */
+export function serverHubEnabled(config: SifuConfig, backend: string, workers: number): boolean {
+  return workers === 1 && hubEndpointWanted(config, backend);
 }
 
 export function hubOrigin(config: SifuConfig): string {

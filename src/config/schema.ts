@@ -312,6 +312,11 @@ export const configTree = {
       {},
       'Variables added to every server\'s environment, e.g. `{"JUPYTERHUB_ACTIVITY_INTERVAL": "60"}` (in the environment: `SIFU_SPAWNER_ENVIRONMENT` as a JSON object). Names Sifu sets itself (`SIFU_*`, `HOME`, `JUPYTER_TOKEN`, the `JUPYTERHUB_*` of docs/singleuser.md) are refused.',
     ),
+    hubEndpoint: opt(
+      z.enum(['auto', 'on', 'off']),
+      'auto',
+      "Give each server a hub endpoint of its own and the `JUPYTERHUB_*` environment, which JupyterHub's single-user servers (`jupyterhub-singleuser`, images built for JupyterHub) need (docs/singleuser.md). `auto`: on with `local`; with `docker` and `swarm` when `spawner.command` runs `jupyterhub-singleuser` or `start-singleuser.sh`. `on`: every server (a command that wraps one of these). Only with `workers` 1, and not with the warm pool (`spawner.pool.size` > 0 and an endpoint are refused together).",
+    ),
     startTimeout: opt(seconds, 120, 'Seconds a server may take to become ready before the start fails.'),
     pollInterval: opt(seconds, 30, 'Seconds between checks that running servers are still alive.'),
     routeSyncInterval: opt(
