@@ -63,7 +63,11 @@ export async function startSingleUser(sifu: BuiltSifu, user: string, timeoutMs: 
   if ((await api(sifu, `/users/${user}`, { token })).body?.servers?.['']?.ready === true) return;
   await api(sifu, `/users/${user}`, { method: 'POST', token });
   const started = await api(sifu, `/users/${user}/server`, { method: 'POST', token });
-  assert.ok([201, 202].includes(started.status), JSON.stringify(started.body));
+  // A refused start says why in Sifu's log (the backend's detail), not in its answer.
+  assert.ok(
+    [201, 202].includes(started.status),
+    `${JSON.stringify(started.body)}\n${sifu.output().slice(-3000)}`,
+  );
   await waitFor(
     `${user}'s singleuser server ready`,
     async () => (await api(sifu, `/users/${user}`, { token })).body.servers?.['']?.ready === true,
