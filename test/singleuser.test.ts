@@ -18,36 +18,23 @@ import { api } from './support/api.js';
 import { BUILT_ADMIN_TOKEN, type BuiltSifu, startBuiltSifu } from './support/built-sifu.js';
 import { CHROMIUM_ARGS } from './support/chromium.js';
 import { runOnChannels } from './support/kernel.js';
-import { waitFor } from './support/process.js';
-import { Client } from './support/sifu.js';
+import { Client, waitFor } from './support/sifu.js';
+import {
+  assertServerUser,
+  HUB_CALL_PY,
+  LESSON_NOTEBOOK,
+  runCellThenLeaveComputing,
+  SINGLEUSER_COMMAND,
+  startSingleUser,
+} from './support/singleuser.js';
 
 const run = promisify(execFile);
-
-/** The command line docs/singleuser.md gives for jupyterhub-singleuser under Sifu. */
-const SINGLEUSER =
-  'jupyterhub-singleuser --NotebookApp.sock=${SIFU_SERVER_SOCKET} --NotebookApp.notebook_dir=${SIFU_SERVER_ROOT} --NotebookApp.allow_origin=*';
-
-const notebook = {
-  cells: [{ cell_type: 'code', execution_count: null, metadata: {}, outputs: [], source: [] }],
-  metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } },
-  nbformat: 4,
-  nbformat_minor: 5,
-};
 
 let sifu: BuiltSifu;
 let browser: Browser;
 const admin = BUILT_ADMIN_TOKEN;
 
-async function startServer(user: string): Promise<void> {
-  await api(sifu, `/users/${user}`, { method: 'POST', token: admin });
-  const started = await api(sifu, `/users/${user}/server`, { method: 'POST', token: admin });
-  assert.ok([201, 202].includes(started.status), JSON.stringify(started.body));
-  await waitFor(
-    `${user}'s singleuser server ready`,
-    async () => (await api(sifu, `/users/${user}`, { token: admin })).body.servers?.['']?.ready === true,
-    90_000,
-  );
-}
+const startServer = (user: string) => startSingleUser(sifu, user, 90_000);
 
 /** The server's own socket on the host (the route's target), from the admin's view of its state. */
 async function socketOf(user: string): Promise<string> {
@@ -87,7 +74,7 @@ const cookiesOf = (setCookie: string | string[] | undefined): string =>
 before(async () => {
   sifu = await startBuiltSifu(
     {
-      SIFU_SPAWNER_COMMAND: SINGLEUSER,
+      SIFU_SPAWNER_COMMAND: SINGLEUSER_COMMAND,
       // Through `spawner.environment`: activity every 2 s instead of JupyterHub's 5 minutes.
       SIFU_SPAWNER_ENVIRONMENT: JSON.stringify({ JUPYTERHUB_ACTIVITY_INTERVAL: '2' }),
       SIFU_SPAWNER_START_TIMEOUT: '90',
@@ -99,7 +86,7 @@ before(async () => {
     { defaultWorkers: true },
   );
   await mkdir(join(sifu.dataDir, 'homes/ada'), { recursive: true });
-  await writeFile(join(sifu.dataDir, 'homes/ada/lesson.ipynb'), JSON.stringify(notebook));
+  await writeFile(join(sifu.dataDir, 'homes/ada/lesson.ipynb'), LESSON_NOTEBOOK);
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
 });
 
@@ -125,46 +112,7 @@ after(async () => {
 
 describe('jupyterhub-singleuser under the built Sifu', () => {
   test('a learner signs in, opens a notebook and runs a cell in Chromium; a computing kernel with no browser moves last_activity', async () => {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    await page.goto(`${sifu.hubUrl}/hub/login`);
-    await page.getByLabel('User name').fill('ada');
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${sifu.notebookUrl}/user/ada/tree**`, { timeout: 90_000 });
-    await page.getByRole('link', { name: 'lesson.ipynb' }).waitFor();
-    // The page is JupyterHub's single-user one (it links back to the hub's control panel).
-    assert.match(await page.content(), /jupyterhub|hub\/home/i);
-
-    await page.goto(`${sifu.notebookUrl}/user/ada/notebooks/lesson.ipynb`);
-    // On a loaded machine the page can take a while: type once its kernel is connected and idle.
-    await page.locator('#kernel_indicator_icon.kernel_idle_icon').waitFor({ timeout: 90_000 });
-    await page.locator('.CodeMirror').first().click();
-    await page.keyboard.type('6*7');
-    await page.keyboard.press('Shift+Enter');
-    const output = page.locator('.output_subarea').first();
-    await output.waitFor({ timeout: 90_000 });
-    assert.equal((await output.textContent())?.trim(), '42');
-
-    // A computation that prints for 40 s, then the browser goes away: no proxy traffic from here on.
-    await page.locator('.CodeMirror').nth(1).click();
-    await page.keyboard.type('import time; [print(i, flush=True) or time.sleep(1) for i in range(40)]');
-    await page.keyboard.press('Shift+Enter');
-    await page.locator('.output_subarea').nth(1).getByText('2').first().waitFor({ timeout: 30_000 });
-    await context.close();
-    const closedAt = Date.now();
-
-    // The kernel's output is its activity: the server posts it, Sifu stores it (within its 10 s flush).
-    const moved = await waitFor(
-      'last_activity moved by kernel activity alone',
-      async () => {
-        await new Promise((r) => setTimeout(r, 1_000));
-        const model = (await api(sifu, '/users/ada', { token: admin })).body;
-        const last = Date.parse(model.servers['']?.last_activity ?? '');
-        return last > closedAt + 5_000 ? model : undefined;
-      },
-      35_000,
-    );
-    assert.ok(Date.parse(moved.last_activity) > closedAt + 5_000, 'the user model moves too');
+    await runCellThenLeaveComputing(sifu, browser, 90_000);
   });
 
   test("code in the learner's kernel gets nothing from JUPYTERHUB_API_TOKEN but its own server's calls", async () => {
@@ -182,24 +130,7 @@ describe('jupyterhub-singleuser under the built Sifu', () => {
     const { id } = (await kernel.json()) as { id: string };
     const hubPort = new URL(sifu.hubUrl).port;
     const code = `
-import json, os, socket, urllib.request, urllib.error
-token = os.environ['JUPYTERHUB_API_TOKEN']
-base = os.environ['JUPYTERHUB_API_URL']
-def call(method, path, body=None, auth=token, form=False):
-    data = None
-    headers = {'Authorization': 'token ' + auth}
-    if body is not None:
-        data = (urllib.parse.urlencode(body) if form else json.dumps(body)).encode()
-        headers['Content-Type'] = 'application/x-www-form-urlencoded' if form else 'application/json'
-    req = urllib.request.Request(base + path, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return [r.status, json.loads(r.read() or b'null')]
-    except urllib.error.HTTPError as e:
-        return [e.code, json.loads(e.read() or b'null').get('code')]
-    except Exception as e:
-        return ['error', type(e).__name__]
-import urllib.parse
+${HUB_CALL_PY}
 now = '2030-01-01T00:00:00Z'
 out = {
   'me': call('GET', '/user'),
@@ -234,14 +165,7 @@ type('Json', (), {'__repr__': lambda self: json.dumps(out)})()
       'ada',
     );
     const out = JSON.parse(text) as Record<string, [number | string, unknown]>;
-    const [status, me] = out.me as [number, { name: string; scopes: string[] }];
-    assert.equal(status, 200);
-    assert.equal(me.name, 'ada');
-    assert.deepEqual(me.scopes.sort(), [
-      'access:servers!server=ada/',
-      'read:users:name!user=ada',
-      'users:activity!user=ada',
-    ]);
+    assertServerUser(out.me, 'ada');
     for (const call of ['users', 'bob', 'start_bob', 'stop_bob', 'stop_self', 'token_self', 'make_admin']) {
       assert.deepEqual(out[call], [403, 'SIFU_ERR_MISSING_SCOPE'], call);
     }

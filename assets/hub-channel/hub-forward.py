@@ -12,10 +12,16 @@ server command in its own place (exec), so that the command stays the sandbox's 
 It runs as the learner, inside the learner's sandbox: it holds nothing the learner's own code could not
 do, and it adds no way out (the socket is the only thing it reaches, and it checks nothing itself).
 
-Usage: hub-forward.py <port> <unix socket> -- <command> [args...]
+In a container, the server's secret variables (JUPYTERHUB_API_TOKEN) cannot travel in the container's
+environment, which the engine records (`docker inspect`): Sifu writes them to a file only the server's
+user can read, named by --env-file (a JSON object of strings), and this program sets them just before it
+execs the command, so that they exist in the server's processes only.
+
+Usage: hub-forward.py <port> <unix socket> [--env-file <path>] -- <command> [args...]
 """
 
 import ctypes
+import json
 import os
 import signal
 import socket
@@ -68,11 +74,27 @@ def relay(client, target, slots):
         slots.release()
 
 
+def read_env_file(path):
+    with open(path) as f:
+        variables = json.load(f)
+    if not isinstance(variables, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in variables.items()
+    ):
+        raise ValueError(f'{path} must hold a JSON object of strings')
+    return variables
+
+
 def main(argv):
-    if len(argv) < 5 or argv[3] != '--':
-        sys.stderr.write('usage: hub-forward.py <port> <unix socket> -- <command> [args...]\n')
+    rest = argv[3:]
+    env_file = None
+    if rest[:1] == ['--env-file'] and len(rest) >= 2:
+        env_file, rest = rest[1], rest[2:]
+    if len(argv) < 3 or len(rest) < 2 or rest[0] != '--':
+        sys.stderr.write('usage: hub-forward.py <port> <unix socket> [--env-file <path>] -- <command> [args...]\n')
         return 2
-    port, target, command = int(argv[1]), argv[2], argv[4:]
+    port, target, command = int(argv[1]), argv[2], rest[1:]
+    # Read first: a missing or malformed file stops the start here, with its reason in the log.
+    extra_env = read_env_file(env_file) if env_file else {}
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     # Bound before the command runs: its first call to the hub finds the port open.
@@ -89,6 +111,7 @@ def main(argv):
         serve(listener, target, threading.BoundedSemaphore(MAX_CONNECTIONS))
         os._exit(0)
     listener.close()
+    os.environ.update(extra_env)
     os.execvp(command[0], command)
 
 

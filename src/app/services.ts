@@ -4,7 +4,7 @@ import { createServerHub, type ServerHub } from '../api/server-hub.js';
 import { createExternalLogin } from '../auth/oauth/external-login.js';
 import { createSessionService } from '../auth/sessions.js';
 import { createTokenService } from '../auth/tokens.js';
-import { hubOrigin, notebookOrigin, storeUrl, userOrigins, wantsHubEndpoint } from '../config/load.js';
+import { hubOrigin, notebookOrigin, serverHubEnabled, storeUrl, userOrigins } from '../config/load.js';
 import type { SifuConfig } from '../config/schema.js';
 import { CourseNotebooks } from '../courses/course-notebooks.js';
 import { resolveDeploymentToken } from '../courses/deployment-token.js';
@@ -23,7 +23,7 @@ export const JUPYTERHUB_API_VERSION = '3.0.0';
 export interface Services extends HubContext {
   spawner: Spawner;
   cluster: Cluster;
-  /** Each server's own hub endpoint (JupyterHub single-user servers): the `local` backend binds it in. */
+  /** Each server's own hub endpoint (JupyterHub single-user servers), which the backend binds in. */
   serverHub?: ServerHub;
 }
 
@@ -62,14 +62,13 @@ export async function createServices(
   });
   let manager: ServerManager | undefined;
   let services: Services | undefined;
-  const serverHub =
-    spawner.backend === 'local' && wantsHubEndpoint(config)
-      ? await createServerHub({
-          runDir: join(config.dataDir, 'run'),
-          context: () => services as Services,
-          log,
-        })
-      : undefined;
+  const serverHub = serverHubEnabled(config, spawner.backend)
+    ? await createServerHub({
+        runDir: join(config.dataDir, 'run'),
+        context: () => services as Services,
+        log,
+      })
+    : undefined;
   const cluster = await createCluster(config, store, log, () => manager as ServerManager);
   manager = new ServerManager({
     store,

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadConfig, notebookOrigin, userOrigins, wantsHubEndpoint, workerCount } from './load.js';
+import { loadConfig, notebookOrigin, serverHubEnabled, userOrigins, workerCount } from './load.js';
 import { configReference } from './reference.js';
 import { envName, walkLeaves } from './schema.js';
 
@@ -144,17 +144,61 @@ test('docs/configuration.md is the generated reference (regenerate: sifu config 
   assert.equal(docs, configReference());
 });
 
-test('spawner.hubEndpoint auto gives servers a hub endpoint only when the command runs jupyterhub-singleuser', () => {
-  const withCommand = (command: string, hubEndpoint?: string) =>
-    wantsHubEndpoint(
-      loadConfig({ overrides: { spawner: { command, ...(hubEndpoint ? { hubEndpoint } : {}) } } }),
+const SINGLEUSER_COMMAND = 'jupyterhub-singleuser --NotebookApp.sock=${SIFU_SERVER_SOCKET}';
+
+test('servers get a hub endpoint when their command runs a JupyterHub single-user server, on any backend and any workers', () => {
+  const cases: Array<[Record<string, string>, string, boolean]> = [
+    [{}, 'local', false],
+    [{ SIFU_SPAWNER_COMMAND: SINGLEUSER_COMMAND }, 'local', true],
+    [{ SIFU_SPAWNER_COMMAND: SINGLEUSER_COMMAND, SIFU_WORKERS: '2' }, 'local', true],
+    [{ SIFU_SPAWNER_BACKEND: 'docker' }, 'docker', false],
+    [{ SIFU_SPAWNER_BACKEND: 'docker', SIFU_SPAWNER_COMMAND: SINGLEUSER_COMMAND }, 'docker', true],
+    [
+      { SIFU_SPAWNER_BACKEND: 'docker', SIFU_SPAWNER_COMMAND: '/opt/conda/bin/jupyterhub-singleuser' },
+      'docker',
+      true,
+    ],
+    [
+      { SIFU_SPAWNER_BACKEND: 'docker', SIFU_SPAWNER_COMMAND: 'tini -- jupyterhub-singleuser' },
+      'docker',
+      true,
+    ],
+    [{ SIFU_SPAWNER_BACKEND: 'docker', SIFU_SPAWNER_COMMAND: 'start-singleuser.sh --x' }, 'docker', true],
+    [{ SIFU_SPAWNER_BACKEND: 'swarm', SIFU_SPAWNER_COMMAND: SINGLEUSER_COMMAND }, 'swarm', true],
+    [{ SIFU_SPAWNER_BACKEND: 'swarm' }, 'swarm', false],
+    [{ SIFU_SPAWNER_BACKEND: 'docker', SIFU_SPAWNER_HUB_ENDPOINT: 'on' }, 'docker', true],
+    [{ SIFU_SPAWNER_HUB_ENDPOINT: 'on' }, 'local', true],
+    [{ SIFU_SPAWNER_COMMAND: SINGLEUSER_COMMAND, SIFU_SPAWNER_HUB_ENDPOINT: 'off' }, 'local', false],
+    [{ SIFU_SPAWNER_BACKEND: 'docker', SIFU_SPAWNER_COMMAND: 'my-jupyterhub-singleuser-x' }, 'docker', false],
+    [
+      { SIFU_SPAWNER_COMMAND: 'jupyter lab --notebook-dir=/home/jupyterhub-singleuser-notes' },
+      'local',
+      false,
+    ],
+    // A test double (the in-process tests' spawners) gets none whatever the configured backend.
+    [{ SIFU_SPAWNER_HUB_ENDPOINT: 'on' }, 'doubles', false],
+  ];
+  for (const [env, backend, expected] of cases) {
+    assert.equal(
+      serverHubEnabled(loadConfig({ env }), backend),
+      expected,
+      `${JSON.stringify(env)} on ${backend}`,
     );
-  assert.equal(withCommand('jupyter notebook --sock=${SIFU_SERVER_SOCKET}'), false, 'plain Jupyter: none');
-  assert.equal(withCommand('jupyterhub-singleuser --NotebookApp.sock=${SIFU_SERVER_SOCKET}'), true);
-  assert.equal(withCommand('/opt/conda/bin/jupyterhub-singleuser --ServerApp.sock=x'), true);
-  assert.equal(withCommand('start-singleuser.sh --ServerApp.sock=x'), true);
-  assert.equal(withCommand('jupyter lab --notebook-dir=/home/jupyterhub-singleuser-notes'), false);
-  assert.equal(withCommand('jupyter notebook', 'on'), true);
-  assert.equal(withCommand('jupyterhub-singleuser', 'off'), false);
-  assert.throws(() => withCommand('jupyter notebook', 'sometimes'), /hubEndpoint/);
+  }
+  assert.throws(() => loadConfig({ env: { SIFU_SPAWNER_HUB_ENDPOINT: 'sometimes' } }), /hubEndpoint/);
+});
+
+test('the warm pool and a hub endpoint are refused together: the pool cannot start single-user servers', () => {
+  const pool = { SIFU_SPAWNER_BACKEND: 'docker', SIFU_SPAWNER_POOL_SIZE: '2' };
+  assert.throws(() => loadConfig({ env: { ...pool, SIFU_SPAWNER_COMMAND: SINGLEUSER_COMMAND } }), {
+    code: 'SIFU_ERR_CONFIG',
+    message: /spawner\.pool\.size/,
+  });
+  assert.throws(() => loadConfig({ env: { ...pool, SIFU_SPAWNER_HUB_ENDPOINT: 'on' } }), {
+    code: 'SIFU_ERR_CONFIG',
+  });
+  // Plain Jupyter with the pool, and the pool with the endpoint off, stay as they were.
+  assert.equal(loadConfig({ env: pool }).spawner.pool.size, 2);
+  const off = { ...pool, SIFU_SPAWNER_COMMAND: SINGLEUSER_COMMAND, SIFU_SPAWNER_HUB_ENDPOINT: 'off' };
+  assert.equal(serverHubEnabled(loadConfig({ env: off }), 'docker'), false);
 });

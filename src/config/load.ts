@@ -86,7 +86,48 @@ export function loadConfig(options: LoadOptions = {}): SifuConfig {
   }
   const config = parsed.data;
   if (!isAbsolute(config.dataDir)) config.dataDir = resolve(config.dataDir);
+  checkHubEndpoint(config);
   return config;
+}
+
+/** Programs of JupyterHub single-user servers: what images built for JupyterHub start. */
+const SINGLEUSER_PROGRAMS = new Set(['jupyterhub-singleuser', 'start-singleuser.sh']);
+
+/**
+ * `spawner.hubEndpoint` resolved for `backend`. `auto`: when the command runs one of those programs (a
+ * word of it, by its base name: `tini -- /opt/conda/bin/jupyterhub-singleuser` too). A plain Jupyter
+ * server needs none, and with none it runs no forwarder and holds no hub token.
+ */
+function hubEndpointWanted(config: SifuConfig, backend: string): boolean {
+  if (backend !== 'local' && backend !== 'docker' && backend !== 'swarm') return false;
+  const mode = config.spawner.hubEndpoint;
+  if (mode !== 'auto') return mode === 'on';
+  return config.spawner.command
+    .split(/\s+/)
+    .some((word) => SINGLEUSER_PROGRAMS.has(word.slice(word.lastIndexOf('/') + 1)));
+}
+
+/**
+ * The warm pool's servers run Jupyter's NotebookApp (its launcher), set up before their learner is
+ * known, never `spawner.command`, so they cannot have a hub endpoint (docs/singleuser.md): the pool and
+ * the endpoint together are refused rather than handing learners servers of another kind.
+ */
+function checkHubEndpoint(config: SifuConfig): void {
+  const { backend, pool } = config.spawner;
+  if (backend === 'docker' && pool.size > 0 && hubEndpointWanted(config, backend))
+    throw new SifuError(
+      'SIFU_ERR_CONFIG',
+      "`spawner.pool.size` must be 0 when servers get a hub endpoint (`spawner.hubEndpoint`, on for a JupyterHub single-user `spawner.command`): the warm pool's servers are plain Jupyter servers started before their learner is known",
+    );
+}
+
+/**
+ * Whether each server gets a hub endpoint of its own (`src/api/server-hub.ts`): `spawner.hubEndpoint`
+ * for the spawner's `backend` (a test double gets none), with any number of workers (one listens on
+ * each endpoint, another takes over if it dies).
+ */
+export function serverHubEnabled(config: SifuConfig, backend: string): boolean {
+  return hubEndpointWanted(config, backend);
 }
 
 export function hubOrigin(config: SifuConfig): string {
@@ -106,16 +147,6 @@ export function notebookOrigin(config: SifuConfig): string {
 export function userOrigins(config: SifuConfig): boolean {
   const mode = config.notebook.userOrigins;
   return mode === 'on' || (mode === 'auto' && isDnsHost(notebookOrigin(config)));
-}
-
-/** Commands that run JupyterHub's single-user server (which needs a hub endpoint to start). */
-const SINGLEUSER_COMMANDS = new Set(['jupyterhub-singleuser', 'start-singleuser.sh']);
-
-/** `spawner.hubEndpoint`: whether servers get a hub endpoint of their own (`auto`: by the command). */
-export function wantsHubEndpoint(config: SifuConfig): boolean {
-  const { hubEndpoint, command } = config.spawner;
-  if (hubEndpoint !== 'auto') return hubEndpoint === 'on';
-  return command.split(/\s+/).some((word) => SINGLEUSER_COMMANDS.has(word.slice(word.lastIndexOf('/') + 1)));
 }
 
 /**

@@ -315,7 +315,7 @@ export const configTree = {
     hubEndpoint: opt(
       z.enum(['auto', 'on', 'off']),
       'auto',
-      "Whether each server gets a hub endpoint of its own and the `JUPYTERHUB_*` environment (docs/singleuser.md). `auto`: when `spawner.command` runs `jupyterhub-singleuser` (or docker-stacks' `start-singleuser.sh`); `on`: always (an image whose own entrypoint runs it); `off`: never. Plain Jupyter servers need none: without it they run no forwarder process (about 10 MB each) and hold no hub token.",
+      "Give each server a hub endpoint of its own and the `JUPYTERHUB_*` environment, which JupyterHub's single-user servers (`jupyterhub-singleuser`, images built for JupyterHub) need (docs/singleuser.md). `auto`: when `spawner.command` runs `jupyterhub-singleuser` or docker-stacks' `start-singleuser.sh`, on any backend; a plain Jupyter server then runs no forwarder process (about 10 MB each) and holds no hub token. `on`: every server (a command that wraps one of these); `off`: none. Not with the warm pool (`spawner.pool.size` > 0 and an endpoint are refused together).",
     ),
     startTimeout: opt(seconds, 120, 'Seconds a server may take to become ready before the start fails.'),
     pollInterval: opt(seconds, 30, 'Seconds between checks that running servers are still alive.'),

@@ -17,8 +17,19 @@ export const DEBIAN_SUITE = 'bookworm';
 export const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
 export const DEFAULT_BASE_TAG = 'sifu/notebook-base:bookworm';
 
-/** Debian packages of the base image: the notebook server, a kernel, and git for course repositories. */
-export const BASE_PACKAGES = ['jupyter-notebook', 'python3-ipykernel', 'git', 'ca-certificates'] as const;
+/**
+ * Debian packages of the base image: the notebook server, a kernel, git for course repositories, and
+ * `jupyterhub` for its `jupyterhub-singleuser` (3.0), so that the one image runs either command
+ * (docs/singleuser.md). That last costs about 96 MB (571 to 667 MB, most of it Node.js, which Debian's
+ * package depends on for the proxy a single-user server never runs) and 30 s of build.
+ */
+export const BASE_PACKAGES = [
+  'jupyter-notebook',
+  'python3-ipykernel',
+  'git',
+  'ca-certificates',
+  'jupyterhub',
+] as const;
 
 export interface RootfsRecipe {
   suite: string;

@@ -21,6 +21,7 @@ export function createSpawner(config: SifuConfig, log?: Logger): Spawner {
     pidsLimit: docker.pidsLimit,
     network: docker.network,
     instance: docker.instance,
+    extraEnv: spawner.environment,
     // Servers listen on unix sockets in per-server directories here (`server-socket.ts`).
     runDir: join(config.dataDir, 'run'),
   };

@@ -28,7 +28,9 @@ export interface StartRequest {
    * A host directory holding the server's own hub endpoint, the unix socket `HUB_SOCKET_NAME`
    * (`server-socket.ts`) on which Sifu answers the calls a JupyterHub single-user server makes of its hub.
    * A backend that can make it reachable binds it in read-only and sets `JUPYTERHUB_API_URL` and
-   * `JUPYTERHUB_ACTIVITY_URL` to where the server reaches it; one that cannot leaves both unset.
+   * `JUPYTERHUB_ACTIVITY_URL` to where the server reaches it; one that cannot leaves both unset. The
+   * directory is this start's alone and removed with the endpoint: a backend may keep files for the
+   * server there (the container backends put its secret variables there, `withHubChannel`).
    */
   hubSocketDir?: string;
   /**
@@ -137,6 +139,9 @@ export interface Spawner {
    * undefined when no such server is ready, and the core then calls `start`. Optional: backends without
    * a pool leave it out. The core treats what it gets exactly like a started server (readiness check,
    * route, stop), so the server must already answer `request.baseUrl` with `request.secret` only.
+   *
+   * A request with a `hubSocketDir` resolves undefined: pool servers are made before their learner is
+   * known, without an endpoint (docs/singleuser.md, "The warm pool").
    *
    * Same precondition as `start`: the core holds the server's claim in the store. Never rejects for a
    * pool server that could not be claimed (it tries the next, or resolves undefined), and resolves

@@ -6,7 +6,12 @@ import type { Logger } from 'pino';
 import { isSifuError, SifuError } from '../../errors.js';
 import { cancelledError, sleep } from '../cancelled.js';
 import { CONTAINER_USER, checkEgressNetwork } from '../container-security.js';
-import { CONTAINER_SOCKET_DIR, checkContainerCommand, containerServer } from '../container-server.js';
+import {
+  CONTAINER_SOCKET_DIR,
+  checkContainerCommand,
+  containerServer,
+  withHubChannel,
+} from '../container-server.js';
 import { pickFreePort } from '../local/free-port.js';
 import { makeServerSocketDir } from '../server-socket.js';
 import type { PollResult, Spawner, StartContext, Started, StartRequest } from '../spawner.js';
@@ -116,7 +121,7 @@ export function createDockerSpawner(options: DockerSpawnerOptions): Spawner {
     try {
       const socket = await makeServerSocketDir(options.runDir, request, CONTAINER_USER);
       socketDir = socket.dir;
-      const { env, argv } = containerServer(request, {
+      const server = containerServer(request, {
         command: options.command,
         homePath,
         port,
@@ -135,9 +140,11 @@ export function createDockerSpawner(options: DockerSpawnerOptions): Spawner {
         await chown(join(secretDir, 'token'), CONTAINER_USER.uid, CONTAINER_USER.gid);
         await chown(secretDir, CONTAINER_USER.uid, CONTAINER_USER.gid);
         binds.push(`${secretDir}:${TOKEN_MOUNT}:ro`);
-        delete env.JUPYTER_TOKEN;
-        env.JUPYTER_TOKEN_FILE = `${TOKEN_MOUNT}/token`;
+        delete server.env.JUPYTER_TOKEN;
+        server.env.JUPYTER_TOKEN_FILE = `${TOKEN_MOUNT}/token`;
       }
+      const { env, argv, mounts } = await withHubChannel(request, server);
+      binds.push(...mounts.map((mount) => `${mount.source}:${mount.target}:ro`));
       context.progress({ progress: 20, message: 'Creating your container' });
       const container = await createServerContainer(
         docker,
@@ -272,7 +279,9 @@ export function createDockerSpawner(options: DockerSpawnerOptions): Spawner {
   });
   return {
     ...spawner,
-    claimWarm: (request) => pool.claim(request),
+    // A pool server was started before its learner was known, without a hub endpoint: a request that
+    // has one (a JupyterHub single-user command) is started cold (docs/singleuser.md).
+    claimWarm: (request) => (request.hubSocketDir ? Promise.resolve(undefined) : pool.claim(request)),
     startPool: () => pool.start(),
     stopPool: () => pool.stop(),
     poolStatus: () => pool.status(),

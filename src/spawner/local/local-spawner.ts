@@ -3,9 +3,9 @@ import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:f
 import { basename, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { isSifuError, SifuError } from '../../errors.js';
-import { assetPath } from '../assets.js';
 import { cancelledError, sleep } from '../cancelled.js';
 import { parseCommand } from '../command.js';
+import { hubForwarderPath, hubUrls } from '../hub-channel.js';
 import {
   makeServerSocketDir,
   removeServerSocketDir,
@@ -30,7 +30,6 @@ import { readLogTail } from './log-tail.js';
 import { readProcStat } from './proc.js';
 import {
   BWRAP,
-  HUB_FORWARD_PORT,
   SANDBOX_HOME_ROOT,
   SANDBOX_RUNTIME_DIR,
   SANDBOX_SOCKET_DIR,
@@ -262,7 +261,7 @@ export function createLocalSpawner(options: LocalSpawnerOptions): Spawner {
         gid: identity.gid,
         readOnlyPaths: options.readOnlyPaths,
         ...(request.hubSocketDir
-          ? { hubChannel: { dir: request.hubSocketDir, forwarder: assetPath('hub-channel/hub-forward.py') } }
+          ? { hubChannel: { dir: request.hubSocketDir, forwarder: hubForwarderPath() } }
           : {}),
         argv: await checkedCommand(parseCommand(command, env, { forbidden: SECRET_VARIABLES }), env.PATH),
         blockFd: BLOCK_FD,
@@ -477,16 +476,6 @@ async function checkedCommand(argv: string[], path: string | undefined): Promise
     `command not found: '${file}' (check \`spawner.command\` and PATH=${path ?? ''})`,
     undefined,
   );
-}
-
-/** Where a server reaches its hub endpoint: the forwarder on its own loopback (`sandbox.ts`). */
-function hubUrls(request: StartRequest): Record<string, string> {
-  if (!request.hubSocketDir) return {};
-  const api = `http://127.0.0.1:${HUB_FORWARD_PORT}/hub/api`;
-  return {
-    JUPYTERHUB_API_URL: api,
-    JUPYTERHUB_ACTIVITY_URL: `${api}/users/${encodeURIComponent(request.userName)}/activity`,
-  };
 }
 
 function describeExit(exit: ExitInfo): string {

@@ -1,4 +1,4 @@
-import { HUB_SOCKET_NAME } from '../server-socket.js';
+import { behindForwarder, HUB_DIR_INSIDE, HUB_FORWARDER_INSIDE } from '../hub-channel.js';
 
 /**
  * The sandbox a local server runs in (Debian's `bubblewrap`), as an argv: no shell, every value one
@@ -47,11 +47,6 @@ export const SANDBOX_HOME_ROOT = '/home';
 export const SANDBOX_SOCKET_DIR = '/run/sifu';
 /** Jupyter's runtime files (connection files with kernel keys) stay on the sandbox's private /tmp. */
 export const SANDBOX_RUNTIME_DIR = '/tmp/jupyter-runtime';
-/** Where a server's hub endpoint (a unix socket) and its loopback forwarder appear inside. */
-export const SANDBOX_HUB_DIR = '/run/sifu-hub';
-export const SANDBOX_HUB_FORWARDER = '/run/sifu-hub-forward.py';
-/** JupyterHub's own default hub port: inside the sandbox's network namespace, nothing else has it. */
-export const HUB_FORWARD_PORT = 8081;
 
 /** `--ro-bind path path`, after its parents made traversable (bwrap makes missing ones 0700). */
 function readOnlyBind(path: string): string[] {
@@ -115,10 +110,10 @@ export function sandboxArgv(spec: SandboxSpec): string[] {
       ? [
           '--ro-bind',
           spec.hubChannel.dir,
-          SANDBOX_HUB_DIR,
+          HUB_DIR_INSIDE,
           '--ro-bind',
           spec.hubChannel.forwarder,
-          SANDBOX_HUB_FORWARDER,
+          HUB_FORWARDER_INSIDE,
         ]
       : []),
     // Last, so that none is hidden by the tmpfs or directories above (a path under /tmp stays visible).
@@ -139,15 +134,6 @@ export function sandboxArgv(spec: SandboxSpec): string[] {
     '--bounding-set=-all',
     '--no-new-privs',
     '--',
-    ...(spec.hubChannel
-      ? [
-          '/usr/bin/python3',
-          SANDBOX_HUB_FORWARDER,
-          String(HUB_FORWARD_PORT),
-          `${SANDBOX_HUB_DIR}/${HUB_SOCKET_NAME}`,
-          '--',
-        ]
-      : []),
-    ...spec.argv,
+    ...(spec.hubChannel ? behindForwarder('/usr/bin/python3', spec.argv) : spec.argv),
   ];
 }

@@ -3,7 +3,12 @@ import Docker from 'dockerode';
 import { isSifuError, SifuError } from '../../errors.js';
 import { cancelledError, sleep } from '../cancelled.js';
 import { CONTAINER_USER, checkEgressNetwork, DEFAULT_PIDS_LIMIT } from '../container-security.js';
-import { CONTAINER_SOCKET_DIR, checkContainerCommand, containerServer } from '../container-server.js';
+import {
+  CONTAINER_SOCKET_DIR,
+  checkContainerCommand,
+  containerServer,
+  withHubChannel,
+} from '../container-server.js';
 import { DEFAULT_HOME_PATH } from '../docker/docker-spawner.js';
 import { demuxLogs, isNotFound } from '../docker/engine.js';
 import { engineName, instanceFilter, LABEL_SERVER, LABEL_USER, serverLabels } from '../docker/labels.js';
@@ -139,7 +144,7 @@ export function createSwarmSpawner(options: SwarmSpawnerOptions): Spawner {
     try {
       const socket = await makeServerSocketDir(options.runDir, request, CONTAINER_USER);
       socketDir = socket.dir;
-      const { env, argv } = containerServer(request, {
+      const server = containerServer(request, {
         command: options.command,
         homePath,
         port,
@@ -164,12 +169,14 @@ export function createSwarmSpawner(options: SwarmSpawnerOptions): Spawner {
             Mode: 0o400,
           },
         });
-        delete env.JUPYTER_TOKEN;
-        env.JUPYTER_TOKEN_FILE = `/run/secrets/${TOKEN_FILE}`;
+        delete server.env.JUPYTER_TOKEN;
+        server.env.JUPYTER_TOKEN_FILE = `/run/secrets/${TOKEN_FILE}`;
       }
       // Swarm's tmpfs takes no owner and keeps the image's root-only /run/sifu: Jupyter makes its
       // runtime directory (0700) in the tmpfs /tmp instead.
-      env.JUPYTER_RUNTIME_DIR = SWARM_RUNTIME_DIR;
+      server.env.JUPYTER_RUNTIME_DIR = SWARM_RUNTIME_DIR;
+      // The task runs on this node (`ownNodeConstraint`), where the hub directory is.
+      const { env, argv, mounts: hubMounts } = await withHubChannel(request, server);
       let network = options.network;
       if (network === undefined) {
         networkId = await createLoneNetwork(`${serviceName}-net`, labels);
@@ -196,6 +203,7 @@ export function createSwarmSpawner(options: SwarmSpawnerOptions): Spawner {
               { Type: 'bind', Source: request.home, Target: homePath, ReadOnly: false },
               { Type: 'bind', Source: socket.dir, Target: CONTAINER_SOCKET_DIR, ReadOnly: false },
               { Type: 'tmpfs', Target: '/tmp', TmpfsOptions: { Mode: 0o1777 } },
+              ...hubMounts.map((m) => ({ Type: 'bind', Source: m.source, Target: m.target, ReadOnly: true })),
               ...(options.mounts ?? []).map((m) => ({
                 Type: 'bind',
                 Source: m.source,
