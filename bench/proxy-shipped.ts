@@ -62,6 +62,8 @@ export async function startShippedSifu(
   dir: string,
   user: string,
   workers?: number,
+  /** More of Sifu's environment (`SIFU_*` options). */
+  env: Record<string, string> = {},
 ): Promise<ShippedSifu> {
   const cli = ensureBuilt();
   // Read by the learner's uid in the sandbox (SIFU_SPAWNER_LOCAL_READ_ONLY_PATHS).
@@ -83,6 +85,7 @@ export async function startShippedSifu(
     SIFU_SPAWNER_LOCAL_READ_ONLY_PATHS: standin,
     SIFU_SPAWNER_LOCAL_UID_BASE: String(UID_BASE),
     ...(workers === undefined ? {} : { SIFU_WORKERS: String(workers) }),
+    ...env,
   });
   await waitUntilServing(child, hubUrl, () => group.printed(child));
   group.beforeStop(async () => {
