@@ -82,26 +82,64 @@ const isBlank = (code: number) => code === 0x20 || code === 0x09;
  */
 export function parseRequestHead(data: Buffer, scanned = 0): HeadResult {
   const end = data.indexOf('\r\n\r\n', Math.max(0, scanned - 3), 'latin1');
-  if (end === -1) return data.length >= MAX_RAW_HEAD_BYTES ? 'unhandled' : 'more';
+  if (end === -1) {
+    if (data.length >= MAX_RAW_HEAD_BYTES || neverHandled(data, scanned)) return 'unhandled';
+    return 'more';
+  }
   if (end + 4 > MAX_RAW_HEAD_BYTES) return 'unhandled';
   return readHead(data.toString('latin1', 0, end), end + 4);
+}
+
+/**
+ * Whether a head still incomplete shows already that it will not be served here (a byte no handled
+ * head has, a CR or LF alone, a method or request line of another kind), so that Node answers it at
+ * once, as it would have, rather than at the headers timeout.
+ */
+function neverHandled(data: Buffer, scanned: number): boolean {
+  for (let i = Math.max(0, scanned - 1); i < data.length; i++) {
+    const byte = data[i] as number;
+    if (byte === 0x0a) {
+      if (data[i - 1] !== 0x0d) return true;
+    } else if (byte === 0x0d) {
+      if (i + 1 < data.length && data[i + 1] !== 0x0a) return true;
+    } else if ((byte < 0x20 && byte !== 0x09) || byte >= 0x7f) return true;
+  }
+  const lineEnd = data.indexOf('\r\n', 0, 'latin1');
+  if (lineEnd !== -1) return readRequestLine(data.toString('latin1', 0, lineEnd), lineEnd) === undefined;
+  const space = data.indexOf(0x20);
+  const method = data.toString('latin1', 0, space === -1 ? Math.min(data.length, 8) : space);
+  for (const known of METHODS) if (space === -1 ? known.startsWith(method) : known === method) return false;
+  return true;
+}
+
+interface RequestLine {
+  method: string;
+  url: string;
+  http10: boolean;
+}
+
+/** `text[0, lineEnd)` as a request line served here, if it is one. */
+function readRequestLine(text: string, lineEnd: number): RequestLine | undefined {
+  const space = text.indexOf(' ');
+  if (space === -1 || space > lineEnd) return undefined;
+  const method = text.slice(0, space);
+  if (!METHODS.has(method)) return undefined;
+  const versionAt = lineEnd - 9;
+  if (versionAt <= space || text.charCodeAt(versionAt) !== 0x20) return undefined;
+  const version = text.slice(versionAt + 1, lineEnd);
+  if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') return undefined;
+  if (!text.startsWith(TARGET_PREFIX, space + 1) || !allOf(TARGET_CHARS, text, space + 1, versionAt)) {
+    return undefined;
+  }
+  return { method, url: text.slice(space + 1, versionAt), http10: version === 'HTTP/1.0' };
 }
 
 function readHead(text: string, length: number): HeadResult {
   const lineEnd = text.indexOf('\r\n');
   const requestLineEnd = lineEnd === -1 ? text.length : lineEnd;
-  const space = text.indexOf(' ');
-  if (space === -1 || space > requestLineEnd) return 'unhandled';
-  const method = text.slice(0, space);
-  if (!METHODS.has(method)) return 'unhandled';
-  const versionAt = requestLineEnd - 9;
-  if (versionAt <= space || text.charCodeAt(versionAt) !== 0x20) return 'unhandled';
-  const version = text.slice(versionAt + 1, requestLineEnd);
-  if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') return 'unhandled';
-  if (!text.startsWith(TARGET_PREFIX, space + 1) || !allOf(TARGET_CHARS, text, space + 1, versionAt)) {
-    return 'unhandled';
-  }
-  const http10 = version === 'HTTP/1.0';
+  const line = readRequestLine(text, requestLineEnd);
+  if (line === undefined) return 'unhandled';
+  const { http10 } = line;
   const rawHeaders: string[] = [];
   const headers: IncomingHttpHeaders = Object.create(null);
   let bodyLength = 0;
@@ -147,8 +185,8 @@ function readHead(text: string, length: number): HeadResult {
   }
   if (!http10 && headers.host === undefined) return 'unhandled';
   return {
-    method,
-    url: text.slice(space + 1, versionAt),
+    method: line.method,
+    url: line.url,
     http10,
     rawHeaders,
     headers,
