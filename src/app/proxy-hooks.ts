@@ -1,9 +1,12 @@
 import { allows } from '../auth/scopes.js';
 import type { SessionService } from '../auth/sessions.js';
-import { grantsOf, type TokenService } from '../auth/tokens.js';
+import { grantsOf, type Identity, type TokenService } from '../auth/tokens.js';
 import type { ServerManager } from '../lifecycle/server-manager.js';
-import type { ProxyHooks } from '../proxy/types.js';
+import type { ProxyHooks, Visitor } from '../proxy/types.js';
 import type { Store } from '../store/store.js';
+
+const visitorOf = (identity: Identity | null): Visitor | null =>
+  identity ? { userName: identity.userName, admin: identity.admin } : null;
 
 /** What the notebook proxy asks of the rest of Sifu, answered by the server manager and the sessions. */
 export function proxyHooks(
@@ -14,9 +17,10 @@ export function proxyHooks(
 ): ProxyHooks {
   return {
     route: (user, server) => manager.route(user, server),
-    async visitor(req, origin) {
-      const identity = await sessions.notebookIdentity(req.headers.cookie, origin);
-      return identity ? { userName: identity.userName, admin: identity.admin } : null;
+    visitor(req, origin) {
+      // Answered without a promise while the session is cached: this runs on every proxied request.
+      const identity = sessions.notebookIdentity(req.headers.cookie, origin);
+      return identity instanceof Promise ? identity.then(visitorOf) : visitorOf(identity);
     },
     ...(tokens
       ? {

@@ -103,10 +103,19 @@ export function createSessionService(store: Store, cookie: CookieOptions, notebo
   const handoffName = cookieName(HANDOFF_COOKIE, notebookCookie);
   const visitorCache = new Map<string, CachedVisitor>();
 
-  async function identityFor(hash: string): Promise<Identity | null> {
+  /** The identity of a session, at once while cached (the proxy asks on every request), else from the store. */
+  function identityFor(hash: string): Identity | null | Promise<Identity | null> {
     const now = Date.now();
     const cached = visitorCache.get(hash);
     if (cached && cached.until > now) return cached.identity;
+    return loadIdentity(hash, cached, now);
+  }
+
+  async function loadIdentity(
+    hash: string,
+    cached: CachedVisitor | undefined,
+    now: number,
+  ): Promise<Identity | null> {
     let session: Awaited<ReturnType<typeof store.getSession>>;
     let user: Awaited<ReturnType<typeof store.getUser>>;
     try {
@@ -197,7 +206,10 @@ export function createSessionService(store: Store, cookie: CookieOptions, notebo
      * The identity behind a notebook-origin cookie on `origin` (the request's own, as the proxy derived it
      * from `Host`); null when the session was minted for another origin. Cached for a few seconds.
      */
-    async notebookIdentity(cookieHeader: string | undefined, origin: string): Promise<Identity | null> {
+    notebookIdentity(
+      cookieHeader: string | undefined,
+      origin: string,
+    ): Identity | null | Promise<Identity | null> {
       const id = readCookie(cookieHeader, notebookName);
       return id ? identityFor(originBoundHash(origin, id)) : null;
     },
