@@ -32,13 +32,13 @@ interface Reply {
   body: Buffer;
 }
 
-/** Splits the bytes of several responses (none to a HEAD) with the proxy's own response parser. */
-function replies(data: Buffer): Reply[] {
+/** Splits the bytes of several responses with the proxy's own response parser; `heads` answer HEADs first. */
+function replies(data: Buffer, heads = 0): Reply[] {
   const out: Reply[] = [];
   const parser = new ResponseParser();
   let rest = data;
   while (rest.length > 0) {
-    parser.reset(false);
+    parser.reset(out.length < heads);
     let reply: Reply | undefined;
     const chunks: Buffer[] = [];
     const handler = {
@@ -165,6 +165,26 @@ describe('raw server: what it serves itself', () => {
     assert.equal(header(answers[0] as Reply, 'connection'), 'keep-alive');
     assert.equal(header(answers[4] as Reply, 'connection'), 'close');
     assert.equal(node.http, 0, "none reached Node's server side");
+  });
+
+  it('answers HEAD with the head alone, so that the next answer on the connection is read right', async () => {
+    const answers = replies(
+      await sendRawBytes(
+        s.port,
+        `HEAD /user/ada/download?mb=1&length=1 HTTP/1.1\r\nHost: x\r\n${C}\r\n\r\nHEAD /user/bob/ HTTP/1.1\r\nHost: x\r\n${C}\r\n\r\nGET /user/ada/echo?after HTTP/1.1\r\nHost: x\r\n${C}\r\nConnection: close\r\n\r\n`,
+      ),
+      2,
+    );
+    assert.deepEqual(
+      answers.map((a) => [a.status, a.body.length]),
+      [
+        [200, 0],
+        [403, 0],
+        [200, answers[2]?.body.length],
+      ],
+    );
+    assert.equal(header(answers[0] as Reply, 'content-length'), String(1024 * 1024));
+    assert.equal(JSON.parse(answers[2]?.body.toString() ?? '').url, '/user/ada/echo?after');
   });
 
   it('keeps HTTP/1.0 connections only when asked, and answers them without chunking', async () => {
