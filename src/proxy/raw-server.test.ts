@@ -68,6 +68,20 @@ async function sendRawBytes(port: number, bytes: string | Buffer): Promise<Buffe
   return Buffer.from(await sendRaw(port, bytes), 'latin1');
 }
 
+/** Writes `bytes` and half-closes; resolves with everything received once the proxy closes. */
+function halfClose(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let received = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => resolve(received));
+    socket.end(bytes);
+  });
+}
+
 /** A connection that collects what it receives, and waits for a number of whole responses. */
 function connection(port: number) {
   const socket = net.connect({ host: '127.0.0.1', port });
@@ -488,6 +502,27 @@ describe('raw server: malformed and ambiguous requests', () => {
       assert.equal(nodeOnly.upstream.seen.length, nodeSeen);
     });
   }
+
+  it("a client that stops sending mid-head or mid-body gets 400, as from Node's server", async () => {
+    const cut = [
+      'GET /user/ada/echo HTTP/1.1\r\nHo',
+      `POST /user/ada/upload HTTP/1.1\r\nHost: x\r\n${C}\r\nContent-Length: 10\r\n\r\nabc`,
+    ];
+    for (const input of cut) {
+      const [rawAnswer, nodeAnswer] = [
+        await halfClose(raw.port, input),
+        await halfClose(nodeOnly.port, input),
+      ];
+      assert.match(rawAnswer, /^HTTP\/1\.1 400 /, JSON.stringify(input));
+      assert.equal(rawAnswer, nodeAnswer);
+    }
+    // Unlike Node's server, which drops a whole request when its client half-closes, the raw side answers it.
+    const after = await halfClose(raw.port, `GET /user/ada/echo HTTP/1.1\r\nHost: x\r\n${C}\r\n\r\nGET /u`);
+    assert.deepEqual(
+      [...after.matchAll(/HTTP\/1\.1 (\d+) /g)].map((m) => m[1]),
+      ['200', '400'],
+    );
+  });
 
   it('a request hidden in a body is body, never a second request to the server', async () => {
     const seen = raw.upstream.seen.length;

@@ -196,9 +196,9 @@ class RawConnection {
       this.begin(head, input);
     }
     if (this.ended && this.request === undefined && !this.closing) {
-      // The client is done sending: a head cut short is dropped, as Node drops it.
+      // The client is done sending: a head it cut short gets Node's answer to that, 400.
       if (this.input === undefined) this.socket.end();
-      else this.socket.destroy();
+      else answerBareStatus(this.socket, 400);
       this.closing = true;
     }
     this.throttle();
@@ -277,9 +277,19 @@ class RawConnection {
 
   clientEnded(): void {
     this.ended = true;
-    // A body the client can no longer finish: the exchange ends with the connection.
-    if (this.request !== undefined && !this.request.complete) this.socket.destroy();
-    else this.advance();
+    const { request, response } = this;
+    if (request === undefined || request.complete || response === undefined) {
+      this.advance();
+      return;
+    }
+    // A body the client can no longer finish: the exchange ends, and the client gets 400 as from Node's
+    // server, unless an answer is under way already.
+    this.closing = true;
+    this.input = undefined;
+    const answered = response.headersSent;
+    response.abandon();
+    if (answered) this.socket.destroy();
+    else answerBareStatus(this.socket, 400);
   }
 
   closed(): void {
@@ -398,6 +408,8 @@ export class RawResponse implements ProxyResponse {
   finished = false;
   /** The connection ends after this response. */
   closeAfter = false;
+  /** Given up (the request can never be whole): nothing more is written, the handler sees it destroyed. */
+  private abandoned = false;
   private head: string | undefined;
   private chunked = false;
   private noBody = false;
@@ -410,7 +422,14 @@ export class RawResponse implements ProxyResponse {
   ) {}
 
   get destroyed(): boolean {
-    return this.connection.socket.destroyed;
+    return this.abandoned || this.connection.socket.destroyed;
+  }
+
+  /** The exchange ends here; the connection answers the client itself. */
+  abandon(): void {
+    this.abandoned = true;
+    this.finished = true;
+    this.closeListener?.call(this);
   }
 
   writeHead(status: number, reason: string | undefined, headers: string[]): this {
@@ -452,7 +471,7 @@ export class RawResponse implements ProxyResponse {
   }
 
   write(chunk: Buffer | string): boolean {
-    if (this.finished) return true;
+    if (this.finished || this.abandoned) return true;
     if (!this.headersSent) this.writeHead(200, undefined, []);
     return this.send(typeof chunk === 'string' ? Buffer.from(chunk) : chunk, false);
   }
@@ -497,7 +516,7 @@ export class RawResponse implements ProxyResponse {
   }
 
   destroy(): this {
-    this.connection.socket.destroy();
+    if (!this.abandoned) this.connection.socket.destroy();
     return this;
   }
 
