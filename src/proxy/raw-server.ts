@@ -6,8 +6,8 @@
  * through the `ProxyRequestBody`/`ProxyResponse` interfaces that Node's objects satisfy too.
  *
  * What this does not serve itself it hands to Node's server for the rest of that connection, at a
- * request boundary with nothing in flight (on a fresh connection: before any byte of a response): the
- * bytes read so far are unshifted and Node's connection listener takes the socket, so Node answers them
+ * request boundary with nothing in flight (on a fresh connection: before any byte of a response): Node's
+ * connection listener takes the socket and its parser is given the bytes read so far, so Node answers them
  * as before (malformed input, chunked uploads, `Expect`, upgrades, `/hub-handoff`, other paths).
  *
  * Per connection: one request at a time, in order (pipelined requests wait, unread, as bytes); a request
@@ -80,6 +80,26 @@ function httpDate(): string {
     dateText = new Date(now).toUTCString();
   }
   return dateText;
+}
+
+/**
+ * Whether the requests already read behind `head` (pipelined, in the same bytes) are all ones this side
+ * serves. Node's parser reads everything it is given at once and refuses the lot (400, none of them
+ * served) when any of it is malformed or follows a request that ends the connection; so such a batch is
+ * handed to Node whole, and is answered as it was.
+ */
+function pipelineServed(input: Buffer, head: RequestHead): boolean {
+  let current = head;
+  let at = head.length + head.bodyLength;
+  while (at < input.length) {
+    if (!current.keepAlive) return false;
+    const next = parseRequestHead(input.subarray(at));
+    if (next === 'unhandled') return false;
+    if (next === 'more') return true;
+    current = next;
+    at += next.length + next.bodyLength;
+  }
+  return true;
 }
 
 interface ConnectionContext {
@@ -189,7 +209,7 @@ class RawConnection {
         if (this.headStartedAt === 0) this.headStartedAt = Date.now();
         break;
       }
-      if (head === 'unhandled') {
+      if (head === 'unhandled' || !pipelineServed(input, head)) {
         this.handOff();
         return;
       }
@@ -268,10 +288,14 @@ class RawConnection {
       socket.destroy();
       return;
     }
-    if (this.input !== undefined) socket.unshift(this.input);
+    const input = this.input;
     this.input = undefined;
     this.context.nodeConnection(socket);
     socket.removeListener('error', onSocketError);
+    // Given to Node's parser here, synchronously, rather than unshifted: Node's server reads a socket's
+    // handle directly (`parser.consume`), so bytes unshifted into the stream's buffer could be parsed after
+    // bytes the kernel delivers next, or never. Nothing can arrive in between within this tick.
+    if (input !== undefined) socket.emit('data', input);
     if (this.paused) socket.resume();
   }
 
