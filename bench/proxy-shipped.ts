@@ -71,6 +71,8 @@ export async function startShippedSifu(
   user: string,
   workers?: number,
   server: LearnerServer = { script: STANDIN_SCRIPT, uidBase: UID_BASE },
+  /** More of Sifu's environment (`SIFU_*` options). */
+  env: Record<string, string> = {},
 ): Promise<ShippedSifu> {
   const cli = ensureBuilt();
   // Read by the learner's uid in the sandbox (SIFU_SPAWNER_LOCAL_READ_ONLY_PATHS).
@@ -92,6 +94,7 @@ export async function startShippedSifu(
     SIFU_SPAWNER_LOCAL_READ_ONLY_PATHS: standin,
     SIFU_SPAWNER_LOCAL_UID_BASE: String(server.uidBase),
     ...(workers === undefined ? {} : { SIFU_WORKERS: String(workers) }),
+    ...env,
   });
   await waitUntilServing(child, hubUrl, () => group.printed(child));
   group.beforeStop(async () => {

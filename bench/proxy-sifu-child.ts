@@ -62,6 +62,7 @@ function startProxy(): void {
     frameAncestors: ["'self'"],
     upstreamIdleTimeoutMs: 60_000,
     clientIdleTimeoutMs: 300_000,
+    rawServer: process.env.SIFU_PROXY_RAW_SERVER !== 'false',
   });
   // In a cluster, every worker's listen(0) gets the same port.
   proxy.server.listen(0, '127.0.0.1', () => {

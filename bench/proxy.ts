@@ -66,12 +66,15 @@ export interface ProxyBenchOptions {
 /**
  * `Sifu as shipped`: the built `sifu serve`, default config (`workers: auto`, one per core, as nginx's
  * `worker_processes auto`); `, 1 worker` is the same with `SIFU_WORKERS=1` (the default before issue 13).
+ * `, raw server off` is the same with `SIFU_PROXY_RAW_SERVER=false`: Node's HTTP server takes every request
+ * (what shipped before the raw server side, src/proxy/raw-server.ts).
  * `Sifu proxy only`: `createNotebookProxy` with bench hooks (bench/proxy-sifu-child.ts), the proxy's own
  * cost, one worker per core or one process.
  */
 type Proxied =
   | 'Sifu as shipped'
   | 'Sifu as shipped, 1 worker'
+  | 'Sifu as shipped, raw server off'
   | 'Sifu proxy only'
   | 'Sifu proxy only, 1 worker'
   | 'CHP'
@@ -79,6 +82,7 @@ type Proxied =
 const order: Proxied[] = [
   'Sifu as shipped',
   'Sifu as shipped, 1 worker',
+  'Sifu as shipped, raw server off',
   'Sifu proxy only',
   'Sifu proxy only, 1 worker',
   'CHP',
@@ -126,6 +130,14 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
     const services: Record<Proxied, Service> = {
       'Sifu as shipped': await startShippedSifu(group, join(workDir, 'shipped'), 'bench'),
       'Sifu as shipped, 1 worker': await startShippedSifu(group, join(workDir, 'shipped-1'), 'bench', 1),
+      'Sifu as shipped, raw server off': await startShippedSifu(
+        group,
+        join(workDir, 'shipped-node'),
+        'bench',
+        undefined,
+        undefined,
+        { SIFU_PROXY_RAW_SERVER: 'false' },
+      ),
       'Sifu proxy only': await startSifuProxy(group, backend, wsBackend, WORKERS),
       'Sifu proxy only, 1 worker': await startSifuProxy(group, backend, wsBackend, 1),
       CHP: await startChp(group, { '/user/bench': backend, '/user/benchws': wsBackend }),
@@ -260,6 +272,7 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
     const cpuOf = (name: Proxied) => http[name].map((x) => x.cpuUs);
     const shipped = 'Sifu as shipped';
     const proxyOnly = 'Sifu proxy only';
+    const rawOff = 'Sifu as shipped, raw server off';
     // Issue 13's targets hold for what ships; the proxy-only rows show what the app adds to the proxy.
     const ratios: [
       string,
@@ -273,14 +286,20 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
       ['HTTP throughput', shipped, 'CHP', rps, rpsOf, '>=', 5],
       ['HTTP throughput', shipped, 'nginx', rps, rpsOf, '>=', 0.75],
       ['HTTP throughput', 'Sifu as shipped, 1 worker', 'nginx', rps, rpsOf, undefined, undefined],
+      ['HTTP throughput', shipped, rawOff, rps, rpsOf, undefined, undefined],
+      ['HTTP throughput', rawOff, 'nginx', rps, rpsOf, undefined, undefined],
+      ['HTTP throughput', rawOff, 'CHP', rps, rpsOf, undefined, undefined],
       ['HTTP throughput', proxyOnly, 'CHP', rps, rpsOf, undefined, undefined],
       ['HTTP throughput', proxyOnly, 'nginx', rps, rpsOf, undefined, undefined],
       ['HTTP throughput', 'Sifu proxy only, 1 worker', 'nginx', rps, rpsOf, undefined, undefined],
       ['HTTP throughput', shipped, proxyOnly, rps, rpsOf, undefined, undefined],
       ['HTTP latency p99', shipped, 'CHP', p99, p99Of, '<=', 1],
       ['HTTP latency p99', proxyOnly, 'CHP', p99, p99Of, undefined, undefined],
+      ['HTTP latency p99', rawOff, 'CHP', p99, p99Of, undefined, undefined],
       ['proxy CPU per request', shipped, 'nginx', cpu, cpuOf, '<=', 1.5],
       ['proxy CPU per request', shipped, 'CHP', cpu, cpuOf, undefined, undefined],
+      ['proxy CPU per request', shipped, rawOff, cpu, cpuOf, undefined, undefined],
+      ['proxy CPU per request', rawOff, 'nginx', cpu, cpuOf, undefined, undefined],
       ['proxy CPU per request', proxyOnly, 'nginx', cpu, cpuOf, undefined, undefined],
       ['proxy CPU per request', proxyOnly, 'CHP', cpu, cpuOf, undefined, undefined],
     ];

@@ -139,6 +139,7 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
     upstreamIdleTimeoutMs: config.proxy.upstreamIdleTimeout * 1000,
     clientIdleTimeoutMs: config.proxy.clientIdleTimeout * 1000,
     headersTimeoutMs: config.limits.headersTimeout * 1000,
+    rawServer: config.proxy.rawServer,
   });
   capConnections(proxy.server, connectionCaps(config));
   const hub = await createHub(services);

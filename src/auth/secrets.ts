@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** 32 random bytes, URL-safe: used for API tokens, session ids, server secrets and handoff codes. */
 export function newSecret(): string {
@@ -13,9 +13,12 @@ export function isSecretShaped(value: unknown): value is string {
   return typeof value === 'string' && /^[A-Za-z0-9_-]{20,100}$/.test(value);
 }
 
-/** The stored form of a high-entropy secret. A plain SHA-256 is enough: these are not passwords. */
+/**
+ * The stored form of a high-entropy secret. A plain SHA-256 is enough: these are not passwords. One-shot
+ * `crypto.hash` (no Hash object): the proxy derives a session's key with it on every request.
+ */
 export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
+  return hash('sha256', secret, 'hex');
 }
 
 export function secretsEqual(a: string, b: string): boolean {

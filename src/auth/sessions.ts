@@ -109,10 +109,19 @@ export function createSessionService(store: Store, cookie: CookieOptions, notebo
    */
   const notebookCache = new Map<string, CachedVisitor>();
 
-  async function identityFor(hash: string): Promise<Identity | null> {
+  /** The identity of a session, at once while cached (the proxy asks on every request), else from the store. */
+  function identityFor(hash: string): Identity | null | Promise<Identity | null> {
     const now = Date.now();
     const cached = visitorCache.get(hash);
     if (cached && cached.until > now) return cached.identity;
+    return loadIdentity(hash, cached, now);
+  }
+
+  async function loadIdentity(
+    hash: string,
+    cached: CachedVisitor | undefined,
+    now: number,
+  ): Promise<Identity | null> {
     let session: Awaited<ReturnType<typeof store.getSession>>;
     let user: Awaited<ReturnType<typeof store.getUser>>;
     try {
@@ -213,11 +222,13 @@ export function createSessionService(store: Store, cookie: CookieOptions, notebo
       const key = `${origin}\n${id}`;
       const cached = notebookCache.get(key);
       if (cached && cached.until > Date.now()) return cached.identity;
-      return identityFor(originBoundHash(origin, id)).then((identity) => {
+      const remember = (identity: Identity | null) => {
         if (notebookCache.size > 10_000) notebookCache.clear();
         notebookCache.set(key, { identity, until: Date.now() + VISITOR_CACHE_MS });
         return identity;
-      });
+      };
+      const identity = identityFor(originBoundHash(origin, id));
+      return identity instanceof Promise ? identity.then(remember) : remember(identity);
     },
 
     /** A browser-bound binding for a handoff, and the notebook-origin cookie that keeps it (10 min). */

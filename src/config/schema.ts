@@ -450,6 +450,11 @@ export const configTree = {
     ),
     upstreamIdleTimeout: opt(seconds, 60, 'Seconds an idle pooled connection to a server is kept.'),
     clientIdleTimeout: opt(seconds, 300, 'Seconds an idle client connection (HTTP or WebSocket) is kept.'),
+    rawServer: opt(
+      bool,
+      true,
+      "Serve ordinary `/user/` requests with Sifu's own HTTP/1.1 server side (faster: see bench/RESULTS.md); what it does not serve itself (upgrades, chunked uploads, `Expect`, malformed requests, other paths) goes to Node's HTTP server as before. Off: Node's server takes every request.",
+    ),
   },
   limits: {
     headersTimeout: opt(

@@ -4,13 +4,12 @@
  * origin (valid here only), then the browser goes on to `next` (a `/user/` path of the user whose
  * origin this is, never elsewhere).
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HANDOFF_PATH } from '../auth/sessions.js';
 import { parseUserPath } from '../routes.js';
 import { sendError, sendRedirect } from './counted-responses.js';
 import { safeNextPath } from './request-policy.js';
 import type { CspValues } from './response-policy.js';
-import type { ProxyHooks } from './types.js';
+import type { ProxyHooks, ProxyRequest, ProxyResponse } from './types.js';
 
 const MAX_CODE_LENGTH = 512;
 
@@ -19,12 +18,12 @@ export function isHandoffUrl(url: string): boolean {
 }
 
 export function handleHandoff(
-  req: IncomingMessage,
-  res: ServerResponse,
+  req: ProxyRequest,
+  res: ProxyResponse,
   url: string,
   hooks: Pick<ProxyHooks, 'completeHandoff'>,
   /** The origin this request was sent to if it is `userName`'s (see the proxy's `requestOrigin`). */
-  originOf: (req: IncomingMessage, userName: string) => string | undefined,
+  originOf: (req: ProxyRequest, userName: string) => string | undefined,
   csp: CspValues,
 ): void {
   // GET only: a HEAD (link checkers, prefetchers) must not spend the one-time code.

@@ -4,7 +4,6 @@
  * response head become JSON errors (503/502 SIFU_ERR_UPSTREAM_UNREACHABLE, 504 SIFU_ERR_UPSTREAM_TIMEOUT);
  * after it, the client connection is cut so a truncated body is never mistaken for a whole one.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { recordProxyResponse, recordUpstreamError } from '../metrics/metrics.js';
 import { sendError } from './counted-responses.js';
 import type { ResponseHandler, ResponseHead } from './response-parser.js';
@@ -16,6 +15,7 @@ import {
 } from './response-policy.js';
 import type { ProxyError } from './responses.js';
 import { SecretScrubber } from './secret-scrubber.js';
+import type { ProxyRequestBody, ProxyResponse } from './types.js';
 import type { BodyFraming } from './upstream-head.js';
 import type { Exchange, Target, TargetPool, UpstreamConnection, UpstreamPools } from './upstream-pool.js';
 
@@ -39,19 +39,19 @@ function exchangeOf(emitter: unknown): HttpExchange | undefined {
   return (emitter as WithExchange)[EXCHANGE];
 }
 
-function onClientClose(this: ServerResponse): void {
+function onClientClose(this: ProxyResponse): void {
   exchangeOf(this)?.clientClosed();
 }
 
-function onClientDrain(this: ServerResponse): void {
+function onClientDrain(this: ProxyResponse): void {
   exchangeOf(this)?.clientDrained();
 }
 
-function onRequestData(this: IncomingMessage, chunk: Buffer): void {
+function onRequestData(this: ProxyRequestBody, chunk: Buffer): void {
   exchangeOf(this)?.requestData(chunk);
 }
 
-function onRequestEnd(this: IncomingMessage): void {
+function onRequestEnd(this: ProxyRequestBody): void {
   exchangeOf(this)?.requestEnded();
 }
 
@@ -70,8 +70,8 @@ export class HttpExchange implements Exchange, ResponseHandler {
 
   constructor(
     private readonly deps: ForwardDeps,
-    private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
+    private readonly req: ProxyRequestBody,
+    private readonly res: ProxyResponse,
     private readonly target: Target,
     private readonly head: string,
     private readonly body: BodyFraming,

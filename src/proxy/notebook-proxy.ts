@@ -28,10 +28,19 @@ import { rejectSocket, sendError, sendRedirect } from './counted-responses.js';
 import { handleHandoff, isHandoffUrl } from './handoff.js';
 import { type ForwardDeps, HttpExchange } from './http-forward.js';
 import { refusesTopLevel, sendIframeOnlyPage } from './iframe-only.js';
+import { serveRaw } from './raw-server.js';
 import { allowedOriginSet, isPageRequest, originAllowed, prefersHtml } from './request-policy.js';
 import { contentKind, cspValues } from './response-policy.js';
 import { answerClientErrors, type ProxyError } from './responses.js';
-import type { ProxyHooks, ProxyOptions, TokenRefusal, Visitor } from './types.js';
+import type {
+  ProxyHooks,
+  ProxyOptions,
+  ProxyRequest,
+  ProxyRequestBody,
+  ProxyResponse,
+  TokenRefusal,
+  Visitor,
+} from './types.js';
 import { buildUpstreamHead } from './upstream-head.js';
 import { type Target, UpstreamPools } from './upstream-pool.js';
 import { UpgradeExchange } from './ws-forward.js';
@@ -103,12 +112,13 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
     socket.once('close', () => webSockets.delete(socket));
   };
 
+  const headersTimeout =
+    options.headersTimeoutMs ?? Math.min(30_000, Math.max(1_000, options.clientIdleTimeoutMs));
   const server = http.createServer({
     noDelay: true,
     // Uploads are bounded by the idle timeout, not by a total time a slow link could exceed.
     requestTimeout: 0,
-    headersTimeout:
-      options.headersTimeoutMs ?? Math.min(30_000, Math.max(1_000, options.clientIdleTimeoutMs)),
+    headersTimeout,
     keepAliveTimeout: options.clientIdleTimeoutMs,
     connectionsCheckingInterval: 1_000,
   });
@@ -120,7 +130,7 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
    * Host must be that user's host (the bare notebook host and other users' hosts are refused); with a
    * shared origin, the notebook origin.
    */
-  function requestOrigin(req: http.IncomingMessage, userName: string): string | undefined {
+  function requestOrigin(req: ProxyRequest, userName: string): string | undefined {
     if (!origins.userOrigins) return notebookOrigin;
     const host = hostOfRequest(origins, req.headers.host);
     return host.kind === 'user' && host.label === userHostLabel(userName)
@@ -134,7 +144,7 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
   });
 
   /** The caller: the owner of an API token in `Authorization` if there is one, else the session's. */
-  function callerOf(req: http.IncomingMessage, origin: string, path: Parsed): Promise<Caller> | Caller {
+  function callerOf(req: ProxyRequest, origin: string, path: Parsed): Promise<Caller> | Caller {
     const authorization = req.headers.authorization;
     if (hooks.tokenVisitor && typeof authorization === 'string' && TOKEN_AUTHORIZATION.test(authorization)) {
       return hooks.tokenVisitor(authorization, { userName: path.userName, serverName: path.serverName });
@@ -142,13 +152,7 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
     return hooks.visitor(req, origin);
   }
 
-  function admit(
-    visitor: Caller,
-    req: http.IncomingMessage,
-    path: Parsed,
-    ws: boolean,
-    origin: string,
-  ): Admission {
+  function admit(visitor: Caller, req: ProxyRequest, path: Parsed, ws: boolean, origin: string): Admission {
     const url = req.url as string;
     if (visitor !== null && 'refuse' in visitor) return { refuse: { code: visitor.refuse }, html: false };
     if (visitor === null) {
@@ -203,7 +207,7 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
 
   /** Runs `then` with the visitor, synchronously when the hook answers synchronously. */
   function withVisitor(
-    req: http.IncomingMessage,
+    req: ProxyRequest,
     origin: string,
     path: Parsed,
     then: (v: Caller) => void,
@@ -224,8 +228,8 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
   }
 
   function forwardRequest(
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
+    req: ProxyRequestBody,
+    res: ProxyResponse,
     path: Parsed,
     route: Route,
     target: Target,
@@ -245,7 +249,7 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
   const parsePath = (url: string) =>
     resolveNamedServer(parseUserPath(url), (user, server) => hooks.route(user, server) !== undefined);
 
-  function onUserRequest(req: http.IncomingMessage, res: http.ServerResponse, url: string): void {
+  function onUserRequest(req: ProxyRequestBody, res: ProxyResponse, url: string): void {
     const path = parsePath(url);
     if (!path.ok) {
       sendError(res, csp, { code: 'SIFU_ERR_NOT_FOUND' });
@@ -282,8 +286,8 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
   }
 
   function admitRequest(
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
+    req: ProxyRequestBody,
+    res: ProxyResponse,
     path: Parsed,
     visitor: Caller,
     origin: string,
@@ -301,14 +305,15 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
     deliver(req, res, path, admission);
   }
 
-  function deliver(req: http.IncomingMessage, res: http.ServerResponse, path: Parsed, admission: Admission) {
+  function deliver(req: ProxyRequestBody, res: ProxyResponse, path: Parsed, admission: Admission) {
     if (res.destroyed) return;
     if ('route' in admission) forwardRequest(req, res, path, admission.route, admission.target);
     else if ('redirect' in admission) sendRedirect(res, csp, admission.redirect, admission.headers);
     else sendError(res, csp, admission.refuse, admission.html);
   }
 
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+  /** Both server sides' requests: Node's (`'request'`) and the raw one's (`/user/` only). */
+  function onRequest(req: ProxyRequestBody, res: ProxyResponse): void {
     try {
       const url = req.url ?? '';
       if (url.startsWith('/user/')) onUserRequest(req, res, url);
@@ -317,7 +322,16 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
     } catch {
       sendError(res, csp, { code: 'SIFU_ERR_INTERNAL' });
     }
-  });
+  }
+  server.on('request', onRequest);
+  const raw =
+    options.rawServer === false
+      ? undefined
+      : serveRaw(server, {
+          headersTimeoutMs: headersTimeout,
+          idleTimeoutMs: options.clientIdleTimeoutMs,
+          handle: onRequest,
+        });
 
   /** Why an upgrade is refused before the visitor is even looked up, if it is; else its origin. */
   function upgradeRefusal(req: http.IncomingMessage, url: string): ProxyError | { origin: string } {
@@ -412,6 +426,7 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of webSockets) socket.destroy();
+        raw?.close();
         pools.destroy();
         server.close(() => resolve());
         server.closeAllConnections();

@@ -8,6 +8,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type ErrorCode, errorCatalogue } from '../errors.js';
 import { type CspValues, ownResponseHeaders } from './response-policy.js';
+import type { ProxyResponse } from './types.js';
 
 const messages: Partial<Record<ErrorCode, string>> = {
   SIFU_ERR_NOT_FOUND: 'Not found.',
@@ -47,7 +48,7 @@ function escapeHtml(text: string): string {
  * Sends a JSON error (or a small HTML page when `html`), unless the response is already under way.
  * Returns the status sent, 0 when none was (so callers can count what they answered).
  */
-export function sendError(res: ServerResponse, csp: CspValues, error: ProxyError, html = false): number {
+export function sendError(res: ProxyResponse, csp: CspValues, error: ProxyError, html = false): number {
   if (res.headersSent || res.destroyed) {
     res.destroy();
     return 0;
@@ -60,7 +61,7 @@ export function sendError(res: ServerResponse, csp: CspValues, error: ProxyError
     payload = `<!doctype html><html><head><meta charset="utf-8"><title>${status} ${STATUS_CODES[status] ?? ''}</title></head><body><h1>${message}</h1><p>${error.code}</p></body></html>`;
     type = 'text/html; charset=utf-8';
   }
-  res.writeHead(status, [
+  res.writeHead(status, undefined, [
     'Content-Type',
     type,
     'Content-Length',
@@ -76,7 +77,7 @@ export function sendError(res: ServerResponse, csp: CspValues, error: ProxyError
  * A refused request whose body was not read ends its connection: reading on would let a client keep a
  * refused upload (and the descriptor) going for as long as it likes, and skipping it would desynchronise.
  */
-function closeIfBodyUnread(res: ServerResponse): string[] {
+function closeIfBodyUnread(res: ProxyResponse): string[] {
   const req = res.req;
   if (!req || req.complete) return [];
   const { 'content-length': length, 'transfer-encoding': encoding } = req.headers;
@@ -85,7 +86,7 @@ function closeIfBodyUnread(res: ServerResponse): string[] {
 
 /** A 302 with `Cache-Control: no-store`; `extra` are more header name/value pairs. Returns 302, or 0. */
 export function sendRedirect(
-  res: ServerResponse,
+  res: ProxyResponse,
   csp: CspValues,
   location: string,
   extra: string[] = [],
@@ -94,7 +95,7 @@ export function sendRedirect(
     res.destroy();
     return 0;
   }
-  res.writeHead(302, [
+  res.writeHead(302, undefined, [
     'Location',
     location,
     'Content-Length',
@@ -137,9 +138,14 @@ export function answerClientErrors(server: http.Server): void {
     }
     const status =
       error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
-      () => socket.destroy(),
-    );
+    answerBareStatus(socket, status);
   });
+}
+
+/** A bare status (no body) for a client whose request was refused before it was read, then the close. */
+export function answerBareStatus(socket: Duplex, status: number): void {
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+    () => socket.destroy(),
+  );
 }

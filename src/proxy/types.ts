@@ -1,6 +1,52 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import type net from 'node:net';
 import type { ErrorCode } from '../errors.js';
 import type { Route } from '../routes.js';
+
+/**
+ * A client request as the gate sees it: what both of the notebook port's servers give, Node's
+ * (`http.IncomingMessage`) and the raw one (raw-server.ts). `headers` as Node builds them (lower-case names).
+ */
+export interface ProxyRequest {
+  readonly method?: string | undefined;
+  readonly url?: string | undefined;
+  readonly headers: IncomingHttpHeaders;
+  /** Name/value pairs as received, values trimmed. */
+  readonly rawHeaders: string[];
+  readonly socket: net.Socket;
+}
+
+/**
+ * A request whose body the proxy streams upstream: a readable of the body's bytes (`data` events, `end`
+ * once it is all read), paused and resumed for backpressure; `resume()` without a `data` listener
+ * discards the rest. `complete` once the whole body was read.
+ */
+export interface ProxyRequestBody extends ProxyRequest {
+  readonly complete: boolean;
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  on(event: 'end', listener: () => void): unknown;
+  removeListener(event: 'data' | 'end', listener: (...args: never[]) => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+}
+
+/**
+ * The response to a {@link ProxyRequestBody}, as both servers give it (`http.ServerResponse`, the raw
+ * server's): the head is sent with the first body bytes; `write` is false when the client is not keeping
+ * up (then `drain`); `close` when the client went away before the end.
+ */
+export interface ProxyResponse {
+  readonly headersSent: boolean;
+  readonly destroyed: boolean;
+  readonly req?: ProxyRequestBody;
+  /** Headers as name/value pairs; `reason` undefined: the standard one. Throws on an invalid header. */
+  writeHead(status: number, reason: string | undefined, headers: string[]): unknown;
+  write(chunk: Buffer | string): boolean;
+  end(chunk?: Buffer | string): unknown;
+  destroy(): unknown;
+  on(event: 'close', listener: () => void): unknown;
+  once(event: 'drain', listener: () => void): unknown;
+}
 
 /** The identity of the browser behind a request on the notebook origin. */
 export interface Visitor {
@@ -21,7 +67,7 @@ export interface ProxyHooks {
    * Identifies the visitor from the request's notebook session cookie, valid only for `origin` (the
    * origin the request was sent to, which the proxy has checked against its path); null when signed out.
    */
-  visitor(req: IncomingMessage, origin: string): Promise<Visitor | null> | Visitor | null;
+  visitor(req: ProxyRequest, origin: string): Promise<Visitor | null> | Visitor | null;
   /**
    * Identifies the owner of an API token sent as `Authorization: token <t>` (or `Bearer <t>`) on a
    * `/user/<name>/` request (scripts and tools, as JupyterHub's `access:servers` allows), in place of
@@ -84,4 +130,9 @@ export interface ProxyOptions {
   clientIdleTimeoutMs: number;
   /** Time a client has to send a request's headers (default: 30 s or the idle timeout, if shorter). */
   headersTimeoutMs?: number;
+  /**
+   * Serve ordinary `/user/` requests with Sifu's own HTTP/1.1 server side (raw-server.ts) instead of
+   * Node's; anything else on a connection is handed to Node's. Default true.
+   */
+  rawServer?: boolean;
 }

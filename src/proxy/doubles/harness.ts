@@ -42,6 +42,8 @@ export async function setUp(overrides: Partial<ProxyOptions> = {}): Promise<Setu
     frameAncestors: ["'self'", LMS_ORIGIN],
     upstreamIdleTimeoutMs: 5_000,
     clientIdleTimeoutMs: 10_000,
+    // SIFU_TEST_RAW_SERVER=off runs the proxy's suites against Node's server side alone.
+    rawServer: process.env.SIFU_TEST_RAW_SERVER !== 'off',
     ...overrides,
   });
   await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));

@@ -3,9 +3,8 @@
  * visitor), of routes, and of one-time handoff codes, recording every activity and admin audit call.
  * A cookie value not in the table (forged, or expired) is no session, as the real hooks must treat it.
  */
-import type { IncomingMessage } from 'node:http';
 import type { Route } from '../../routes.js';
-import type { ProxyHooks, Visitor } from '../types.js';
+import type { ProxyHooks, ProxyRequest, Visitor } from '../types.js';
 
 export const SESSION_COOKIE = 'sifu-session';
 
@@ -38,7 +37,7 @@ export class TableHooks implements ProxyHooks {
     return serverName === '' ? this.routes.get(userName) : undefined;
   }
 
-  visitor(req: IncomingMessage, origin: string): Promise<Visitor | null> | Visitor | null {
+  visitor(req: ProxyRequest, origin: string): Promise<Visitor | null> | Visitor | null {
     const cookies = req.headers.cookie ?? '';
     const match = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]*)`).exec(cookies);
     const id = match?.[1] as string;

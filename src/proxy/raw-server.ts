@@ -1,0 +1,566 @@
+/**
+ * The notebook port's own HTTP/1.1 server side: the connections of Node's `http.Server` are taken at
+ * 'connection' and parsed here (request-head.ts) instead of by Node's IncomingMessage/ServerResponse
+ * machinery, which profiles showed to be the floor of the proxy's cost per request. The same request
+ * handler (the gate, then http-forward.ts) serves both: it sees {@link RawRequest}/{@link RawResponse}
+ * through the `ProxyRequestBody`/`ProxyResponse` interfaces that Node's objects satisfy too.
+ *
+ * What this does not serve itself it hands to Node's server for the rest of that connection, at a
+ * request boundary with nothing in flight (on a fresh connection: before any byte of a response): Node's
+ * connection listener takes the socket and its parser is given the bytes read so far, so Node answers them
+ * as before (malformed input, chunked uploads, `Expect`, upgrades, `/hub-handoff`, other paths).
+ *
+ * Per connection: one request at a time, in order (pipelined requests wait, unread, as bytes); a request
+ * body is streamed with backpressure (the socket is paused while the exchange is); at most
+ * {@link HIGH_WATER_BYTES} are read ahead. Bounds as Node's server: `headersTimeoutMs` for a head (from
+ * the connection's start, or from the first byte of a later head; 408), `idleTimeoutMs` without a byte
+ * either way (destroyed), keep-alive after each response unless the request or the response says close.
+ */
+
+import type http from 'node:http';
+import { STATUS_CODES, validateHeaderName, validateHeaderValue } from 'node:http';
+import type net from 'node:net';
+import { parseRequestHead, type RequestHead } from './request-head.js';
+import { answerBareStatus } from './responses.js';
+import type { ProxyRequestBody, ProxyResponse } from './types.js';
+
+export interface RawServerOptions {
+  /** Time a client has to send a request's head. */
+  headersTimeoutMs: number;
+  /** A connection without a byte either way this long is destroyed; also the keep-alive bound. */
+  idleTimeoutMs: number;
+  /** How often the headers timeout is checked (Node's `connectionsCheckingInterval`). */
+  checkIntervalMs?: number;
+  /** Serves one request, as the http.Server's 'request' listener does. Must not throw. */
+  handle(req: RawRequest, res: RawResponse): void;
+}
+
+export interface RawServer {
+  /** Destroys every connection still served here (those handed to Node are Node's). */
+  close(): void;
+}
+
+/** Input read ahead of what the current exchange consumes, at most (then the socket is paused). */
+export const HIGH_WATER_BYTES = 64 * 1024;
+
+const CONNECTION = Symbol('sifu.raw-connection');
+type WithConnection = { [CONNECTION]?: RawConnection };
+const connectionOf = (socket: net.Socket) => (socket as WithConnection)[CONNECTION];
+
+function onSocketData(this: net.Socket, chunk: Buffer): void {
+  connectionOf(this)?.received(chunk);
+}
+function onSocketEnd(this: net.Socket): void {
+  connectionOf(this)?.clientEnded();
+}
+function onSocketDrain(this: net.Socket): void {
+  connectionOf(this)?.response?.drained();
+}
+function onSocketTimeout(this: net.Socket): void {
+  this.destroy();
+}
+function onSocketError(this: net.Socket): void {
+  this.destroy();
+}
+function onSocketClose(this: net.Socket): void {
+  connectionOf(this)?.closed();
+}
+function advanceLater(connection: RawConnection): void {
+  connection.advance();
+}
+
+let dateSecond = -1;
+let dateText = '';
+/** The `Date` header's value, made once a second. */
+function httpDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(now).toUTCString();
+  }
+  return dateText;
+}
+
+/**
+ * Whether the requests already read behind `head` (pipelined, in the same bytes) are all ones this side
+ * serves. Node's parser reads everything it is given at once and refuses the lot (400, none of them
+ * served) when any of it is malformed or follows a request that ends the connection; so such a batch is
+ * handed to Node whole, and is answered as it was.
+ */
+function pipelineServed(input: Buffer, head: RequestHead): boolean {
+  let current = head;
+  let at = head.length + head.bodyLength;
+  while (at < input.length) {
+    if (!current.keepAlive) return false;
+    const next = parseRequestHead(input.subarray(at));
+    if (next === 'unhandled') return false;
+    if (next === 'more') return true;
+    current = next;
+    at += next.length + next.bodyLength;
+  }
+  return true;
+}
+
+interface ConnectionContext {
+  readonly server: http.Server;
+  readonly nodeConnection: (socket: net.Socket) => void;
+  readonly options: RawServerOptions;
+  readonly connections: Set<RawConnection>;
+  /** `Connection: keep-alive` and `Keep-Alive`, as Node's server sends them, with the blank line. */
+  readonly keepAliveTail: string;
+}
+
+/**
+ * Takes `server`'s connections: each is served here until a request it does not handle, then by Node's
+ * connection listener (removed from 'connection' and called for it). Listeners prepended to 'connection'
+ * (the connection caps) still run first; a socket they destroyed is left alone.
+ */
+export function serveRaw(server: http.Server, options: RawServerOptions): RawServer {
+  const [nodeListener] = server.listeners('connection') as ((socket: net.Socket) => void)[];
+  if (nodeListener === undefined) throw new Error("serveRaw: the server has no 'connection' listener");
+  server.removeListener('connection', nodeListener);
+  const context: ConnectionContext = {
+    server,
+    nodeConnection: (socket) => nodeListener.call(server, socket),
+    options,
+    connections: new Set(),
+    keepAliveTail: `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(options.idleTimeoutMs / 1000)}\r\n\r\n`,
+  };
+  server.on('connection', (socket: net.Socket) => {
+    if (!socket.destroyed) new RawConnection(socket, context);
+  });
+  const checker = setInterval(() => {
+    const now = Date.now();
+    for (const connection of context.connections) connection.checkHeadersTimeout(now);
+  }, options.checkIntervalMs ?? 1_000);
+  checker.unref();
+  server.once('close', () => clearInterval(checker));
+  return {
+    close() {
+      clearInterval(checker);
+      for (const connection of context.connections) connection.socket.destroy();
+    },
+  };
+}
+
+class RawConnection {
+  /** Bytes read and not yet consumed: a head under way, body bytes, pipelined requests. */
+  private input: Buffer | undefined;
+  /** Bytes of `input` already searched for the end of a head. */
+  private scanned = 0;
+  request: RawRequest | undefined;
+  response: RawResponse | undefined;
+  /** When the awaited head began (0: none awaited, the connection is idle or busy). */
+  private headStartedAt: number;
+  private ended = false;
+  /** Ending after this response (or the handoff): read nothing more. */
+  private closing = false;
+  private paused = false;
+  private scheduled = false;
+
+  constructor(
+    readonly socket: net.Socket,
+    private readonly context: ConnectionContext,
+  ) {
+    (socket as WithConnection)[CONNECTION] = this;
+    this.headStartedAt = Date.now();
+    context.connections.add(this);
+    socket.setTimeout(context.options.idleTimeoutMs);
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('drain', onSocketDrain);
+    socket.on('timeout', onSocketTimeout);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+  }
+
+  received(chunk: Buffer): void {
+    if (this.closing) return;
+    this.input = this.input === undefined ? chunk : Buffer.concat([this.input, chunk]);
+    this.advance();
+  }
+
+  /** Runs `advance` on the next tick (once): never re-entered from an exchange's callbacks. */
+  schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    process.nextTick(advanceLater, this);
+  }
+
+  /** Consumes input as far as the current exchange lets: body bytes, or the next head. */
+  advance(): void {
+    this.scheduled = false;
+    while (!this.closing && !this.socket.destroyed) {
+      const request = this.request;
+      const input = this.input;
+      if (request !== undefined) {
+        if (request.complete || !request.flowing || input === undefined) break;
+        const take = Math.min(request.remaining, input.length);
+        this.input = take === input.length ? undefined : input.subarray(take);
+        request.deliver(take === input.length ? input : input.subarray(0, take));
+        if (request.complete) this.exchangeStep();
+        continue;
+      }
+      if (input === undefined) break;
+      const head = parseRequestHead(input, this.scanned);
+      if (head === 'more') {
+        this.scanned = input.length;
+        if (this.headStartedAt === 0) this.headStartedAt = Date.now();
+        break;
+      }
+      if (head === 'unhandled' || !pipelineServed(input, head)) {
+        this.handOff();
+        return;
+      }
+      this.begin(head, input);
+    }
+    if (this.ended && this.request === undefined && !this.closing) {
+      // The client is done sending: a head it cut short gets Node's answer to that, 400.
+      if (this.input === undefined) this.socket.end();
+      else answerBareStatus(this.socket, 400);
+      this.closing = true;
+    }
+    this.throttle();
+  }
+
+  private begin(head: RequestHead, input: Buffer): void {
+    this.input = head.length === input.length ? undefined : input.subarray(head.length);
+    this.scanned = 0;
+    this.headStartedAt = 0;
+    const request = new RawRequest(head, this);
+    const response = new RawResponse(request, this);
+    this.request = request;
+    this.response = response;
+    this.context.options.handle(request, response);
+  }
+
+  /** Pauses the socket while more than the high-water mark waits unread; resumes it below. */
+  private throttle(): void {
+    const full = (this.input?.length ?? 0) >= HIGH_WATER_BYTES;
+    if (full && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    } else if (!full && this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  /** The response or the request body finished: when both have, the next request may begin. */
+  exchangeStep(): void {
+    const request = this.request;
+    const response = this.response;
+    if (request === undefined || response === undefined || !response.finished) return;
+    if (response.closeAfter) {
+      this.closing = true;
+      this.input = undefined;
+      this.socket.end(() => this.socket.destroy());
+      return;
+    }
+    if (!request.complete) {
+      // Answered before the whole upload was read (a refusal says close; see responses.ts): the rest
+      // is read and dropped, as Node's server does, so that the next request starts where it should.
+      request.discard();
+      this.schedule();
+      return;
+    }
+    this.request = undefined;
+    this.response = undefined;
+    if (this.input !== undefined) this.headStartedAt = Date.now();
+    this.schedule();
+  }
+
+  /** Node's server takes this connection over, from the first byte not consumed here. */
+  private handOff(): void {
+    const { socket } = this;
+    this.closing = true;
+    this.context.connections.delete(this);
+    (socket as WithConnection)[CONNECTION] = undefined;
+    socket.removeListener('data', onSocketData);
+    socket.removeListener('end', onSocketEnd);
+    socket.removeListener('drain', onSocketDrain);
+    socket.removeListener('timeout', onSocketTimeout);
+    socket.removeListener('close', onSocketClose);
+    socket.setTimeout(0);
+    if (this.ended) {
+      // Its end was read already: nothing more can be given to Node's parser.
+      socket.destroy();
+      return;
+    }
+    const input = this.input;
+    this.input = undefined;
+    this.context.nodeConnection(socket);
+    socket.removeListener('error', onSocketError);
+    // Given to Node's parser here, synchronously, rather than unshifted: Node's server reads a socket's
+    // handle directly (`parser.consume`), so bytes unshifted into the stream's buffer could be parsed after
+    // bytes the kernel delivers next, or never. Nothing can arrive in between within this tick.
+    if (input !== undefined) socket.emit('data', input);
+    if (this.paused) socket.resume();
+  }
+
+  clientEnded(): void {
+    this.ended = true;
+    const { request, response } = this;
+    if (request === undefined || request.complete || response === undefined) {
+      this.advance();
+      return;
+    }
+    // A body the client can no longer finish: the exchange ends, and the client gets 400 as from Node's
+    // server, unless an answer is under way already.
+    this.closing = true;
+    this.input = undefined;
+    const answered = response.headersSent;
+    response.abandon();
+    if (answered) this.socket.destroy();
+    else answerBareStatus(this.socket, 400);
+  }
+
+  closed(): void {
+    this.context.connections.delete(this);
+    const response = this.response;
+    if (response !== undefined && !response.finished) response.clientClosed();
+  }
+
+  checkHeadersTimeout(now: number): void {
+    if (
+      this.headStartedAt === 0 ||
+      this.request !== undefined ||
+      this.closing ||
+      now - this.headStartedAt < this.context.options.headersTimeoutMs
+    ) {
+      return;
+    }
+    this.closing = true;
+    this.input = undefined;
+    answerBareStatus(this.socket, 408);
+  }
+
+  get keepAliveTail(): string {
+    return this.context.keepAliveTail;
+  }
+}
+
+type DataListener = (this: ProxyRequestBody, chunk: Buffer) => void;
+type EndListener = (this: ProxyRequestBody) => void;
+
+/**
+ * A request read by the raw server: its head, and its body as a paused stream that starts flowing when
+ * a `data` listener is added (one listener per event: the exchange's).
+ */
+export class RawRequest implements ProxyRequestBody {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly rawHeaders: string[];
+  readonly http10: boolean;
+  readonly keepAlive: boolean;
+  readonly socket: net.Socket;
+  /** Body bytes not yet read. */
+  remaining: number;
+  flowing = false;
+  private dataListener: DataListener | undefined;
+  private endListener: EndListener | undefined;
+
+  constructor(
+    head: RequestHead,
+    private readonly connection: RawConnection,
+  ) {
+    this.method = head.method;
+    this.url = head.url;
+    this.headers = head.headers;
+    this.rawHeaders = head.rawHeaders;
+    this.http10 = head.http10;
+    this.keepAlive = head.keepAlive;
+    this.socket = connection.socket;
+    this.remaining = head.bodyLength;
+  }
+
+  get complete(): boolean {
+    return this.remaining === 0;
+  }
+
+  on(event: 'data' | 'end', listener: DataListener | EndListener): this {
+    if (event === 'data') {
+      this.dataListener = listener as DataListener;
+      this.resume();
+    } else this.endListener = listener as EndListener;
+    return this;
+  }
+
+  removeListener(event: 'data' | 'end', listener: DataListener | EndListener): this {
+    if (event === 'data' && this.dataListener === listener) this.dataListener = undefined;
+    else if (event === 'end' && this.endListener === listener) this.endListener = undefined;
+    return this;
+  }
+
+  pause(): this {
+    this.flowing = false;
+    return this;
+  }
+
+  resume(): this {
+    if (!this.flowing) {
+      this.flowing = true;
+      this.connection.schedule();
+    }
+    return this;
+  }
+
+  /** Reads the rest of the body into nothing. */
+  discard(): void {
+    this.dataListener = undefined;
+    this.endListener = undefined;
+    this.flowing = true;
+  }
+
+  /** Body bytes (at most `remaining`), from the connection. */
+  deliver(chunk: Buffer): void {
+    this.remaining -= chunk.length;
+    this.dataListener?.call(this, chunk);
+    if (this.remaining === 0) this.endListener?.call(this);
+  }
+}
+
+/**
+ * The response to a {@link RawRequest}: the head is built in one string at `writeHead` (headers checked
+ * as Node's `writeHead` checks them) and leaves with the first body bytes in one write; framed by the
+ * handler's `Content-Length`, else chunked (HTTP/1.0: by closing); no body for HEAD, 204, 304.
+ */
+export class RawResponse implements ProxyResponse {
+  headersSent = false;
+  finished = false;
+  /** The connection ends after this response. */
+  closeAfter = false;
+  /** Given up (the request can never be whole): nothing more is written, the handler sees it destroyed. */
+  private abandoned = false;
+  private head: string | undefined;
+  private chunked = false;
+  private noBody = false;
+  private closeListener: (() => void) | undefined;
+  private drainListener: (() => void) | undefined;
+
+  constructor(
+    readonly req: RawRequest,
+    private readonly connection: RawConnection,
+  ) {}
+
+  get destroyed(): boolean {
+    return this.abandoned || this.connection.socket.destroyed;
+  }
+
+  /** The exchange ends here; the connection answers the client itself. */
+  abandon(): void {
+    this.abandoned = true;
+    this.finished = true;
+    this.closeListener?.call(this);
+  }
+
+  writeHead(status: number, reason: string | undefined, headers: string[]): this {
+    if (this.headersSent) throw new Error('writeHead: the head was sent already');
+    const phrase = reason ?? STATUS_CODES[status] ?? 'unknown';
+    validateHeaderValue('status message', phrase);
+    let text = `HTTP/1.1 ${status} ${phrase}\r\n`;
+    let close = !this.req.keepAlive;
+    let length = false;
+    let date = false;
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i] as string;
+      const value = headers[i + 1] as string;
+      validateHeaderName(name);
+      validateHeaderValue(name, value);
+      if (name.length === 14 && name.toLowerCase() === 'content-length') length = true;
+      else if (name.length === 4 && name.toLowerCase() === 'date') date = true;
+      else if (name.length === 10 && name.toLowerCase() === 'connection') {
+        if (/(?:^|,)\s*close\s*(?:,|$)/i.test(value)) close = true;
+        continue;
+      }
+      text += `${name}: ${value}\r\n`;
+    }
+    this.noBody = this.req.method === 'HEAD' || status === 204 || status === 304 || status < 200;
+    if (!this.noBody && !length) {
+      if (this.req.http10) close = true;
+      else {
+        this.chunked = true;
+        text += 'Transfer-Encoding: chunked\r\n';
+      }
+    }
+    // As Node's `sendDate`: a server's own Date is kept.
+    if (!date) text += `Date: ${httpDate()}\r\n`;
+    text += close ? 'Connection: close\r\n\r\n' : this.connection.keepAliveTail;
+    this.closeAfter = close;
+    this.head = text;
+    this.headersSent = true;
+    return this;
+  }
+
+  write(chunk: Buffer | string): boolean {
+    if (this.finished || this.abandoned) return true;
+    if (!this.headersSent) this.writeHead(200, undefined, []);
+    return this.send(typeof chunk === 'string' ? Buffer.from(chunk) : chunk, false);
+  }
+
+  end(chunk?: Buffer | string): this {
+    if (this.finished) return this;
+    if (!this.headersSent) this.writeHead(200, undefined, []);
+    const body = chunk === undefined ? undefined : typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    this.send(body, true);
+    this.finished = true;
+    this.connection.exchangeStep();
+    return this;
+  }
+
+  /** Writes the head if it is still held, then `body` framed, in one corked write. */
+  private send(body: Buffer | undefined, last: boolean): boolean {
+    const { socket } = this.connection;
+    if (socket.destroyed) return false;
+    const head = this.head;
+    this.head = undefined;
+    const data = this.noBody || body === undefined || body.length === 0 ? undefined : body;
+    if (!this.chunked) {
+      if (head !== undefined && data !== undefined) {
+        socket.cork();
+        socket.write(head, 'latin1');
+        const flushed = socket.write(data);
+        socket.uncork();
+        return flushed;
+      }
+      if (head !== undefined) return socket.write(head, 'latin1');
+      return data === undefined ? !socket.writableNeedDrain : socket.write(data);
+    }
+    let prefix = head ?? '';
+    if (data !== undefined) prefix += `${data.length.toString(16)}\r\n`;
+    const suffix = data === undefined ? (last ? '0\r\n\r\n' : '') : last ? '\r\n0\r\n\r\n' : '\r\n';
+    socket.cork();
+    if (prefix !== '') socket.write(prefix, 'latin1');
+    if (data !== undefined) socket.write(data);
+    const flushed = suffix === '' ? !socket.writableNeedDrain : socket.write(suffix, 'latin1');
+    socket.uncork();
+    return flushed;
+  }
+
+  destroy(): this {
+    if (!this.abandoned) this.connection.socket.destroy();
+    return this;
+  }
+
+  on(_event: 'close', listener: () => void): this {
+    this.closeListener = listener;
+    return this;
+  }
+
+  once(_event: 'drain', listener: () => void): this {
+    this.drainListener = listener;
+    return this;
+  }
+
+  drained(): void {
+    const listener = this.drainListener;
+    this.drainListener = undefined;
+    listener?.call(this);
+  }
+
+  clientClosed(): void {
+    this.closeListener?.call(this);
+  }
+}
