@@ -102,7 +102,13 @@ describe('idle culling', () => {
       // Several rounds past the timeout since cat's last request: both kept.
       await sleep(Math.max(0, catLeftAt + SEVERAL_ROUNDS_MS - Date.now()));
       assert.ok(await serverReady('bob'), 'a server with proxy traffic is kept');
-      assert.ok(await serverReady('cat'), 'a server whose kernel computes is kept');
+      if (!(await serverReady('cat'))) {
+        // Seen twice in about twenty runs, not reproduced with logs yet: say what the store recorded.
+        const events = await store.listEvents({ userName: 'cat', limit: 20 });
+        assert.fail(
+          `a server whose kernel computes is kept; cat's events: ${JSON.stringify(events.map((e) => [e.type, e.data]))}; Sifu said: ${sifu.output().slice(-3000)}`,
+        );
+      }
       assert.deepEqual(await serverStops('bob'), []);
       assert.deepEqual(await serverStops('cat'), []);
       assert.ok(await userExists('root'), 'admins are never culled');
