@@ -401,20 +401,7 @@ type('Json', (), {'__repr__': lambda self: json.dumps(out)})()
     );
     assert.notEqual(taken, pid);
     // And it answers as Sifu's endpoint does: a token that is not the server's is refused.
-    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request(
-        { socketPath: socket, path: '/hub/api/user', headers: { authorization: `token ${'x'.repeat(43)}` } },
-        (res) => {
-          let body = '';
-          res.on('data', (c: Buffer) => {
-            body += c.toString();
-          });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        },
-      );
-      req.on('error', reject);
-      req.end();
-    });
+    const answer = await onSocket(socket, '/hub/api/user', { authorization: `token ${'x'.repeat(43)}` });
     assert.equal(answer.status, 403);
     assert.equal(JSON.parse(answer.body).code, 'SIFU_ERR_TOKEN_REFUSED');
     // The learner's page still works through whichever worker answers.
