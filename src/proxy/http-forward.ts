@@ -177,6 +177,9 @@ export class HttpExchange implements Exchange, ResponseHandler {
         head.status,
         head.reason === '' ? undefined : head.reason,
         clientResponseHeaders(head, this.kind, this.deps.csp),
+        // The parser admits only token names and values without control bytes, as Node's checks do;
+        // the headers added are constants.
+        true,
       );
       recordProxyResponse(head.status);
     } catch {
@@ -187,15 +190,17 @@ export class HttpExchange implements Exchange, ResponseHandler {
 
   onResponseBody(input: Buffer, last: boolean): void {
     if (this.over) return;
+    // `input` is a view of the pool's read buffer (upstream-pool.ts): what is written on is copied.
     const chunk = this.scrubber ? this.scrubber.push(input, last) : input;
     if (last) {
       // The whole (or last part of the) body: head and body leave in one write.
       this.responseDone = true;
-      this.res.end(chunk);
+      if (this.res.endTransient !== undefined) this.res.endTransient(chunk);
+      else this.res.end(Buffer.from(chunk));
       return;
     }
     if (chunk.length === 0) return;
-    if (!this.res.write(chunk) && !this.waitingForDrain) {
+    if (!this.res.write(Buffer.from(chunk)) && !this.waitingForDrain) {
       this.waitingForDrain = true;
       this.connection?.socket.pause();
       this.res.once('drain', onClientDrain);

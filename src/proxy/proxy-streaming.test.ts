@@ -5,7 +5,16 @@ import net, { type AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { patternBlock } from './doubles/echo-upstream.js';
-import { cookie, json, NOTEBOOK_ORIGIN, type Setup, send, sendRaw, setUp } from './doubles/harness.js';
+import {
+  type Answer,
+  cookie,
+  json,
+  NOTEBOOK_ORIGIN,
+  type Setup,
+  send,
+  sendRaw,
+  setUp,
+} from './doubles/harness.js';
 
 const MiB = 1024 * 1024;
 const SIZE = 20 * MiB;
@@ -86,6 +95,53 @@ describe('notebook proxy: streaming', () => {
       assert.equal(createHash('sha256').update(answer.body).digest('hex'), expected);
     });
   }
+
+  it('keeps concurrent downloads intact while a slow client lets writes queue', {
+    timeout: 30_000,
+  }, async () => {
+    // Every pooled upstream connection reads into one shared buffer (upstream-pool.ts): a response
+    // whose writes to a slow client are still queued must not see the bytes of later reads.
+    const slowly = new Promise<{ status: number; hash: string; bytes: number }>((done, fail) => {
+      http
+        .get(
+          { port: s.port, path: '/user/ada/download?mb=8&length=1', headers: ada, agent: false },
+          (res) => {
+            const hash = createHash('sha256');
+            let bytes = 0;
+            res.on('data', (chunk: Buffer) => {
+              hash.update(chunk);
+              bytes += chunk.length;
+              // Pauses often, so that the proxy's writes to this client queue behind its socket.
+              res.pause();
+              setTimeout(() => res.resume(), 2);
+            });
+            res.on('end', () => done({ status: res.statusCode ?? 0, hash: hash.digest('hex'), bytes }));
+            res.on('error', fail);
+          },
+        )
+        .on('error', fail);
+    });
+    const small = (async () => {
+      const answers: Answer[] = [];
+      for (let i = 0; i < 200; i++) {
+        answers.push(await send(s.port, { path: `/user/ada/echo?i=${i}`, headers: ada }));
+      }
+      return answers;
+    })();
+    const [slow, fast, smalls] = await Promise.all([
+      slowly,
+      send(s.port, { path: '/user/ada/download?mb=8', headers: ada }),
+      small,
+    ]);
+    const eight = patternHash(8 * MiB);
+    assert.deepEqual(slow, { status: 200, hash: eight, bytes: 8 * MiB });
+    assert.equal(fast.status, 200);
+    assert.equal(createHash('sha256').update(fast.body).digest('hex'), eight);
+    for (const [i, answer] of smalls.entries()) {
+      assert.equal(answer.status, 200);
+      assert.equal((json(answer).url as string).endsWith(`?i=${i}`), true, `answer ${i} is its own`);
+    }
+  });
 
   it('keeps serving after a client aborts an upload midway', { timeout: 20_000 }, async () => {
     await new Promise<void>((resolve) => {

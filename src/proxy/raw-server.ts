@@ -42,6 +42,8 @@ export interface RawServer {
 
 /** Input read ahead of what the current exchange consumes, at most (then the socket is paused). */
 export const HIGH_WATER_BYTES = 64 * 1024;
+/** A body up to this long leaves with its head in one buffer (copied); a longer one in a corked write. */
+const SINGLE_WRITE_BYTES = 16 * 1024;
 
 const CONNECTION = Symbol('sifu.raw-connection');
 type WithConnection = { [CONNECTION]?: RawConnection };
@@ -456,10 +458,10 @@ export class RawResponse implements ProxyResponse {
     this.closeListener?.call(this);
   }
 
-  writeHead(status: number, reason: string | undefined, headers: string[]): this {
+  writeHead(status: number, reason: string | undefined, headers: string[], checked = false): this {
     if (this.headersSent) throw new Error('writeHead: the head was sent already');
     const phrase = reason ?? STATUS_CODES[status] ?? 'unknown';
-    validateHeaderValue('status message', phrase);
+    if (!checked) validateHeaderValue('status message', phrase);
     let text = `HTTP/1.1 ${status} ${phrase}\r\n`;
     let close = !this.req.keepAlive;
     let length = false;
@@ -467,8 +469,10 @@ export class RawResponse implements ProxyResponse {
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i] as string;
       const value = headers[i + 1] as string;
-      validateHeaderName(name);
-      validateHeaderValue(name, value);
+      if (!checked) {
+        validateHeaderName(name);
+        validateHeaderValue(name, value);
+      }
       if (name.length === 14 && name.toLowerCase() === 'content-length') length = true;
       else if (name.length === 4 && name.toLowerCase() === 'date') date = true;
       else if (name.length === 10 && name.toLowerCase() === 'connection') {
@@ -510,6 +514,14 @@ export class RawResponse implements ProxyResponse {
     return this;
   }
 
+  endTransient(chunk: Buffer): void {
+    if (this.finished) return;
+    if (!this.headersSent) this.writeHead(200, undefined, []);
+    // `send` copies a small body that leaves with the head; anything else is copied here.
+    const copied = this.head !== undefined && !this.chunked && chunk.length <= SINGLE_WRITE_BYTES;
+    this.end(copied || this.noBody || chunk.length === 0 ? chunk : Buffer.from(chunk));
+  }
+
   /** Writes the head if it is still held, then `body` framed, in one corked write. */
   private send(body: Buffer | undefined, last: boolean): boolean {
     const { socket } = this.connection;
@@ -519,6 +531,13 @@ export class RawResponse implements ProxyResponse {
     const data = this.noBody || body === undefined || body.length === 0 ? undefined : body;
     if (!this.chunked) {
       if (head !== undefined && data !== undefined) {
+        if (data.length <= SINGLE_WRITE_BYTES) {
+          // Head and body in one buffer: one write, without the Writable's cork/writev machinery.
+          const both = Buffer.allocUnsafe(head.length + data.length);
+          both.write(head, 0, 'latin1');
+          data.copy(both, head.length);
+          return socket.write(both);
+        }
         socket.cork();
         socket.write(head, 'latin1');
         const flushed = socket.write(data);

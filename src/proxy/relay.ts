@@ -392,13 +392,14 @@ class RelayExchange implements Exchange, ResponseHandler {
 
   onResponseBody(chunk: Buffer, last: boolean): void {
     if (this.over) return;
+    // A view of the pool's read buffer (upstream-pool.ts): written on as a copy.
     if (last) {
       this.responseDone = true;
-      this.res.end(chunk);
+      this.res.end(Buffer.from(chunk));
       return;
     }
     if (chunk.length === 0) return;
-    if (!this.res.write(chunk) && !this.waitingForDrain) {
+    if (!this.res.write(Buffer.from(chunk)) && !this.waitingForDrain) {
       this.waitingForDrain = true;
       this.connection?.socket.pause();
       this.res.once('drain', onClientDrain);

@@ -39,10 +39,19 @@ export interface ProxyResponse {
   readonly headersSent: boolean;
   readonly destroyed: boolean;
   readonly req?: ProxyRequestBody;
-  /** Headers as name/value pairs; `reason` undefined: the standard one. Throws on an invalid header. */
-  writeHead(status: number, reason: string | undefined, headers: string[]): unknown;
+  /**
+   * Headers as name/value pairs; `reason` undefined: the standard one. Throws on an invalid header.
+   * `checked`: the caller has checked reason and headers as Node's `writeHead` would (the response
+   * parser's rules are the same); the raw server then skips its own check, Node's server ignores it.
+   */
+  writeHead(status: number, reason: string | undefined, headers: string[], checked?: boolean): unknown;
   write(chunk: Buffer | string): boolean;
   end(chunk?: Buffer | string): unknown;
+  /**
+   * Optional: `end(chunk)` for a `chunk` valid only during the call (a view of a reused read buffer),
+   * copied as part of the write. Without it, the caller passes `end` a copy.
+   */
+  endTransient?(chunk: Buffer): void;
   destroy(): unknown;
   on(event: 'close', listener: () => void): unknown;
   once(event: 'drain', listener: () => void): unknown;

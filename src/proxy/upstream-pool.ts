@@ -34,6 +34,10 @@ export function connectTo(target: Target): net.Socket {
 export interface Exchange {
   /** A connection is ready (fresh or reused); `reused` if it carried exchanges before. */
   onConnection(connection: UpstreamConnection, reused: boolean): void;
+  /**
+   * Bytes from the server. `chunk` is a view of the one read buffer all pooled connections share, valid
+   * only during the call: whatever is kept or written on (a write may complete later) must be a copy.
+   */
   onUpstreamData(chunk: Buffer): void;
   onUpstreamDrain(): void;
   /** The socket closed (after an error if `error`). */
@@ -48,6 +52,14 @@ export interface PoolOptions {
   idleTimeoutMs: number;
 }
 
+/**
+ * The read buffer of every pooled connection (the socket's `onread`): the kernel's bytes land here and
+ * are parsed in place, without the stream machinery and the buffer Node allocates for each read. One
+ * for all: a read's callback runs to its end before libuv reads any socket again, and exchanges copy
+ * what outlives it (see {@link Exchange.onUpstreamData}).
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
 export class UpstreamConnection {
   readonly socket: net.Socket;
   readonly parser = new ResponseParser();
@@ -59,12 +71,19 @@ export class UpstreamConnection {
     readonly pool: TargetPool,
     idleTimeoutMs: number,
   ) {
-    this.socket = connectTo(pool.target);
-    this.socket.setTimeout(idleTimeoutMs);
-    this.socket.on('data', (chunk: Buffer) => {
-      if (this.exchange !== undefined) this.exchange.onUpstreamData(chunk);
-      else this.socket.destroy(); // An idle server does not speak; if it does, the socket is unusable.
+    this.socket = net.connect({
+      ...pool.target.address,
+      noDelay: true,
+      onread: {
+        buffer: READ_BUFFER,
+        callback: (bytes: number) => {
+          if (this.exchange !== undefined) this.exchange.onUpstreamData(READ_BUFFER.subarray(0, bytes));
+          else this.socket.destroy(); // An idle server does not speak; if it does, the socket is unusable.
+          return true; // Reading goes on unless paused (a slow client).
+        },
+      },
     });
+    this.socket.setTimeout(idleTimeoutMs);
     this.socket.on('drain', () => this.exchange?.onUpstreamDrain());
     this.socket.on('timeout', () => {
       if (this.exchange !== undefined) this.exchange.onUpstreamTimeout();
