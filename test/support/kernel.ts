@@ -99,7 +99,14 @@ export async function leaveComputing(
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the kernel never reported busy within 60 s')), 60_000);
     ws.on('error', reject);
-    ws.on('open', () =>
+    // Jupyter answers a new socket with kernel_info requests of its own on shell and control (its
+    // "nudge"). A control request is answered beside a running cell, and its status `idle` overwrites
+    // the `busy` that the server's kernels API reports, so the computation must start after them: a
+    // browser's notebook waits for its kernel_info reply before it runs cells too.
+    let sent = false;
+    const execute = () => {
+      if (sent) return;
+      sent = true;
       ws.send(
         JSON.stringify({
           header: {
@@ -115,14 +122,23 @@ export async function leaveComputing(
           channel: 'shell',
           buffers: [],
         }),
-      ),
-    );
+      );
+    };
+    ws.on('open', () => setTimeout(execute, 3_000));
     ws.on('message', (data) => {
       const msg = JSON.parse(String(data)) as {
         msg_type: string;
-        parent_header: { msg_id?: string };
+        parent_header: { msg_id?: string; msg_type?: string };
         content: { execution_state?: string };
       };
+      if (
+        !sent &&
+        msg.msg_type === 'status' &&
+        msg.content.execution_state === 'idle' &&
+        msg.parent_header.msg_type === 'kernel_info_request'
+      ) {
+        setTimeout(execute, 500);
+      }
       if (
         msg.parent_header.msg_id === msgId &&
         msg.msg_type === 'status' &&
@@ -137,5 +153,13 @@ export async function leaveComputing(
     ws.once('close', () => resolve());
     ws.close();
   });
+  // What the culler will read: the server's own account of the kernel.
+  let state = '';
+  for (let i = 0; i < 50 && state !== 'busy'; i++) {
+    const res = await client.request(`${nb}/user/${user}/api/kernels/${kernel.id}`);
+    state = String(((await res.json()) as { execution_state?: string }).execution_state);
+    if (state !== 'busy') await new Promise((r) => setTimeout(r, 100));
+  }
+  if (state !== 'busy') throw new Error(`the server reports the computing kernel ${state}, not busy`);
   return kernel.id;
 }
