@@ -505,33 +505,40 @@ export class RawResponse implements ProxyResponse {
   }
 
   end(chunk?: Buffer | string): this {
-    if (this.finished) return this;
-    if (!this.headersSent) this.writeHead(200, undefined, []);
     const body = chunk === undefined ? undefined : typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    this.send(body, true);
-    this.finished = true;
-    this.connection.exchangeStep();
+    this.finish(body, false);
     return this;
   }
 
   endTransient(chunk: Buffer): void {
-    if (this.finished) return;
-    if (!this.headersSent) this.writeHead(200, undefined, []);
-    // `send` copies a small body that leaves with the head; anything else is copied here.
-    const copied = this.head !== undefined && !this.chunked && chunk.length <= SINGLE_WRITE_BYTES;
-    this.end(copied || this.noBody || chunk.length === 0 ? chunk : Buffer.from(chunk));
+    this.finish(chunk, true);
   }
 
-  /** Writes the head if it is still held, then `body` framed, in one corked write. */
-  private send(body: Buffer | undefined, last: boolean): boolean {
+  private finish(body: Buffer | undefined, transient: boolean): void {
+    if (this.finished) return;
+    if (!this.headersSent) this.writeHead(200, undefined, []);
+    this.send(body, true, transient);
+    this.finished = true;
+    this.connection.exchangeStep();
+  }
+
+  /**
+   * Writes the head if it is still held, then `body` framed, in one corked write. `transient`: `body` is
+   * valid only during the call (see `ProxyResponse.endTransient`), so it is copied unless it is copied in
+   * with the head anyway.
+   */
+  private send(body: Buffer | undefined, last: boolean, transient = false): boolean {
     const { socket } = this.connection;
     if (socket.destroyed) return false;
     const head = this.head;
     this.head = undefined;
-    const data = this.noBody || body === undefined || body.length === 0 ? undefined : body;
+    let data = this.noBody || body === undefined || body.length === 0 ? undefined : body;
+    const together =
+      head !== undefined && data !== undefined && !this.chunked && data.length <= SINGLE_WRITE_BYTES;
+    if (transient && data !== undefined && !together) data = Buffer.from(data);
     if (!this.chunked) {
       if (head !== undefined && data !== undefined) {
-        if (data.length <= SINGLE_WRITE_BYTES) {
+        if (together) {
           // Head and body in one buffer: one write, without the Writable's cork/writev machinery.
           const both = Buffer.allocUnsafe(head.length + data.length);
           both.write(head, 0, 'latin1');
