@@ -49,6 +49,73 @@ const CONNECTION = Symbol('sifu.raw-connection');
 type WithConnection = { [CONNECTION]?: RawConnection };
 const connectionOf = (socket: net.Socket) => (socket as WithConnection)[CONNECTION];
 
+/**
+ * The read buffer of every client connection served here: the kernel's bytes land in it and are parsed
+ * in place, without the ArrayBuffer Node allocates for each read and the stream machinery that emits it
+ * (the floor measured for the proxy). One for all: a read's callback runs to its end before libuv reads
+ * any socket again, and whatever outlives the callback (a partial or pipelined head, body bytes) is
+ * copied out of it first.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+const inReadBuffer = (bytes: Buffer) => bytes.buffer === READ_BUFFER.buffer;
+const copyOut = (bytes: Buffer) => (inReadBuffer(bytes) ? Buffer.from(bytes) : bytes);
+
+/**
+ * Node's `onread` option (a user buffer for reads) exists for sockets Node creates, not for those a
+ * server accepts. An accepted socket is switched to it in place: its handle is given the buffer
+ * (`useUserBuffer`, what the option does at `connect`) and the socket the fields the option sets, found
+ * by their symbols' names. Undefined where this Node has not those fields: the socket's 'data' events
+ * are read instead.
+ */
+interface UserBufferFields {
+  buffer: symbol;
+  callback: symbol;
+}
+let userBufferFields: UserBufferFields | undefined | null = null;
+
+type Handle = { useUserBuffer?: (buffer: Uint8Array) => void };
+const handleOf = (socket: net.Socket) => (socket as unknown as { _handle?: Handle | null })._handle;
+
+function findUserBufferFields(socket: net.Socket): UserBufferFields | undefined {
+  const symbols = Object.getOwnPropertySymbols(socket);
+  const named = (name: string) => symbols.find((symbol) => symbol.description === name);
+  const buffer = named('kBuffer');
+  const callback = named('kBufferCb');
+  const generator = named('kBufferGen');
+  const fields = socket as unknown as Record<symbol, unknown>;
+  if (buffer === undefined || callback === undefined || generator === undefined) return undefined;
+  if (fields[buffer] !== null || fields[callback] !== null || fields[generator] !== null) return undefined;
+  return { buffer, callback };
+}
+
+/** Switches `socket` to reading into {@link READ_BUFFER} (see {@link UserBufferFields}); false if it cannot be. */
+function readIntoBuffer(socket: net.Socket): boolean {
+  const handle = handleOf(socket);
+  if (typeof handle?.useUserBuffer !== 'function') return false;
+  if (userBufferFields === null) userBufferFields = findUserBufferFields(socket);
+  if (userBufferFields === undefined) return false;
+  const fields = socket as unknown as Record<symbol, unknown>;
+  fields[userBufferFields.buffer] = READ_BUFFER;
+  fields[userBufferFields.callback] = onClientRead;
+  handle.useUserBuffer(READ_BUFFER);
+  return true;
+}
+
+/** A read into {@link READ_BUFFER} (called as a method of the socket). Reading goes on unless paused. */
+function onClientRead(this: net.Socket, bytes: number): boolean {
+  connectionOf(this)?.received(READ_BUFFER.subarray(0, bytes));
+  return true;
+}
+
+/**
+ * A read into {@link READ_BUFFER} once Node's server has the connection: whenever its parser does not
+ * read the handle itself (after an upgrade, say), the bytes go to the socket's stream as Node's own
+ * reads do, copied. False (stop reading) while the stream's buffer is full, as `push` says.
+ */
+function onHandedOffRead(this: net.Socket, bytes: number): boolean {
+  return this.push(Buffer.from(READ_BUFFER.subarray(0, bytes)));
+}
+
 function onSocketData(this: net.Socket, chunk: Buffer): void {
   connectionOf(this)?.received(chunk);
 }
@@ -160,6 +227,8 @@ class RawConnection {
   private closing = false;
   private paused = false;
   private scheduled = false;
+  /** Reads land in {@link READ_BUFFER} (else they come as the socket's 'data' events). */
+  private readonly userBuffer: boolean;
 
   constructor(
     readonly socket: net.Socket,
@@ -169,7 +238,8 @@ class RawConnection {
     this.headStartedAt = Date.now();
     context.connections.add(this);
     socket.setTimeout(context.options.idleTimeoutMs);
-    socket.on('data', onSocketData);
+    this.userBuffer = readIntoBuffer(socket);
+    if (!this.userBuffer) socket.on('data', onSocketData);
     socket.on('end', onSocketEnd);
     socket.on('drain', onSocketDrain);
     socket.on('timeout', onSocketTimeout);
@@ -177,10 +247,12 @@ class RawConnection {
     socket.on('close', onSocketClose);
   }
 
+  /** Bytes read; they may be in {@link READ_BUFFER}, and what is kept of them is copied out. */
   received(chunk: Buffer): void {
     if (this.closing) return;
     this.input = this.input === undefined ? chunk : Buffer.concat([this.input, chunk]);
     this.advance();
+    if (this.input !== undefined) this.input = copyOut(this.input);
   }
 
   /** Runs `advance` on the next tick (once): never re-entered from an exchange's callbacks. */
@@ -200,7 +272,7 @@ class RawConnection {
         if (request.complete || !request.flowing || input === undefined) break;
         const take = Math.min(request.remaining, input.length);
         this.input = take === input.length ? undefined : input.subarray(take);
-        request.deliver(take === input.length ? input : input.subarray(0, take));
+        request.deliver(copyOut(take === input.length ? input : input.subarray(0, take)));
         if (request.complete) this.exchangeStep();
         continue;
       }
@@ -279,7 +351,10 @@ class RawConnection {
     this.closing = true;
     this.context.connections.delete(this);
     (socket as WithConnection)[CONNECTION] = undefined;
-    socket.removeListener('data', onSocketData);
+    if (this.userBuffer) {
+      const fields = userBufferFields as UserBufferFields;
+      (socket as unknown as Record<symbol, unknown>)[fields.callback] = onHandedOffRead;
+    } else socket.removeListener('data', onSocketData);
     socket.removeListener('end', onSocketEnd);
     socket.removeListener('drain', onSocketDrain);
     socket.removeListener('timeout', onSocketTimeout);
@@ -290,7 +365,8 @@ class RawConnection {
       socket.destroy();
       return;
     }
-    const input = this.input;
+    // Node's parser keeps slices of what it is given (a body's chunks): nothing of the read buffer.
+    const input = this.input === undefined ? undefined : copyOut(this.input);
     this.input = undefined;
     this.context.nodeConnection(socket);
     socket.removeListener('error', onSocketError);
