@@ -20,6 +20,7 @@
 import type http from 'node:http';
 import { STATUS_CODES, validateHeaderName, validateHeaderValue } from 'node:http';
 import type net from 'node:net';
+import { hasListOption, isNamed } from './header-text.js';
 import { parseRequestHead, type RequestHead } from './request-head.js';
 import { answerBareStatus } from './responses.js';
 import type { ProxyRequestBody, ProxyResponse } from './types.js';
@@ -549,10 +550,10 @@ export class RawResponse implements ProxyResponse {
         validateHeaderName(name);
         validateHeaderValue(name, value);
       }
-      if (name.length === 14 && name.toLowerCase() === 'content-length') length = true;
-      else if (name.length === 4 && name.toLowerCase() === 'date') date = true;
-      else if (name.length === 10 && name.toLowerCase() === 'connection') {
-        if (/(?:^|,)\s*close\s*(?:,|$)/i.test(value)) close = true;
+      if (isNamed(name, 'content-length')) length = true;
+      else if (isNamed(name, 'date')) date = true;
+      else if (isNamed(name, 'connection')) {
+        if (hasListOption(value, 'close')) close = true;
         continue;
       }
       text += `${name}: ${value}\r\n`;

@@ -14,6 +14,7 @@
  * `*`, every other path, other methods and versions, and heads over the limits. Pure.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { allOf, charTable, decimal, hasListOption, isBlank, NameSet, TOKEN_CHARS } from './header-text.js';
 
 export interface RequestHead {
   method: string;
@@ -40,30 +41,10 @@ export const MAX_RAW_HEADERS = 100;
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 const TARGET_PREFIX = '/user/';
 
-/** tchar (RFC 9110 5.6.2). */
-const TOKEN_CHARS = charTable(
-  "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
-);
 /** unreserved, reserved and `%` (RFC 3986): what a request target may hold here. */
 const TARGET_CHARS = charTable(
   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'()*+,;=%",
 );
-
-function charTable(chars: string): Uint8Array {
-  const table = new Uint8Array(128);
-  for (let i = 0; i < chars.length; i++) table[chars.charCodeAt(i)] = 1;
-  return table;
-}
-
-/** Whether `text[from, to)` is made of characters of `table` only (and is not empty). */
-function allOf(table: Uint8Array, text: string, from: number, to: number): boolean {
-  if (from >= to) return false;
-  for (let i = from; i < to; i++) {
-    const code = text.charCodeAt(i);
-    if (code >= 128 || table[code] === 0) return false;
-  }
-  return true;
-}
 
 /** Whether `text[from, to)` is a field value: visible ASCII, space and tab. */
 function isPlainValue(text: string, from: number, to: number): boolean {
@@ -74,7 +55,43 @@ function isPlainValue(text: string, from: number, to: number): boolean {
   return true;
 }
 
-const isBlank = (code: number) => code === 0x20 || code === 0x09;
+/**
+ * Names browsers and Jupyter's clients send, in the lower case `headers` is keyed by: such a name is
+ * matched in place (no lower-cased copy made and hashed); any other is lower-cased.
+ */
+const COMMON_NAMES = new NameSet([
+  'host',
+  'cookie',
+  'connection',
+  'content-length',
+  'content-type',
+  'user-agent',
+  'accept',
+  'accept-encoding',
+  'accept-language',
+  'origin',
+  'referer',
+  'authorization',
+  'x-xsrftoken',
+  'x-requested-with',
+  'cache-control',
+  'pragma',
+  'if-none-match',
+  'if-modified-since',
+  'dnt',
+  'sec-fetch-site',
+  'sec-fetch-mode',
+  'sec-fetch-dest',
+  'sec-fetch-user',
+  'sec-ch-ua',
+  'sec-ch-ua-mobile',
+  'sec-ch-ua-platform',
+  'upgrade-insecure-requests',
+  'priority',
+  'transfer-encoding',
+  'expect',
+  'upgrade',
+]);
 
 /**
  * Reads the head at the start of `data`. `scanned` bytes of it were searched for the blank line
@@ -159,7 +176,7 @@ function readHead(text: string, length: number): HeadResult {
     while (to > from && isBlank(text.charCodeAt(to - 1))) to--;
     const name = text.slice(at, colon);
     const value = text.slice(from, to);
-    const lower = name.toLowerCase();
+    const lower = COMMON_NAMES.match(name) ?? name.toLowerCase();
     if (headers[lower] !== undefined || rawHeaders.length >= MAX_RAW_HEADERS * 2) return 'unhandled';
     switch (lower) {
       case 'transfer-encoding':
@@ -167,16 +184,13 @@ function readHead(text: string, length: number): HeadResult {
       case 'upgrade':
         return 'unhandled';
       case 'content-length':
-        if (!/^\d{1,15}$/.test(value)) return 'unhandled';
-        bodyLength = Number(value);
+        bodyLength = decimal(value);
+        if (bodyLength === -1) return 'unhandled';
         break;
       case 'connection':
-        for (const token of value.split(',')) {
-          const option = token.trim().toLowerCase();
-          if (option === 'close') close = true;
-          else if (option === 'keep-alive') keepAliveAsked = true;
-          else if (option === 'upgrade') return 'unhandled';
-        }
+        if (hasListOption(value, 'upgrade')) return 'unhandled';
+        close = hasListOption(value, 'close');
+        keepAliveAsked = hasListOption(value, 'keep-alive');
         break;
     }
     headers[lower] = lower === 'set-cookie' ? [value] : value;

@@ -201,6 +201,10 @@ const failures: [string, string][] = [
     'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\nSet-Cookie: x=1\r\n\r\n',
   ],
   ['a control character in the reason phrase', 'HTTP/1.1 200 O\x0bK\r\nContent-Length: 0\r\n\r\n'],
+  // Where trimming could remove it (the end of a value), a control byte is refused all the same.
+  ['a control character ending a header value', 'HTTP/1.1 200 OK\r\nX-A: a\x0b\r\nContent-Length: 0\r\n\r\n'],
+  ['a CR ending a header value', 'HTTP/1.1 200 OK\r\nX-A: a\r\r\nContent-Length: 0\r\n\r\n'],
+  ['a status in exponent form', 'HTTP/1.1 2e2 OK\r\nContent-Length: 0\r\n\r\n'],
 ];
 
 describe('ResponseParser', () => {

@@ -8,6 +8,17 @@
  * split point of the input.
  */
 
+import {
+  allOf,
+  decimal,
+  endsWithListOption,
+  hasControlByte,
+  hasListOption,
+  isBlank,
+  sameName,
+  TOKEN_CHARS,
+} from './header-text.js';
+
 export type Framing = 'none' | 'length' | 'chunked' | 'close';
 
 export interface ResponseHead {
@@ -47,14 +58,21 @@ const ERROR = 9;
 
 const MAX_HEAD_BYTES = 64 * 1024;
 const MAX_LINE = 4096;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Whether text holds a byte a header value or reason phrase may not: a control other than HTAB, or DEL. */
-function hasControlByte(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if ((code < 0x20 && code !== 0x09) || code === 0x7f) return true;
+
+/**
+ * The status of `HTTP/1.x NNN[ reason]` (the line is `text[0, end)`), or -1 if the line is not one:
+ * three digits, 100 or more, then the end or a space.
+ */
+function statusCode(text: string, end: number): number {
+  if (end < 12 || !text.startsWith('HTTP/1.') || text.charCodeAt(8) !== 0x20) return -1;
+  if (end > 12 && text.charCodeAt(12) !== 0x20) return -1;
+  let status = 0;
+  for (let i = 9; i < 12; i++) {
+    const digit = text.charCodeAt(i) - 0x30;
+    if (digit < 0 || digit > 9) return -1;
+    status = status * 10 + digit;
   }
-  return false;
+  return status < 100 ? -1 : status;
 }
 
 export class ResponseParser {
@@ -213,59 +231,69 @@ export class ResponseParser {
   }
 
   private parseHead(text: string, handler: ResponseHandler): void {
-    const lines = text.split('\r\n');
-    const statusLine = lines[0] as string;
-    const status = Number(statusLine.slice(9, 12));
-    if (
-      !statusLine.startsWith('HTTP/1.') ||
-      statusLine[8] !== ' ' ||
-      !Number.isInteger(status) ||
-      status < 100 ||
-      (statusLine.length > 12 && statusLine[12] !== ' ')
-    ) {
+    // Read where it lies: lines by index, names and values checked in place, each sliced once.
+    const firstEnd = text.indexOf('\r\n');
+    const statusEnd = firstEnd === -1 ? text.length : firstEnd;
+    const status = statusCode(text, statusEnd);
+    if (status === -1) {
       this.fail('bad status line');
       return;
     }
-    const http10 = statusLine[7] === '0';
+    const http10 = text.charCodeAt(7) === 0x30;
     const headers: string[] = [];
     let contentLength: string | undefined;
     let transferEncoding: string | undefined;
     let connection: string | undefined;
     let contentType: string | undefined;
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i] as string;
-      const colon = line.indexOf(':');
-      const name = colon > 0 ? line.slice(0, colon) : '';
-      if (!TOKEN.test(name)) {
+    let at = statusEnd + 2;
+    while (firstEnd !== -1 && at < text.length) {
+      let lineEnd = text.indexOf('\r\n', at);
+      if (lineEnd === -1) lineEnd = text.length;
+      const colon = text.indexOf(':', at);
+      if (colon === -1 || colon > lineEnd || !allOf(TOKEN_CHARS, text, at, colon)) {
         this.fail('bad header line');
         return;
       }
-      const value = line.slice(colon + 1).trim();
+      let from = colon + 1;
+      let to = lineEnd;
       // A CR, LF or other control byte in a value would be written on to the client as is: refused,
       // so no server can split a header (a bare LF that smuggles a Set-Cookie past the filter).
-      if (hasControlByte(value)) {
+      if (hasControlByte(text, from, to)) {
         this.fail('control character in a header value');
         return;
       }
+      while (from < to && isBlank(text.charCodeAt(from))) from++;
+      while (to > from && isBlank(text.charCodeAt(to - 1))) to--;
+      const name = text.slice(at, colon);
+      const value = text.slice(from, to);
       headers.push(name, value);
-      const length = name.length;
-      if (length !== 10 && length !== 12 && length !== 14 && length !== 17) continue;
-      const lower = name.toLowerCase();
-      if (lower === 'content-length') {
-        if (contentLength !== undefined && contentLength !== value) {
-          this.fail('conflicting content-length');
-          return;
-        }
-        contentLength = value;
-      } else if (lower === 'transfer-encoding') {
-        transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
-      } else if (lower === 'connection') {
-        connection = connection === undefined ? value : `${connection}, ${value}`;
-      } else if (lower === 'content-type') {
-        contentType = value;
+      switch (name.length) {
+        case 10:
+          if (sameName(name, 0, 'connection')) {
+            connection = connection === undefined ? value : `${connection}, ${value}`;
+          }
+          break;
+        case 12:
+          if (sameName(name, 0, 'content-type')) contentType = value;
+          break;
+        case 14:
+          if (sameName(name, 0, 'content-length')) {
+            if (contentLength !== undefined && contentLength !== value) {
+              this.fail('conflicting content-length');
+              return;
+            }
+            contentLength = value;
+          }
+          break;
+        case 17:
+          if (sameName(name, 0, 'transfer-encoding')) {
+            transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
+          }
+          break;
       }
+      at = lineEnd + 2;
     }
-    if (hasControlByte(statusLine)) {
+    if (hasControlByte(text, 0, statusEnd)) {
       this.fail('control character in the status line');
       return;
     }
@@ -276,8 +304,8 @@ export class ResponseParser {
       this.fail('both transfer-encoding and content-length');
       return;
     }
-    const closeAsked = connection !== undefined && /(?:^|,)\s*close\s*(?:,|$)/i.test(connection);
-    const keepAliveAsked = connection !== undefined && /(?:^|,)\s*keep-alive\s*(?:,|$)/i.test(connection);
+    const closeAsked = connection !== undefined && hasListOption(connection, 'close');
+    const keepAliveAsked = connection !== undefined && hasListOption(connection, 'keep-alive');
     let framing: Framing;
     if (status === 101) {
       framing = 'none';
@@ -286,14 +314,15 @@ export class ResponseParser {
       framing = 'none';
       this.state = DONE;
     } else if (transferEncoding !== undefined) {
-      framing = /(?:^|,)\s*chunked\s*$/i.test(transferEncoding) ? 'chunked' : 'close';
+      framing = endsWithListOption(transferEncoding, 'chunked') ? 'chunked' : 'close';
       this.state = framing === 'chunked' ? CHUNK_SIZE : CLOSE;
     } else if (contentLength !== undefined) {
-      if (!/^\d{1,15}$/.test(contentLength)) {
+      const length = decimal(contentLength);
+      if (length === -1) {
         this.fail('bad content-length');
         return;
       }
-      this.remaining = Number(contentLength);
+      this.remaining = length;
       framing = 'length';
       this.state = this.remaining === 0 ? DONE : LENGTH;
     } else {
@@ -301,7 +330,7 @@ export class ResponseParser {
       this.state = CLOSE;
     }
     const keepAlive = framing !== 'close' && (http10 ? keepAliveAsked : !closeAsked);
-    const reason = statusLine.length > 13 ? statusLine.slice(13) : '';
+    const reason = statusEnd > 13 ? text.slice(13, statusEnd) : '';
     handler.onResponseHead({ status, reason, headers, framing, keepAlive, contentType });
     if (this.state === DONE) handler.onResponseEnd();
   }

@@ -5,6 +5,7 @@
  * Pure functions, table-tested; the forwarding code applies them.
  */
 
+import { isNamed, NameSet } from './header-text.js';
 import { isSifuCookieName, setCookieName } from './request-policy.js';
 import type { ResponseHead } from './response-parser.js';
 
@@ -67,7 +68,7 @@ export function contentKind(rest: string): ContentKind {
 }
 
 /** Response headers that are hop-by-hop, or that the proxy replaces with its own. */
-const DROPPED_RESPONSE_HEADERS = new Set([
+const DROPPED_RESPONSE_HEADERS = new NameSet([
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -90,11 +91,10 @@ export function clientResponseHeaders(head: ResponseHead, kind: ContentKind, csp
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i] as string;
     const value = headers[i + 1] as string;
-    const lower = name.toLowerCase();
-    if (DROPPED_RESPONSE_HEADERS.has(lower)) continue;
+    if (DROPPED_RESPONSE_HEADERS.has(name)) continue;
     // The parser refuses a length beside a transfer coding; dropping it here too keeps this function safe alone.
-    if (lower === 'content-length' && head.framing === 'chunked') continue;
-    if (lower === 'set-cookie' && isSifuCookieName(setCookieName(value))) continue;
+    if (head.framing === 'chunked' && isNamed(name, 'content-length')) continue;
+    if (isNamed(name, 'set-cookie') && isSifuCookieName(setCookieName(value))) continue;
     out.push(name, value);
   }
   const sandboxed =
@@ -118,7 +118,7 @@ export function upgradeResponseHeaders(head: ResponseHead): string[] {
   for (let i = 0; i < head.headers.length; i += 2) {
     const name = head.headers[i] as string;
     const value = head.headers[i + 1] as string;
-    if (name.toLowerCase() === 'set-cookie' && isSifuCookieName(setCookieName(value))) continue;
+    if (isNamed(name, 'set-cookie') && isSifuCookieName(setCookieName(value))) continue;
     out.push(name, value);
   }
   return out;

@@ -5,6 +5,7 @@
  * added (a client's own `X-Sifu-Relay-Key` is always dropped). Pure; runs once per proxied request.
  */
 import { RELAY_KEY_HEADER } from '../routes.js';
+import { isNamed, NameSet } from './header-text.js';
 import { stripSifuCookies } from './request-policy.js';
 
 export interface UpstreamHeadContext {
@@ -29,7 +30,7 @@ export interface UpstreamHead {
 }
 
 /** Headers never forwarded as they came: hop-by-hop ones and those the proxy sets itself. */
-const DROPPED = new Set([
+const DROPPED = new NameSet([
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -74,16 +75,16 @@ export function buildUpstreamHead(
   let upgrade: string | undefined;
   let named: Set<string> | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    if ((rawHeaders[i] as string).length === 10 && (rawHeaders[i] as string).toLowerCase() === 'connection') {
+    if (isNamed(rawHeaders[i] as string, 'connection')) {
       named = connectionNamedHeaders(rawHeaders[i + 1] as string, named);
     }
   }
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
     const value = rawHeaders[i + 1] as string;
-    const lower = name.toLowerCase();
-    if (!DROPPED.has(lower)) {
-      if (named === undefined || !named.has(lower)) head += `${name}: ${value}\r\n`;
+    const lower = DROPPED.match(name);
+    if (lower === undefined) {
+      if (named === undefined || !named.has(name.toLowerCase())) head += `${name}: ${value}\r\n`;
       continue;
     }
     switch (lower) {
@@ -145,7 +146,7 @@ export function connectionNamedHeaders(
 }
 
 /** Headers a relay does not pass on as they came: hop-by-hop ones, the framing it redoes, and the key. */
-const RELAY_DROPPED = new Set([
+const RELAY_DROPPED = new NameSet([
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -179,16 +180,16 @@ export function buildRelayedHead(
   let upgrade: string | undefined;
   let named: Set<string> | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    if ((rawHeaders[i] as string).toLowerCase() === 'connection') {
+    if (isNamed(rawHeaders[i] as string, 'connection')) {
       named = connectionNamedHeaders(rawHeaders[i + 1] as string, named);
     }
   }
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
     const value = rawHeaders[i + 1] as string;
-    const lower = name.toLowerCase();
-    if (!RELAY_DROPPED.has(lower)) {
-      if (named === undefined || !named.has(lower)) head += `${name}: ${value}\r\n`;
+    const lower = RELAY_DROPPED.match(name);
+    if (lower === undefined) {
+      if (named === undefined || !named.has(name.toLowerCase())) head += `${name}: ${value}\r\n`;
     } else if (lower === 'content-length') contentLength = value;
     else if (lower === 'transfer-encoding') body = 'chunked';
     else if (lower === 'upgrade') upgrade = value;
