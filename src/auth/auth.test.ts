@@ -55,3 +55,48 @@ test('cookies are read by exact name and malformed values are ignored', () => {
   assert.equal(readCookie('sifu-hub-session=<script>aaaaaaaaaaaaaaaaaaaaaaa', 'sifu-hub-session'), undefined);
   assert.equal(readCookie(undefined, 'sifu-hub-session'), undefined);
 });
+
+test('a cookie is read in place as splitting the header at ; and trimming would read it', () => {
+  const byParts = (header: string, name: string): string | undefined => {
+    for (const part of header.split(';')) {
+      const eq = part.indexOf('=');
+      if (eq >= 0 && part.slice(0, eq).trim() === name) {
+        const value = part.slice(eq + 1).trim();
+        return /^[A-Za-z0-9_-]{20,100}$/.test(value) ? value : undefined;
+      }
+    }
+    return undefined;
+  };
+  const secret = 'b'.repeat(30);
+  const pieces = [
+    's',
+    's=',
+    `s=${secret}`,
+    ` s = ${secret} `,
+    `\ts=${secret}\xa0`,
+    'x=1',
+    ';',
+    ' ',
+    '=',
+    `s=${secret};`,
+    'ss=1',
+    `s=short`,
+  ];
+  let state = 7;
+  let compared = 0;
+  for (let n = 0; n < 20_000; n++) {
+    let header = '';
+    const count = n % 6;
+    for (let i = 0; i < count; i++) {
+      state = (state * 1103515245 + 12345) % 2 ** 31;
+      header += pieces[state % pieces.length];
+    }
+    assert.equal(
+      readCookie(header, 's'),
+      header === '' ? undefined : byParts(header, 's'),
+      JSON.stringify(header),
+    );
+    compared++;
+  }
+  assert.equal(compared, 20_000);
+});

@@ -38,16 +38,33 @@ export interface CookieOptions {
 /** Reads one cookie's value from a `Cookie` header; undefined when absent or malformed. */
 export function readCookie(header: string | undefined, name: string): string | undefined {
   if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    if (part.slice(0, eq).trim() === name) {
-      const value = part.slice(eq + 1).trim();
-      return isSecretShaped(value) ? value : undefined;
+  // Read in place (runs on every proxied request): the first `name=` pair decides, as a split would.
+  let at = 0;
+  while (at < header.length) {
+    let end = header.indexOf(';', at);
+    if (end === -1) end = header.length;
+    const eq = header.indexOf('=', at);
+    if (eq !== -1 && eq < end) {
+      let from = at;
+      let to = eq;
+      while (from < to && isTrimmed(header.charCodeAt(from))) from++;
+      while (to > from && isTrimmed(header.charCodeAt(to - 1))) to--;
+      if (to - from === name.length && header.startsWith(name, from)) {
+        from = eq + 1;
+        to = end;
+        while (from < to && isTrimmed(header.charCodeAt(from))) from++;
+        while (to > from && isTrimmed(header.charCodeAt(to - 1))) to--;
+        const value = header.slice(from, to);
+        return isSecretShaped(value) ? value : undefined;
+      }
     }
+    at = end + 1;
   }
   return undefined;
 }
+
+/** What `String.prototype.trim` removes, among the characters a header value can hold (latin1). */
+const isTrimmed = (code: number): boolean => code === 0x20 || (code >= 0x09 && code <= 0x0d) || code === 0xa0;
 
 /** A cookie's name as set and read: `__Host-<name>` whenever the cookie is `Secure`. */
 export function cookieName(name: string, options: Pick<CookieOptions, 'secure' | 'embedded'>): string {

@@ -63,6 +63,9 @@ type Admission =
   | { redirect: string; headers?: string[]; missing?: true }
   | { refuse: ProxyError; html: boolean; missing?: true };
 
+/** Host headers whose origin `requestOrigin` remembers, at most. */
+const MAX_REMEMBERED_HOSTS = 10_000;
+
 type Parsed = Extract<ParsedUserPath, { ok: true }>;
 
 /** Who is behind a request: a session's visitor, a token's owner, a refused token, or nobody. */
@@ -126,16 +129,31 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
   server.setTimeout(options.clientIdleTimeoutMs);
 
   /**
+   * `requestOrigin`'s last answer for each `Host` header as sent: the user asked for, and their origin if
+   * the host is theirs (a pure function of the two; bounded: cleared when full).
+   */
+  const originsByHost = new Map<string, { userName: string; origin: string | undefined }>();
+
+  /**
    * The origin a `/user/<name>/` request was sent to, if it is `<name>`'s: with per-user origins the
    * Host must be that user's host (the bare notebook host and other users' hosts are refused); with a
    * shared origin, the notebook origin.
    */
   function requestOrigin(req: ProxyRequest, userName: string): string | undefined {
     if (!origins.userOrigins) return notebookOrigin;
-    const host = hostOfRequest(origins, req.headers.host);
-    return host.kind === 'user' && host.label === userHostLabel(userName)
-      ? userOrigin(origins, userName)
-      : undefined;
+    const hostHeader = req.headers.host;
+    const known = hostHeader === undefined ? undefined : originsByHost.get(hostHeader);
+    if (known !== undefined && known.userName === userName) return known.origin;
+    const host = hostOfRequest(origins, hostHeader);
+    const origin =
+      host.kind === 'user' && host.label === userHostLabel(userName)
+        ? userOrigin(origins, userName)
+        : undefined;
+    if (hostHeader !== undefined) {
+      if (originsByHost.size >= MAX_REMEMBERED_HOSTS) originsByHost.clear();
+      originsByHost.set(hostHeader, { userName, origin });
+    }
+    return origin;
   }
 
   /** The origins a state-changing request or upgrade to `origin` may come from. */
