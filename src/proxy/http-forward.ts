@@ -97,7 +97,7 @@ export class HttpExchange implements Exchange, ResponseHandler {
     this.reused = reused;
     connection.parser.reset(this.req.method === 'HEAD');
     // Header bytes came in as latin1 strings: written back as latin1 they are the bytes received.
-    connection.socket.write(this.head, 'latin1');
+    connection.write(this.head);
     if (this.body !== 'none' && !this.pumping) {
       this.pumping = true;
       (this.req as WithExchange)[EXCHANGE] = this;
@@ -107,15 +107,15 @@ export class HttpExchange implements Exchange, ResponseHandler {
   }
 
   requestData(chunk: Buffer): void {
-    const socket = this.connection?.socket;
-    if (socket === undefined || chunk.length === 0) return;
+    const upstream = this.connection;
+    if (upstream === undefined || chunk.length === 0) return;
     let flushed: boolean;
     if (this.body === 'chunked') {
-      socket.write(`${chunk.length.toString(16)}\r\n`);
-      socket.write(chunk);
-      flushed = socket.write('\r\n');
+      upstream.write(`${chunk.length.toString(16)}\r\n`);
+      upstream.write(chunk);
+      flushed = upstream.write('\r\n');
     } else {
-      flushed = socket.write(chunk);
+      flushed = upstream.write(chunk);
     }
     if (!flushed) this.req.pause();
   }
@@ -123,7 +123,7 @@ export class HttpExchange implements Exchange, ResponseHandler {
   requestEnded(): void {
     this.stopPumping();
     this.requestDone = true;
-    if (this.body === 'chunked') this.connection?.socket.write('0\r\n\r\n');
+    if (this.body === 'chunked') this.connection?.write('0\r\n\r\n');
     if (this.responseDone) this.release();
   }
 

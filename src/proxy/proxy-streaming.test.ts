@@ -242,6 +242,20 @@ describe('notebook proxy: timeouts', () => {
     assert.equal(json(answer).code, 'SIFU_ERR_UPSTREAM_TIMEOUT');
   });
 
+  it('closes a pooled server connection idle for the upstream timeout, and reuses a fresh one', {
+    timeout: 20_000,
+  }, async () => {
+    const echo = () => send(s.port, { path: '/user/ada/echo', headers: ada });
+    assert.equal((await echo()).status, 200);
+    const opened = s.upstream.connections;
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await echo()).status, 200);
+    assert.equal(s.upstream.connections, opened, 'a connection idle for 50 ms is reused');
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal((await echo()).status, 200);
+    assert.equal(s.upstream.connections, opened + 1, 'one idle for 700 ms (timeout 200 ms) was closed');
+  });
+
   it('closes an idle client connection', { timeout: 20_000 }, async () => {
     const socket = net.connect({ host: '127.0.0.1', port: s.port });
     socket.on('error', () => {});

@@ -325,6 +325,34 @@ describe('raw server: what it serves itself', () => {
   });
 });
 
+describe('raw server: the idle bound', () => {
+  it('closes a connection without a byte either way for the idle timeout, and keeps one in use', {
+    timeout: 20_000,
+  }, async () => {
+    const t = await setUp({ rawServer: true, clientIdleTimeoutMs: 400 });
+    const nodeSide = countNodeRequests(t);
+    try {
+      const request = `GET /user/ada/echo HTTP/1.1\r\nHost: x\r\n${C}\r\n\r\n`;
+      const idle = connection(t.port);
+      idle.socket.write(request);
+      await idle.responses(1);
+      const busy = connection(t.port);
+      // A request every 150 ms for 1.5 s: never 400 ms without a byte.
+      for (let i = 1; i <= 10; i++) {
+        busy.socket.write(request);
+        await busy.responses(i);
+        await new Promise((r) => setTimeout(r, 150));
+        assert.equal(busy.closed(), false, `a connection in use stays (request ${i})`);
+      }
+      assert.equal(idle.closed(), true, 'a connection idle for 1.5 s is closed');
+      assert.equal(t.upstream.seen.length, 11, 'both connections were served by the raw server');
+      assert.equal(nodeSide.http, 0);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe("raw server: what it hands to Node's server", () => {
   it('WebSockets work, on a fresh connection and after requests on a kept-alive one', async () => {
     const outcome = await openWebSocket(s.port, '/user/ada/api/kernels/k/channels', {

@@ -66,28 +66,26 @@ export class UpstreamConnection {
   exchange: Exchange | undefined;
   error: Error | undefined;
   exchanges = 0;
+  /** When a byte last moved either way (read, written, drained); the pools' sweep reads it. */
+  lastActive = Date.now();
 
-  constructor(
-    readonly pool: TargetPool,
-    idleTimeoutMs: number,
-  ) {
+  constructor(readonly pool: TargetPool) {
     this.socket = net.connect({
       ...pool.target.address,
       noDelay: true,
       onread: {
         buffer: READ_BUFFER,
         callback: (bytes: number) => {
+          this.lastActive = Date.now();
           if (this.exchange !== undefined) this.exchange.onUpstreamData(READ_BUFFER.subarray(0, bytes));
           else this.socket.destroy(); // An idle server does not speak; if it does, the socket is unusable.
           return true; // Reading goes on unless paused (a slow client).
         },
       },
     });
-    this.socket.setTimeout(idleTimeoutMs);
-    this.socket.on('drain', () => this.exchange?.onUpstreamDrain());
-    this.socket.on('timeout', () => {
-      if (this.exchange !== undefined) this.exchange.onUpstreamTimeout();
-      else this.socket.destroy();
+    this.socket.on('drain', () => {
+      this.lastActive = Date.now();
+      this.exchange?.onUpstreamDrain();
     });
     this.socket.on('error', (error) => {
       this.error = error;
@@ -98,6 +96,19 @@ export class UpstreamConnection {
       pool.forget(this);
       exchange?.onUpstreamClose(this.error);
     });
+  }
+
+  /** Writes to the server (what an exchange sends goes through here, so that it counts as activity). */
+  write(data: string | Buffer, encoding: BufferEncoding = 'latin1'): boolean {
+    this.lastActive = Date.now();
+    return typeof data === 'string' ? this.socket.write(data, encoding) : this.socket.write(data);
+  }
+
+  /** No byte either way since `idleSince`: a busy exchange times out (504 or cut), a free socket closes. */
+  checkIdle(idleSince: number): void {
+    if (this.lastActive > idleSince || this.socket.destroyed) return;
+    if (this.exchange !== undefined) this.exchange.onUpstreamTimeout();
+    else this.socket.destroy();
   }
 
   /** The exchange is over; keeps the socket for the next one if `reusable`, else closes it. */
@@ -114,6 +125,8 @@ export class UpstreamConnection {
 
 export class TargetPool {
   private readonly free: UpstreamConnection[] = [];
+  /** Every open connection, busy or free. */
+  readonly connections = new Set<UpstreamConnection>();
   private readonly waiting: Exchange[] = [];
   private open = 0;
 
@@ -136,7 +149,8 @@ export class TargetPool {
     }
     if (this.open < this.options.maxSocketsPerTarget || fresh) {
       this.open++;
-      const connection = new UpstreamConnection(this, this.options.idleTimeoutMs);
+      const connection = new UpstreamConnection(this);
+      this.connections.add(connection);
       connection.exchange = exchange;
       connection.exchanges++;
       exchange.onConnection(connection, false);
@@ -166,6 +180,7 @@ export class TargetPool {
 
   forget(connection: UpstreamConnection): void {
     this.open--;
+    this.connections.delete(connection);
     const at = this.free.indexOf(connection);
     if (at !== -1) this.free.splice(at, 1);
     const next = this.waiting.shift();
@@ -182,8 +197,20 @@ export class TargetPool {
 export class UpstreamPools {
   private readonly pools = new Map<string, TargetPool>();
   private readonly targets = new Map<string, Target | undefined>();
+  /**
+   * Checks every connection's idle bound while there are pools: one timer for all, as re-arming a timer
+   * per socket on every read and write cost more than the rest of the pool's work per request. A
+   * connection times out up to one check late.
+   */
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: PoolOptions) {}
+
+  private sweep(): void {
+    const idleSince = Date.now() - this.options.idleTimeoutMs;
+    for (const pool of this.pools.values())
+      for (const connection of pool.connections) connection.checkIdle(idleSince);
+  }
 
   /** The parsed target for a route's origin (cached: routes repeat). */
   target(origin: string): Target | undefined {
@@ -201,8 +228,14 @@ export class UpstreamPools {
     if (pool === undefined) {
       pool = new TargetPool(target, this.options, (empty) => {
         if (this.pools.get(empty.target.origin) === empty) this.pools.delete(empty.target.origin);
+        if (this.pools.size === 0) this.stopSweeping();
       });
       this.pools.set(target.origin, pool);
+      if (this.sweeper === undefined) {
+        const interval = Math.min(1_000, Math.max(10, this.options.idleTimeoutMs / 4));
+        this.sweeper = setInterval(() => this.sweep(), interval);
+        this.sweeper.unref();
+      }
     }
     pool.acquire(exchange, fresh);
     return pool;
@@ -212,5 +245,11 @@ export class UpstreamPools {
   destroy(): void {
     for (const pool of this.pools.values()) pool.destroy();
     this.pools.clear();
+    this.stopSweeping();
+  }
+
+  private stopSweeping(): void {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
   }
 }
