@@ -347,8 +347,14 @@ class RawConnection {
     }
     this.request = undefined;
     this.response = undefined;
-    if (this.input !== undefined) this.headStartedAt = Date.now();
-    this.schedule();
+    if (this.input !== undefined) {
+      this.headStartedAt = Date.now();
+      this.schedule();
+    } else if (this.ended || this.paused) {
+      this.schedule();
+    }
+    // Else nothing is read ahead and the client may still send: `advance` would find nothing to do,
+    // so no tick is spent on it (the next head comes as a read, which advances).
   }
 
   /** Node's server takes this connection over, from the first byte not consumed here. */
