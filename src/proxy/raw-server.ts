@@ -14,7 +14,8 @@
  * body is streamed with backpressure (the socket is paused while the exchange is); at most
  * {@link HIGH_WATER_BYTES} are read ahead. Bounds as Node's server: `headersTimeoutMs` for a head (from
  * the connection's start, or from the first byte of a later head; 408), `idleTimeoutMs` without a byte
- * either way (destroyed), keep-alive after each response unless the request or the response says close.
+ * either way (destroyed; both checked by one timer, so up to one check late), keep-alive after each
+ * response unless the request or the response says close.
  */
 
 import type http from 'node:http';
