@@ -129,16 +129,40 @@ function countNodeRequests(s: Setup): { http: number; upgrades: number } {
   return counts;
 }
 
+/**
+ * With SIFU_TEST_RAW_READS=events (raw-server-events.test.ts runs this file so), the first two suites'
+ * connections read through 'data' events, as on a Node whose socket fields the raw server cannot find:
+ * each accepted socket's handle is denied the user buffer before the raw server sees it.
+ */
+const readsByEvents = process.env.SIFU_TEST_RAW_READS === 'events';
+
 /** The proxy of the first two suites; `node` counts what its Node server side saw, from the start. */
 let s: Setup;
 let node: { http: number; upgrades: number };
+/** The server side of the latest connection. */
+let latestServerSide: net.Socket | undefined;
 before(async () => {
   s = await setUp({ rawServer: true });
   node = countNodeRequests(s);
+  s.proxy.server.prependListener('connection', (socket: net.Socket) => {
+    latestServerSide = socket;
+    if (readsByEvents)
+      (socket as unknown as { _handle: { useUserBuffer?: unknown } })._handle.useUserBuffer = undefined;
+  });
 });
 after(() => s.close());
 
 describe('raw server: what it serves itself', () => {
+  it(`reads a connection ${readsByEvents ? "through 'data' events" : 'into the shared buffer'}`, async () => {
+    const client = connection(s.port);
+    client.socket.write(`GET /user/ada/echo HTTP/1.1\r\nHost: x\r\n${C}\r\n\r\n`);
+    const [answer] = await client.responses(1);
+    assert.equal(answer?.status, 200);
+    // A socket read into the shared buffer has no 'data' listener: its reads never become events.
+    assert.equal(latestServerSide?.listenerCount('data'), readsByEvents ? 1 : 0);
+    client.socket.destroy();
+  });
+
   it('answers pipelined requests in order, bodies included, then honours Connection: close', async () => {
     const upload = Buffer.alloc(300_000, 'u');
     const bytes = Buffer.concat([
