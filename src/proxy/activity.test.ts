@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
-import { ActivityTracker, onlyPingPong, Throttle, webSocketActivity } from './activity.js';
+import { ActivityTracker, onlyPingPong, Throttle, WebSocketActivity } from './activity.js';
 
 describe('Throttle', () => {
   it('lets a key through once per interval', () => {
@@ -48,18 +49,48 @@ describe('onlyPingPong', () => {
   }
 });
 
-describe('webSocketActivity', () => {
+describe('WebSocketActivity', () => {
   it("counts a chunk with data as the route's activity, pings and pongs alone not", () => {
     const calls: string[] = [];
-    const hook = webSocketActivity(
-      new ActivityTracker((user, server) => calls.push(`${user}/${server}`), 0),
+    const [client, upstream] = [new EventEmitter(), new EventEmitter()];
+    new WebSocketActivity(
+      new ActivityTracker((user, server) => calls.push(`${user}/${server}`), 60_000),
       'ada',
       'gpu',
-    );
-    hook(Buffer.from([0x89, 0x00]));
-    hook(Buffer.from([0x8a, 0x80, 1, 2, 3, 4]));
+    ).watch(client, upstream);
+    client.emit('data', Buffer.from([0x89, 0x00]));
+    upstream.emit('data', Buffer.from([0x8a, 0x80, 1, 2, 3, 4]));
     assert.deepEqual(calls, []);
-    hook(Buffer.from([0x81, 0x02, 0x68, 0x69]));
+    upstream.emit('data', Buffer.from([0x81, 0x02, 0x68, 0x69]));
     assert.deepEqual(calls, ['ada/gpu']);
+    client.emit('close');
+  });
+
+  it('stops listening for the interval after a report, then listens again; for good at a close', async () => {
+    const calls: number[] = [];
+    const [client, upstream] = [new EventEmitter(), new EventEmitter()];
+    new WebSocketActivity(new ActivityTracker(() => calls.push(Date.now()), 150), 'ada', '').watch(
+      client,
+      upstream,
+    );
+    const data = Buffer.from([0x81, 0x02, 0x68, 0x69]);
+    client.emit('data', data);
+    assert.equal(calls.length, 1);
+    assert.deepEqual(
+      [client.listenerCount('data'), upstream.listenerCount('data')],
+      [0, 0],
+      'off after a report',
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(
+      [client.listenerCount('data'), upstream.listenerCount('data')],
+      [1, 1],
+      'on again after it',
+    );
+    upstream.emit('data', data);
+    assert.equal(calls.length, 2, 'the next chunk after the interval is reported');
+    upstream.emit('close');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual([client.listenerCount('data'), upstream.listenerCount('data')], [0, 0], 'off for good');
   });
 });

@@ -2,6 +2,7 @@
  * Activity reporting: the culler learns that a route is in use, at most once per interval per
  * route, so the hook stays cheap whatever the traffic.
  */
+import type { EventEmitter } from 'node:events';
 
 export class Throttle {
   private readonly last = new Map<string, number>();
@@ -28,7 +29,8 @@ export class ActivityTracker {
 
   constructor(
     private readonly report: (userName: string, serverName: string, at: Date) => void,
-    intervalMs = 1000,
+    /** The least time between two reports for one route. */
+    readonly intervalMs = 1000,
   ) {
     this.throttle = new Throttle(intervalMs);
   }
@@ -66,17 +68,58 @@ export function onlyPingPong(chunk: Buffer): boolean {
   return at === chunk.length;
 }
 
+/** What a relayed WebSocket's chunks come from: its two sockets (anything that emits 'data' and 'close'). */
+export type ChunkSource = Pick<EventEmitter, 'on' | 'once' | 'removeListener'>;
+
 /**
- * The per-chunk hook of one relayed WebSocket (both directions): a chunk that is not only pings and
- * pongs is the route's activity. Made here, away from the upgrade's scope, so that the hook living as
- * long as the socket does not keep the upgrade request and its headers alive with it.
+ * Watches one relayed WebSocket (both its sockets) for the route's activity: a chunk that is not only
+ * pings and pongs. It listens only while a report could go out: once a chunk is reported, its listeners
+ * come off for the tracker's interval (the throttle would let nothing through in it) and go back on after,
+ * so a busy socket's chunks cost nothing beyond the pipe's own work most of the time. Pings and pongs
+ * alone keep it listening. Made here, away from the upgrade's scope, so that living as long as the socket
+ * does not keep the upgrade request and its headers alive with it.
  */
-export function webSocketActivity(
-  tracker: ActivityTracker,
-  userName: string,
-  serverName: string,
-): (chunk: Buffer) => void {
-  return (chunk) => {
-    if (!onlyPingPong(chunk)) tracker.touch(userName, serverName);
+export class WebSocketActivity {
+  private sources: ChunkSource[] = [];
+  private listening = false;
+  private resumeTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly onChunk = (chunk: Buffer): void => {
+    if (onlyPingPong(chunk)) return;
+    this.tracker.touch(this.userName, this.serverName);
+    this.listen(false);
+    this.resumeTimer = setTimeout(this.resume, this.tracker.intervalMs);
+    this.resumeTimer.unref();
   };
+  private readonly resume = (): void => {
+    this.resumeTimer = undefined;
+    if (!this.stopped) this.listen(true);
+  };
+  private readonly stop = (): void => {
+    this.stopped = true;
+    clearTimeout(this.resumeTimer);
+    this.listen(false);
+  };
+
+  constructor(
+    private readonly tracker: ActivityTracker,
+    private readonly userName: string,
+    private readonly serverName: string,
+  ) {}
+
+  /** Starts watching `sources`' chunks; stops for good when either closes. */
+  watch(...sources: ChunkSource[]): void {
+    this.sources = sources;
+    for (const source of sources) source.once('close', this.stop);
+    this.listen(true);
+  }
+
+  private listen(on: boolean): void {
+    if (on === this.listening) return;
+    this.listening = on;
+    for (const source of this.sources) {
+      if (on) source.on('data', this.onChunk);
+      else source.removeListener('data', this.onChunk);
+    }
+  }
 }

@@ -23,7 +23,7 @@ import {
   userHostLabel,
   userOrigin,
 } from '../routes.js';
-import { ActivityTracker, Throttle, webSocketActivity } from './activity.js';
+import { ActivityTracker, Throttle, WebSocketActivity } from './activity.js';
 import { rejectSocket, sendError, sendRedirect } from './counted-responses.js';
 import { handleHandoff, isHandoffUrl } from './handoff.js';
 import { type ForwardDeps, HttpExchange } from './http-forward.js';
@@ -108,12 +108,29 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
   const forwardDeps: ForwardDeps = { pools, csp, unreachable: hooks.unreachable };
   const activity = new ActivityTracker((user, server, at) => hooks.activity(user, server, at));
   const adminAudit = new Throttle(ADMIN_AUDIT_INTERVAL_MS);
-  const webSockets = new Set<net.Socket>();
+  /** Relayed WebSockets' client sockets, each with the bytes it had moved either way when last swept, and since when. */
+  const webSockets = new Map<net.Socket, { bytes: number; since: number }>();
   // Shared by every upgrade: a closure made inside one would keep that upgrade's request alive.
   const trackWebSocket = (socket: net.Socket) => {
-    webSockets.add(socket);
+    webSockets.set(socket, { bytes: 0, since: Date.now() });
     socket.once('close', () => webSockets.delete(socket));
   };
+  // Their idle bound (`clientIdleTimeoutMs` without a byte either way), checked by one timer for all
+  // instead of a timer per socket re-armed on every chunk both ways; a socket is closed up to one check late.
+  const webSocketSweeper = setInterval(
+    () => {
+      const now = Date.now();
+      for (const [socket, mark] of webSockets) {
+        const bytes = socket.bytesRead + socket.bytesWritten;
+        if (bytes !== mark.bytes) {
+          mark.bytes = bytes;
+          mark.since = now;
+        } else if (now - mark.since >= options.clientIdleTimeoutMs) socket.destroy();
+      }
+    },
+    Math.min(1_000, Math.max(10, options.clientIdleTimeoutMs / 4)),
+  );
+  webSocketSweeper.unref();
 
   const headersTimeout =
     options.headersTimeoutMs ?? Math.min(30_000, Math.max(1_000, options.clientIdleTimeoutMs));
@@ -419,9 +436,8 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
             {
               csp,
               upstreamIdleTimeoutMs: options.upstreamIdleTimeoutMs,
-              clientIdleTimeoutMs: options.clientIdleTimeoutMs,
               track: trackWebSocket,
-              activity: webSocketActivity(activity, route.userName, route.serverName),
+              activity: new WebSocketActivity(activity, route.userName, route.serverName),
             },
             client,
             target,
@@ -443,7 +459,8 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
     server,
     close: () =>
       new Promise<void>((resolve) => {
-        for (const socket of webSockets) socket.destroy();
+        clearInterval(webSocketSweeper);
+        for (const socket of webSockets.keys()) socket.destroy();
         raw?.close();
         pools.destroy();
         server.close(() => resolve());

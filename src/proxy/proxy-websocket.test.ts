@@ -191,4 +191,15 @@ describe('notebook proxy: idle WebSockets', () => {
     assert.equal(ws.readyState, ws.CLOSED);
     await until(() => s.upstream.openWebSockets() === 0);
   });
+
+  it('keeps a WebSocket in use open past the idle timeout', { timeout: 20_000 }, async () => {
+    const ws = opened(await openWebSocket(s.port, kernel, ada));
+    // A round trip every 100 ms for 1.2 s, where 300 ms without a byte would close it.
+    for (let i = 0; i < 12; i++) {
+      assert.equal(await roundTrip(ws, `message ${i}`), `message ${i}`);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(ws.readyState, ws.OPEN, `open after ${i + 1} round trips`);
+    }
+    ws.close();
+  });
 });

@@ -3,9 +3,10 @@
  * token) is written upstream, the answer's head is parsed, and after a 101 the two sockets are
  * piped both ways untouched. A non-101 answer is relayed as a plain response, then closed.
  *
- * Bounds: the upstream must answer within `upstreamIdleTimeoutMs`; afterwards the client socket's
- * idle timer (`clientIdleTimeoutMs`) watches both directions, since everything the server sends is
- * written to the client socket too.
+ * Bounds: the upstream must answer within `upstreamIdleTimeoutMs`; throughout, the proxy's sweep of
+ * the client sockets it was given (`track`) closes one that moved no byte either way for the client
+ * idle timeout (everything the server sends is written to the client socket too), so no socket here
+ * keeps a timer of its own.
  */
 import { STATUS_CODES } from 'node:http';
 import type net from 'node:net';
@@ -18,11 +19,10 @@ import { connectTo, type Target } from './upstream-pool.js';
 export interface UpgradeDeps {
   csp: CspValues;
   upstreamIdleTimeoutMs: number;
-  clientIdleTimeoutMs: number;
-  /** Tracks the open pair so that closing the proxy closes it. */
+  /** Tracks the client socket: closing the proxy closes it, and so does its idle bound (see above). */
   track(socket: net.Socket): void;
-  /** Called for every chunk either way; `chunk` lets the caller skip keep-alive pings. */
-  activity(chunk: Buffer): void;
+  /** Watches the relayed sockets' chunks for the route's activity (see activity.ts). */
+  activity: { watch(...sockets: net.Socket[]): void };
 }
 
 export class UpgradeExchange implements ResponseHandler {
@@ -40,6 +40,8 @@ export class UpgradeExchange implements ResponseHandler {
   ) {
     this.parser.reset(false);
     deps.track(client);
+    // Node's server armed the socket's idle timer, re-armed on every read and write: the sweep does its work.
+    client.setTimeout(0);
     this.upstream = connectTo(target);
     this.upstream.setTimeout(deps.upstreamIdleTimeoutMs);
     this.upstream.write(head);
@@ -50,11 +52,6 @@ export class UpgradeExchange implements ResponseHandler {
     this.upstream.on('close', () => this.onUpstreamGone());
     client.on('close', () => this.upstream.destroy());
     client.on('error', () => {
-      client.destroy();
-      this.upstream.destroy();
-    });
-    client.setTimeout(deps.clientIdleTimeoutMs);
-    client.on('timeout', () => {
       client.destroy();
       this.upstream.destroy();
     });
@@ -132,8 +129,7 @@ export class UpgradeExchange implements ResponseHandler {
     const leftover = this.parser.leftover;
     if (leftover !== undefined && leftover.length > 0) client.write(leftover);
     client.setNoDelay(true);
-    client.on('data', deps.activity);
-    upstream.on('data', deps.activity);
+    deps.activity.watch(client, upstream);
     client.pipe(upstream);
     upstream.pipe(client);
   }
