@@ -79,27 +79,25 @@ export type ChunkSource = Pick<EventEmitter, 'on' | 'once' | 'removeListener'>;
  * alone keep it listening. Made here, away from the upgrade's scope, so that living as long as the socket
  * does not keep the upgrade request and its headers alive with it.
  */
+const WATCH = Symbol('sifu.activity-watch');
+type Watched = ChunkSource & { [WATCH]?: WebSocketActivity };
+
+// Shared listeners that find their watch on the socket (`this`): a watch per socket pair makes no closures.
+function onWatchedChunk(this: Watched, chunk: Buffer): void {
+  this[WATCH]?.chunk(chunk);
+}
+function onWatchedClose(this: Watched): void {
+  this[WATCH]?.stop();
+}
+function resumeWatch(watch: WebSocketActivity): void {
+  watch.resume();
+}
+
 export class WebSocketActivity {
-  private sources: ChunkSource[] = [];
+  private sources: Watched[] = [];
   private listening = false;
   private resumeTimer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private readonly onChunk = (chunk: Buffer): void => {
-    if (onlyPingPong(chunk)) return;
-    this.tracker.touch(this.userName, this.serverName);
-    this.listen(false);
-    this.resumeTimer = setTimeout(this.resume, this.tracker.intervalMs);
-    this.resumeTimer.unref();
-  };
-  private readonly resume = (): void => {
-    this.resumeTimer = undefined;
-    if (!this.stopped) this.listen(true);
-  };
-  private readonly stop = (): void => {
-    this.stopped = true;
-    clearTimeout(this.resumeTimer);
-    this.listen(false);
-  };
 
   constructor(
     private readonly tracker: ActivityTracker,
@@ -110,16 +108,40 @@ export class WebSocketActivity {
   /** Starts watching `sources`' chunks; stops for good when either closes. */
   watch(...sources: ChunkSource[]): void {
     this.sources = sources;
-    for (const source of sources) source.once('close', this.stop);
+    for (const source of this.sources) {
+      source[WATCH] = this;
+      source.on('close', onWatchedClose);
+    }
     this.listen(true);
+  }
+
+  chunk(chunk: Buffer): void {
+    if (onlyPingPong(chunk)) return;
+    this.tracker.touch(this.userName, this.serverName);
+    this.listen(false);
+    this.resumeTimer = setTimeout(resumeWatch, this.tracker.intervalMs, this);
+    this.resumeTimer.unref();
+  }
+
+  resume(): void {
+    this.resumeTimer = undefined;
+    if (!this.stopped) this.listen(true);
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.resumeTimer);
+    this.listen(false);
+    for (const source of this.sources) source[WATCH] = undefined;
   }
 
   private listen(on: boolean): void {
     if (on === this.listening) return;
     this.listening = on;
     for (const source of this.sources) {
-      if (on) source.on('data', this.onChunk);
-      else source.removeListener('data', this.onChunk);
+      if (on) source.on('data', onWatchedChunk);
+      else source.removeListener('data', onWatchedChunk);
     }
   }
 }
