@@ -69,7 +69,7 @@ export function onlyPingPong(chunk: Buffer): boolean {
 }
 
 /** What a relayed WebSocket's chunks come from: its two sockets (anything that emits 'data' and 'close'). */
-export type ChunkSource = Pick<EventEmitter, 'on' | 'once' | 'removeListener'>;
+export type ChunkSource = Pick<EventEmitter, 'on' | 'removeListener'>;
 
 /**
  * Watches one relayed WebSocket (both its sockets) for the route's activity: a chunk that is not only

@@ -32,6 +32,7 @@ import { serveRaw } from './raw-server.js';
 import { allowedOriginSet, isPageRequest, originAllowed, prefersHtml } from './request-policy.js';
 import { contentKind, cspValues } from './response-policy.js';
 import { answerClientErrors, type ProxyError } from './responses.js';
+import { sweepIntervalMs } from './sweep-interval.js';
 import type {
   ProxyHooks,
   ProxyOptions,
@@ -117,19 +118,16 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
   };
   // Their idle bound (`clientIdleTimeoutMs` without a byte either way), checked by one timer for all
   // instead of a timer per socket re-armed on every chunk both ways; a socket is closed up to one check late.
-  const webSocketSweeper = setInterval(
-    () => {
-      const now = Date.now();
-      for (const [socket, mark] of webSockets) {
-        const bytes = socket.bytesRead + socket.bytesWritten;
-        if (bytes !== mark.bytes) {
-          mark.bytes = bytes;
-          mark.since = now;
-        } else if (now - mark.since >= options.clientIdleTimeoutMs) socket.destroy();
-      }
-    },
-    Math.min(1_000, Math.max(10, options.clientIdleTimeoutMs / 4)),
-  );
+  const webSocketSweeper = setInterval(() => {
+    const now = Date.now();
+    for (const [socket, mark] of webSockets) {
+      const bytes = socket.bytesRead + socket.bytesWritten;
+      if (bytes !== mark.bytes) {
+        mark.bytes = bytes;
+        mark.since = now;
+      } else if (now - mark.since >= options.clientIdleTimeoutMs) socket.destroy();
+    }
+  }, sweepIntervalMs(options.clientIdleTimeoutMs));
   webSocketSweeper.unref();
 
   const headersTimeout =

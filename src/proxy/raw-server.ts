@@ -24,6 +24,8 @@ import type net from 'node:net';
 import { hasListOption, isNamed } from './header-text.js';
 import { parseRequestHead, type RequestHead } from './request-head.js';
 import { answerBareStatus } from './responses.js';
+import { copyOut, readIntoSharedBuffer, readIntoStream } from './shared-read-buffer.js';
+import { sweepIntervalMs } from './sweep-interval.js';
 import type { ProxyRequestBody, ProxyResponse } from './types.js';
 
 export interface RawServerOptions {
@@ -51,71 +53,9 @@ const CONNECTION = Symbol('sifu.raw-connection');
 type WithConnection = { [CONNECTION]?: RawConnection };
 const connectionOf = (socket: net.Socket) => (socket as WithConnection)[CONNECTION];
 
-/**
- * The read buffer of every client connection served here: the kernel's bytes land in it and are parsed
- * in place, without the ArrayBuffer Node allocates for each read and the stream machinery that emits it
- * (the floor measured for the proxy). One for all: a read's callback runs to its end before libuv reads
- * any socket again, and whatever outlives the callback (a partial or pipelined head, body bytes) is
- * copied out of it first.
- */
-const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
-const inReadBuffer = (bytes: Buffer) => bytes.buffer === READ_BUFFER.buffer;
-const copyOut = (bytes: Buffer) => (inReadBuffer(bytes) ? Buffer.from(bytes) : bytes);
-
-/**
- * Node's `onread` option (a user buffer for reads) exists for sockets Node creates, not for those a
- * server accepts. An accepted socket is switched to it in place: its handle is given the buffer
- * (`useUserBuffer`, what the option does at `connect`) and the socket the fields the option sets, found
- * by their symbols' names. Undefined where this Node has not those fields: the socket's 'data' events
- * are read instead.
- */
-interface UserBufferFields {
-  buffer: symbol;
-  callback: symbol;
-}
-let userBufferFields: UserBufferFields | undefined | null = null;
-
-type Handle = { useUserBuffer?: (buffer: Uint8Array) => void };
-const handleOf = (socket: net.Socket) => (socket as unknown as { _handle?: Handle | null })._handle;
-
-function findUserBufferFields(socket: net.Socket): UserBufferFields | undefined {
-  const symbols = Object.getOwnPropertySymbols(socket);
-  const named = (name: string) => symbols.find((symbol) => symbol.description === name);
-  const buffer = named('kBuffer');
-  const callback = named('kBufferCb');
-  const generator = named('kBufferGen');
-  const fields = socket as unknown as Record<symbol, unknown>;
-  if (buffer === undefined || callback === undefined || generator === undefined) return undefined;
-  if (fields[buffer] !== null || fields[callback] !== null || fields[generator] !== null) return undefined;
-  return { buffer, callback };
-}
-
-/** Switches `socket` to reading into {@link READ_BUFFER} (see {@link UserBufferFields}); false if it cannot be. */
-function readIntoBuffer(socket: net.Socket): boolean {
-  const handle = handleOf(socket);
-  if (typeof handle?.useUserBuffer !== 'function') return false;
-  if (userBufferFields === null) userBufferFields = findUserBufferFields(socket);
-  if (userBufferFields === undefined) return false;
-  const fields = socket as unknown as Record<symbol, unknown>;
-  fields[userBufferFields.buffer] = READ_BUFFER;
-  fields[userBufferFields.callback] = onClientRead;
-  handle.useUserBuffer(READ_BUFFER);
-  return true;
-}
-
-/** A read into {@link READ_BUFFER} (called as a method of the socket). Reading goes on unless paused. */
-function onClientRead(this: net.Socket, bytes: number): boolean {
-  connectionOf(this)?.received(READ_BUFFER.subarray(0, bytes));
-  return true;
-}
-
-/**
- * A read into {@link READ_BUFFER} once Node's server has the connection: whenever its parser does not
- * read the handle itself (after an upgrade, say), the bytes go to the socket's stream as Node's own
- * reads do, copied. False (stop reading) while the stream's buffer is full, as `push` says.
- */
-function onHandedOffRead(this: net.Socket, bytes: number): boolean {
-  return this.push(Buffer.from(READ_BUFFER.subarray(0, bytes)));
+/** A read into the shared buffer (see shared-read-buffer.ts). */
+function onClientRead(this: net.Socket, bytes: Buffer): void {
+  connectionOf(this)?.received(bytes);
 }
 
 function onSocketData(this: net.Socket, chunk: Buffer): void {
@@ -203,7 +143,7 @@ export function serveRaw(server: http.Server, options: RawServerOptions): RawSer
   });
   // The idle bound is checked here too, not by a timer per socket: re-arming one on every read and
   // write was about 5% of a proxied request's instructions. A connection is idle-closed up to one check late.
-  const interval = Math.min(options.checkIntervalMs ?? 1_000, Math.max(10, options.idleTimeoutMs / 4));
+  const interval = sweepIntervalMs(options.idleTimeoutMs, options.checkIntervalMs);
   const checker = setInterval(() => {
     const now = Date.now();
     for (const connection of context.connections) connection.checkTimeouts(now);
@@ -234,7 +174,7 @@ class RawConnection {
   private scheduled = false;
   /** When a byte last moved either way (read, written, or drained to the kernel). */
   lastActive: number;
-  /** Reads land in {@link READ_BUFFER} (else they come as the socket's 'data' events). */
+  /** Reads land in the shared read buffer (else they come as the socket's 'data' events). */
   private readonly userBuffer: boolean;
 
   constructor(
@@ -245,7 +185,7 @@ class RawConnection {
     this.headStartedAt = Date.now();
     context.connections.add(this);
     this.lastActive = this.headStartedAt;
-    this.userBuffer = readIntoBuffer(socket);
+    this.userBuffer = readIntoSharedBuffer(socket, onClientRead);
     if (!this.userBuffer) socket.on('data', onSocketData);
     socket.on('end', onSocketEnd);
     socket.on('drain', onSocketDrain);
@@ -253,7 +193,7 @@ class RawConnection {
     socket.on('close', onSocketClose);
   }
 
-  /** Bytes read; they may be in {@link READ_BUFFER}, and what is kept of them is copied out. */
+  /** Bytes read; they may be in the shared read buffer, and what is kept of them is copied out. */
   received(chunk: Buffer): void {
     this.lastActive = Date.now();
     if (this.closing) return;
@@ -364,10 +304,8 @@ class RawConnection {
     this.closing = true;
     this.context.connections.delete(this);
     (socket as WithConnection)[CONNECTION] = undefined;
-    if (this.userBuffer) {
-      const fields = userBufferFields as UserBufferFields;
-      (socket as unknown as Record<symbol, unknown>)[fields.callback] = onHandedOffRead;
-    } else socket.removeListener('data', onSocketData);
+    if (this.userBuffer) readIntoStream(socket);
+    else socket.removeListener('data', onSocketData);
     socket.removeListener('end', onSocketEnd);
     socket.removeListener('drain', onSocketDrain);
     socket.removeListener('close', onSocketClose);

@@ -9,6 +9,7 @@
 import net from 'node:net';
 import { hostHeaderOf, type TargetAddress, targetAddress } from '../routes.js';
 import { ResponseParser } from './response-parser.js';
+import { sweepIntervalMs } from './sweep-interval.js';
 
 export interface Target {
   /** The route's target as given (`http://host:port` or `unix:<path>`); the pool's key. */
@@ -232,7 +233,7 @@ export class UpstreamPools {
       });
       this.pools.set(target.origin, pool);
       if (this.sweeper === undefined) {
-        const interval = Math.min(1_000, Math.max(10, this.options.idleTimeoutMs / 4));
+        const interval = sweepIntervalMs(this.options.idleTimeoutMs);
         this.sweeper = setInterval(() => this.sweep(), interval);
         this.sweeper.unref();
       }
