@@ -19,6 +19,7 @@ import { proxyTable } from './proxy.js';
 import { openWebSocket, type RoundTrips, roundTrip, roundTripStats } from './proxy-load.js';
 import {
   BACKEND_BODY,
+  cpuNanoseconds,
   ProcessGroup,
   proxyProcesses,
   REPO,
@@ -237,7 +238,11 @@ function perRoundRow(metric: string, system: string, values: number[], unit: str
   return { ...row, note: values.map((v) => v.toFixed(digits)).join(', ') };
 }
 
-function wsRows(trips: Record<Path, RoundTrips[]>, memory: Record<Proxy, IdleMemory>): Row[] {
+function wsRows(
+  trips: Record<Path, RoundTrips[]>,
+  cpu: Record<Proxy, number[]>,
+  memory: Record<Proxy, IdleMemory>,
+): Row[] {
   const shipped = 'Sifu as shipped';
   const rounds = trips.direct.length;
   const byRound = (of: (r: number) => number) => Array.from({ length: rounds }, (_, r) => of(r));
@@ -270,6 +275,21 @@ function wsRows(trips: Record<Path, RoundTrips[]>, memory: Record<Proxy, IdleMem
       1,
     ],
   ];
+  const cpuOf = (proxy: Proxy, r: number) => cpu[proxy][r] as number;
+  perRound.push(
+    ...PROXIES.map((proxy): [string, string, (r: number) => number, string] => [
+      'WebSocket proxy CPU per round trip',
+      proxy,
+      (r) => cpuOf(proxy, r),
+      'µs',
+    ]),
+    [
+      'WebSocket proxy CPU per round trip',
+      `${shipped} / CHP`,
+      (r) => cpuOf(shipped, r) / cpuOf('CHP', r),
+      'x',
+    ],
+  );
   const rows = perRound.map(([metric, system, of, unit, goal]) =>
     perRoundRow(metric, system, byRound(of), unit, goal),
   );
@@ -325,10 +345,20 @@ export async function benchShippedWebSockets(options: WsShippedOptions = {}): Pr
       sockets[path] = await openWebSocket(url, headers, origin);
     }
     const trips: Record<Path, RoundTrips[]> = { direct: [], 'Sifu as shipped': [], CHP: [] };
+    const services: Record<Proxy, Service> = { 'Sifu as shipped': sifu, CHP: chp };
+    const cpu: Record<Proxy, number[]> = { 'Sifu as shipped': [], CHP: [] };
+    const cpuNow = () =>
+      PROXIES.map((proxy) => cpuNanoseconds(services[proxy].pid, services[proxy].notProxy));
     try {
       await interleavedRoundTrips(sockets, 1000);
       for (let r = 0; r < rounds; r++) {
+        const before = cpuNow();
         const samples = await interleavedRoundTrips(sockets, n);
+        const after = cpuNow();
+        // Each proxy's CPU over the round, per round trip through it (the others' messages do not reach it).
+        PROXIES.forEach((proxy, i) => {
+          cpu[proxy].push(((after[i] as number) - (before[i] as number)) / 1000 / n);
+        });
         for (const path of PATHS) trips[path].push(roundTripStats(samples[path]));
         log(
           `round ${r + 1}: ${PATHS.map((p) => `${p} mean ${(trips[p].at(-1) as RoundTrips).meanUs.toFixed(1)} µs`).join(', ')}`,
@@ -346,7 +376,7 @@ export async function benchShippedWebSockets(options: WsShippedOptions = {}): Pr
       log(`${idle} idle through ${proxy}: ${memory[proxy].note}`);
     }
 
-    return { rows: wsRows(trips, memory), loadAverages: [loadBefore, loadavg()], admittedAfterMs };
+    return { rows: wsRows(trips, cpu, memory), loadAverages: [loadBefore, loadavg()], admittedAfterMs };
   } finally {
     await group.stopAll();
     await rm(workDir, { recursive: true, force: true });

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -298,6 +299,19 @@ describe('metrics of a process group (workers: 2)', () => {
     // A state every worker sees alike is reported once, not once per worker.
     assert.equal(sampleSum(text, 'jupyterhub_running_servers'), 1);
     assert.equal(sampleSum(text, 'jupyterhub_total_users'), 1);
+    // Node's own metrics come from the workers, which serve them.
+    assert.ok(/^nodejs_eventloop_lag_p99_seconds /m.test(text), 'nodejs_* metrics exported');
+
+    // The supervisor only forks and gathers: nothing wakes it while nobody asks. prom-client's event-loop
+    // histogram (started at import, 10 ms) woke it about 100 times a second, an idle cost paid by every
+    // message the workers relay.
+    const pid = s.child.pid as number;
+    const wakeups = async () =>
+      Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1]);
+    const first = await wakeups();
+    await new Promise((r) => setTimeout(r, 1000));
+    const woken = (await wakeups()) - first;
+    assert.ok(woken < 10, `the idle supervisor woke ${woken} times in a second`);
   });
 });
 

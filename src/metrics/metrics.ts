@@ -11,7 +11,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry });
 
 const registers = [registry];
 
@@ -310,11 +309,24 @@ export function secondsSince(startedAt: number): number {
   return (performance.now() - startedAt) / 1000;
 }
 
+let nodeMetrics = false;
+
 /**
- * Probes the event loop every `EVENT_LOOP_RESOLUTION_S`, recording the interval actually seen. Returns
- * the function that stops it.
+ * Probes the event loop every `EVENT_LOOP_RESOLUTION_S`, recording the interval actually seen, and starts
+ * Node's own metrics (`process_*`, `nodejs_*`) in this process: only where metrics are served, so that
+ * the supervisor of `sifu serve`'s workers, which only gathers theirs, keeps no timer. prom-client's
+ * event-loop lag histogram samples at the probe's period (its default, 10 ms, woke an idle process 100
+ * times a second), and both timers are started in the same turn of the loop: they fall due together and
+ * wake it once. Returns the function that stops the probe (Node's metrics stay: they cannot be stopped).
  */
 export function watchEventLoop(): () => void {
+  if (!nodeMetrics) {
+    nodeMetrics = true;
+    collectDefaultMetrics({
+      register: registry,
+      eventLoopMonitoringPrecision: EVENT_LOOP_RESOLUTION_S * 1000,
+    });
+  }
   let last = performance.now();
   const timer = setInterval(() => {
     const now = performance.now();
