@@ -57,7 +57,7 @@ describe('WebSocketActivity', () => {
       new ActivityTracker((user, server) => calls.push(`${user}/${server}`), 60_000),
       'ada',
       'gpu',
-    ).watch(client, upstream);
+    ).watch([client, upstream]);
     client.emit('data', Buffer.from([0x89, 0x00]));
     upstream.emit('data', Buffer.from([0x8a, 0x80, 1, 2, 3, 4]));
     assert.deepEqual(calls, []);
@@ -69,10 +69,10 @@ describe('WebSocketActivity', () => {
   it('stops listening for the interval after a report, then listens again; for good at a close', async () => {
     const calls: number[] = [];
     const [client, upstream] = [new EventEmitter(), new EventEmitter()];
-    new WebSocketActivity(new ActivityTracker(() => calls.push(Date.now()), 150), 'ada', '').watch(
+    new WebSocketActivity(new ActivityTracker(() => calls.push(Date.now()), 150), 'ada', '').watch([
       client,
       upstream,
-    );
+    ]);
     const data = Buffer.from([0x81, 0x02, 0x68, 0x69]);
     client.emit('data', data);
     assert.equal(calls.length, 1);

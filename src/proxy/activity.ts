@@ -93,9 +93,21 @@ function resumeWatch(watch: WebSocketActivity): void {
   watch.resume();
 }
 
+/**
+ * A chunk of a socket whose relay reads it itself (socket-relay.ts: no 'data' events), given to its watch
+ * while that listens. A view of the shared read buffer: read during the call, not kept.
+ */
+export function relayedChunk(source: object, chunk: Buffer): void {
+  const watch = (source as Watched)[WATCH];
+  if (watch?.listening === true) watch.chunk(chunk);
+}
+
 export class WebSocketActivity {
   private sources: Watched[] = [];
-  private listening = false;
+  /** True while a chunk could be reported (read by {@link relayedChunk}). */
+  listening = false;
+  /** The sources emit no 'data': their relay hands chunks over through {@link relayedChunk}. */
+  private relayed = false;
   private resumeTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -105,9 +117,13 @@ export class WebSocketActivity {
     private readonly serverName: string,
   ) {}
 
-  /** Starts watching `sources`' chunks; stops for good when either closes. */
-  watch(...sources: ChunkSource[]): void {
+  /**
+   * Starts watching `sources`' chunks, from their 'data' events or, `relayed`, from their relay; stops for
+   * good when either closes.
+   */
+  watch(sources: ChunkSource[], relayed = false): void {
     this.sources = sources;
+    this.relayed = relayed;
     for (const source of this.sources) {
       source[WATCH] = this;
       source.on('close', onWatchedClose);
@@ -139,6 +155,7 @@ export class WebSocketActivity {
   private listen(on: boolean): void {
     if (on === this.listening) return;
     this.listening = on;
+    if (this.relayed) return;
     for (const source of this.sources) {
       if (on) source.on('data', onWatchedChunk);
       else source.removeListener('data', onWatchedChunk);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type http from 'node:http';
+import type net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -169,6 +170,50 @@ describe('notebook proxy: WebSocket', () => {
       assert.equal(ws.readyState, ws.CLOSED);
     } finally {
       await dan.proxy.close();
+    }
+  });
+});
+
+/** Where the proxy's server side of each new connection is put (and, `deny`, kept from the shared buffer). */
+function serverSides(s: Setup, deny = false): net.Socket[] {
+  const sockets: net.Socket[] = [];
+  s.proxy.server.prependListener('connection', (socket: net.Socket) => {
+    sockets.push(socket);
+    if (deny)
+      (socket as unknown as { _handle: { useUserBuffer?: unknown } })._handle.useUserBuffer = undefined;
+  });
+  return sockets;
+}
+
+describe('notebook proxy: how a WebSocket is relayed', () => {
+  it('relays from the sockets themselves, without data events', { timeout: 20_000 }, async () => {
+    const s = await setUp();
+    const sides = serverSides(s);
+    try {
+      const ws = opened(await openWebSocket(s.port, kernel, ada));
+      const big = 'y'.repeat(4 * 1024 * 1024);
+      assert.equal(await roundTrip(ws, big), big);
+      assert.equal(await roundTrip(ws, 'small'), 'small');
+      assert.equal(sides.at(-1)?.listenerCount('data'), 0);
+      ws.close();
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("pipes the sockets where one cannot read into the proxy's buffer", { timeout: 20_000 }, async () => {
+    const s = await setUp();
+    const sides = serverSides(s, true);
+    try {
+      const ws = opened(await openWebSocket(s.port, kernel, ada));
+      const big = 'z'.repeat(4 * 1024 * 1024);
+      assert.equal(await roundTrip(ws, big), big);
+      assert.equal(await roundTrip(ws, 'small'), 'small');
+      // The pipe's listener (and the activity watch's while it listens).
+      assert.ok((sides.at(-1)?.listenerCount('data') ?? 0) >= 1);
+      ws.close();
+    } finally {
+      await s.close();
     }
   });
 });

@@ -21,6 +21,7 @@ export const copyOut = (bytes: Buffer): Buffer =>
 interface UserBufferFields {
   buffer: symbol;
   callback: symbol;
+  generator: symbol;
 }
 /** Found on the first socket switched (null: not looked for yet; undefined: this Node has none). */
 let userBufferFields: UserBufferFields | undefined | null = null;
@@ -35,29 +36,45 @@ function findUserBufferFields(socket: net.Socket): UserBufferFields | undefined 
   const buffer = named('kBuffer');
   const callback = named('kBufferCb');
   const generator = named('kBufferGen');
-  const fields = fieldsOf(socket);
   if (buffer === undefined || callback === undefined || generator === undefined) return undefined;
-  if (fields[buffer] !== null || fields[callback] !== null || fields[generator] !== null) return undefined;
-  return { buffer, callback };
+  return { buffer, callback, generator };
+}
+
+/** The socket's read buffer: null (Node's reads), the shared one, or another (its own `onread`). */
+function bufferOf(socket: net.Socket): unknown {
+  if (typeof handleOf(socket)?.useUserBuffer !== 'function') return undefined;
+  if (userBufferFields === null) userBufferFields = findUserBufferFields(socket);
+  if (userBufferFields === undefined) return undefined;
+  const fields = fieldsOf(socket);
+  return fields[userBufferFields.generator] === null ? fields[userBufferFields.buffer] : undefined;
 }
 
 /**
  * Switches `socket` to reading into the shared buffer: each read calls `onRead` as a method of the socket
- * with a view of the bytes, valid during the call only. False if it cannot be switched.
+ * with a view of the bytes, valid during the call only. False if it cannot be switched. Reading goes on
+ * unless the socket is paused (`pause()` stops its handle's reads in this mode, `resume()` starts them).
  */
 export function readIntoSharedBuffer(
   socket: net.Socket,
   onRead: (this: net.Socket, bytes: Buffer) => void,
 ): boolean {
-  const handle = handleOf(socket);
-  if (typeof handle?.useUserBuffer !== 'function') return false;
-  if (userBufferFields === null) userBufferFields = findUserBufferFields(socket);
-  if (userBufferFields === undefined) return false;
+  const current = bufferOf(socket);
+  // Switched already (a handed-over socket): only its callback changes. Someone else's buffer: no.
+  if (current !== null && current !== READ_BUFFER) return false;
   const fields = fieldsOf(socket);
-  fields[userBufferFields.buffer] = READ_BUFFER;
-  fields[userBufferFields.callback] = callbackFor(onRead);
-  handle.useUserBuffer(READ_BUFFER);
+  const { buffer, callback } = userBufferFields as UserBufferFields;
+  if (current === null) {
+    fields[buffer] = READ_BUFFER;
+    (handleOf(socket) as Required<Handle>).useUserBuffer(READ_BUFFER);
+  }
+  fields[callback] = callbackFor(onRead);
   return true;
+}
+
+/** Whether {@link readIntoSharedBuffer} would switch `socket` (or has switched it). */
+export function canReadIntoSharedBuffer(socket: net.Socket): boolean {
+  const current = bufferOf(socket);
+  return current === null || current === READ_BUFFER;
 }
 
 /** Node's read callback for `onRead`, made once per `onRead` (the raw server has one for all sockets). */

@@ -1,7 +1,7 @@
 /**
  * Forwards an admitted WebSocket upgrade over a raw socket: the upgrade request (with the server's
  * token) is written upstream, the answer's head is parsed, and after a 101 the two sockets are
- * piped both ways untouched. A non-101 answer is relayed as a plain response, then closed.
+ * relayed both ways untouched (socket-relay.ts; piped where this Node cannot do that). A non-101 answer is relayed as a plain response, then closed.
  *
  * Bounds: the upstream must answer within `upstreamIdleTimeoutMs`; throughout, the proxy's sweep of
  * the client sockets it was given (`track`) closes one that moved no byte either way for the client
@@ -14,6 +14,7 @@ import { recordProxyResponse, recordUpstreamError } from '../metrics/metrics.js'
 import { rejectSocket } from './counted-responses.js';
 import { type ResponseHandler, type ResponseHead, ResponseParser } from './response-parser.js';
 import { type CspValues, clientResponseHeaders, upgradeResponseHeaders } from './response-policy.js';
+import { relaySockets } from './socket-relay.js';
 import { connectTo, type Target } from './upstream-pool.js';
 
 export interface UpgradeDeps {
@@ -22,7 +23,7 @@ export interface UpgradeDeps {
   /** Tracks the client socket: closing the proxy closes it, and so does its idle bound (see above). */
   track(socket: net.Socket): void;
   /** Watches the relayed sockets' chunks for the route's activity (see activity.ts). */
-  activity: { watch(...sockets: net.Socket[]): void };
+  activity: { watch(sockets: net.Socket[], relayed?: boolean): void };
 }
 
 export class UpgradeExchange implements ResponseHandler {
@@ -129,8 +130,13 @@ export class UpgradeExchange implements ResponseHandler {
     const leftover = this.parser.leftover;
     if (leftover !== undefined && leftover.length > 0) client.write(leftover);
     client.setNoDelay(true);
-    deps.activity.watch(client, upstream);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    if (relaySockets(client, upstream)) {
+      deps.activity.watch([client, upstream], true);
+    } else {
+      // This Node lets no socket read into a buffer of ours: streams, as Node's own proxies do it.
+      deps.activity.watch([client, upstream]);
+      client.pipe(upstream);
+      upstream.pipe(client);
+    }
   }
 }
