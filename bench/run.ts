@@ -80,7 +80,7 @@ const benchmarks: Benchmark[] = [
         '  per path. Rows per path: medians of the rounds; ratio rows: medians of the per-round ratios ("spread": each',
         '  round). "Latency added" is a path\'s mean minus direct\'s in the same round. "Proxy CPU per round trip":',
         "  the CPU time of every thread of the proxy's processes over a round (/proc/<pid>/task/*/schedstat, in ns),",
-        '  divided by the round trips through it: the relay\'s work and whatever else the processes do meanwhile.',
+        "  divided by the round trips through it: the relay's work and whatever else the processes do meanwhile.",
         '- Idle memory: 1000 WebSockets opened through the proxy (50 at a time, from 127.0.0.1-127.0.0.8: Sifu caps one',
         '  address at `limits.maxConnectionsPerAddress`, 256 by default, so the default config is kept), 2 s to settle,',
         "  then the growth of V8's heap in use in every process of the proxy (Sifu: supervisor and workers, not the",
