@@ -19,7 +19,8 @@ type Relayed = net.Socket & { [PEER]?: net.Socket };
 
 function relayRead(this: Relayed, bytes: Buffer): void {
   const peer = this[PEER];
-  if (peer === undefined || peer.destroyed) return;
+  // A peer that is gone or ended its writing takes nothing more (as a pipe stops at its 'finish').
+  if (peer === undefined || peer.destroyed || peer.writableEnded) return;
   relayedChunk(this, bytes);
   // A copy: the view is the shared buffer's, and a write that does not complete at once keeps its chunk.
   if (!peer.write(Buffer.from(bytes))) this.pause();
@@ -33,7 +34,7 @@ function resumePeer(this: Relayed): void {
 
 function endPeer(this: Relayed): void {
   const peer = this[PEER];
-  if (peer !== undefined && !peer.destroyed) peer.end();
+  if (peer !== undefined && !peer.destroyed && !peer.writableEnded) peer.end();
 }
 
 /**
