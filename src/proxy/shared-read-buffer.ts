@@ -60,7 +60,7 @@ export function readIntoSharedBuffer(
 ): boolean {
   const current = bufferOf(socket);
   // Switched already (a handed-over socket): only its callback changes. Someone else's buffer: no.
-  if (current !== null && current !== READ_BUFFER) return false;
+  if (!switchable(current)) return false;
   const fields = fieldsOf(socket);
   const { buffer, callback } = userBufferFields as UserBufferFields;
   if (current === null) {
@@ -71,11 +71,11 @@ export function readIntoSharedBuffer(
   return true;
 }
 
+/** Whether a socket whose read buffer is `current` ({@link bufferOf}) reads, or may read, into the shared one. */
+const switchable = (current: unknown): boolean => current === null || current === READ_BUFFER;
+
 /** Whether {@link readIntoSharedBuffer} would switch `socket` (or has switched it). */
-export function canReadIntoSharedBuffer(socket: net.Socket): boolean {
-  const current = bufferOf(socket);
-  return current === null || current === READ_BUFFER;
-}
+export const canReadIntoSharedBuffer = (socket: net.Socket): boolean => switchable(bufferOf(socket));
 
 /** Node's read callback for `onRead`, made once per `onRead` (the raw server has one for all sockets). */
 const callbacks = new WeakMap<object, (this: net.Socket, length: number) => boolean>();
