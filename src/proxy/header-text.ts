@@ -135,4 +135,12 @@ export class NameSet {
   has(name: string): boolean {
     return this.match(name) !== undefined;
   }
+
+  /** Whether `text[from, to)` is a name of the set, in any case (no slice of it is made). */
+  hasAt(text: string, from: number, to: number): boolean {
+    const bucket = this.byLength[to - from];
+    if (bucket === undefined) return false;
+    for (let i = 0; i < bucket.length; i++) if (sameName(text, from, bucket[i] as string)) return true;
+    return false;
+  }
 }

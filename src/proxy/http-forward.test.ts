@@ -1,7 +1,51 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ResponseHead } from './response-parser.js';
-import { clientResponseHeaders, contentKind, cspValues } from './response-policy.js';
+import { type ResponseHead, ResponseParser } from './response-parser.js';
+import {
+  type ContentKind,
+  type CspValues,
+  clientResponseHeaderText,
+  contentKind,
+  cspValues,
+  clientResponseHeaders as pairsOf,
+} from './response-policy.js';
+
+/**
+ * `clientResponseHeaders`, checked against `clientResponseHeaderText` (the raw server's form): both must
+ * give the same headers, the lines as `name: value` pairs joined.
+ */
+function clientResponseHeaders(head: ResponseHead, kind: ContentKind, csp: CspValues): string[] {
+  const pairs = pairsOf(head, kind, csp);
+  const lines = clientResponseHeaderText(head, kind, csp);
+  let joined = '';
+  for (let i = 0; i < pairs.length; i += 2) joined += `${pairs[i]}: ${pairs[i + 1]}\r\n`;
+  assert.equal(lines.text, joined);
+  assert.equal(
+    lines.length,
+    pairs.some((v, i) => i % 2 === 0 && v.toLowerCase() === 'content-length'),
+  );
+  assert.equal(
+    lines.date,
+    head.headers.some((v, i) => i % 2 === 0 && v.toLowerCase() === 'date'),
+  );
+  return pairs;
+}
+
+/** The head the parser gives for `raw` (a response head without its blank line). */
+function parsed(raw: string): ResponseHead {
+  const parser = new ResponseParser();
+  parser.reset(true);
+  let head: ResponseHead | undefined;
+  parser.feed(Buffer.from(`${raw}\r\n\r\n`, 'latin1'), {
+    onResponseHead: (h) => {
+      head = h;
+    },
+    onResponseBody() {},
+    onResponseEnd() {},
+  });
+  assert.ok(head, parser.error);
+  return head;
+}
 
 describe('contentKind', () => {
   const table: [string, string][] = [
@@ -28,14 +72,33 @@ describe('contentKind', () => {
 
 describe('clientResponseHeaders', () => {
   const csp = cspValues(["'self'", 'https://lms.example.org']);
-  const head = (headers: string[], extra: Partial<ResponseHead> = {}): ResponseHead => ({
-    status: 200,
-    reason: 'OK',
-    headers,
-    framing: 'length',
-    keepAlive: true,
-    contentType: undefined,
-    ...extra,
+  const head = (headers: string[], extra: Partial<ResponseHead> = {}): ResponseHead => {
+    let text = 'HTTP/1.1 200 OK';
+    const lines: number[] = [];
+    for (let i = 0; i < headers.length; i += 2) {
+      text += '\r\n';
+      lines.push(text.length, text.length + (headers[i] as string).length);
+      text += `${headers[i]}: ${headers[i + 1]}`;
+    }
+    const date = headers.some((v, i) => i % 2 === 0 && v.toLowerCase() === 'date');
+    const base = { status: 200, reason: 'OK', framing: 'length' as const, keepAlive: true };
+    return { ...base, headers, contentType: undefined, text, lines, date, ...extra };
+  };
+
+  it('as lines, copies the kept ones as received, blanks and case kept, in runs', () => {
+    const raw = parsed(
+      'HTTP/1.1 200 OK\r\nX-A:  spaced \r\nDATE: today\r\nconnection: keep-alive\r\nX-B:\r\nSet-Cookie: __Host-sifu-nb-session=x\r\nSet-Cookie: a=1',
+    );
+    const out = clientResponseHeaderText(raw, 'page', csp);
+    assert.equal(
+      out.text,
+      "X-A:  spaced \r\nDATE: today\r\nX-B:\r\nSet-Cookie: a=1\r\nContent-Security-Policy: frame-ancestors 'self' https://lms.example.org\r\nX-Content-Type-Options: nosniff\r\n",
+    );
+    assert.deepEqual([out.length, out.date], [false, true]);
+    // The pairs, sliced when asked for, are the trimmed values.
+    assert.deepEqual(raw.headers.slice(0, 4), ['X-A', 'spaced', 'DATE', 'today']);
+    const bare = clientResponseHeaderText(parsed('HTTP/1.1 204 No Content'), 'user-content', csp);
+    assert.equal(bare.text.split('\r\n')[0], `Content-Security-Policy: ${csp.userContent}`);
   });
 
   it('drops hop-by-hop and replaced headers, keeps the rest, adds CSP and nosniff', () => {

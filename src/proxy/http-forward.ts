@@ -11,6 +11,7 @@ import {
   type ContentKind,
   type CspValues,
   clientResponseHeaders,
+  clientResponseHeaderText,
   needsScrubbing,
 } from './response-policy.js';
 import type { ProxyError } from './responses.js';
@@ -172,10 +173,18 @@ export class HttpExchange implements Exchange, ResponseHandler {
       }
       this.scrubber = new SecretScrubber(this.secret);
     }
+    const reason = head.reason === '' ? undefined : head.reason;
+    if (this.res.writeHeadText !== undefined) {
+      // The kept lines go out as they came (the parser checked them): no split and join again.
+      const out = clientResponseHeaderText(head, this.kind, this.deps.csp);
+      this.res.writeHeadText(head.status, reason, out.text, out.length, out.date);
+      recordProxyResponse(head.status);
+      return;
+    }
     try {
       this.res.writeHead(
         head.status,
-        head.reason === '' ? undefined : head.reason,
+        reason,
         clientResponseHeaders(head, this.kind, this.deps.csp),
         // The parser admits only token names and values without control bytes, as Node's checks do;
         // the headers added are constants.

@@ -492,8 +492,8 @@ export class RawResponse implements ProxyResponse {
     if (this.headersSent) throw new Error('writeHead: the head was sent already');
     const phrase = reason ?? STATUS_CODES[status] ?? 'unknown';
     if (!checked) validateHeaderValue('status message', phrase);
-    let text = `HTTP/1.1 ${status} ${phrase}\r\n`;
-    let close = !this.req.keepAlive;
+    let lines = '';
+    let close = false;
     let length = false;
     let date = false;
     for (let i = 0; i < headers.length; i += 2) {
@@ -509,8 +509,38 @@ export class RawResponse implements ProxyResponse {
         if (hasListOption(value, 'close')) close = true;
         continue;
       }
-      text += `${name}: ${value}\r\n`;
+      lines += `${name}: ${value}\r\n`;
     }
+    this.holdHead(status, phrase, lines, length, date, close);
+    return this;
+  }
+
+  /**
+   * `writeHead` for header lines already checked and joined (response-policy.ts's
+   * `clientResponseHeaderText`): `lines` end each in CRLF and hold no `Connection`.
+   */
+  writeHeadText(
+    status: number,
+    reason: string | undefined,
+    lines: string,
+    length: boolean,
+    date: boolean,
+  ): void {
+    if (this.headersSent) throw new Error('writeHead: the head was sent already');
+    this.holdHead(status, reason ?? STATUS_CODES[status] ?? 'unknown', lines, length, date, false);
+  }
+
+  /** Completes the head (framing, Date, Connection) and holds it for the first write. */
+  private holdHead(
+    status: number,
+    phrase: string,
+    lines: string,
+    length: boolean,
+    date: boolean,
+    closeAsked: boolean,
+  ): void {
+    let text = `HTTP/1.1 ${status} ${phrase}\r\n${lines}`;
+    let close = closeAsked || !this.req.keepAlive;
     this.noBody = this.req.method === 'HEAD' || status === 204 || status === 304 || status < 200;
     if (!this.noBody && !length) {
       if (this.req.http10) close = true;
@@ -525,7 +555,6 @@ export class RawResponse implements ProxyResponse {
     this.closeAfter = close;
     this.head = text;
     this.headersSent = true;
-    return this;
   }
 
   write(chunk: Buffer | string): boolean {

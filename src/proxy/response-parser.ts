@@ -24,12 +24,75 @@ export type Framing = 'none' | 'length' | 'chunked' | 'close';
 export interface ResponseHead {
   status: number;
   reason: string;
-  /** Raw header name/value pairs as received (values trimmed), like `IncomingMessage.rawHeaders`. */
-  headers: string[];
+  /**
+   * Raw header name/value pairs as received (values trimmed), like `IncomingMessage.rawHeaders`. Made
+   * when first asked for: the raw server's writer copies kept lines from `text` instead (see `lines`).
+   */
+  readonly headers: string[];
   framing: Framing;
   /** Whether the connection may carry another exchange after this response. */
   keepAlive: boolean;
   contentType: string | undefined;
+  /** The head as received (latin1), status line first, without the blank line that ends it. */
+  text: string;
+  /**
+   * Per header line, two offsets into `text`: where the line starts and where its colon is. A line ends
+   * two bytes (CRLF) before the next one starts, the last at the end of `text`. Every line was checked:
+   * a token name, a value without control bytes.
+   */
+  lines: number[];
+  /** Whether the server sent a `Date`. */
+  date: boolean;
+}
+
+/** The end of header line `k` of `head` (before its CRLF). */
+export function lineEnd(head: Pick<ResponseHead, 'text' | 'lines'>, k: number): number {
+  const next = 2 * k + 2;
+  return next < head.lines.length ? (head.lines[next] as number) - 2 : head.text.length;
+}
+
+/** A parsed head; its name/value pairs are sliced from the text only if asked for. */
+class ParsedHead implements ResponseHead {
+  private pairs: string[] | undefined;
+
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    readonly framing: Framing,
+    readonly keepAlive: boolean,
+    readonly contentType: string | undefined,
+    readonly text: string,
+    readonly lines: number[],
+    readonly date: boolean,
+  ) {}
+
+  get headers(): string[] {
+    if (this.pairs !== undefined) return this.pairs;
+    const { text, lines } = this;
+    const pairs: string[] = [];
+    for (let k = 0; 2 * k < lines.length; k++) {
+      const colon = lines[2 * k + 1] as number;
+      const [from, to] = trimmed(text, colon + 1, lineEnd(this, k));
+      pairs.push(text.slice(lines[2 * k] as number, colon), text.slice(from, to));
+    }
+    this.pairs = pairs;
+    return pairs;
+  }
+}
+
+/** `text[from, to)` without the blanks around it, as offsets. */
+function trimmed(text: string, start: number, end: number): [number, number] {
+  let from = start;
+  let to = end;
+  while (from < to && isBlank(text.charCodeAt(from))) from++;
+  while (to > from && isBlank(text.charCodeAt(to - 1))) to--;
+  return [from, to];
+}
+
+/** The trimmed value of the header line whose colon is at `colon` and which ends at `end`. */
+function valueAt(text: string, colon: number, end: number): string {
+  const [from, to] = trimmed(text, colon + 1, end);
+  return text.slice(from, to);
 }
 
 export interface ResponseHandler {
@@ -240,11 +303,12 @@ export class ResponseParser {
       return;
     }
     const http10 = text.charCodeAt(7) === 0x30;
-    const headers: string[] = [];
+    const lines: number[] = [];
     let contentLength: string | undefined;
     let transferEncoding: string | undefined;
     let connection: string | undefined;
     let contentType: string | undefined;
+    let date = false;
     let at = statusEnd + 2;
     while (firstEnd !== -1 && at < text.length) {
       let lineEnd = text.indexOf('\r\n', at);
@@ -254,30 +318,30 @@ export class ResponseParser {
         this.fail('bad header line');
         return;
       }
-      let from = colon + 1;
-      let to = lineEnd;
       // A CR, LF or other control byte in a value would be written on to the client as is: refused,
       // so no server can split a header (a bare LF that smuggles a Set-Cookie past the filter).
-      if (hasControlByte(text, from, to)) {
+      if (hasControlByte(text, colon + 1, lineEnd)) {
         this.fail('control character in a header value');
         return;
       }
-      while (from < to && isBlank(text.charCodeAt(from))) from++;
-      while (to > from && isBlank(text.charCodeAt(to - 1))) to--;
-      const name = text.slice(at, colon);
-      const value = text.slice(from, to);
-      headers.push(name, value);
-      switch (name.length) {
+      lines.push(at, colon);
+      // Only the values the framing needs are sliced; the others stay where they are in `text`.
+      switch (colon - at) {
+        case 4:
+          if (sameName(text, at, 'date')) date = true;
+          break;
         case 10:
-          if (sameName(name, 0, 'connection')) {
+          if (sameName(text, at, 'connection')) {
+            const value = valueAt(text, colon, lineEnd);
             connection = connection === undefined ? value : `${connection}, ${value}`;
           }
           break;
         case 12:
-          if (sameName(name, 0, 'content-type')) contentType = value;
+          if (sameName(text, at, 'content-type')) contentType = valueAt(text, colon, lineEnd);
           break;
         case 14:
-          if (sameName(name, 0, 'content-length')) {
+          if (sameName(text, at, 'content-length')) {
+            const value = valueAt(text, colon, lineEnd);
             if (contentLength !== undefined && contentLength !== value) {
               this.fail('conflicting content-length');
               return;
@@ -286,7 +350,8 @@ export class ResponseParser {
           }
           break;
         case 17:
-          if (sameName(name, 0, 'transfer-encoding')) {
+          if (sameName(text, at, 'transfer-encoding')) {
+            const value = valueAt(text, colon, lineEnd);
             transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
           }
           break;
@@ -331,7 +396,9 @@ export class ResponseParser {
     }
     const keepAlive = framing !== 'close' && (http10 ? keepAliveAsked : !closeAsked);
     const reason = statusEnd > 13 ? text.slice(13, statusEnd) : '';
-    handler.onResponseHead({ status, reason, headers, framing, keepAlive, contentType });
+    handler.onResponseHead(
+      new ParsedHead(status, reason, framing, keepAlive, contentType, text, lines, date),
+    );
     if (this.state === DONE) handler.onResponseEnd();
   }
 

@@ -5,9 +5,9 @@
  * Pure functions, table-tested; the forwarding code applies them.
  */
 
-import { isNamed, NameSet } from './header-text.js';
+import { isNamed, NameSet, sameName } from './header-text.js';
 import { isSifuCookieName, setCookieName } from './request-policy.js';
-import type { ResponseHead } from './response-parser.js';
+import { lineEnd, type ResponseHead } from './response-parser.js';
 
 /** The Content-Security-Policy values; computed once per proxy. */
 export interface CspValues {
@@ -107,6 +107,72 @@ export function clientResponseHeaders(head: ResponseHead, kind: ContentKind, csp
     'nosniff',
   );
   return out;
+}
+
+/** {@link clientResponseHeaderText}'s answer: the lines, and what a writer must know of them. */
+export interface ClientHeaderText {
+  /** Header lines, each ending in CRLF. */
+  text: string;
+  /** Whether a `Content-Length` is among them. */
+  length: boolean;
+  /** Whether a `Date` is among them. */
+  date: boolean;
+}
+
+/** The CSP and nosniff lines a proxied response ends with, made once per CSP value. */
+const cspLines = new Map<string, string>();
+function cspLine(value: string): string {
+  let line = cspLines.get(value);
+  if (line === undefined) {
+    line = `Content-Security-Policy: ${value}\r\nX-Content-Type-Options: nosniff\r\n`;
+    if (cspLines.size < 64) cspLines.set(value, line);
+  }
+  return line;
+}
+
+/**
+ * {@link clientResponseHeaders} as header lines: the same headers, in the same order, with the same
+ * values, but the lines kept are copied from the head as received (runs of adjacent ones in one slice)
+ * instead of split into names and values and joined again. A value keeps its blanks around it; the
+ * client reads the same value (RFC 9110 5.5: they are not part of it).
+ */
+export function clientResponseHeaderText(
+  head: ResponseHead,
+  kind: ContentKind,
+  csp: CspValues,
+): ClientHeaderText {
+  const { text, lines } = head;
+  let out = '';
+  let runStart = -1;
+  let runEnd = -1;
+  let length = false;
+  for (let k = 0; 2 * k < lines.length; k++) {
+    const start = lines[2 * k] as number;
+    const colon = lines[2 * k + 1] as number;
+    const end = lineEnd(head, k);
+    const nameLength = colon - start;
+    let keep = !DROPPED_RESPONSE_HEADERS.hasAt(text, start, colon);
+    if (keep && nameLength === 14 && sameName(text, start, 'content-length')) {
+      keep = head.framing !== 'chunked';
+      length ||= keep;
+    } else if (keep && nameLength === 10 && sameName(text, start, 'set-cookie')) {
+      keep = !isSifuCookieName(setCookieName(text.slice(colon + 1, end)));
+    }
+    if (!keep) continue;
+    if (start !== runEnd + 2) {
+      if (runStart !== -1) out += text.slice(runStart, runEnd + 2);
+      runStart = start;
+    }
+    runEnd = end;
+  }
+  // The last kept line's CRLF is not in `text` (it ends before the blank line): added here.
+  if (runStart !== -1)
+    out += runEnd === text.length ? `${text.slice(runStart)}\r\n` : text.slice(runStart, runEnd + 2);
+  const sandboxed =
+    kind === 'user-content' ||
+    (kind === 'user-content-unless-json' && !(head.contentType ?? '').startsWith('application/json'));
+  out += cspLine(sandboxed ? csp.userContent : csp.page);
+  return { text: out, length, date: head.date };
 }
 
 /**

@@ -45,6 +45,18 @@ export interface ProxyResponse {
    * parser's rules are the same); the raw server then skips its own check, Node's server ignores it.
    */
   writeHead(status: number, reason: string | undefined, headers: string[], checked?: boolean): unknown;
+  /**
+   * Optional (the raw server's): `writeHead` with the headers as lines already checked and joined, each
+   * ending in CRLF, none a `Connection`; `length` and `date` say whether a Content-Length and a Date are
+   * among them.
+   */
+  writeHeadText?(
+    status: number,
+    reason: string | undefined,
+    lines: string,
+    length: boolean,
+    date: boolean,
+  ): void;
   write(chunk: Buffer | string): boolean;
   end(chunk?: Buffer | string): unknown;
   /**
