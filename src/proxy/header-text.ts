@@ -136,11 +136,67 @@ export class NameSet {
     return this.match(name) !== undefined;
   }
 
-  /** Whether `text[from, to)` is a name of the set, in any case (no slice of it is made). */
-  hasAt(text: string, from: number, to: number): boolean {
+  /** The set's spelling of the name `text[from, to)`, or undefined (no slice of it is made). */
+  matchAt(text: string, from: number, to: number): string | undefined {
     const bucket = this.byLength[to - from];
-    if (bucket === undefined) return false;
-    for (let i = 0; i < bucket.length; i++) if (sameName(text, from, bucket[i] as string)) return true;
-    return false;
+    if (bucket === undefined) return undefined;
+    for (let i = 0; i < bucket.length; i++) {
+      const lower = bucket[i] as string;
+      if (sameName(text, from, lower)) return lower;
+    }
+    return undefined;
   }
+
+  hasAt(text: string, from: number, to: number): boolean {
+    return this.matchAt(text, from, to) !== undefined;
+  }
+}
+
+/**
+ * A message's header lines where they lie in its head: `lines` holds, per line, where it starts in `text`
+ * and where its colon is. A line ends two bytes (CRLF) before the next one starts, the last at the end of
+ * `text` (which stops before the blank line). The parser that made them checked every line (a token name,
+ * a value without control bytes), so a writer may copy lines as they are.
+ */
+export interface HeadLines {
+  readonly text: string;
+  readonly lines: readonly number[];
+}
+
+/** The end of header line `k` (before its CRLF). */
+export function lineEnd(head: HeadLines, k: number): number {
+  const next = 2 * k + 2;
+  return next < head.lines.length ? (head.lines[next] as number) - 2 : head.text.length;
+}
+
+/** The value of the line whose colon is at `colon` and which ends at `end`, without blanks around it. */
+export function valueAt(text: string, colon: number, end: number): string {
+  let from = colon + 1;
+  let to = end;
+  while (from < to && isBlank(text.charCodeAt(from))) from++;
+  while (to > from && isBlank(text.charCodeAt(to - 1))) to--;
+  return text.slice(from, to);
+}
+
+/** The lines as name/value pairs, values trimmed (as `IncomingMessage.rawHeaders`). */
+export function pairsOf(head: HeadLines): string[] {
+  const { text, lines } = head;
+  const pairs: string[] = [];
+  for (let k = 0; 2 * k < lines.length; k++) {
+    const colon = lines[2 * k + 1] as number;
+    pairs.push(text.slice(lines[2 * k] as number, colon), valueAt(text, colon, lineEnd(head, k)));
+  }
+  return pairs;
+}
+
+/** Name/value pairs (checked already, as Node's parser checks them) as lines. */
+export function linesOf(pairs: readonly string[]): HeadLines {
+  let text = '';
+  const lines: number[] = [];
+  for (let i = 0; i < pairs.length; i += 2) {
+    if (i > 0) text += '\r\n';
+    lines.push(text.length, text.length + (pairs[i] as string).length);
+    text += `${pairs[i]}: ${pairs[i + 1]}`;
+  }
+  return { text, lines };
 }

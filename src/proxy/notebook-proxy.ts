@@ -268,13 +268,18 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
     target: Target,
   ) {
     activity.touch(route.userName, route.serverName);
-    const { head, body } = buildUpstreamHead(req.method as string, req.url as string, req.rawHeaders, {
-      upstreamHost: target.hostHeader,
-      secret: route.secret,
-      clientAddress: req.socket.remoteAddress,
-      forwardedProto,
-      relayKey: route.relayKey,
-    });
+    const { head, body } = buildUpstreamHead(
+      req.method as string,
+      req.url as string,
+      req.headLines ?? req.rawHeaders,
+      {
+        upstreamHost: target.hostHeader,
+        secret: route.secret,
+        clientAddress: req.socket.remoteAddress,
+        forwardedProto,
+        relayKey: route.relayKey,
+      },
+    );
     new HttpExchange(forwardDeps, req, res, target, head, body, contentKind(path.rest), route.secret).start();
   }
 

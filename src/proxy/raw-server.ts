@@ -21,7 +21,7 @@
 import type http from 'node:http';
 import { STATUS_CODES, validateHeaderName, validateHeaderValue } from 'node:http';
 import type net from 'node:net';
-import { hasListOption, isNamed } from './header-text.js';
+import { type HeadLines, hasListOption, isNamed, pairsOf } from './header-text.js';
 import { parseRequestHead, type RequestHead } from './request-head.js';
 import { answerBareStatus } from './responses.js';
 import { copyOut, readIntoSharedBuffer, readIntoStream } from './shared-read-buffer.js';
@@ -384,7 +384,9 @@ export class RawRequest implements ProxyRequestBody {
   readonly method: string;
   readonly url: string;
   readonly headers: http.IncomingHttpHeaders;
-  readonly rawHeaders: string[];
+  /** The head's lines as received: the upstream head is made of them (upstream-head.ts). */
+  readonly headLines: HeadLines;
+  private pairs: string[] | undefined;
   readonly http10: boolean;
   readonly keepAlive: boolean;
   readonly socket: net.Socket;
@@ -401,7 +403,7 @@ export class RawRequest implements ProxyRequestBody {
     this.method = head.method;
     this.url = head.url;
     this.headers = head.headers;
-    this.rawHeaders = head.rawHeaders;
+    this.headLines = head;
     this.http10 = head.http10;
     this.keepAlive = head.keepAlive;
     this.socket = connection.socket;
@@ -410,6 +412,12 @@ export class RawRequest implements ProxyRequestBody {
 
   get complete(): boolean {
     return this.remaining === 0;
+  }
+
+  /** Name/value pairs, values trimmed: sliced from the head when first asked for. */
+  get rawHeaders(): string[] {
+    this.pairs ??= pairsOf(this.headLines);
+    return this.pairs;
   }
 
   on(event: 'data' | 'end', listener: DataListener | EndListener): this {

@@ -14,14 +14,23 @@
  * `*`, every other path, other methods and versions, and heads over the limits. Pure.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { allOf, charTable, decimal, hasListOption, isBlank, NameSet, TOKEN_CHARS } from './header-text.js';
+import {
+  allOf,
+  charTable,
+  decimal,
+  type HeadLines,
+  hasListOption,
+  isBlank,
+  NameSet,
+  TOKEN_CHARS,
+} from './header-text.js';
 
-export interface RequestHead {
+export interface RequestHead extends HeadLines {
   method: string;
   url: string;
   http10: boolean;
-  /** Name/value pairs as received, values trimmed (as `IncomingMessage.rawHeaders`). */
-  rawHeaders: string[];
+  /** The head as received (latin1), request line first, without the blank line; `lines` its header lines. */
+  readonly text: string;
   /** By lower-case name (as `IncomingMessage.headers`, which with no header twice are these values). */
   headers: IncomingHttpHeaders;
   /** Body bytes announced by `Content-Length`; 0 without one. */
@@ -157,7 +166,7 @@ function readHead(text: string, length: number): HeadResult {
   const line = readRequestLine(text, requestLineEnd);
   if (line === undefined) return 'unhandled';
   const { http10 } = line;
-  const rawHeaders: string[] = [];
+  const lines: number[] = [];
   const headers: IncomingHttpHeaders = Object.create(null);
   let bodyLength = 0;
   let close = false;
@@ -174,10 +183,9 @@ function readHead(text: string, length: number): HeadResult {
     let to = next;
     while (from < to && isBlank(text.charCodeAt(from))) from++;
     while (to > from && isBlank(text.charCodeAt(to - 1))) to--;
-    const name = text.slice(at, colon);
     const value = text.slice(from, to);
-    const lower = COMMON_NAMES.match(name) ?? name.toLowerCase();
-    if (headers[lower] !== undefined || rawHeaders.length >= MAX_RAW_HEADERS * 2) return 'unhandled';
+    const lower = COMMON_NAMES.matchAt(text, at, colon) ?? text.slice(at, colon).toLowerCase();
+    if (headers[lower] !== undefined || lines.length >= MAX_RAW_HEADERS * 2) return 'unhandled';
     switch (lower) {
       case 'transfer-encoding':
       case 'expect':
@@ -194,7 +202,7 @@ function readHead(text: string, length: number): HeadResult {
         break;
     }
     headers[lower] = lower === 'set-cookie' ? [value] : value;
-    rawHeaders.push(name, value);
+    lines.push(at, colon);
     at = next + 2;
   }
   if (!http10 && headers.host === undefined) return 'unhandled';
@@ -202,7 +210,8 @@ function readHead(text: string, length: number): HeadResult {
     method: line.method,
     url: line.url,
     http10,
-    rawHeaders,
+    text,
+    lines,
     headers,
     bodyLength,
     keepAlive: !close && (!http10 || keepAliveAsked),

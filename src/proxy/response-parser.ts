@@ -12,16 +12,18 @@ import {
   allOf,
   decimal,
   endsWithListOption,
+  type HeadLines,
   hasControlByte,
   hasListOption,
-  isBlank,
+  pairsOf,
   sameName,
   TOKEN_CHARS,
+  valueAt,
 } from './header-text.js';
 
 export type Framing = 'none' | 'length' | 'chunked' | 'close';
 
-export interface ResponseHead {
+export interface ResponseHead extends HeadLines {
   status: number;
   reason: string;
   /**
@@ -33,22 +35,10 @@ export interface ResponseHead {
   /** Whether the connection may carry another exchange after this response. */
   keepAlive: boolean;
   contentType: string | undefined;
-  /** The head as received (latin1), status line first, without the blank line that ends it. */
-  text: string;
-  /**
-   * Per header line, two offsets into `text`: where the line starts and where its colon is. A line ends
-   * two bytes (CRLF) before the next one starts, the last at the end of `text`. Every line was checked:
-   * a token name, a value without control bytes.
-   */
-  lines: number[];
+  /** The head as received (latin1), status line first, without the blank line; `lines` its header lines. */
+  readonly text: string;
   /** Whether the server sent a `Date`. */
   date: boolean;
-}
-
-/** The end of header line `k` of `head` (before its CRLF). */
-export function lineEnd(head: Pick<ResponseHead, 'text' | 'lines'>, k: number): number {
-  const next = 2 * k + 2;
-  return next < head.lines.length ? (head.lines[next] as number) - 2 : head.text.length;
 }
 
 /** A parsed head; its name/value pairs are sliced from the text only if asked for. */
@@ -67,32 +57,9 @@ class ParsedHead implements ResponseHead {
   ) {}
 
   get headers(): string[] {
-    if (this.pairs !== undefined) return this.pairs;
-    const { text, lines } = this;
-    const pairs: string[] = [];
-    for (let k = 0; 2 * k < lines.length; k++) {
-      const colon = lines[2 * k + 1] as number;
-      const [from, to] = trimmed(text, colon + 1, lineEnd(this, k));
-      pairs.push(text.slice(lines[2 * k] as number, colon), text.slice(from, to));
-    }
-    this.pairs = pairs;
-    return pairs;
+    this.pairs ??= pairsOf(this);
+    return this.pairs;
   }
-}
-
-/** `text[from, to)` without the blanks around it, as offsets. */
-function trimmed(text: string, start: number, end: number): [number, number] {
-  let from = start;
-  let to = end;
-  while (from < to && isBlank(text.charCodeAt(from))) from++;
-  while (to > from && isBlank(text.charCodeAt(to - 1))) to--;
-  return [from, to];
-}
-
-/** The trimmed value of the header line whose colon is at `colon` and which ends at `end`. */
-function valueAt(text: string, colon: number, end: number): string {
-  const [from, to] = trimmed(text, colon + 1, end);
-  return text.slice(from, to);
 }
 
 export interface ResponseHandler {

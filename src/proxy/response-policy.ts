@@ -5,9 +5,9 @@
  * Pure functions, table-tested; the forwarding code applies them.
  */
 
-import { isNamed, NameSet, sameName } from './header-text.js';
+import { isNamed, lineEnd, NameSet, sameName } from './header-text.js';
 import { isSifuCookieName, setCookieName } from './request-policy.js';
-import { lineEnd, type ResponseHead } from './response-parser.js';
+import type { ResponseHead } from './response-parser.js';
 
 /** The Content-Security-Policy values; computed once per proxy. */
 export interface CspValues {

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type net from 'node:net';
 import type { ErrorCode } from '../errors.js';
 import type { Route } from '../routes.js';
+import type { HeadLines } from './header-text.js';
 
 /**
  * A client request as the gate sees it: what both of the notebook port's servers give, Node's
@@ -13,6 +14,8 @@ export interface ProxyRequest {
   readonly headers: IncomingHttpHeaders;
   /** Name/value pairs as received, values trimmed. */
   readonly rawHeaders: string[];
+  /** The same headers as the lines received, where the server has them (the raw server's requests). */
+  readonly headLines?: HeadLines;
   readonly socket: net.Socket;
 }
 

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { pairsOf } from './header-text.js';
+import { parseRequestHead } from './request-head.js';
 import { buildUpstreamHead, type UpstreamHeadContext } from './upstream-head.js';
 
 const context: UpstreamHeadContext = {
@@ -153,5 +155,30 @@ describe('buildUpstreamHead', () => {
     assert.ok(all.includes('Sec-WebSocket-Key: k=='));
     assert.ok(all.includes('Origin: https://n'));
     assert.deepEqual(all.slice(-2), ['Connection: Upgrade', 'Upgrade: websocket']);
+  });
+
+  it('copies the lines of a head as received, in runs, the stripped Cookie in its place', () => {
+    const raw =
+      'GET /user/ada/ HTTP/1.1\r\nHost: n.example\r\nX-A:  spaced \r\nx-b:1\r\nConnection: x-b, keep-alive\r\n' +
+      'Cookie: sifu-session=a; _xsrf=b\r\nAccept: */*\r\nX-Sifu-Relay-Key: planted\r\nAccept-Language: en\r\n\r\n';
+    const parsed = parseRequestHead(Buffer.from(raw, 'latin1'));
+    assert.ok(typeof parsed === 'object');
+    const fromLines = buildUpstreamHead('GET', '/user/ada/', parsed, context);
+    assert.deepEqual(lines(fromLines.head), [
+      'GET /user/ada/ HTTP/1.1',
+      'Host: 127.0.0.1:40001',
+      'X-A:  spaced ',
+      'Cookie: _xsrf=b',
+      'Accept: */*',
+      'Accept-Language: en',
+      'X-Forwarded-For: 192.0.2.1',
+      'X-Forwarded-Host: n.example',
+      'X-Forwarded-Proto: https',
+      'Authorization: token s3cret',
+      'Connection: keep-alive',
+    ]);
+    // The same headers as from Node's pairs, values apart from their blanks.
+    const fromPairs = buildUpstreamHead('GET', '/user/ada/', pairsOf(parsed), context);
+    assert.equal(fromLines.head.replace('X-A:  spaced ', 'X-A: spaced'), fromPairs.head);
   });
 });

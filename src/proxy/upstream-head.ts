@@ -5,7 +5,7 @@
  * added (a client's own `X-Sifu-Relay-Key` is always dropped). Pure; runs once per proxied request.
  */
 import { RELAY_KEY_HEADER } from '../routes.js';
-import { isNamed, NameSet } from './header-text.js';
+import { type HeadLines, isNamed, lineEnd, linesOf, NameSet, sameName, valueAt } from './header-text.js';
 import { stripSifuCookies } from './request-policy.js';
 
 export interface UpstreamHeadContext {
@@ -57,16 +57,20 @@ const DROPPED = new NameSet([
 const CONNECTION_OPTIONS = new Set(['keep-alive', 'close', 'upgrade']);
 
 /**
- * The upstream request head for `method url`. With `websocket`, the head asks for the same upgrade
+ * The upstream request head for `method url`, from the client's headers as pairs (Node's `rawHeaders`)
+ * or as the lines received (the raw server's; kept ones are copied as they came). With `websocket`, the head asks for the same upgrade
  * (`Connection: Upgrade` + the client's `Upgrade`), otherwise the connection is kept alive.
  */
 export function buildUpstreamHead(
   method: string,
   url: string,
-  rawHeaders: readonly string[],
+  headers: readonly string[] | HeadLines,
   context: UpstreamHeadContext,
   websocket = false,
 ): UpstreamHead {
+  // Node's server gives pairs; the raw server the lines as received, which are copied as they are.
+  const source = isPairs(headers) ? linesOf(headers) : headers;
+  const { text, lines } = source;
   let head = `${method} ${url} HTTP/1.1\r\nHost: ${context.upstreamHost}\r\n`;
   let body: BodyFraming = 'none';
   let contentLength: string | undefined;
@@ -74,19 +78,31 @@ export function buildUpstreamHead(
   let forwardedHost: string | undefined;
   let upgrade: string | undefined;
   let named: Set<string> | undefined;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (isNamed(rawHeaders[i] as string, 'connection')) {
-      named = connectionNamedHeaders(rawHeaders[i + 1] as string, named);
+  for (let k = 0; 2 * k < lines.length; k++) {
+    const start = lines[2 * k] as number;
+    const colon = lines[2 * k + 1] as number;
+    if (colon - start === 10 && sameName(text, start, 'connection')) {
+      named = connectionNamedHeaders(valueAt(text, colon, lineEnd(source, k)), named);
     }
   }
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i] as string;
-    const value = rawHeaders[i + 1] as string;
-    const lower = DROPPED.match(name);
+  // Kept lines are copied in runs: [runStart, runEnd) of `text`, adjacent lines together.
+  let runStart = -1;
+  let runEnd = -1;
+  for (let k = 0; 2 * k < lines.length; k++) {
+    const start = lines[2 * k] as number;
+    const colon = lines[2 * k + 1] as number;
+    const end = lineEnd(source, k);
+    const lower = DROPPED.matchAt(text, start, colon);
     if (lower === undefined) {
-      if (named === undefined || !named.has(name.toLowerCase())) head += `${name}: ${value}\r\n`;
+      if (named !== undefined && named.has(text.slice(start, colon).toLowerCase())) continue;
+      if (start !== runEnd + 2) {
+        if (runStart !== -1) head += `${text.slice(runStart, runEnd)}\r\n`;
+        runStart = start;
+      }
+      runEnd = end;
       continue;
     }
+    const value = valueAt(text, colon, end);
     switch (lower) {
       case 'content-length':
         contentLength = value;
@@ -95,6 +111,10 @@ export function buildUpstreamHead(
         body = 'chunked';
         break;
       case 'cookie': {
+        // In its place among the others: the run before it goes first.
+        if (runStart !== -1) head += `${text.slice(runStart, runEnd)}\r\n`;
+        runStart = -1;
+        runEnd = -1;
         const kept = stripSifuCookies(value);
         if (kept !== undefined) head += `Cookie: ${kept}\r\n`;
         break;
@@ -110,6 +130,7 @@ export function buildUpstreamHead(
         break;
     }
   }
+  if (runStart !== -1) head += `${text.slice(runStart, runEnd)}\r\n`;
   // Node's parser refuses requests with both; were both there, chunked framing would win (RFC 9112).
   if (body === 'chunked') head += 'Transfer-Encoding: chunked\r\n';
   else if (contentLength !== undefined) {
@@ -128,6 +149,9 @@ export function buildUpstreamHead(
   else head += 'Connection: keep-alive\r\n\r\n';
   return { head, body };
 }
+
+const isPairs = (headers: readonly string[] | HeadLines): headers is readonly string[] =>
+  Array.isArray(headers);
 
 /** The headers a `Connection` value names (hop-by-hop for that message), added to `into`. */
 export function connectionNamedHeaders(
