@@ -1,11 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  BAD_NAME,
+  BAD_VALUE,
   decimal,
   endsWithListOption,
   hasControlByte,
   hasListOption,
   isNamed,
+  lineEnd,
+  linesOf,
+  pairsOf,
+  scanHeaderLine,
   NameSet,
   sameName,
 } from './header-text.js';
@@ -113,5 +119,48 @@ describe('header-text', () => {
     assert.equal(set.match('Cookies'), undefined);
     assert.equal(set.match('pragma'), undefined);
     assert.equal(set.has('EXPECT'), true);
+  });
+
+  it('checks a header line in one pass: token name, colon, value without controls, CRLF or the end', () => {
+    const table: [string, boolean, number | 'ok'][] = [
+      ['Host: a\r\nX: y', false, 'ok'],
+      ['Host: a', false, 'ok'],
+      ['X-Empty:', false, 'ok'],
+      ['X: tab\tok', true, 'ok'],
+      [': no name', false, BAD_NAME],
+      ['No colon', false, BAD_NAME],
+      ['No colon\r\nX: y', false, BAD_NAME],
+      ['Sp ace: x', false, BAD_NAME],
+      ['Bad\nName: x', false, BAD_NAME],
+      ['X: bare\nLF', false, BAD_VALUE],
+      ['X: bare\rCR', false, BAD_VALUE],
+      ['X: cr at end\r', false, BAD_VALUE],
+      ['X: nul\0', false, BAD_VALUE],
+      ['X: del\x7f', false, BAD_VALUE],
+      ['X: obs-text \xe9', false, 'ok'],
+      ['X: obs-text \xe9', true, BAD_VALUE],
+      ['N\xe9: x', false, BAD_NAME],
+    ];
+    for (const [text, plain, want] of table) {
+      const lines: number[] = [];
+      const end = scanHeaderLine(text, 0, lines, plain);
+      if (want === 'ok') {
+        const crlf = text.indexOf('\r\n');
+        assert.equal(end, crlf === -1 ? text.length : crlf, JSON.stringify(text));
+        assert.deepEqual(lines, [0, text.indexOf(':')], JSON.stringify(text));
+      } else {
+        assert.equal(end, want, JSON.stringify(text));
+        assert.deepEqual(lines, [], 'nothing pushed for a refused line');
+      }
+    }
+  });
+
+  it('turns pairs into lines and back', () => {
+    const pairs = ['Host', 'a', 'X-Empty', '', 'Cookie', 'c=1; d=2'];
+    const head = linesOf(pairs);
+    assert.equal(head.text, 'Host: a\r\nX-Empty: \r\nCookie: c=1; d=2');
+    assert.deepEqual(pairsOf(head), pairs);
+    assert.equal(lineEnd(head, 0), 7);
+    assert.equal(lineEnd(head, 2), head.text.length);
   });
 });

@@ -200,3 +200,36 @@ export function linesOf(pairs: readonly string[]): HeadLines {
   }
   return { text, lines };
 }
+
+/** {@link scanHeaderLine}'s answers when a line is refused. */
+export const BAD_NAME = -1;
+export const BAD_VALUE = -2;
+
+/**
+ * Checks the header line at `at` of a head's `text` (which ends before its blank line) in one pass: a
+ * token name, a colon, then a value of no control byte but HTAB (with `plain`, of visible ASCII, space and
+ * tab only: no obs-text either), then CRLF or the end of `text`. On success pushes the line's start and
+ * colon onto `lines` and answers where the line ends (before its CRLF); else {@link BAD_NAME} or
+ * {@link BAD_VALUE}. A CR or LF alone is refused where it is: in the name as a bad name, in the value as a
+ * bad value.
+ */
+export function scanHeaderLine(text: string, at: number, lines: number[], plain: boolean): number {
+  const n = text.length;
+  let i = at;
+  let code = 0;
+  for (; i < n; i++) {
+    code = text.charCodeAt(i);
+    if (code === 0x3a) break;
+    if (code >= 128 || TOKEN_CHARS[code] === 0) return BAD_NAME;
+  }
+  if (i === at || i === n) return BAD_NAME;
+  const colon = i;
+  for (i++; i < n; i++) {
+    code = text.charCodeAt(i);
+    if (code === 0x0d) break;
+    if ((code < 0x20 && code !== 0x09) || code === 0x7f || (plain && code > 0x7e)) return BAD_VALUE;
+  }
+  if (i < n && text.charCodeAt(i + 1) !== 0x0a) return BAD_VALUE;
+  lines.push(at, colon);
+  return i;
+}

@@ -22,7 +22,7 @@ import {
   hasListOption,
   isBlank,
   NameSet,
-  TOKEN_CHARS,
+  scanHeaderLine,
 } from './header-text.js';
 
 export interface RequestHead extends HeadLines {
@@ -54,15 +54,6 @@ const TARGET_PREFIX = '/user/';
 const TARGET_CHARS = charTable(
   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'()*+,;=%",
 );
-
-/** Whether `text[from, to)` is a field value: visible ASCII, space and tab. */
-function isPlainValue(text: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) {
-    const code = text.charCodeAt(i);
-    if ((code < 0x20 && code !== 0x09) || code > 0x7e) return false;
-  }
-  return true;
-}
 
 /**
  * Names browsers and Jupyter's clients send, in the lower case `headers` is keyed by: such a name is
@@ -173,19 +164,17 @@ function readHead(text: string, length: number): HeadResult {
   let keepAliveAsked = false;
   let at = requestLineEnd + 2;
   while (at < text.length) {
-    let next = text.indexOf('\r\n', at);
-    if (next === -1) next = text.length;
     // A line starting with blanks would be obs-fold; a colon first, an empty name.
-    const colon = text.indexOf(':', at);
-    if (colon === -1 || colon > next || !allOf(TOKEN_CHARS, text, at, colon)) return 'unhandled';
-    if (!isPlainValue(text, colon + 1, next)) return 'unhandled';
+    const next = scanHeaderLine(text, at, lines, true);
+    if (next < 0) return 'unhandled';
+    const colon = lines[lines.length - 1] as number;
     let from = colon + 1;
     let to = next;
     while (from < to && isBlank(text.charCodeAt(from))) from++;
     while (to > from && isBlank(text.charCodeAt(to - 1))) to--;
     const value = text.slice(from, to);
     const lower = COMMON_NAMES.matchAt(text, at, colon) ?? text.slice(at, colon).toLowerCase();
-    if (headers[lower] !== undefined || lines.length >= MAX_RAW_HEADERS * 2) return 'unhandled';
+    if (headers[lower] !== undefined || lines.length > MAX_RAW_HEADERS * 2) return 'unhandled';
     switch (lower) {
       case 'transfer-encoding':
       case 'expect':
@@ -202,7 +191,6 @@ function readHead(text: string, length: number): HeadResult {
         break;
     }
     headers[lower] = lower === 'set-cookie' ? [value] : value;
-    lines.push(at, colon);
     at = next + 2;
   }
   if (!http10 && headers.host === undefined) return 'unhandled';

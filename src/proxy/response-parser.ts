@@ -9,7 +9,7 @@
  */
 
 import {
-  allOf,
+  BAD_VALUE,
   decimal,
   endsWithListOption,
   type HeadLines,
@@ -17,7 +17,7 @@ import {
   hasListOption,
   pairsOf,
   sameName,
-  TOKEN_CHARS,
+  scanHeaderLine,
   valueAt,
 } from './header-text.js';
 
@@ -278,20 +278,18 @@ export class ResponseParser {
     let date = false;
     let at = statusEnd + 2;
     while (firstEnd !== -1 && at < text.length) {
-      let lineEnd = text.indexOf('\r\n', at);
-      if (lineEnd === -1) lineEnd = text.length;
-      const colon = text.indexOf(':', at);
-      if (colon === -1 || colon > lineEnd || !allOf(TOKEN_CHARS, text, at, colon)) {
-        this.fail('bad header line');
-        return;
-      }
+      const lineEnd = scanHeaderLine(text, at, lines, false);
       // A CR, LF or other control byte in a value would be written on to the client as is: refused,
       // so no server can split a header (a bare LF that smuggles a Set-Cookie past the filter).
-      if (hasControlByte(text, colon + 1, lineEnd)) {
+      if (lineEnd === BAD_VALUE) {
         this.fail('control character in a header value');
         return;
       }
-      lines.push(at, colon);
+      if (lineEnd < 0) {
+        this.fail('bad header line');
+        return;
+      }
+      const colon = lines[lines.length - 1] as number;
       // Only the values the framing needs are sliced; the others stay where they are in `text`.
       switch (colon - at) {
         case 4:
