@@ -10,10 +10,10 @@ import {
   isNamed,
   lineEnd,
   linesOf,
-  pairsOf,
-  scanHeaderLine,
   NameSet,
+  pairsOf,
   sameName,
+  scanHeaderLine,
 } from './header-text.js';
 
 /** Characters a header value may hold once controls are refused, and a few that matter here. */

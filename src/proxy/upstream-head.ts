@@ -94,7 +94,7 @@ export function buildUpstreamHead(
     const end = lineEnd(source, k);
     const lower = DROPPED.matchAt(text, start, colon);
     if (lower === undefined) {
-      if (named !== undefined && named.has(text.slice(start, colon).toLowerCase())) continue;
+      if (named?.has(text.slice(start, colon).toLowerCase())) continue;
       if (start !== runEnd + 2) {
         if (runStart !== -1) head += `${text.slice(runStart, runEnd)}\r\n`;
         runStart = start;
