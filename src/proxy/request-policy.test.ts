@@ -136,6 +136,11 @@ describe('Sifu cookies', () => {
     ['notsifu=1; sifu=2', 'notsifu=1'],
     [';;', ';;'],
     ['sifu;x=1', 'x=1'],
+    ['\t__SECURE-Sifu=1 ;x = 2 ', 'x = 2'],
+    ['__host-x=1; sifu =2', '__host-x=1'],
+    ['__Host-=1; __Secure-sif=2', '__Host-=1; __Secure-sif=2'],
+    // Nothing of Sifu's: the value as it came.
+    ['a=1 ;  b=sifu', 'a=1 ;  b=sifu'],
   ];
   for (const [header, expected] of table) {
     it(`strips ${JSON.stringify(header)} -> ${JSON.stringify(expected)}`, () => {

@@ -4,6 +4,7 @@
  * Header values come in as `req.headers` gives them; nothing here does I/O.
  */
 import { parseUserPath } from '../routes.js';
+import { sameName } from './header-text.js';
 
 type HeaderValue = string | string[] | undefined;
 
@@ -116,24 +117,49 @@ export function safeNextPath(next: string | null): string | undefined {
 
 /** Sifu's own cookies: `sifu...`, also behind the `__Host-` / `__Secure-` prefixes. */
 export function isSifuCookieName(name: string): boolean {
-  return /^(?:__host-|__secure-)?sifu/i.test(name);
+  return isSifuCookieNameAt(name, 0, name.length);
 }
+
+/** {@link isSifuCookieName} for `text[from, to)`, read in place (runs on every proxied request). */
+function isSifuCookieNameAt(text: string, from: number, to: number): boolean {
+  let at = from;
+  if (to - at >= 7 && sameName(text, at, '__host-')) at += 7;
+  else if (to - at >= 9 && sameName(text, at, '__secure-')) at += 9;
+  return to - at >= 4 && sameName(text, at, 'sifu');
+}
+
+/** What `String.prototype.trim` removes, among the characters of a latin1 header value. */
+const isTrimmed = (code: number): boolean => (code >= 0x09 && code <= 0x0d) || code === 0x20 || code === 0xa0;
 
 /**
  * A `Cookie` header value without Sifu's cookies, so the server never sees the session;
- * undefined when nothing is left.
+ * undefined when nothing is left. Without a cookie of Sifu's, the value as it came; else the pairs kept,
+ * trimmed, joined by `; `. Read in place: pairs are sliced only when something was dropped.
  */
 export function stripSifuCookies(cookieHeader: string): string | undefined {
-  if (!/sifu/i.test(cookieHeader)) return cookieHeader;
-  const kept: string[] = [];
-  for (const pair of cookieHeader.split(';')) {
-    const trimmed = pair.trim();
-    if (trimmed === '') continue;
-    const eq = trimmed.indexOf('=');
-    const name = eq === -1 ? trimmed : trimmed.slice(0, eq).trim();
-    if (!isSifuCookieName(name)) kept.push(trimmed);
+  let kept: string | undefined;
+  let dropped = false;
+  let at = 0;
+  while (at <= cookieHeader.length) {
+    let end = cookieHeader.indexOf(';', at);
+    if (end === -1) end = cookieHeader.length;
+    let from = at;
+    let to = end;
+    at = end + 1;
+    while (from < to && isTrimmed(cookieHeader.charCodeAt(from))) from++;
+    while (to > from && isTrimmed(cookieHeader.charCodeAt(to - 1))) to--;
+    if (from === to) continue;
+    const eq = cookieHeader.indexOf('=', from);
+    let nameEnd = eq === -1 || eq > to ? to : eq;
+    while (nameEnd > from && isTrimmed(cookieHeader.charCodeAt(nameEnd - 1))) nameEnd--;
+    if (isSifuCookieNameAt(cookieHeader, from, nameEnd)) {
+      dropped = true;
+      continue;
+    }
+    const pair = cookieHeader.slice(from, to);
+    kept = kept === undefined ? pair : `${kept}; ${pair}`;
   }
-  return kept.length === 0 ? undefined : kept.join('; ');
+  return dropped ? kept : cookieHeader;
 }
 
 /** The name of the cookie a `Set-Cookie` value sets. */
