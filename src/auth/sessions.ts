@@ -64,7 +64,8 @@ export function readCookie(header: string | undefined, name: string): string | u
 }
 
 /** What `String.prototype.trim` removes, among the characters a header value can hold (latin1). */
-const isTrimmed = (code: number): boolean => code === 0x20 || (code >= 0x09 && code <= 0x0d) || code === 0xa0;
+export const isTrimmed = (code: number): boolean =>
+  code === 0x20 || (code >= 0x09 && code <= 0x0d) || code === 0xa0;
 
 /** A cookie's name as set and read: `__Host-<name>` whenever the cookie is `Secure`. */
 export function cookieName(name: string, options: Pick<CookieOptions, 'secure' | 'embedded'>): string {

@@ -3,6 +3,7 @@
  * (page vs API), where the sign-in handoff may send the browser, and which cookies belong to Sifu.
  * Header values come in as `req.headers` gives them; nothing here does I/O.
  */
+import { isTrimmed } from '../auth/sessions.js';
 import { parseUserPath } from '../routes.js';
 import { sameName } from './header-text.js';
 
@@ -127,9 +128,6 @@ function isSifuCookieNameAt(text: string, from: number, to: number): boolean {
   else if (to - at >= 9 && sameName(text, at, '__secure-')) at += 9;
   return to - at >= 4 && sameName(text, at, 'sifu');
 }
-
-/** What `String.prototype.trim` removes, among the characters of a latin1 header value. */
-const isTrimmed = (code: number): boolean => (code >= 0x09 && code <= 0x0d) || code === 0x20 || code === 0xa0;
 
 /**
  * A `Cookie` header value without Sifu's cookies, so the server never sees the session;
