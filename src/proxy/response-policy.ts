@@ -82,30 +82,39 @@ const DROPPED_RESPONSE_HEADERS = new NameSet([
 ]);
 
 /**
- * The client's response headers: hop-by-hop ones dropped, Sifu's cookie names never set by a
- * server (no session fixation from a learner's server), CSP and nosniff added.
+ * Whether header line `k` of `head` reaches the client: not hop-by-hop or replaced, no Content-Length beside
+ * a transfer coding, no Set-Cookie of one of Sifu's names (no session fixation from a learner's server).
  */
+function keptLine(head: ResponseHead, k: number): boolean {
+  const { text, lines } = head;
+  const start = lines[2 * k] as number;
+  const colon = lines[2 * k + 1] as number;
+  if (DROPPED_RESPONSE_HEADERS.hasAt(text, start, colon)) return false;
+  const nameLength = colon - start;
+  // The parser refuses a length beside a transfer coding; dropping it here too keeps this function safe alone.
+  if (nameLength === 14 && sameName(text, start, 'content-length')) return head.framing !== 'chunked';
+  if (nameLength === 10 && sameName(text, start, 'set-cookie')) {
+    return !isSifuCookieName(setCookieName(text.slice(colon + 1, lineEnd(head, k))));
+  }
+  return true;
+}
+
+/** The CSP a response gets: the sandbox for user content (and non-JSON contents-API answers). */
+function cspOf(head: ResponseHead, kind: ContentKind, csp: CspValues): string {
+  const sandboxed =
+    kind === 'user-content' ||
+    (kind === 'user-content-unless-json' && !(head.contentType ?? '').startsWith('application/json'));
+  return sandboxed ? csp.userContent : csp.page;
+}
+
+/** The client's response headers ({@link keptLine}), then CSP and nosniff, as name/value pairs. */
 export function clientResponseHeaders(head: ResponseHead, kind: ContentKind, csp: CspValues): string[] {
   const { headers } = head;
   const out: string[] = [];
   for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i] as string;
-    const value = headers[i + 1] as string;
-    if (DROPPED_RESPONSE_HEADERS.has(name)) continue;
-    // The parser refuses a length beside a transfer coding; dropping it here too keeps this function safe alone.
-    if (head.framing === 'chunked' && isNamed(name, 'content-length')) continue;
-    if (isNamed(name, 'set-cookie') && isSifuCookieName(setCookieName(value))) continue;
-    out.push(name, value);
+    if (keptLine(head, i / 2)) out.push(headers[i] as string, headers[i + 1] as string);
   }
-  const sandboxed =
-    kind === 'user-content' ||
-    (kind === 'user-content-unless-json' && !(head.contentType ?? '').startsWith('application/json'));
-  out.push(
-    'Content-Security-Policy',
-    sandboxed ? csp.userContent : csp.page,
-    'X-Content-Type-Options',
-    'nosniff',
-  );
+  out.push('Content-Security-Policy', cspOf(head, kind, csp), 'X-Content-Type-Options', 'nosniff');
   return out;
 }
 
@@ -147,31 +156,18 @@ export function clientResponseHeaderText(
   let runEnd = -1;
   let length = false;
   for (let k = 0; 2 * k < lines.length; k++) {
+    if (!keptLine(head, k)) continue;
     const start = lines[2 * k] as number;
     const colon = lines[2 * k + 1] as number;
-    const end = lineEnd(head, k);
-    const nameLength = colon - start;
-    let keep = !DROPPED_RESPONSE_HEADERS.hasAt(text, start, colon);
-    if (keep && nameLength === 14 && sameName(text, start, 'content-length')) {
-      keep = head.framing !== 'chunked';
-      length ||= keep;
-    } else if (keep && nameLength === 10 && sameName(text, start, 'set-cookie')) {
-      keep = !isSifuCookieName(setCookieName(text.slice(colon + 1, end)));
-    }
-    if (!keep) continue;
+    length ||= colon - start === 14 && sameName(text, start, 'content-length');
     if (start !== runEnd + 2) {
-      if (runStart !== -1) out += text.slice(runStart, runEnd + 2);
+      if (runStart !== -1) out += `${text.slice(runStart, runEnd)}\r\n`;
       runStart = start;
     }
-    runEnd = end;
+    runEnd = lineEnd(head, k);
   }
-  // The last kept line's CRLF is not in `text` (it ends before the blank line): added here.
-  if (runStart !== -1)
-    out += runEnd === text.length ? `${text.slice(runStart)}\r\n` : text.slice(runStart, runEnd + 2);
-  const sandboxed =
-    kind === 'user-content' ||
-    (kind === 'user-content-unless-json' && !(head.contentType ?? '').startsWith('application/json'));
-  out += cspLine(sandboxed ? csp.userContent : csp.page);
+  if (runStart !== -1) out += `${text.slice(runStart, runEnd)}\r\n`;
+  out += cspLine(cspOf(head, kind, csp));
   return { text: out, length, date: head.date };
 }
 
