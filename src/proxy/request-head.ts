@@ -20,9 +20,9 @@ import {
   decimal,
   type HeadLines,
   hasListOption,
-  isBlank,
   NameSet,
   scanHeaderLine,
+  valueAt,
 } from './header-text.js';
 
 export interface RequestHead extends HeadLines {
@@ -168,11 +168,7 @@ function readHead(text: string, length: number): HeadResult {
     const next = scanHeaderLine(text, at, lines, true);
     if (next < 0) return 'unhandled';
     const colon = lines[lines.length - 1] as number;
-    let from = colon + 1;
-    let to = next;
-    while (from < to && isBlank(text.charCodeAt(from))) from++;
-    while (to > from && isBlank(text.charCodeAt(to - 1))) to--;
-    const value = text.slice(from, to);
+    const value = valueAt(text, colon, next);
     const lower = COMMON_NAMES.matchAt(text, at, colon) ?? text.slice(at, colon).toLowerCase();
     if (headers[lower] !== undefined || lines.length > MAX_RAW_HEADERS * 2) return 'unhandled';
     switch (lower) {
