@@ -3,14 +3,19 @@ import { describe, it } from 'node:test';
 import {
   BAD_NAME,
   BAD_VALUE,
+  codeOf,
   decimal,
   endsWithListOption,
   hasControlByte,
   hasListOption,
   isNamed,
+  KNOWN_NAMES,
+  LINE,
   lineEnd,
   linesOf,
   NameSet,
+  nameCodeAt,
+  nameCodeIn,
   pairsOf,
   sameName,
   scanHeaderLine,
@@ -142,17 +147,68 @@ describe('header-text', () => {
       ['N\xe9: x', false, BAD_NAME],
     ];
     for (const [text, plain, want] of table) {
+      // The line as the parsers see it: in the middle of their buffer, a byte of another kind either side.
+      const bytes = Buffer.from(`\0${text}\r`, 'latin1');
       const lines: number[] = [];
-      const end = scanHeaderLine(text, 0, lines, plain);
+      const end = scanHeaderLine(bytes, 1, 0, text.length, lines, plain);
       if (want === 'ok') {
         const crlf = text.indexOf('\r\n');
         assert.equal(end, crlf === -1 ? text.length : crlf, JSON.stringify(text));
-        assert.deepEqual(lines, [0, text.indexOf(':')], JSON.stringify(text));
+        const colon = text.indexOf(':');
+        assert.deepEqual(lines, [0, colon, nameCodeIn(text, 0, colon)], JSON.stringify(text));
       } else {
         assert.equal(end, want, JSON.stringify(text));
         assert.deepEqual(lines, [], 'nothing pushed for a refused line');
       }
     }
+  });
+
+  it('finds the code of a known name in any case, from bytes or a string, and 0 for any other', () => {
+    assert.equal(KNOWN_NAMES[0], '');
+    assert.equal(new Set(KNOWN_NAMES).size, KNOWN_NAMES.length, 'each name once');
+    for (const name of KNOWN_NAMES) assert.equal(name, name.toLowerCase());
+    for (let code = 1; code < KNOWN_NAMES.length; code++) {
+      const name = KNOWN_NAMES[code] as string;
+      const upper = name.toUpperCase();
+      const mixed = name.replace(/(^|-)(.)/g, (m) => m.toUpperCase());
+      for (const spelling of [name, upper, mixed]) {
+        const bytes = Buffer.from(`x${spelling}:`, 'latin1');
+        assert.equal(nameCodeAt(bytes, 1, 1 + spelling.length), code, spelling);
+        assert.equal(nameCodeIn(`x${spelling}:`, 1, 1 + spelling.length), code, spelling);
+      }
+      assert.equal(codeOf(name), code);
+    }
+    // Token names of the same length that differ by one character, or by the 0x20 bit where a known
+    // name has no letter, are other names.
+    for (const other of [
+      'content-lengtx',
+      'content_length',
+      'hosts',
+      'hos',
+      'x-sifu-relay-kez',
+      'cookie2',
+      'te~',
+    ]) {
+      assert.equal(nameCodeAt(Buffer.from(other, 'latin1'), 0, other.length), 0, other);
+      assert.equal(nameCodeIn(other, 0, other.length), 0, other);
+    }
+    assert.equal(nameCodeAt(Buffer.from('Content^Length'), 0, 14), 0, "'^' is not '~' nor '-'");
+    assert.throws(() => codeOf('x-unknown'), /not one of the known header names/);
+  });
+
+  it('looks a line up in a name set by its code, or by its text for a name not known', () => {
+    const head = linesOf(['Cookie', 'a=1', 'X-Other', '2', 'ETag', '"x"', 'X-Custom', 'y']);
+    assert.equal(head.lines.length, 4 * LINE);
+    const known = new NameSet(['cookie', 'etag']);
+    const mixed = new NameSet(['cookie', 'x-custom']);
+    assert.deepEqual(
+      [0, 1, 2, 3].map((k) => known.hasLine(head, k)),
+      [true, false, true, false],
+    );
+    assert.deepEqual(
+      [0, 1, 2, 3].map((k) => mixed.hasLine(head, k)),
+      [true, false, false, true],
+    );
   });
 
   it('turns pairs into lines and back', () => {

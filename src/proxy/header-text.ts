@@ -17,11 +17,11 @@ export const TOKEN_CHARS = charTable(
   "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
 );
 
-/** Whether `text[from, to)` is made of characters of `table` only (and is not empty). */
-export function allOf(table: Uint8Array, text: string, from: number, to: number): boolean {
+/** Whether `bytes[from, to)` is made of characters of `table` only (and is not empty). */
+export function allOf(table: Uint8Array, bytes: Uint8Array, from: number, to: number): boolean {
   if (from >= to) return false;
   for (let i = from; i < to; i++) {
-    const code = text.charCodeAt(i);
+    const code = bytes[i] as number;
     if (code >= 128 || table[code] === 0) return false;
   }
   return true;
@@ -106,30 +106,153 @@ export function endsWithListOption(value: string, option: string): boolean {
 }
 
 /**
+ * Header names the proxy acts on, or that browsers, Jupyter and its clients send often. The parsers find
+ * each line's name here once, from the received bytes, and record its code (its index; 0 for any other
+ * name) beside the line, so that later steps (the policies, the upstream head) compare numbers instead of
+ * matching the name's text again.
+ */
+export const KNOWN_NAMES: readonly string[] = [
+  '',
+  'host',
+  'cookie',
+  'connection',
+  'content-length',
+  'content-type',
+  'transfer-encoding',
+  'user-agent',
+  'accept',
+  'accept-encoding',
+  'accept-language',
+  'origin',
+  'referer',
+  'authorization',
+  'x-xsrftoken',
+  'x-requested-with',
+  'cache-control',
+  'pragma',
+  'if-none-match',
+  'if-modified-since',
+  'dnt',
+  'sec-fetch-site',
+  'sec-fetch-mode',
+  'sec-fetch-dest',
+  'sec-fetch-user',
+  'sec-ch-ua',
+  'sec-ch-ua-mobile',
+  'sec-ch-ua-platform',
+  'upgrade-insecure-requests',
+  'priority',
+  'expect',
+  'upgrade',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'te',
+  'trailer',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-forwarded-for',
+  'x-sifu-relay-key',
+  'date',
+  'server',
+  'set-cookie',
+  'etag',
+  'last-modified',
+  'content-encoding',
+  'vary',
+  'location',
+  'content-security-policy',
+  'x-frame-options',
+  'x-content-type-options',
+  'sec-websocket-key',
+  'sec-websocket-version',
+  'sec-websocket-extensions',
+  'sec-websocket-protocol',
+  'sec-websocket-accept',
+];
+
+/** The code of the lower-case name `lower`, which must be one of {@link KNOWN_NAMES}. */
+export function codeOf(lower: string): number {
+  const code = KNOWN_NAMES.indexOf(lower);
+  if (code < 1) throw new Error(`${lower} is not one of the known header names`);
+  return code;
+}
+
+/** The known names' bytes one after another, and where each starts: compared with received bytes. */
+const NAME_BYTES = Buffer.from(KNOWN_NAMES.join(''), 'latin1');
+const NAME_STARTS = KNOWN_NAMES.map((_, code) => KNOWN_NAMES.slice(0, code).join('').length);
+/** The codes of the known names, by the names' length. */
+const CODES_BY_LENGTH: number[][] = [];
+for (let code = 1; code < KNOWN_NAMES.length; code++) {
+  const length = (KNOWN_NAMES[code] as string).length;
+  const codes = CODES_BY_LENGTH[length] ?? [];
+  codes.push(code);
+  CODES_BY_LENGTH[length] = codes;
+}
+
+/**
+ * The code of the header name `bytes[from, to)`, in any case, or 0. The name must be a token already
+ * (as {@link scanHeaderLine} checked it): then setting the 0x20 bit of a byte maps a capital to its
+ * letter and leaves every other token character that a known name holds (digits, `-`) as it is.
+ */
+export function nameCodeAt(bytes: Uint8Array, from: number, to: number): number {
+  const codes = CODES_BY_LENGTH[to - from];
+  if (codes === undefined) return 0;
+  for (let c = 0; c < codes.length; c++) {
+    const code = codes[c] as number;
+    let at = NAME_STARTS[code] as number;
+    let i = from;
+    while (i < to && ((bytes[i] as number) | 0x20) === NAME_BYTES[at]) {
+      i++;
+      at++;
+    }
+    if (i === to) return code;
+  }
+  return 0;
+}
+
+/** {@link nameCodeAt} for a name in a string (pairs from Node's parser, which checked it as a token). */
+export function nameCodeIn(text: string, from: number, to: number): number {
+  const codes = CODES_BY_LENGTH[to - from];
+  if (codes === undefined) return 0;
+  for (let c = 0; c < codes.length; c++) {
+    const code = codes[c] as number;
+    if (sameName(text, from, KNOWN_NAMES[code] as string)) return code;
+  }
+  return 0;
+}
+
+/**
  * A set of header names matched in any case without lower-casing the name looked up: the names are
  * grouped by length and compared with {@link sameName}. `match` gives the set's own (lower-case) spelling.
+ * A line of a {@link HeadLines} is looked up by its name's code ({@link hasLine}).
  */
 export class NameSet {
   private readonly byLength: (string[] | undefined)[] = [];
+  /** 1 at the code of each of the set's names that is known. */
+  private readonly codes = new Uint8Array(KNOWN_NAMES.length);
+  /** Whether every name of the set is known: then a line of code 0 is not in it. */
+  private readonly allKnown: boolean;
 
   constructor(names: Iterable<string>) {
+    let allKnown = true;
     for (const name of names) {
       const lower = name.toLowerCase();
       const bucket = this.byLength[lower.length] ?? [];
       if (!bucket.includes(lower)) bucket.push(lower);
       this.byLength[lower.length] = bucket;
+      const code = KNOWN_NAMES.indexOf(lower);
+      if (code < 1) allKnown = false;
+      else this.codes[code] = 1;
     }
+    this.allKnown = allKnown;
   }
 
   /** The set's lower-case spelling of `name`, or undefined if `name` is not in the set. */
   match(name: string): string | undefined {
-    const bucket = this.byLength[name.length];
-    if (bucket === undefined) return undefined;
-    for (let i = 0; i < bucket.length; i++) {
-      const lower = bucket[i] as string;
-      if (sameName(name, 0, lower)) return lower;
-    }
-    return undefined;
+    return this.matchAt(name, 0, name.length);
   }
 
   has(name: string): boolean {
@@ -147,16 +270,25 @@ export class NameSet {
     return undefined;
   }
 
-  hasAt(text: string, from: number, to: number): boolean {
-    return this.matchAt(text, from, to) !== undefined;
+  /** Whether the name of line `k` of `head` is in the set. */
+  hasLine(head: HeadLines, k: number): boolean {
+    const code = head.lines[LINE * k + 2] as number;
+    if (code !== 0) return this.codes[code] === 1;
+    if (this.allKnown) return false;
+    const start = head.lines[LINE * k] as number;
+    return this.matchAt(head.text, start, head.lines[LINE * k + 1] as number) !== undefined;
   }
 }
 
+/** Numbers per line in {@link HeadLines.lines}. */
+export const LINE = 3;
+
 /**
- * A message's header lines where they lie in its head: `lines` holds, per line, where it starts in `text`
- * and where its colon is. A line ends two bytes (CRLF) before the next one starts, the last at the end of
- * `text` (which stops before the blank line). The parser that made them checked every line (a token name,
- * a value without control bytes), so a writer may copy lines as they are.
+ * A message's header lines where they lie in its head: `lines` holds, per line ({@link LINE} numbers),
+ * where it starts in `text`, where its colon is, and the code of its name ({@link KNOWN_NAMES}, 0 for
+ * another). A line ends two bytes (CRLF) before the next one starts, the last at the end of `text` (which
+ * stops before the blank line). The parser that made them checked every line (a token name, a value
+ * without control bytes), so a writer may copy lines as they are.
  */
 export interface HeadLines {
   readonly text: string;
@@ -165,7 +297,7 @@ export interface HeadLines {
 
 /** The end of header line `k` (before its CRLF). */
 export function lineEnd(head: HeadLines, k: number): number {
-  const next = 2 * k + 2;
+  const next = LINE * (k + 1);
   return next < head.lines.length ? (head.lines[next] as number) - 2 : head.text.length;
 }
 
@@ -182,9 +314,9 @@ export function valueAt(text: string, colon: number, end: number): string {
 export function pairsOf(head: HeadLines): string[] {
   const { text, lines } = head;
   const pairs: string[] = [];
-  for (let k = 0; 2 * k < lines.length; k++) {
-    const colon = lines[2 * k + 1] as number;
-    pairs.push(text.slice(lines[2 * k] as number, colon), valueAt(text, colon, lineEnd(head, k)));
+  for (let k = 0; LINE * k < lines.length; k++) {
+    const colon = lines[LINE * k + 1] as number;
+    pairs.push(text.slice(lines[LINE * k] as number, colon), valueAt(text, colon, lineEnd(head, k)));
   }
   return pairs;
 }
@@ -195,8 +327,9 @@ export function linesOf(pairs: readonly string[]): HeadLines {
   const lines: number[] = [];
   for (let i = 0; i < pairs.length; i += 2) {
     if (i > 0) text += '\r\n';
-    lines.push(text.length, text.length + (pairs[i] as string).length);
-    text += `${pairs[i]}: ${pairs[i + 1]}`;
+    const name = pairs[i] as string;
+    lines.push(text.length, text.length + name.length, nameCodeIn(name, 0, name.length));
+    text += `${name}: ${pairs[i + 1]}`;
   }
   return { text, lines };
 }
@@ -205,31 +338,46 @@ export function linesOf(pairs: readonly string[]): HeadLines {
 export const BAD_NAME = -1;
 export const BAD_VALUE = -2;
 
+/** Byte classes for {@link scanHeaderLine}: a tchar; VCHAR, SP or HTAB; obs-text. */
+const TOKEN = 1;
+const VISIBLE = 2;
+const OBS_TEXT = 4;
+const BYTE_CLASS = Uint8Array.from(
+  { length: 256 },
+  (_, c) =>
+    (c < 128 && TOKEN_CHARS[c] === 1 ? TOKEN : 0) |
+    ((c >= 0x20 && c < 0x7f) || c === 0x09 ? VISIBLE : 0) |
+    (c >= 0x80 ? OBS_TEXT : 0),
+);
+
 /**
- * Checks the header line at `at` of a head's `text` (which ends before its blank line) in one pass: a
+ * Checks the header line at `at` of a head's text in one pass, on the bytes the text was decoded from
+ * (latin1: byte i of the text is `bytes[base + i]`; the text ends at `end`, before its blank line): a
  * token name, a colon, then a value of no control byte but HTAB (with `plain`, of visible ASCII, space and
- * tab only: no obs-text either), then CRLF or the end of `text`. On success pushes the line's start and
- * colon onto `lines` and answers where the line ends (before its CRLF); else {@link BAD_NAME} or
- * {@link BAD_VALUE}. A CR or LF alone is refused where it is: in the name as a bad name, in the value as a
- * bad value.
+ * tab only: no obs-text either), then CRLF or the end. On success pushes the line's start, colon and name
+ * code ({@link HeadLines}) onto `lines` and answers where the line ends (before its CRLF); else
+ * {@link BAD_NAME} or {@link BAD_VALUE}. A CR or LF alone is refused where it is: in the name as a bad
+ * name, in the value as a bad value. Bytes rather than the string: a byte of a Buffer is read in about
+ * half the time of a string's character (bench/RESULTS.md).
  */
-export function scanHeaderLine(text: string, at: number, lines: number[], plain: boolean): number {
-  const n = text.length;
-  let i = at;
-  let code = 0;
-  for (; i < n; i++) {
-    code = text.charCodeAt(i);
-    if (code === 0x3a) break;
-    if (code >= 128 || TOKEN_CHARS[code] === 0) return BAD_NAME;
-  }
-  if (i === at || i === n) return BAD_NAME;
+export function scanHeaderLine(
+  bytes: Uint8Array,
+  base: number,
+  at: number,
+  end: number,
+  lines: number[],
+  plain: boolean,
+): number {
+  const from = base + at;
+  const to = base + end;
+  let i = from;
+  while (i < to && ((BYTE_CLASS[bytes[i] as number] as number) & TOKEN) !== 0) i++;
+  if (i === from || i === to || bytes[i] !== 0x3a) return BAD_NAME;
   const colon = i;
-  for (i++; i < n; i++) {
-    code = text.charCodeAt(i);
-    if (code === 0x0d) break;
-    if ((code < 0x20 && code !== 0x09) || code === 0x7f || (plain && code > 0x7e)) return BAD_VALUE;
-  }
-  if (i < n && text.charCodeAt(i + 1) !== 0x0a) return BAD_VALUE;
-  lines.push(at, colon);
-  return i;
+  const allowed = plain ? VISIBLE : VISIBLE | OBS_TEXT;
+  i++;
+  while (i < to && ((BYTE_CLASS[bytes[i] as number] as number) & allowed) !== 0) i++;
+  if (i < to && (bytes[i] !== 0x0d || i + 1 >= to || bytes[i + 1] !== 0x0a)) return BAD_VALUE;
+  lines.push(at, colon - base, nameCodeAt(bytes, from, colon));
+  return i - base;
 }

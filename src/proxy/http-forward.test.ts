@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { nameCodeIn } from './header-text.js';
 import { type ResponseHead, ResponseParser } from './response-parser.js';
 import {
   type ContentKind,
@@ -77,8 +78,9 @@ describe('clientResponseHeaders', () => {
     const lines: number[] = [];
     for (let i = 0; i < headers.length; i += 2) {
       text += '\r\n';
-      lines.push(text.length, text.length + (headers[i] as string).length);
-      text += `${headers[i]}: ${headers[i + 1]}`;
+      const name = headers[i] as string;
+      lines.push(text.length, text.length + name.length, nameCodeIn(name, 0, name.length));
+      text += `${name}: ${headers[i + 1]}`;
     }
     const date = headers.some((v, i) => i % 2 === 0 && v.toLowerCase() === 'date');
     const base = { status: 200, reason: 'OK', framing: 'length' as const, keepAlive: true };

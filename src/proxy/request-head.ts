@@ -20,7 +20,8 @@ import {
   decimal,
   type HeadLines,
   hasListOption,
-  NameSet,
+  KNOWN_NAMES,
+  LINE,
   scanHeaderLine,
   valueAt,
 } from './header-text.js';
@@ -56,44 +57,6 @@ const TARGET_CHARS = charTable(
 );
 
 /**
- * Names browsers and Jupyter's clients send, in the lower case `headers` is keyed by: such a name is
- * matched in place (no lower-cased copy made and hashed); any other is lower-cased.
- */
-const COMMON_NAMES = new NameSet([
-  'host',
-  'cookie',
-  'connection',
-  'content-length',
-  'content-type',
-  'user-agent',
-  'accept',
-  'accept-encoding',
-  'accept-language',
-  'origin',
-  'referer',
-  'authorization',
-  'x-xsrftoken',
-  'x-requested-with',
-  'cache-control',
-  'pragma',
-  'if-none-match',
-  'if-modified-since',
-  'dnt',
-  'sec-fetch-site',
-  'sec-fetch-mode',
-  'sec-fetch-dest',
-  'sec-fetch-user',
-  'sec-ch-ua',
-  'sec-ch-ua-mobile',
-  'sec-ch-ua-platform',
-  'upgrade-insecure-requests',
-  'priority',
-  'transfer-encoding',
-  'expect',
-  'upgrade',
-]);
-
-/**
  * Reads the head at the start of `data`. `scanned` bytes of it were searched for the blank line
  * already (by an earlier call on a shorter prefix). `'more'` until the head is complete.
  */
@@ -104,7 +67,7 @@ export function parseRequestHead(data: Buffer, scanned = 0): HeadResult {
     return 'more';
   }
   if (end + 4 > MAX_RAW_HEAD_BYTES) return 'unhandled';
-  return readHead(data.toString('latin1', 0, end), end + 4);
+  return readHead(data, data.toString('latin1', 0, end), end + 4);
 }
 
 /**
@@ -122,7 +85,8 @@ function neverHandled(data: Buffer, scanned: number): boolean {
     } else if ((byte < 0x20 && byte !== 0x09) || byte >= 0x7f) return true;
   }
   const lineEnd = data.indexOf('\r\n', 0, 'latin1');
-  if (lineEnd !== -1) return readRequestLine(data.toString('latin1', 0, lineEnd), lineEnd) === undefined;
+  if (lineEnd !== -1)
+    return readRequestLine(data, data.toString('latin1', 0, lineEnd), lineEnd) === undefined;
   const space = data.indexOf(0x20);
   const method = data.toString('latin1', 0, space === -1 ? Math.min(data.length, 8) : space);
   for (const known of METHODS) if (space === -1 ? known.startsWith(method) : known === method) return false;
@@ -135,8 +99,8 @@ interface RequestLine {
   http10: boolean;
 }
 
-/** `text[0, lineEnd)` as a request line served here, if it is one. */
-function readRequestLine(text: string, lineEnd: number): RequestLine | undefined {
+/** `text[0, lineEnd)` (decoded from `bytes`) as a request line served here, if it is one. */
+function readRequestLine(bytes: Uint8Array, text: string, lineEnd: number): RequestLine | undefined {
   const space = text.indexOf(' ');
   if (space === -1 || space > lineEnd) return undefined;
   const method = text.slice(0, space);
@@ -145,16 +109,17 @@ function readRequestLine(text: string, lineEnd: number): RequestLine | undefined
   if (versionAt <= space || text.charCodeAt(versionAt) !== 0x20) return undefined;
   const version = text.slice(versionAt + 1, lineEnd);
   if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') return undefined;
-  if (!text.startsWith(TARGET_PREFIX, space + 1) || !allOf(TARGET_CHARS, text, space + 1, versionAt)) {
+  if (!text.startsWith(TARGET_PREFIX, space + 1) || !allOf(TARGET_CHARS, bytes, space + 1, versionAt)) {
     return undefined;
   }
   return { method, url: text.slice(space + 1, versionAt), http10: version === 'HTTP/1.0' };
 }
 
-function readHead(text: string, length: number): HeadResult {
+/** The head `text`, decoded from `bytes` (which it starts), `length` bytes with its blank line. */
+function readHead(bytes: Uint8Array, text: string, length: number): HeadResult {
   const lineEnd = text.indexOf('\r\n');
   const requestLineEnd = lineEnd === -1 ? text.length : lineEnd;
-  const line = readRequestLine(text, requestLineEnd);
+  const line = readRequestLine(bytes, text, requestLineEnd);
   if (line === undefined) return 'unhandled';
   const { http10 } = line;
   const lines: number[] = [];
@@ -165,12 +130,14 @@ function readHead(text: string, length: number): HeadResult {
   let at = requestLineEnd + 2;
   while (at < text.length) {
     // A line starting with blanks would be obs-fold; a colon first, an empty name.
-    const next = scanHeaderLine(text, at, lines, true);
+    const next = scanHeaderLine(bytes, 0, at, text.length, lines, true);
     if (next < 0) return 'unhandled';
-    const colon = lines[lines.length - 1] as number;
+    const colon = lines[lines.length - 2] as number;
+    const code = lines[lines.length - 1] as number;
     const value = valueAt(text, colon, next);
-    const lower = COMMON_NAMES.matchAt(text, at, colon) ?? text.slice(at, colon).toLowerCase();
-    if (headers[lower] !== undefined || lines.length > MAX_RAW_HEADERS * 2) return 'unhandled';
+    // A known name is keyed by its registered spelling: no lower-cased copy made and hashed.
+    const lower = code !== 0 ? (KNOWN_NAMES[code] as string) : text.slice(at, colon).toLowerCase();
+    if (headers[lower] !== undefined || lines.length > MAX_RAW_HEADERS * LINE) return 'unhandled';
     switch (lower) {
       case 'transfer-encoding':
       case 'expect':

@@ -10,13 +10,13 @@
 
 import {
   BAD_VALUE,
+  codeOf,
   decimal,
   endsWithListOption,
   type HeadLines,
   hasControlByte,
   hasListOption,
   pairsOf,
-  sameName,
   scanHeaderLine,
   valueAt,
 } from './header-text.js';
@@ -85,6 +85,13 @@ const CLOSE = 6;
 const DONE = 7;
 const UPGRADED = 8;
 const ERROR = 9;
+
+/** The codes of the names the framing reads. */
+const DATE = codeOf('date');
+const CONNECTION = codeOf('connection');
+const CONTENT_TYPE = codeOf('content-type');
+const CONTENT_LENGTH = codeOf('content-length');
+const TRANSFER_ENCODING = codeOf('transfer-encoding');
 
 const MAX_HEAD_BYTES = 64 * 1024;
 const MAX_LINE = 4096;
@@ -158,8 +165,8 @@ export class ResponseParser {
           }
           if (end - offset > MAX_HEAD_BYTES) return this.fail('response head too large');
           const text = data.toString('latin1', offset, end);
+          this.parseHead(data, offset, text, handler);
           offset = end + 4;
-          this.parseHead(text, handler);
           if ((this.state as number) === UPGRADED) {
             if (offset < data.length) this.leftover = data.subarray(offset);
             return 'upgrade';
@@ -260,7 +267,8 @@ export class ResponseParser {
     return lf + 1;
   }
 
-  private parseHead(text: string, handler: ResponseHandler): void {
+  /** The head `text`, decoded from `bytes` where it starts at `base`. */
+  private parseHead(bytes: Uint8Array, base: number, text: string, handler: ResponseHandler): void {
     // Read where it lies: lines by index, names and values checked in place, each sliced once.
     const firstEnd = text.indexOf('\r\n');
     const statusEnd = firstEnd === -1 ? text.length : firstEnd;
@@ -278,7 +286,7 @@ export class ResponseParser {
     let date = false;
     let at = statusEnd + 2;
     while (firstEnd !== -1 && at < text.length) {
-      const lineEnd = scanHeaderLine(text, at, lines, false);
+      const lineEnd = scanHeaderLine(bytes, base, at, text.length, lines, false);
       // A CR, LF or other control byte in a value would be written on to the client as is: refused,
       // so no server can split a header (a bare LF that smuggles a Set-Cookie past the filter).
       if (lineEnd === BAD_VALUE) {
@@ -289,37 +297,34 @@ export class ResponseParser {
         this.fail('bad header line');
         return;
       }
-      const colon = lines[lines.length - 1] as number;
+      const colon = lines[lines.length - 2] as number;
       // Only the values the framing needs are sliced; the others stay where they are in `text`.
-      switch (colon - at) {
-        case 4:
-          if (sameName(text, at, 'date')) date = true;
+      switch (lines[lines.length - 1]) {
+        case DATE:
+          date = true;
           break;
-        case 10:
-          if (sameName(text, at, 'connection')) {
-            const value = valueAt(text, colon, lineEnd);
-            connection = connection === undefined ? value : `${connection}, ${value}`;
+        case CONNECTION: {
+          const value = valueAt(text, colon, lineEnd);
+          connection = connection === undefined ? value : `${connection}, ${value}`;
+          break;
+        }
+        case CONTENT_TYPE:
+          contentType = valueAt(text, colon, lineEnd);
+          break;
+        case CONTENT_LENGTH: {
+          const value = valueAt(text, colon, lineEnd);
+          if (contentLength !== undefined && contentLength !== value) {
+            this.fail('conflicting content-length');
+            return;
           }
+          contentLength = value;
           break;
-        case 12:
-          if (sameName(text, at, 'content-type')) contentType = valueAt(text, colon, lineEnd);
+        }
+        case TRANSFER_ENCODING: {
+          const value = valueAt(text, colon, lineEnd);
+          transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
           break;
-        case 14:
-          if (sameName(text, at, 'content-length')) {
-            const value = valueAt(text, colon, lineEnd);
-            if (contentLength !== undefined && contentLength !== value) {
-              this.fail('conflicting content-length');
-              return;
-            }
-            contentLength = value;
-          }
-          break;
-        case 17:
-          if (sameName(text, at, 'transfer-encoding')) {
-            const value = valueAt(text, colon, lineEnd);
-            transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
-          }
-          break;
+        }
       }
       at = lineEnd + 2;
     }

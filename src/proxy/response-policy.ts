@@ -5,7 +5,7 @@
  * Pure functions, table-tested; the forwarding code applies them.
  */
 
-import { isNamed, lineEnd, NameSet, sameName } from './header-text.js';
+import { codeOf, isNamed, LINE, lineEnd, NameSet } from './header-text.js';
 import { isSifuCookieName, setCookieName } from './request-policy.js';
 import type { ResponseHead } from './response-parser.js';
 
@@ -81,20 +81,21 @@ const DROPPED_RESPONSE_HEADERS = new NameSet([
   'x-content-type-options',
 ]);
 
+const CONTENT_LENGTH = codeOf('content-length');
+const SET_COOKIE = codeOf('set-cookie');
+
 /**
  * Whether header line `k` of `head` reaches the client: not hop-by-hop or replaced, no Content-Length beside
  * a transfer coding, no Set-Cookie of one of Sifu's names (no session fixation from a learner's server).
  */
 function keptLine(head: ResponseHead, k: number): boolean {
-  const { text, lines } = head;
-  const start = lines[2 * k] as number;
-  const colon = lines[2 * k + 1] as number;
-  if (DROPPED_RESPONSE_HEADERS.hasAt(text, start, colon)) return false;
-  const nameLength = colon - start;
+  if (DROPPED_RESPONSE_HEADERS.hasLine(head, k)) return false;
+  const code = head.lines[LINE * k + 2];
   // The parser refuses a length beside a transfer coding; dropping it here too keeps this function safe alone.
-  if (nameLength === 14 && sameName(text, start, 'content-length')) return head.framing !== 'chunked';
-  if (nameLength === 10 && sameName(text, start, 'set-cookie')) {
-    return !isSifuCookieName(setCookieName(text.slice(colon + 1, lineEnd(head, k))));
+  if (code === CONTENT_LENGTH) return head.framing !== 'chunked';
+  if (code === SET_COOKIE) {
+    const colon = head.lines[LINE * k + 1] as number;
+    return !isSifuCookieName(setCookieName(head.text.slice(colon + 1, lineEnd(head, k))));
   }
   return true;
 }
@@ -155,11 +156,10 @@ export function clientResponseHeaderText(
   let runStart = -1;
   let runEnd = -1;
   let length = false;
-  for (let k = 0; 2 * k < lines.length; k++) {
+  for (let k = 0; LINE * k < lines.length; k++) {
     if (!keptLine(head, k)) continue;
-    const start = lines[2 * k] as number;
-    const colon = lines[2 * k + 1] as number;
-    length ||= colon - start === 14 && sameName(text, start, 'content-length');
+    const start = lines[LINE * k] as number;
+    length ||= lines[LINE * k + 2] === CONTENT_LENGTH;
     if (start !== runEnd + 2) {
       if (runStart !== -1) out += `${text.slice(runStart, runEnd)}\r\n`;
       runStart = start;

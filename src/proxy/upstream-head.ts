@@ -5,7 +5,17 @@
  * added (a client's own `X-Sifu-Relay-Key` is always dropped). Pure; runs once per proxied request.
  */
 import { RELAY_KEY_HEADER } from '../routes.js';
-import { type HeadLines, isNamed, lineEnd, linesOf, NameSet, sameName, valueAt } from './header-text.js';
+import {
+  codeOf,
+  type HeadLines,
+  isNamed,
+  KNOWN_NAMES,
+  LINE,
+  lineEnd,
+  linesOf,
+  NameSet,
+  valueAt,
+} from './header-text.js';
 import { stripSifuCookies } from './request-policy.js';
 
 export interface UpstreamHeadContext {
@@ -53,6 +63,8 @@ const DROPPED = new NameSet([
   RELAY_KEY_HEADER,
 ]);
 
+const CONNECTION = codeOf('connection');
+
 /** Connection options that name no header (anything else listed in `Connection` is hop-by-hop). */
 const CONNECTION_OPTIONS = new Set(['keep-alive', 'close', 'upgrade']);
 
@@ -78,22 +90,19 @@ export function buildUpstreamHead(
   let forwardedHost: string | undefined;
   let upgrade: string | undefined;
   let named: Set<string> | undefined;
-  for (let k = 0; 2 * k < lines.length; k++) {
-    const start = lines[2 * k] as number;
-    const colon = lines[2 * k + 1] as number;
-    if (colon - start === 10 && sameName(text, start, 'connection')) {
-      named = connectionNamedHeaders(valueAt(text, colon, lineEnd(source, k)), named);
+  for (let k = 0; LINE * k < lines.length; k++) {
+    if (lines[LINE * k + 2] === CONNECTION) {
+      named = connectionNamedHeaders(valueAt(text, lines[LINE * k + 1] as number, lineEnd(source, k)), named);
     }
   }
   // Kept lines are copied in runs: [runStart, runEnd) of `text`, adjacent lines together.
   let runStart = -1;
   let runEnd = -1;
-  for (let k = 0; 2 * k < lines.length; k++) {
-    const start = lines[2 * k] as number;
-    const colon = lines[2 * k + 1] as number;
+  for (let k = 0; LINE * k < lines.length; k++) {
+    const start = lines[LINE * k] as number;
+    const colon = lines[LINE * k + 1] as number;
     const end = lineEnd(source, k);
-    const lower = DROPPED.matchAt(text, start, colon);
-    if (lower === undefined) {
+    if (!DROPPED.hasLine(source, k)) {
       if (named?.has(text.slice(start, colon).toLowerCase())) continue;
       if (start !== runEnd + 2) {
         if (runStart !== -1) head += `${text.slice(runStart, runEnd)}\r\n`;
@@ -103,7 +112,7 @@ export function buildUpstreamHead(
       continue;
     }
     const value = valueAt(text, colon, end);
-    switch (lower) {
+    switch (KNOWN_NAMES[lines[LINE * k + 2] as number]) {
       case 'content-length':
         contentLength = value;
         break;
