@@ -81,6 +81,33 @@ export function cpuSeconds(root: number, skip: readonly string[] = []): number {
 }
 
 /**
+ * Involuntary context switches so far of every thread of the {@link proxyProcesses} of `root`
+ * (`nonvoluntary_ctxt_switches` in /proc/<pid>/task/<tid>/status): how often the proxy was taken off a
+ * core while it still had work, by the scheduler giving the core to another process. Threads that ended
+ * meanwhile are not counted.
+ */
+export function preemptions(root: number, skip: readonly string[] = []): number {
+  let count = 0;
+  for (const pid of proxyProcesses(root, skip)) {
+    let tasks: string[] = [];
+    try {
+      tasks = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue; // Ended meanwhile.
+    }
+    for (const tid of tasks) {
+      try {
+        const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+        count += Number(/^nonvoluntary_ctxt_switches:\s*(\d+)/m.exec(status)?.[1] ?? 0);
+      } catch {
+        // Ended meanwhile.
+      }
+    }
+  }
+  return count;
+}
+
+/**
  * CPU time (ns) used so far by every thread of the {@link proxyProcesses} of `root`, from
  * /proc/<pid>/task/<tid>/schedstat: fine enough for the few milliseconds a round of WebSocket messages
  * costs, where /proc's clock ticks (10 ms) are not. Threads that ended meanwhile are not counted.

@@ -26,6 +26,7 @@ import {
   BENCH_WS_COOKIE,
   cpuSeconds,
   ProcessGroup,
+  preemptions,
   REPO,
   type Service,
   startChp,
@@ -101,6 +102,8 @@ export interface ProxyBench {
 interface Measured extends WrkResult {
   /** CPU time (user + system) of the proxy's process(es) per request, in µs; NaN for the backend alone. */
   cpuUs: number;
+  /** Involuntary context switches of the proxy's process(es) per request; NaN for the backend alone. */
+  preemptions: number;
 }
 
 const round = (value: number, digits: number): number => Number(value.toFixed(digits));
@@ -167,11 +170,14 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
     const load = async (base: string, service?: Service): Promise<Measured> => {
       await runWrk({ ...spec(base, service), seconds: 1 });
       const cpu = () => (service ? cpuSeconds(service.pid, service.notProxy) : 0);
+      const switches = () => (service ? preemptions(service.pid, service.notProxy) : 0);
       const cpuBefore = cpu();
+      const switchesBefore = switches();
       const result = await runWrk({ ...spec(base, service), seconds });
       const cpuUs = service ? ((cpu() - cpuBefore) / result.requests) * 1e6 : Number.NaN;
+      const preempted = service ? (switches() - switchesBefore) / result.requests : Number.NaN;
       if (result.errors > 0) throw new Error(`${base}: ${result.errors} errors under load`);
-      return { ...result, cpuUs };
+      return { ...result, cpuUs, preemptions: preempted };
     };
     const direct = await load(backend);
     log(`direct: ${direct.requestsPerSec} req/s`);
@@ -259,6 +265,17 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
         value: round(median(values), 1),
         unit: 'µs',
         note: perRoundValues(values, 1),
+      });
+    }
+    // What the CPU rows pay for sharing the cores with the load generator, the backend and each other.
+    for (const name of order) {
+      const values = http[name].map((x) => x.preemptions);
+      rows.push({
+        metric: 'involuntary context switches per request',
+        system: name,
+        value: round(median(values), 3),
+        unit: 'switches',
+        note: perRoundValues(values, 3),
       });
     }
     const perRound = (numerator: number[], denominator: number[], digits = 2) =>

@@ -68,6 +68,12 @@ describe('notebook sessions are bound to the origin they were minted for', () =>
     const header = pair(cookie as string);
     assert.equal((await sessions.notebookIdentity(header, ADA))?.userName, 'ada');
     assert.equal(await sessions.notebookIdentity(header, BOB), null);
+    // Answered from the cache now (kept by cookie value, with its origin): still each origin's own answer.
+    for (let i = 0; i < 3; i++) {
+      assert.equal(await sessions.notebookIdentity(header, BOB), null);
+      assert.equal((await sessions.notebookIdentity(header, ADA))?.userName, 'ada');
+      assert.equal((await sessions.notebookIdentity(header, ADA))?.userName, 'ada');
+    }
   });
 
   it('a code minted for one origin is refused (and burnt) on another', async () => {

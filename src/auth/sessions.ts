@@ -121,11 +121,13 @@ export function createSessionService(store: Store, cookie: CookieOptions, notebo
   const handoffName = cookieName(HANDOFF_COOKIE, notebookCookie);
   const visitorCache = new Map<string, CachedVisitor>();
   /**
-   * The proxy's per-request lookup, by origin and cookie value: a hit answers synchronously, with no
-   * hash computed (the hash is what the store is keyed by, so that a leaked table opens nothing; this
-   * process holds the cookie values it is sent anyway). Same lifetime as `visitorCache`, cleared with it.
+   * The proxy's per-request lookup, by cookie value (with the origin it was answered for): a hit answers
+   * synchronously, with no hash computed (the hash is what the store is keyed by, so that a leaked table
+   * opens nothing; this process holds the cookie values it is sent anyway). Keyed by the value alone, so
+   * that no key is built per request; a value sent to another origin is looked up again and replaces the
+   * entry. Same lifetime as `visitorCache`, cleared with it.
    */
-  const notebookCache = new Map<string, CachedVisitor>();
+  const notebookCache = new Map<string, CachedVisitor & { origin: string }>();
 
   /** The identity of a session, at once while cached (the proxy asks on every request), else from the store. */
   function identityFor(hash: string): Identity | null | Promise<Identity | null> {
@@ -237,12 +239,12 @@ export function createSessionService(store: Store, cookie: CookieOptions, notebo
     ): Identity | null | Promise<Identity | null> {
       const id = readCookie(cookieHeader, notebookName);
       if (!id) return null;
-      const key = `${origin}\n${id}`;
-      const cached = notebookCache.get(key);
-      if (cached && cached.until > Date.now()) return cached.identity;
+      const cached = notebookCache.get(id);
+      if (cached !== undefined && cached.origin === origin && cached.until > Date.now())
+        return cached.identity;
       const remember = (identity: Identity | null) => {
         if (notebookCache.size > 10_000) notebookCache.clear();
-        notebookCache.set(key, { identity, until: Date.now() + VISITOR_CACHE_MS });
+        notebookCache.set(id, { identity, until: Date.now() + VISITOR_CACHE_MS, origin });
         return identity;
       };
       const identity = identityFor(originBoundHash(origin, id));
