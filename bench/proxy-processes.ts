@@ -81,13 +81,11 @@ export function cpuSeconds(root: number, skip: readonly string[] = []): number {
 }
 
 /**
- * Involuntary context switches so far of every thread of the {@link proxyProcesses} of `root`
- * (`nonvoluntary_ctxt_switches` in /proc/<pid>/task/<tid>/status): how often the proxy was taken off a
- * core while it still had work, by the scheduler giving the core to another process. Threads that ended
- * meanwhile are not counted.
+ * The sum of `read(text)` over a /proc file (`/proc/<pid>/task/<tid>/<file>`) of every thread of the
+ * {@link proxyProcesses} of `root`. Threads that ended meanwhile are not counted.
  */
-export function preemptions(root: number, skip: readonly string[] = []): number {
-  let count = 0;
+function sumOverThreads(root: number, skip: readonly string[], file: string, read: (text: string) => number) {
+  let sum = 0;
   for (const pid of proxyProcesses(root, skip)) {
     let tasks: string[] = [];
     try {
@@ -97,40 +95,32 @@ export function preemptions(root: number, skip: readonly string[] = []): number 
     }
     for (const tid of tasks) {
       try {
-        const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
-        count += Number(/^nonvoluntary_ctxt_switches:\s*(\d+)/m.exec(status)?.[1] ?? 0);
+        sum += read(readFileSync(`/proc/${pid}/task/${tid}/${file}`, 'utf8'));
       } catch {
         // Ended meanwhile.
       }
     }
   }
-  return count;
+  return sum;
 }
 
 /**
- * CPU time (ns) used so far by every thread of the {@link proxyProcesses} of `root`, from
- * /proc/<pid>/task/<tid>/schedstat: fine enough for the few milliseconds a round of WebSocket messages
- * costs, where /proc's clock ticks (10 ms) are not. Threads that ended meanwhile are not counted.
+ * Involuntary context switches so far of every thread of the {@link proxyProcesses} of `root`
+ * (`nonvoluntary_ctxt_switches` in their status): how often the proxy was taken off a core while it
+ * still had work, by the scheduler giving the core to another process.
  */
-export function cpuNanoseconds(root: number, skip: readonly string[] = []): number {
-  let ns = 0;
-  for (const pid of proxyProcesses(root, skip)) {
-    let tasks: string[] = [];
-    try {
-      tasks = readdirSync(`/proc/${pid}/task`);
-    } catch {
-      continue; // Ended meanwhile.
-    }
-    for (const tid of tasks) {
-      try {
-        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-      } catch {
-        // Ended meanwhile.
-      }
-    }
-  }
-  return ns;
-}
+export const preemptions = (root: number, skip: readonly string[] = []): number =>
+  sumOverThreads(root, skip, 'status', (status) =>
+    Number(/^nonvoluntary_ctxt_switches:\s*(\d+)/m.exec(status)?.[1] ?? 0),
+  );
+
+/**
+ * CPU time (ns) used so far by every thread of the {@link proxyProcesses} of `root`, from their
+ * schedstat: fine enough for the few milliseconds a round of WebSocket messages costs, where /proc's
+ * clock ticks (10 ms) are not.
+ */
+export const cpuNanoseconds = (root: number, skip: readonly string[] = []): number =>
+  sumOverThreads(root, skip, 'schedstat', (schedstat) => Number(schedstat.split(' ')[0]));
 
 /** Children that must not outlive the benchmark, even when it fails. */
 export class ProcessGroup {
