@@ -257,27 +257,22 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
       );
       rows.push({ metric: 'HTTP latency p99', system: name, value: round(p99(name), 2), unit: 'ms', note });
     }
-    for (const name of order) {
-      const values = http[name].map((x) => x.cpuUs);
-      rows.push({
-        metric: 'proxy CPU per request',
-        system: name,
-        value: round(median(values), 1),
-        unit: 'µs',
-        note: perRoundValues(values, 1),
-      });
-    }
+    // A row of each system's median over the rounds, every round in its note.
+    const medianRows = (metric: string, unit: string, digits: number, of: (m: Measured) => number) => {
+      for (const name of order) {
+        const values = http[name].map(of);
+        rows.push({
+          metric,
+          system: name,
+          value: round(median(values), digits),
+          unit,
+          note: perRoundValues(values, digits),
+        });
+      }
+    };
+    medianRows('proxy CPU per request', 'µs', 1, (x) => x.cpuUs);
     // What the CPU rows pay for sharing the cores with the load generator, the backend and each other.
-    for (const name of order) {
-      const values = http[name].map((x) => x.preemptions);
-      rows.push({
-        metric: 'involuntary context switches per request',
-        system: name,
-        value: round(median(values), 3),
-        unit: 'switches',
-        note: perRoundValues(values, 3),
-      });
-    }
+    medianRows('involuntary context switches per request', 'switches', 3, (x) => x.preemptions);
     const perRound = (numerator: number[], denominator: number[], digits = 2) =>
       perRoundValues(
         numerator.map((n, i) => n / (denominator[i] as number)),
