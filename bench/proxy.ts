@@ -67,6 +67,8 @@ export interface ProxyBenchOptions {
 /**
  * `Sifu as shipped`: the built `sifu serve`, default config (`workers: auto`, one per core, as nginx's
  * `worker_processes auto`); `, 1 worker` is the same with `SIFU_WORKERS=1` (the default before issue 13).
+ * `, writes at once` is the same with `SIFU_PROXY_BATCH_WRITES=false`: each response and request head is
+ * written when it is ready instead of at the end of the loop turn (src/proxy/write-batch.ts).
  * `, raw server off` is the same with `SIFU_PROXY_RAW_SERVER=false`: Node's HTTP server takes every request
  * (what shipped before the raw server side, src/proxy/raw-server.ts).
  * `Sifu proxy only`: `createNotebookProxy` with bench hooks (bench/proxy-sifu-child.ts), the proxy's own
@@ -75,6 +77,7 @@ export interface ProxyBenchOptions {
 type Proxied =
   | 'Sifu as shipped'
   | 'Sifu as shipped, 1 worker'
+  | 'Sifu as shipped, writes at once'
   | 'Sifu as shipped, raw server off'
   | 'Sifu proxy only'
   | 'Sifu proxy only, 1 worker'
@@ -83,6 +86,7 @@ type Proxied =
 const order: Proxied[] = [
   'Sifu as shipped',
   'Sifu as shipped, 1 worker',
+  'Sifu as shipped, writes at once',
   'Sifu as shipped, raw server off',
   'Sifu proxy only',
   'Sifu proxy only, 1 worker',
@@ -113,6 +117,8 @@ function ratioRow(metric: string, system: string, value: number, target?: '>=' |
   if (target !== undefined && goal !== undefined) {
     row.target = `${target} ${goal}`;
     row.met = target === '>=' ? value >= goal : value <= goal;
+    // 0.745 is not 0.75: a value that rounds onto its goal shows the digit that decides.
+    if (row.value === goal) row.value = Number(value.toPrecision(4));
   }
   return row;
 }
@@ -133,6 +139,14 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
     const services: Record<Proxied, Service> = {
       'Sifu as shipped': await startShippedSifu(group, join(workDir, 'shipped'), 'bench'),
       'Sifu as shipped, 1 worker': await startShippedSifu(group, join(workDir, 'shipped-1'), 'bench', 1),
+      'Sifu as shipped, writes at once': await startShippedSifu(
+        group,
+        join(workDir, 'shipped-unbatched'),
+        'bench',
+        undefined,
+        undefined,
+        { SIFU_PROXY_BATCH_WRITES: 'false' },
+      ),
       'Sifu as shipped, raw server off': await startShippedSifu(
         group,
         join(workDir, 'shipped-node'),
@@ -285,6 +299,7 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
     const shipped = 'Sifu as shipped';
     const proxyOnly = 'Sifu proxy only';
     const rawOff = 'Sifu as shipped, raw server off';
+    const unbatched = 'Sifu as shipped, writes at once';
     // Issue 13's targets hold for what ships; the proxy-only rows show what the app adds to the proxy.
     const ratios: [
       string,
@@ -298,6 +313,8 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
       ['HTTP throughput', shipped, 'CHP', rps, rpsOf, '>=', 5],
       ['HTTP throughput', shipped, 'nginx', rps, rpsOf, '>=', 0.75],
       ['HTTP throughput', 'Sifu as shipped, 1 worker', 'nginx', rps, rpsOf, undefined, undefined],
+      ['HTTP throughput', shipped, unbatched, rps, rpsOf, undefined, undefined],
+      ['HTTP throughput', unbatched, 'nginx', rps, rpsOf, undefined, undefined],
       ['HTTP throughput', shipped, rawOff, rps, rpsOf, undefined, undefined],
       ['HTTP throughput', rawOff, 'nginx', rps, rpsOf, undefined, undefined],
       ['HTTP throughput', rawOff, 'CHP', rps, rpsOf, undefined, undefined],
@@ -310,6 +327,8 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
       ['HTTP latency p99', rawOff, 'CHP', p99, p99Of, undefined, undefined],
       ['proxy CPU per request', shipped, 'nginx', cpu, cpuOf, '<=', 1.5],
       ['proxy CPU per request', shipped, 'CHP', cpu, cpuOf, undefined, undefined],
+      ['proxy CPU per request', shipped, unbatched, cpu, cpuOf, undefined, undefined],
+      ['proxy CPU per request', unbatched, 'nginx', cpu, cpuOf, undefined, undefined],
       ['proxy CPU per request', shipped, rawOff, cpu, cpuOf, undefined, undefined],
       ['proxy CPU per request', rawOff, 'nginx', cpu, cpuOf, undefined, undefined],
       ['proxy CPU per request', proxyOnly, 'nginx', cpu, cpuOf, undefined, undefined],

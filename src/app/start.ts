@@ -140,6 +140,7 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
     clientIdleTimeoutMs: config.proxy.clientIdleTimeout * 1000,
     headersTimeoutMs: config.limits.headersTimeout * 1000,
     rawServer: config.proxy.rawServer,
+    batchWrites: config.proxy.batchWrites,
   });
   capConnections(proxy.server, connectionCaps(config));
   const hub = await createHub(services);

@@ -455,6 +455,11 @@ export const configTree = {
       true,
       "Serve ordinary `/user/` requests with Sifu's own HTTP/1.1 server side (faster: see bench/RESULTS.md); what it does not serve itself (upgrades, chunked uploads, `Expect`, malformed requests, other paths) goes to Node's HTTP server as before. Off: Node's server takes every request.",
     ),
+    batchWrites: opt(
+      bool,
+      true,
+      "Hold what ends an exchange for now (a whole small response, a request head with no body) to the end of the event loop's turn, so that the writes of one batch of requests leave together and wake the servers and browsers once (less CPU per request under load: see bench/RESULTS.md). Off: each is written at once.",
+    ),
   },
   limits: {
     headersTimeout: opt(

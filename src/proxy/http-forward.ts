@@ -98,7 +98,8 @@ export class HttpExchange implements Exchange, ResponseHandler {
     this.reused = reused;
     connection.parser.reset(this.req.method === 'HEAD');
     // Header bytes came in as latin1 strings: written back as latin1 they are the bytes received.
-    connection.write(this.head);
+    if (this.body === 'none') connection.writeHead(this.head);
+    else connection.write(this.head);
     if (this.body !== 'none' && !this.pumping) {
       this.pumping = true;
       (this.req as WithExchange)[EXCHANGE] = this;

@@ -44,6 +44,7 @@ import type {
 } from './types.js';
 import { buildUpstreamHead } from './upstream-head.js';
 import { type Target, UpstreamPools } from './upstream-pool.js';
+import { WriteBatch } from './write-batch.js';
 import { UpgradeExchange } from './ws-forward.js';
 
 export interface NotebookProxy {
@@ -101,10 +102,12 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
   const origins: NotebookOrigins = { notebookOrigin, userOrigins: options.userOrigins ?? false };
   const extraOrigins = allowedOriginSet(options.allowedOrigins);
   const csp = cspValues(options.frameAncestors);
+  const batch = options.batchWrites === false ? undefined : new WriteBatch();
   const pools = new UpstreamPools({
     maxSocketsPerTarget: MAX_SOCKETS_PER_SERVER,
     maxFreePerTarget: MAX_FREE_SOCKETS_PER_SERVER,
     idleTimeoutMs: options.upstreamIdleTimeoutMs,
+    batch,
   });
   const forwardDeps: ForwardDeps = { pools, csp, unreachable: hooks.unreachable };
   const activity = new ActivityTracker((user, server, at) => hooks.activity(user, server, at));
@@ -369,6 +372,7 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
           headersTimeoutMs: headersTimeout,
           idleTimeoutMs: options.clientIdleTimeoutMs,
           handle: onRequest,
+          batch,
         });
 
   /** Why an upgrade is refused before the visitor is even looked up, if it is; else its origin. */

@@ -27,6 +27,7 @@ import { answerBareStatus } from './responses.js';
 import { copyOut, readIntoSharedBuffer, readIntoStream } from './shared-read-buffer.js';
 import { sweepIntervalMs } from './sweep-interval.js';
 import type { ProxyRequestBody, ProxyResponse } from './types.js';
+import type { WriteBatch } from './write-batch.js';
 
 export interface RawServerOptions {
   /** Time a client has to send a request's head. */
@@ -37,6 +38,8 @@ export interface RawServerOptions {
   checkIntervalMs?: number;
   /** Serves one request, as the http.Server's 'request' listener does. Must not throw. */
   handle(req: RawRequest, res: RawResponse): void;
+  /** Where a whole small keep-alive response is held to the end of the loop turn (else written at once). */
+  batch?: WriteBatch;
 }
 
 export interface RawServer {
@@ -120,6 +123,7 @@ interface ConnectionContext {
   readonly connections: Set<RawConnection>;
   /** `Connection: keep-alive` and `Keep-Alive`, as Node's server sends them, with the blank line. */
   readonly keepAliveTail: string;
+  readonly batch: WriteBatch | undefined;
 }
 
 /**
@@ -137,6 +141,7 @@ export function serveRaw(server: http.Server, options: RawServerOptions): RawSer
     options,
     connections: new Set(),
     keepAliveTail: `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(options.idleTimeoutMs / 1000)}\r\n\r\n`,
+    batch: options.batch,
   };
   server.on('connection', (socket: net.Socket) => {
     if (!socket.destroyed) new RawConnection(socket, context);
@@ -238,6 +243,7 @@ class RawConnection {
     }
     if (this.ended && this.request === undefined && !this.closing) {
       // The client is done sending: a head it cut short gets Node's answer to that, 400.
+      this.writeHeld();
       if (this.input === undefined) this.socket.end();
       else answerBareStatus(this.socket, 400);
       this.closing = true;
@@ -274,6 +280,7 @@ class RawConnection {
     const response = this.response;
     if (request === undefined || response === undefined || !response.finished) return;
     if (response.closeAfter) {
+      this.writeHeld();
       this.closing = true;
       this.input = undefined;
       this.socket.end(() => this.socket.destroy());
@@ -301,6 +308,7 @@ class RawConnection {
   /** Node's server takes this connection over, from the first byte not consumed here. */
   private handOff(): void {
     const { socket } = this;
+    this.writeHeld(); // Node writes the next answer itself.
     this.closing = true;
     this.context.connections.delete(this);
     (socket as WithConnection)[CONNECTION] = undefined;
@@ -337,10 +345,16 @@ class RawConnection {
     // server, unless an answer is under way already.
     this.closing = true;
     this.input = undefined;
+    this.writeHeld();
     const answered = response.headersSent;
     response.abandon();
     if (answered) this.socket.destroy();
     else answerBareStatus(this.socket, 400);
+  }
+
+  /** Writes what the batch holds for this socket (a finished response), before anything else is. */
+  writeHeld(): void {
+    this.context.batch?.before(this.socket);
   }
 
   closed(): void {
@@ -365,11 +379,16 @@ class RawConnection {
     }
     this.closing = true;
     this.input = undefined;
+    this.writeHeld();
     answerBareStatus(this.socket, 408);
   }
 
   get keepAliveTail(): string {
     return this.context.keepAliveTail;
+  }
+
+  get batch(): WriteBatch | undefined {
+    return this.context.batch;
   }
 }
 
@@ -598,6 +617,7 @@ export class RawResponse implements ProxyResponse {
     const { socket } = this.connection;
     if (socket.destroyed) return false;
     this.connection.lastActive = Date.now();
+    this.connection.writeHeld();
     const head = this.head;
     this.head = undefined;
     let data = this.noBody || body === undefined || body.length === 0 ? undefined : body;
@@ -611,6 +631,11 @@ export class RawResponse implements ProxyResponse {
           const both = Buffer.allocUnsafe(head.length + data.length);
           both.write(head, 0, 'latin1');
           data.copy(both, head.length);
+          const batch = this.connection.batch;
+          if (batch !== undefined && last && !this.closeAfter) {
+            batch.hold(socket, both);
+            return true;
+          }
           return socket.write(both);
         }
         socket.cork();
@@ -619,7 +644,14 @@ export class RawResponse implements ProxyResponse {
         socket.uncork();
         return flushed;
       }
-      if (head !== undefined) return socket.write(head, 'latin1');
+      if (head !== undefined) {
+        const batch = this.connection.batch;
+        if (batch !== undefined && last && !this.closeAfter) {
+          batch.hold(socket, head);
+          return true;
+        }
+        return socket.write(head, 'latin1');
+      }
       return data === undefined ? !socket.writableNeedDrain : socket.write(data);
     }
     let prefix = head ?? '';

@@ -159,4 +159,9 @@ export interface ProxyOptions {
    * Node's; anything else on a connection is handed to Node's. Default true.
    */
   rawServer?: boolean;
+  /**
+   * Hold whole small keep-alive responses and bodiless request heads to the end of the event loop's turn
+   * (write-batch.ts), so one turn's writes leave together. Default true.
+   */
+  batchWrites?: boolean;
 }

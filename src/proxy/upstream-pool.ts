@@ -10,6 +10,7 @@ import net from 'node:net';
 import { hostHeaderOf, type TargetAddress, targetAddress } from '../routes.js';
 import { ResponseParser } from './response-parser.js';
 import { sweepIntervalMs } from './sweep-interval.js';
+import type { WriteBatch } from './write-batch.js';
 
 export interface Target {
   /** The route's target as given (`http://host:port` or `unix:<path>`); the pool's key. */
@@ -51,6 +52,8 @@ export interface PoolOptions {
   maxSocketsPerTarget: number;
   maxFreePerTarget: number;
   idleTimeoutMs: number;
+  /** Where a request head with nothing after it is held to the end of the loop turn (else written at once). */
+  batch?: WriteBatch;
 }
 
 /**
@@ -102,7 +105,19 @@ export class UpstreamConnection {
   /** Writes to the server (what an exchange sends goes through here, so that it counts as activity). */
   write(data: string | Buffer, encoding: BufferEncoding = 'latin1'): boolean {
     this.lastActive = Date.now();
+    this.pool.batch?.before(this.socket);
     return typeof data === 'string' ? this.socket.write(data, encoding) : this.socket.write(data);
+  }
+
+  /**
+   * Writes a request head (latin1) that no body follows: held to the end of the loop turn when the
+   * pools batch writes (write-batch.ts), so the server is woken once for the turn's requests.
+   */
+  writeHead(head: string): void {
+    this.lastActive = Date.now();
+    const batch = this.pool.batch;
+    if (batch === undefined) this.socket.write(head, 'latin1');
+    else batch.hold(this.socket, head);
   }
 
   /** No byte either way since `idleSince`: a busy exchange times out (504 or cut), a free socket closes. */
@@ -130,12 +145,15 @@ export class TargetPool {
   readonly connections = new Set<UpstreamConnection>();
   private readonly waiting: Exchange[] = [];
   private open = 0;
+  readonly batch: WriteBatch | undefined;
 
   constructor(
     readonly target: Target,
     private readonly options: PoolOptions,
     private readonly onEmpty: (pool: TargetPool) => void,
-  ) {}
+  ) {
+    this.batch = options.batch;
+  }
 
   /** Gives `exchange` a connection now or, at the socket limit, when one is released. */
   acquire(exchange: Exchange, fresh: boolean): void {
