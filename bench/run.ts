@@ -32,6 +32,7 @@ const benchmarks: Benchmark[] = [
         'The "as shipped" rows are what users run: the built `sifu serve` (`make run`), default config (so one worker per',
         "core), the real app (sessions, activity, CSP), in front of a learner's server that is nginx on the `local` backend's",
         'unix socket. "proxy only" rows are `createNotebookProxy` with bench hooks, in front of nginx on TCP, as before.',
+        'Rows per system: medians of the rounds; ratio rows: medians of the per-round ratios ("spread": each round).',
         '',
         proxyTable(rows),
         '',
