@@ -9,20 +9,27 @@ dist/.built: node_modules/.installed $(shell find src -name '*.ts' 2>/dev/null) 
 	npm run build
 	touch $@
 
-build: dist/.built
+# The native WebSocket relay: `npm ci` builds it where a compiler is; here a missing compiler is installed first.
+NATIVE := build/Release/sifu_relay.node
+$(NATIVE): native/relay.c binding.gyp node_modules/.installed
+	scripts/install-deps.sh build
+	npm run build:native
+	touch $@
+
+build: dist/.built $(NATIVE)
 
 run: build
 	scripts/install-deps.sh run
 	node dist/cli/main.js serve
 
-test: node_modules/.installed
+test: node_modules/.installed $(NATIVE)
 	scripts/install-deps.sh test
 	scripts/start-dockerd.sh swarm
 	npm run typecheck
 	npm run lint
 	npm test
 
-bench: node_modules/.installed
+bench: node_modules/.installed $(NATIVE)
 	scripts/install-deps.sh bench
 	npm run bench
 
@@ -30,4 +37,4 @@ lint: node_modules/.installed
 	npm run lint
 
 clean:
-	rm -rf dist node_modules
+	rm -rf dist node_modules build

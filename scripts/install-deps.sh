@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Sifu needs on Debian 12 and is not there yet. Idempotent and quiet when all is present.
+#   scripts/install-deps.sh build  what building the native WebSocket relay needs (a C compiler, make, python3)
 #   scripts/install-deps.sh run    what `make run` needs (Jupyter)
 #   scripts/install-deps.sh test   what `make test` needs too (Chromium, nginx, PostgreSQL, docker.io, debootstrap,
 #                                  JupyterHub for jupyterhub-singleuser, Prometheus)
@@ -10,8 +11,10 @@ need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 want() { for p in "$@"; do have "$p" || need+=("$p"); done; }
 
+# gcc, make, python3: node-gyp builds the native WebSocket relay (native/relay.c) with them.
+want gcc make python3
 # bubblewrap: the local backend runs every server in a sandbox of its own (setpriv is util-linux, always there).
-want jupyter-notebook python3-ipykernel bubblewrap
+[ "$what" = build ] || want jupyter-notebook python3-ipykernel bubblewrap
 case "$what" in
   test) want chromium nginx postgresql git docker.io debootstrap docker-registry docker-compose jupyterhub prometheus ;;
   bench) want nginx jupyterhub wrk docker.io debootstrap ;;

@@ -141,6 +141,7 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
     headersTimeoutMs: config.limits.headersTimeout * 1000,
     rawServer: config.proxy.rawServer,
     batchWrites: config.proxy.batchWrites,
+    nativeRelay: config.proxy.nativeRelay,
   });
   capConnections(proxy.server, connectionCaps(config));
   const hub = await createHub(services);

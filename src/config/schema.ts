@@ -460,6 +460,11 @@ export const configTree = {
       true,
       "Hold what ends an exchange for now (a whole small response, a request head with no body) to the end of the event loop's turn, so that the writes of one batch of requests leave together and wake the servers and browsers once (less CPU per request under load: see bench/RESULTS.md). Off: each is written at once.",
     ),
+    nativeRelay: opt(
+      bool,
+      true,
+      "Relay an open WebSocket's bytes on a thread of Sifu's native relay (native/relay.c, built by `npm ci` when a C compiler is there) instead of the event loop: a message wakes that small thread, not the JavaScript (about a third of the latency configurable-http-proxy adds: see bench/RESULTS.md). Where the relay is not built, or off, the event loop relays as before.",
+    ),
   },
   limits: {
     headersTimeout: opt(

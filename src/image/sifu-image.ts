@@ -1,8 +1,19 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  copyFile,
+  cp,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { buildImages, labelOf } from './build-images.js';
 import { CONTENT_HASH_LABEL, IMAGE_KIND_LABEL, rootfsRecipe, rootfsTag } from './recipe.js';
 import { runCommand } from './run-command.js';
@@ -41,7 +52,10 @@ async function listFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** The hash of what goes into the image: dist, assets, the lock file, the Node binary and the recipe. */
+/** The native WebSocket relay `npm ci` built (native-relay.ts), shipped in the image where it was built. */
+const NATIVE_RELAY = 'build/Release/sifu_relay.node';
+
+/** The hash of what goes into the image: dist, assets, the lock file, the native relay, Node and the recipe. */
 export async function sifuImageHash(
   packageRoot: string,
   nodeBinary: string,
@@ -58,6 +72,8 @@ export async function sifuImageHash(
   }
   for (const file of ['package.json', 'package-lock.json'])
     hash.update(await readFile(join(packageRoot, file)));
+  if (existsSync(join(packageRoot, NATIVE_RELAY)))
+    hash.update(await readFile(join(packageRoot, NATIVE_RELAY)));
   const node = await stat(nodeBinary);
   hash.update(`${process.version}:${node.size}`);
   return hash.digest('hex').slice(0, 16);
@@ -106,6 +122,10 @@ export async function buildSifuImage(options: SifuImageOptions): Promise<{ tag: 
       await cp(join(root, dir), join(app, dir), { recursive: true, verbatimSymlinks: true });
     for (const file of ['package.json', 'package-lock.json'])
       await copyFile(join(root, file), join(app, file));
+    if (existsSync(join(root, NATIVE_RELAY))) {
+      await mkdir(dirname(join(app, NATIVE_RELAY)), { recursive: true });
+      await copyFile(join(root, NATIVE_RELAY), join(app, NATIVE_RELAY));
+    }
     await runCommand(['npm', 'prune', '--omit=dev', '--offline', '--no-audit', '--no-fund'], { cwd: app });
     await copyFile(nodeBinary, join(context, 'node'));
     await chmod(join(context, 'node'), 0o755);

@@ -248,6 +248,14 @@ new Counter({
   },
 });
 
+/** WebSockets relayed after their 101, by relay: `native` (native-relay.ts's thread) or `javascript` (the event loop). */
+export const webSocketsRelayed = new Counter({
+  name: 'sifu_proxy_websockets_total',
+  help: 'WebSockets relayed after their 101, by relay: native (its own thread) or javascript (the event loop)',
+  labelNames: ['relay'] as const,
+  registers,
+});
+
 export const warmPoolIdle = new Gauge({
   name: 'sifu_warm_pool_idle_servers',
   help: 'Warm servers ready to be claimed',

@@ -131,6 +131,16 @@ export class WebSocketActivity {
     this.listen(true);
   }
 
+  /** The relayed WebSocket carried something other than pings and pongs (the native relay counts its chunks). */
+  touched(): void {
+    if (!this.stopped) this.tracker.touch(this.userName, this.serverName);
+  }
+
+  /** The least time between two reports (the tracker's interval). */
+  get intervalMs(): number {
+    return this.tracker.intervalMs;
+  }
+
   chunk(chunk: Buffer): void {
     if (onlyPingPong(chunk)) return;
     this.tracker.touch(this.userName, this.serverName);

@@ -28,6 +28,7 @@ import { rejectSocket, sendError, sendRedirect } from './counted-responses.js';
 import { handleHandoff, isHandoffUrl } from './handoff.js';
 import { type ForwardDeps, HttpExchange } from './http-forward.js';
 import { refusesTopLevel, sendIframeOnlyPage } from './iframe-only.js';
+import { relayedBytes } from './native-relay.js';
 import { serveRaw } from './raw-server.js';
 import { allowedOriginSet, isPageRequest, originAllowed, prefersHtml } from './request-policy.js';
 import { contentKind, cspValues } from './response-policy.js';
@@ -124,7 +125,7 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
   const webSocketSweeper = setInterval(() => {
     const now = Date.now();
     for (const [socket, mark] of webSockets) {
-      const bytes = socket.bytesRead + socket.bytesWritten;
+      const bytes = socket.bytesRead + socket.bytesWritten + relayedBytes(socket);
       if (bytes !== mark.bytes) {
         mark.bytes = bytes;
         mark.since = now;
@@ -445,6 +446,7 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
               upstreamIdleTimeoutMs: options.upstreamIdleTimeoutMs,
               track: trackWebSocket,
               activity: new WebSocketActivity(activity, route.userName, route.serverName),
+              nativeRelay: options.nativeRelay !== false,
             },
             client,
             target,

@@ -16,6 +16,7 @@ import {
   setUp,
   type WsOutcome,
 } from './doubles/harness.js';
+import { nativePairs, relayedBytes } from './native-relay.js';
 
 const kernel = '/user/ada/api/kernels/k1/channels?session_id=s1';
 const ada = { cookie: `${cookie('ada-session')}; _xsrf=abc`, origin: NOTEBOOK_ORIGIN };
@@ -186,8 +187,52 @@ function serverSides(s: Setup, deny = false): net.Socket[] {
 }
 
 describe('notebook proxy: how a WebSocket is relayed', () => {
-  it('relays from the sockets themselves, without data events', { timeout: 20_000 }, async () => {
+  it("hands the sockets to the native relay's thread (the default where it is built)", {
+    timeout: 20_000,
+  }, async () => {
     const s = await setUp();
+    const sides = serverSides(s);
+    try {
+      // The earlier suites' WebSockets, closing.
+      await until(() => nativePairs() === 0);
+      const ws = opened(await openWebSocket(s.port, kernel, ada));
+      const big = 'w'.repeat(4 * 1024 * 1024);
+      assert.equal(await roundTrip(ws, big), big);
+      assert.equal(await roundTrip(ws, 'small'), 'small');
+      assert.equal(nativePairs(), 1);
+      const side = sides.at(-1) as net.Socket;
+      // The megabytes went past the proxy's streams: its socket read only the upgrade request.
+      assert.ok(side.bytesRead < 4096, `bytesRead ${side.bytesRead}`);
+      assert.ok(relayedBytes(side) > 2 * big.length);
+      assert.equal(side.listenerCount('data'), 0);
+      ws.close();
+      await until(() => nativePairs() === 0);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('reports activity from the native relay, not for pings alone', { timeout: 20_000 }, async () => {
+    const s = await setUp();
+    try {
+      const ws = opened(await openWebSocket(s.port, kernel, ada));
+      const calls = () => s.hooks.activityCalls.filter((call) => call.userName === 'ada').length;
+      // The upgrade itself was reported; the tracker lets one report through a second.
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const afterUpgrade = calls();
+      ws.ping();
+      await new Promise((resolve) => setTimeout(resolve, 1300));
+      assert.equal(calls(), afterUpgrade, 'a ping is not activity');
+      assert.equal(await roundTrip(ws, 'learner typing'), 'learner typing');
+      await until(() => calls() === afterUpgrade + 1);
+      ws.close();
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('relays from the sockets themselves, without data events', { timeout: 20_000 }, async () => {
+    const s = await setUp({ nativeRelay: false });
     const sides = serverSides(s);
     try {
       const ws = opened(await openWebSocket(s.port, kernel, ada));
@@ -202,7 +247,7 @@ describe('notebook proxy: how a WebSocket is relayed', () => {
   });
 
   it("pipes the sockets where one cannot read into the proxy's buffer", { timeout: 20_000 }, async () => {
-    const s = await setUp();
+    const s = await setUp({ nativeRelay: false });
     const sides = serverSides(s, true);
     try {
       const ws = opened(await openWebSocket(s.port, kernel, ada));

@@ -164,4 +164,9 @@ export interface ProxyOptions {
    * (write-batch.ts), so one turn's writes leave together. Default true.
    */
   batchWrites?: boolean;
+  /**
+   * Relay open WebSockets on the native relay's thread (native-relay.ts) where it is built; the event loop
+   * relays them otherwise. Default true.
+   */
+  nativeRelay?: boolean;
 }

@@ -1,7 +1,8 @@
 /**
  * Forwards an admitted WebSocket upgrade over a raw socket: the upgrade request (with the server's
  * token) is written upstream, the answer's head is parsed, and after a 101 the two sockets are
- * relayed both ways untouched (socket-relay.ts; piped where this Node cannot do that). A non-101 answer is relayed as a plain response, then closed.
+ * relayed both ways untouched: by the native relay's thread where it is built (native-relay.ts), else by
+ * the event loop (socket-relay.ts; piped where this Node cannot do that). A non-101 answer is relayed as a plain response, then closed.
  *
  * Bounds: the upstream must answer within `upstreamIdleTimeoutMs`; throughout, the proxy's sweep of
  * the client sockets it was given (`track`) closes one that moved no byte either way for the client
@@ -10,8 +11,9 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type net from 'node:net';
-import { recordProxyResponse, recordUpstreamError } from '../metrics/metrics.js';
+import { recordProxyResponse, recordUpstreamError, webSocketsRelayed } from '../metrics/metrics.js';
 import { rejectSocket } from './counted-responses.js';
+import { type ActivitySink, relayNatively } from './native-relay.js';
 import { type ResponseHandler, type ResponseHead, ResponseParser } from './response-parser.js';
 import { type CspValues, clientResponseHeaders, upgradeResponseHeaders } from './response-policy.js';
 import { relaySockets } from './socket-relay.js';
@@ -23,7 +25,9 @@ export interface UpgradeDeps {
   /** Tracks the client socket: closing the proxy closes it, and so does its idle bound (see above). */
   track(socket: net.Socket): void;
   /** Watches the relayed sockets' chunks for the route's activity (see activity.ts). */
-  activity: { watch(sockets: net.Socket[], relayed?: boolean): void };
+  activity: { watch(sockets: net.Socket[], relayed?: boolean): void } & ActivitySink & { intervalMs: number };
+  /** Hand the relay to the native relay's thread where it is built (native-relay.ts). */
+  nativeRelay: boolean;
 }
 
 export class UpgradeExchange implements ResponseHandler {
@@ -130,6 +134,11 @@ export class UpgradeExchange implements ResponseHandler {
     const leftover = this.parser.leftover;
     if (leftover !== undefined && leftover.length > 0) client.write(leftover);
     client.setNoDelay(true);
+    if (deps.nativeRelay && relayNatively(client, upstream, deps.activity, deps.activity.intervalMs)) {
+      webSocketsRelayed.inc({ relay: 'native' });
+      return;
+    }
+    webSocketsRelayed.inc({ relay: 'javascript' });
     if (relaySockets(client, upstream)) {
       deps.activity.watch([client, upstream], true);
     } else {

@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "sifu_relay",
+      "sources": ["native/relay.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"],
+      "libraries": ["-lpthread"]
+    }
+  ]
+}

@@ -1,0 +1,179 @@
+/**
+ * The native WebSocket relay (native/relay.c, built into build/Release/sifu_relay.node by `npm ci`):
+ * after a 101 the two sockets' descriptors go to a thread of the relay's own, which moves the bytes both
+ * ways with epoll, so that a message wakes that thread and not the event loop. Where the addon was not
+ * built (no C compiler when the packages were installed) {@link nativeRelayAvailable} is false and the
+ * event loop relays (socket-relay.ts).
+ *
+ * The Node sockets stay, not reading, as the connection's handles for the rest of the proxy: its
+ * connection counts, its sweep (which reads the bytes moved through {@link relayedBytes}) and its
+ * shutdown, which destroy them. The thread works on duplicates of their descriptors, so destroying one
+ * only asks the thread to end the pair ('close' -> close()); when the pair ends (both ends of input, an
+ * error, a reset, or asked), the thread closes its duplicates and this module destroys the two sockets.
+ * Activity (chunks other than pings and pongs) is counted by the thread and read here once per
+ * activity interval, while any pair is open.
+ */
+import { createRequire } from 'node:module';
+import type net from 'node:net';
+
+interface NativePairHandle {
+  readonly __nativePair: unique symbol;
+}
+
+interface Binding {
+  start(onEnd: (id: number, errno: number) => void): void;
+  add(fdA: number, fdB: number, aToB: Buffer | null, bToA: Buffer | null): NativePairHandle;
+  id(pair: NativePairHandle): number;
+  moved(pair: NativePairHandle): number;
+  activity(pair: NativePairHandle): number;
+  close(pair: NativePairHandle): void;
+}
+
+/** Why the addon could not be loaded (for the log), or undefined once it is. */
+export let nativeRelayUnavailable: string | undefined;
+
+function load(): Binding | undefined {
+  try {
+    // Two levels under the package root, from src/proxy/ (tsx) and dist/proxy/ (the build) alike.
+    return createRequire(import.meta.url)('../../build/Release/sifu_relay.node') as Binding;
+  } catch (error) {
+    nativeRelayUnavailable = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    return undefined;
+  }
+}
+
+const binding = load();
+
+/** True where the native relay is built and loads. */
+export const nativeRelayAvailable = binding !== undefined;
+
+/** Told once an activity interval that a relayed WebSocket carried something other than pings and pongs. */
+export interface ActivitySink {
+  touched(): void;
+}
+
+interface Pair {
+  handle: NativePairHandle;
+  sockets: [net.Socket, net.Socket];
+  activity: ActivitySink;
+  /** The thread's activity count when last read. */
+  seen: number;
+  ended: boolean;
+}
+
+const PAIR = Symbol('sifu.native-pair');
+type Relayed = net.Socket & { [PAIR]?: Pair };
+
+const pairs = new Map<number, Pair>();
+let started = false;
+let activityTimer: NodeJS.Timeout | undefined;
+
+function onPairEnd(id: number): void {
+  const pair = pairs.get(id);
+  if (pair === undefined) return;
+  pairs.delete(id);
+  pair.ended = true;
+  if (pairs.size === 0) stopActivityPoll();
+  for (const socket of pair.sockets) socket.destroy();
+}
+
+/** A Node socket ended (destroyed by the proxy, or an error): the thread ends the pair. */
+function onSocketClose(this: Relayed): void {
+  const pair = this[PAIR];
+  if (pair !== undefined && !pair.ended) binding?.close(pair.handle);
+}
+
+function pollActivity(): void {
+  if (binding === undefined) return;
+  for (const pair of pairs.values()) {
+    const count = binding.activity(pair.handle);
+    if (count !== pair.seen) {
+      pair.seen = count;
+      pair.activity.touched();
+    }
+  }
+}
+
+function startActivityPoll(intervalMs: number): void {
+  if (activityTimer !== undefined) return;
+  activityTimer = setInterval(pollActivity, intervalMs);
+  activityTimer.unref();
+}
+
+function stopActivityPoll(): void {
+  clearInterval(activityTimer);
+  activityTimer = undefined;
+}
+
+type Handle = { fd?: number; readStop?: () => number; reading?: boolean };
+const handleOf = (socket: net.Socket) => (socket as unknown as { _handle?: Handle | null })._handle;
+
+/** What the stream holds already (read before the handover), concatenated, or null. */
+function drained(socket: net.Socket): Buffer | null {
+  const chunks: Buffer[] = [];
+  for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) {
+    chunks.push(chunk);
+  }
+  return chunks.length === 0 ? null : Buffer.concat(chunks);
+}
+
+/** Whether `socket` can be handed over: a plain TCP or unix socket, open both ways, nothing queued to write. */
+function handOverable(socket: net.Socket): boolean {
+  const handle = handleOf(socket);
+  return (
+    handle != null &&
+    typeof handle.fd === 'number' &&
+    handle.fd >= 0 &&
+    typeof handle.readStop === 'function' &&
+    !socket.destroyed &&
+    !socket.readableEnded &&
+    !socket.writableEnded &&
+    socket.writableLength === 0
+  );
+}
+
+/**
+ * Hands `a` and `b` (a WebSocket's client and server sockets, after the 101) to the native relay; false
+ * (nothing changed) where it is not built or either socket cannot be handed over (still writing what
+ * came before, TLS, not a descriptor), and the caller relays them itself. `activity` hears of chunks other
+ * than pings and pongs, at most once per `activityIntervalMs`.
+ */
+export function relayNatively(
+  a: net.Socket,
+  b: net.Socket,
+  activity: ActivitySink,
+  activityIntervalMs: number,
+): boolean {
+  if (binding === undefined || !handOverable(a) || !handOverable(b)) return false;
+  if (!started) {
+    binding.start(onPairEnd);
+    started = true;
+  }
+  // Read what the streams hold first (reading may restart a handle's reads), then stop both handles:
+  // from here until the thread watches the descriptors, the kernel keeps whatever arrives.
+  const aToB = drained(a);
+  const bToA = drained(b);
+  for (const socket of [a, b]) {
+    const handle = handleOf(socket) as Required<Handle>;
+    handle.readStop();
+    handle.reading = false;
+  }
+  const handle = binding.add(handleOf(a)?.fd as number, handleOf(b)?.fd as number, aToB, bToA);
+  const pair: Pair = { handle, sockets: [a, b], activity, seen: 0, ended: false };
+  pairs.set(binding.id(handle), pair);
+  for (const socket of pair.sockets) {
+    (socket as Relayed)[PAIR] = pair;
+    socket.on('close', onSocketClose);
+  }
+  startActivityPoll(activityIntervalMs);
+  return true;
+}
+
+/** Bytes the native relay moved for the pair `socket` is in, either way (0 if it is not relayed so). */
+export function relayedBytes(socket: net.Socket): number {
+  const pair = (socket as Relayed)[PAIR];
+  return pair === undefined || binding === undefined ? 0 : binding.moved(pair.handle);
+}
+
+/** Pairs open on the native relay (for tests and the bench). */
+export const nativePairs = (): number => pairs.size;
