@@ -59,8 +59,13 @@ export interface WsShippedBench {
   admittedAfterMs: number;
 }
 
-type Path = 'direct' | 'Sifu as shipped' | 'CHP';
-const PATHS: Path[] = ['direct', 'Sifu as shipped', 'CHP'];
+/** The same built Sifu with `proxy.nativeRelay` off: the event loop relays (socket-relay.ts), as before the native relay. */
+const EVENT_LOOP = 'Sifu, event-loop relay';
+type Path = 'direct' | 'Sifu as shipped' | typeof EVENT_LOOP | 'CHP';
+const PATHS: Path[] = ['direct', 'Sifu as shipped', EVENT_LOOP, 'CHP'];
+/** One list per path (or proxy). */
+const perPath = <K extends string, T>(keys: readonly K[], make: () => T) =>
+  Object.fromEntries(keys.map((key) => [key, make()])) as Record<K, T>;
 
 interface WsTarget {
   url: string;
@@ -169,7 +174,7 @@ async function interleavedRoundTrips(
   n: number,
 ): Promise<Record<Path, number[]>> {
   const message = 'x'.repeat(32);
-  const samples: Record<Path, number[]> = { direct: [], 'Sifu as shipped': [], CHP: [] };
+  const samples = perPath(PATHS, (): number[] => []);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < PATHS.length; j++) {
       const path = PATHS[(i + j) % PATHS.length] as Path;
@@ -180,7 +185,10 @@ async function interleavedRoundTrips(
 }
 
 type Proxy = Exclude<Path, 'direct'>;
-const PROXIES: Proxy[] = ['Sifu as shipped', 'CHP'];
+const PROXIES: Proxy[] = ['Sifu as shipped', EVENT_LOOP, 'CHP'];
+/** Idle memory is measured for these (the event-loop relay's sockets are the same Node objects). */
+type Measured = 'Sifu as shipped' | 'CHP';
+const MEASURED: Measured[] = ['Sifu as shipped', 'CHP'];
 
 interface IdleMemory {
   rssPerSocket: number;
@@ -241,7 +249,7 @@ function perRoundRow(metric: string, system: string, values: number[], unit: str
 function wsRows(
   trips: Record<Path, RoundTrips[]>,
   cpu: Record<Proxy, number[]>,
-  memory: Record<Proxy, IdleMemory>,
+  memory: Record<Measured, IdleMemory>,
 ): Row[] {
   const shipped = 'Sifu as shipped';
   const rounds = trips.direct.length;
@@ -266,6 +274,7 @@ function wsRows(
     ['WebSocket round trip mean', `${shipped} / CHP`, (r) => mean(shipped, r) / mean('CHP', r), 'x'],
     ['WebSocket round trip p99', `${shipped} / CHP`, (r) => p99(shipped, r) / p99('CHP', r), 'x'],
     ['WebSocket latency added (mean)', shipped, (r) => added(shipped, r), 'µs'],
+    ['WebSocket latency added (mean)', EVENT_LOOP, (r) => added(EVENT_LOOP, r), 'µs'],
     ['WebSocket latency added (mean)', 'CHP', (r) => added('CHP', r), 'µs'],
     [
       'WebSocket latency added (mean)',
@@ -273,6 +282,18 @@ function wsRows(
       (r) => added(shipped, r) / added('CHP', r),
       'x',
       1,
+    ],
+    [
+      'WebSocket latency added (mean)',
+      `${EVENT_LOOP} / CHP`,
+      (r) => added(EVENT_LOOP, r) / added('CHP', r),
+      'x',
+    ],
+    [
+      'WebSocket latency added (mean)',
+      `${shipped} / event-loop relay`,
+      (r) => added(shipped, r) / added(EVENT_LOOP, r),
+      'x',
     ],
   ];
   const cpuOf = (proxy: Proxy, r: number) => cpu[proxy][r] as number;
@@ -289,6 +310,12 @@ function wsRows(
       (r) => cpuOf(shipped, r) / cpuOf('CHP', r),
       'x',
     ],
+    [
+      'WebSocket proxy CPU per round trip',
+      `${EVENT_LOOP} / CHP`,
+      (r) => cpuOf(EVENT_LOOP, r) / cpuOf('CHP', r),
+      'x',
+    ],
   );
   const rows = perRound.map(([metric, system, of, unit, goal]) =>
     perRoundRow(metric, system, byRound(of), unit, goal),
@@ -297,7 +324,7 @@ function wsRows(
     ['idle WebSocket memory (RSS)', (m: IdleMemory) => m.rssPerSocket],
     ['idle WebSocket memory (V8 heap used)', (m: IdleMemory) => m.heapPerSocket],
   ] as const) {
-    for (const proxy of PROXIES) {
+    for (const proxy of MEASURED) {
       const value = Math.round(of(memory[proxy]));
       rows.push({ metric, system: proxy, value, unit: 'B/socket', note: memory[proxy].note });
     }
@@ -325,6 +352,18 @@ export async function benchShippedWebSockets(options: WsShippedOptions = {}): Pr
       uidBase: UID_BASE,
     });
     const socket = serverSocket(join(dir, 'data'));
+    const loopDir = join(workDir, 'event-loop');
+    const loopStandin = join(loopDir, 'standin');
+    await mkdir(loopStandin, { recursive: true });
+    await copyFile(join(REPO, 'bench/support/ws-echo-standin.mjs'), join(loopStandin, 'ws-echo-standin.mjs'));
+    const loopSifu = await startShippedSifu(
+      group,
+      loopDir,
+      USER,
+      undefined,
+      { script: echoScript(loopStandin), uidBase: UID_BASE + 500 },
+      { SIFU_PROXY_NATIVE_RELAY: 'false' },
+    );
     const chp = await startChp(group, { [`/user/${USER}`]: `http+unix://${encodeURIComponent(socket)}` });
     const userOrigin = `http://${sifu.headers.Host}`;
     const targets: Record<Path, WsTarget> = {
@@ -334,19 +373,25 @@ export async function benchShippedWebSockets(options: WsShippedOptions = {}): Pr
         headers: sifu.headers,
         origin: userOrigin,
       },
+      [EVENT_LOOP]: {
+        url: `${loopSifu.url.replace('http:', 'ws:')}${KERNEL_PATH}`,
+        headers: loopSifu.headers,
+        origin: `http://${loopSifu.headers.Host}`,
+      },
       CHP: { url: `${chp.url.replace('http:', 'ws:')}${KERNEL_PATH}`, headers: {}, origin: userOrigin },
     };
 
     const sockets = {} as Record<Path, WebSocket>;
     const admittedAfterMs = await untilAdmitted(targets['Sifu as shipped']);
+    await untilAdmitted(targets[EVENT_LOOP]);
     log(`every worker admitted the upgrade ${admittedAfterMs} ms after the sign-in`);
     for (const path of PATHS) {
       const { url, headers, origin } = targets[path];
       sockets[path] = await openWebSocket(url, headers, origin);
     }
-    const trips: Record<Path, RoundTrips[]> = { direct: [], 'Sifu as shipped': [], CHP: [] };
-    const services: Record<Proxy, Service> = { 'Sifu as shipped': sifu, CHP: chp };
-    const cpu: Record<Proxy, number[]> = { 'Sifu as shipped': [], CHP: [] };
+    const trips = perPath(PATHS, (): RoundTrips[] => []);
+    const services: Record<Proxy, Service> = { 'Sifu as shipped': sifu, [EVENT_LOOP]: loopSifu, CHP: chp };
+    const cpu = perPath(PROXIES, (): number[] => []);
     const cpuNow = () =>
       PROXIES.map((proxy) => cpuNanoseconds(services[proxy].pid, services[proxy].notProxy));
     try {
@@ -368,11 +413,11 @@ export async function benchShippedWebSockets(options: WsShippedOptions = {}): Pr
       await closeAll(Object.values(sockets));
     }
 
-    const memory: Record<Proxy, IdleMemory> = {
+    const memory: Record<Measured, IdleMemory> = {
       'Sifu as shipped': await idleMemory(sifu, targets['Sifu as shipped'], idle),
       CHP: await idleMemory(chp, targets.CHP, idle),
     };
-    for (const proxy of PROXIES) {
+    for (const proxy of MEASURED) {
       log(`${idle} idle through ${proxy}: ${memory[proxy].note}`);
     }
 

@@ -63,6 +63,8 @@ const benchmarks: Benchmark[] = [
         "Sifu as shipped (the built `sifu serve`, default config, one worker per core) in front of a learner's server that",
         "is a WebSocket echo (bench/support/ws-echo-standin.mjs, Node without packages) on the `local` backend's unix",
         'socket, in its sandbox; CHP (one process) routes to that same socket, and "direct" is a client on the socket.',
+        'As shipped, an open WebSocket is relayed by the native relay\'s thread (native/relay.c); "Sifu, event-loop relay"',
+        'is the same built Sifu with `SIFU_PROXY_NATIVE_RELAY=false` (its own echo server, in its own sandbox).',
         "The upgrade carries a signed-in browser's notebook cookies, `Host: bench.localhost:<port>` and the user's Origin.",
         '',
         proxyTable(rows),
