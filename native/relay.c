@@ -55,6 +55,8 @@ typedef struct side {
   int read_blocked;
   /* epoll reported the peer's end (RDHUP/HUP): read on past a short read, to the end, whatever edges come. */
   int end_reported;
+  /* epoll reported a hang-up: this connection is closed both ways, nothing more can be written to it. */
+  int hung_up;
 } side;
 
 struct pair {
@@ -209,6 +211,16 @@ static int pump(pair *p, side *from, side *to) {
   return 0;
 }
 
+/* Over: both ends of input reached and everything written; or a side hung up (closed both ways, so what
+   is held for it cannot be delivered) after all it sent has reached the other side. */
+static int finished(const pair *p) {
+  const side *a = &p->sides[0], *b = &p->sides[1];
+  if (a->input_ended && b->input_ended && a->pending == NULL && b->pending == NULL) return 1;
+  if (a->hung_up && a->input_ended && b->pending == NULL) return 1;
+  if (b->hung_up && b->input_ended && a->pending == NULL) return 1;
+  return 0;
+}
+
 /* An epoll event on side `s` of `p` (edge-triggered: read and write until they would block). */
 static void on_event(side *s, uint32_t events) {
   pair *p = s->owner;
@@ -221,6 +233,7 @@ static void on_event(side *s, uint32_t events) {
     return;
   }
   if (events & (EPOLLRDHUP | EPOLLHUP)) s->end_reported = 1;
+  if (events & EPOLLHUP) s->hung_up = 1;
   if ((events & EPOLLOUT) && s->pending != NULL) {
     int flushed = flush_pending(s);
     if (flushed < 0) {
@@ -245,12 +258,7 @@ static void on_event(side *s, uint32_t events) {
       return;
     }
   }
-  /* Both ends of input reached and everything written: the WebSocket is over. A hang-up with this side's
-     input ended means its connection is gone both ways: what is still held for it cannot be delivered. */
-  if ((s->input_ended && other->input_ended && s->pending == NULL && other->pending == NULL) ||
-      ((events & EPOLLHUP) && s->input_ended)) {
-    end_pair(p, 0);
-  }
+  if (finished(p)) end_pair(p, 0);
 }
 
 static void take_commands(void) {
