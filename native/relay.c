@@ -477,21 +477,18 @@ static napi_value pair_id(napi_env env, napi_callback_info info) {
   return value;
 }
 
-static napi_value moved(napi_env env, napi_callback_info info) {
+/* A pair's count: the bytes it moved either way (`bytes`), or its chunks that were not only pings and pongs. */
+static napi_value count(napi_env env, napi_callback_info info, int bytes) {
   pair *p = pair_arg(env, info);
   if (p == NULL) return NULL;
   napi_value value;
-  napi_create_double(env, (double)atomic_load(&p->moved), &value);
+  napi_create_double(env, (double)atomic_load(bytes ? &p->moved : &p->activity), &value);
   return value;
 }
 
-static napi_value activity(napi_env env, napi_callback_info info) {
-  pair *p = pair_arg(env, info);
-  if (p == NULL) return NULL;
-  napi_value value;
-  napi_create_double(env, (double)atomic_load(&p->activity), &value);
-  return value;
-}
+static napi_value moved(napi_env env, napi_callback_info info) { return count(env, info, 1); }
+
+static napi_value activity(napi_env env, napi_callback_info info) { return count(env, info, 0); }
 
 static napi_value close_pair(napi_env env, napi_callback_info info) {
   pair *p = pair_arg(env, info);
