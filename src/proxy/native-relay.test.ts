@@ -44,7 +44,10 @@ const nextAccepted = () =>
 /** Two connected sockets: the one that connected and the one the listener accepted (one at a time). */
 async function connectedPair(): Promise<[net.Socket, net.Socket]> {
   const connecting = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
-  const [theirs] = await Promise.all([nextAccepted(), new Promise((done) => connecting.once('connect', done))]);
+  const [theirs] = await Promise.all([
+    nextAccepted(),
+    new Promise((done) => connecting.once('connect', done)),
+  ]);
   return [connecting, theirs];
 }
 

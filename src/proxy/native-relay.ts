@@ -158,7 +158,16 @@ export function relayNatively(
     handle.readStop();
     handle.reading = false;
   }
-  const handle = binding.add(handleOf(a)?.fd as number, handleOf(b)?.fd as number, aToB, bToA);
+  let handle: NativePairHandle;
+  try {
+    handle = binding.add(handleOf(a)?.fd as number, handleOf(b)?.fd as number, aToB, bToA);
+  } catch {
+    // No descriptor to duplicate (the process's limit reached): the streams get their bytes back, and the
+    // caller relays on the event loop (its reads start the handles again).
+    if (aToB !== null) a.unshift(aToB);
+    if (bToA !== null) b.unshift(bToA);
+    return false;
+  }
   const pair: Pair = { handle, sockets: [a, b], activity, seen: 0, ended: false };
   pairs.set(binding.id(handle), pair);
   for (const socket of pair.sockets) {
