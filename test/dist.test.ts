@@ -41,3 +41,12 @@ test('from dist/, every asset production code reads is found where it is looked 
     assert.ok(existsSync(path), `${file} is at ${path}`);
   }
 });
+
+test('from dist/, the native WebSocket relay that `npm ci` built is found and loads', async () => {
+  ensureBuilt();
+  const built = (await import(
+    pathToFileURL(join(DIST, 'proxy/native-relay.js')).href
+  )) as typeof import('../src/proxy/native-relay.js');
+  assert.equal(built.nativeRelayUnavailable, undefined);
+  assert.equal(built.nativeRelayAvailable, true);
+});

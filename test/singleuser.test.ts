@@ -337,6 +337,14 @@ type('Json', (), {'__repr__': lambda self: json.dumps(out)})()
       await runOnChannels(channels, { authorization: `token ${adaToken}`, origin: nb }, '6*7', 'ada'),
       '42',
     );
+    // As shipped, the kernel's WebSocket was relayed by the native relay's thread (native-relay.ts).
+    const scraped = await fetch(`${sifu.hubUrl}/hub/metrics`, {
+      headers: { authorization: `Bearer ${admin}` },
+    });
+    assert.equal(scraped.status, 200);
+    const metrics = await scraped.text();
+    assert.match(metrics, /^sifu_proxy_websockets_total\{relay="native"\} [1-9]/m);
+    assert.doesNotMatch(metrics, /^sifu_proxy_websockets_total\{relay="javascript"\} [1-9]/m);
     await assert.rejects(
       runOnChannels(
         channels,
