@@ -6,6 +6,7 @@ import type { SifuConfig } from '../config/schema.js';
 import { SifuError } from '../errors.js';
 import type { ServerManager } from '../lifecycle/server-manager.js';
 import { hubStartupDuration, initSpawnersDuration, secondsSince } from '../metrics/metrics.js';
+import { nativeRelayAvailable, nativeRelayUnavailable } from '../proxy/native-relay.js';
 import { createNotebookProxy } from '../proxy/notebook-proxy.js';
 import { createRelay } from '../proxy/relay.js';
 import type { Spawner } from '../spawner/spawner.js';
@@ -173,6 +174,12 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
   const stopBackground = startBackgroundTasks(services, singletons);
   hubStartupDuration.observe(secondsSince(startedAt));
   log.info({ hub: services.hubOrigin, notebooks: services.notebookOrigin }, 'Sifu is serving');
+  if (config.proxy.nativeRelay && !nativeRelayAvailable) {
+    log.warn(
+      { reason: nativeRelayUnavailable },
+      'the native WebSocket relay is not built (build/Release/sifu_relay.node): WebSockets are relayed on the event loop; `npm run build:native` builds it',
+    );
+  }
 
   return {
     config,
