@@ -80,6 +80,19 @@ function echoScript(standinDir: string): string {
   return `#!/bin/sh\nexec /usr/bin/node ${join(standinDir, 'ws-echo-standin.mjs')} "$1" '${BACKEND_BODY}'\n`;
 }
 
+/** A built Sifu (default config plus `env`) whose learner's server is the echo, copied under `dir`. */
+async function startEchoSifu(
+  group: ProcessGroup,
+  dir: string,
+  uidBase: number,
+  env: Record<string, string> = {},
+) {
+  const standin = join(dir, 'standin');
+  await mkdir(standin, { recursive: true });
+  await copyFile(join(REPO, 'bench/support/ws-echo-standin.mjs'), join(standin, 'ws-echo-standin.mjs'));
+  return startShippedSifu(group, dir, USER, undefined, { script: echoScript(standin), uidBase }, env);
+}
+
 /** The socket the `local` backend gave the learner's server (`<dataDir>/run/<dir>/jupyter.sock`). */
 function serverSocket(dataDir: string): string {
   const run = join(dataDir, 'run');
@@ -344,26 +357,11 @@ export async function benchShippedWebSockets(options: WsShippedOptions = {}): Pr
   group.ownDirectory(workDir);
   try {
     const dir = join(workDir, 'shipped');
-    const standin = join(dir, 'standin');
-    await mkdir(standin, { recursive: true });
-    await copyFile(join(REPO, 'bench/support/ws-echo-standin.mjs'), join(standin, 'ws-echo-standin.mjs'));
-    const sifu = await startShippedSifu(group, dir, USER, undefined, {
-      script: echoScript(standin),
-      uidBase: UID_BASE,
-    });
+    const sifu = await startEchoSifu(group, dir, UID_BASE);
     const socket = serverSocket(join(dir, 'data'));
-    const loopDir = join(workDir, 'event-loop');
-    const loopStandin = join(loopDir, 'standin');
-    await mkdir(loopStandin, { recursive: true });
-    await copyFile(join(REPO, 'bench/support/ws-echo-standin.mjs'), join(loopStandin, 'ws-echo-standin.mjs'));
-    const loopSifu = await startShippedSifu(
-      group,
-      loopDir,
-      USER,
-      undefined,
-      { script: echoScript(loopStandin), uidBase: UID_BASE + 500 },
-      { SIFU_PROXY_NATIVE_RELAY: 'false' },
-    );
+    const loopSifu = await startEchoSifu(group, join(workDir, 'event-loop'), UID_BASE + 500, {
+      SIFU_PROXY_NATIVE_RELAY: 'false',
+    });
     const chp = await startChp(group, { [`/user/${USER}`]: `http+unix://${encodeURIComponent(socket)}` });
     const userOrigin = `http://${sifu.headers.Host}`;
     const targets: Record<Path, WsTarget> = {

@@ -143,7 +143,7 @@ export class WebSocketActivity {
 
   chunk(chunk: Buffer): void {
     if (onlyPingPong(chunk)) return;
-    this.tracker.touch(this.userName, this.serverName);
+    this.touched();
     this.listen(false);
     this.resumeTimer = setTimeout(resumeWatch, this.tracker.intervalMs, this);
     this.resumeTimer.unref();

@@ -51,7 +51,7 @@ async function connectedPair(): Promise<[net.Socket, net.Socket]> {
   return [connecting, theirs];
 }
 
-const quiet = { touched() {} };
+const quiet = { touched() {}, intervalMs: 1000 };
 
 /** A relayed connection; `early` bytes reach each proxy socket's stream before the handover. */
 async function relayed(early: { fromClient?: Buffer; fromServer?: Buffer } = {}): Promise<Relayed> {
@@ -64,7 +64,7 @@ async function relayed(early: { fromClient?: Buffer; fromServer?: Buffer } = {})
     early.fromClient ? readableSoon(clientSide) : undefined,
     early.fromServer ? readableSoon(serverSide) : undefined,
   ]);
-  assert.ok(relayNatively(clientSide, serverSide, quiet, 1000), 'handed to the native relay');
+  assert.ok(relayNatively(clientSide, serverSide, quiet), 'handed to the native relay');
   return { client, server, clientSide, serverSide };
 }
 
@@ -241,7 +241,7 @@ describe('native WebSocket relay', () => {
     const [client, clientSide] = await connectedPair();
     const [serverSide, server] = await connectedPair();
     let touches = 0;
-    assert.ok(relayNatively(clientSide, serverSide, { touched: () => touches++ }, 50));
+    assert.ok(relayNatively(clientSide, serverSide, { touched: () => touches++, intervalMs: 50 }));
     server.resume();
     // A masked ping from the browser and an unmasked pong from the server: not activity.
     client.write(Buffer.from([0x89, 0x80, 1, 2, 3, 4]));
@@ -264,7 +264,7 @@ describe('native WebSocket relay', () => {
     // More than the kernel takes at once: some stays queued in the stream.
     clientSide.write(randomBytes(32 * 1024 * 1024));
     assert.ok(clientSide.writableLength > 0);
-    assert.equal(relayNatively(clientSide, serverSide, quiet, 1000), false);
+    assert.equal(relayNatively(clientSide, serverSide, quiet), false);
     for (const socket of [client, clientSide, serverSide, server]) socket.destroy();
   });
 });

@@ -50,6 +50,8 @@ export const nativeRelayAvailable = binding !== undefined;
 /** Told once an activity interval that a relayed WebSocket carried something other than pings and pongs. */
 export interface ActivitySink {
   touched(): void;
+  /** The least time between two reports: how often the relay's counts are read. */
+  readonly intervalMs: number;
 }
 
 interface Pair {
@@ -136,14 +138,9 @@ function handOverable(socket: net.Socket): boolean {
  * Hands `a` and `b` (a WebSocket's client and server sockets, after the 101) to the native relay; false
  * (nothing changed) where it is not built or either socket cannot be handed over (still writing what
  * came before, TLS, not a descriptor), and the caller relays them itself. `activity` hears of chunks other
- * than pings and pongs, at most once per `activityIntervalMs`.
+ * than pings and pongs, at most once per its interval.
  */
-export function relayNatively(
-  a: net.Socket,
-  b: net.Socket,
-  activity: ActivitySink,
-  activityIntervalMs: number,
-): boolean {
+export function relayNatively(a: net.Socket, b: net.Socket, activity: ActivitySink): boolean {
   if (binding === undefined || !handOverable(a) || !handOverable(b)) return false;
   if (!started) {
     binding.start(onPairEnd);
@@ -174,7 +171,7 @@ export function relayNatively(
     (socket as Relayed)[PAIR] = pair;
     socket.on('close', onSocketClose);
   }
-  startActivityPoll(activityIntervalMs);
+  startActivityPoll(activity.intervalMs);
   return true;
 }
 

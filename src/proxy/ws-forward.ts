@@ -25,7 +25,7 @@ export interface UpgradeDeps {
   /** Tracks the client socket: closing the proxy closes it, and so does its idle bound (see above). */
   track(socket: net.Socket): void;
   /** Watches the relayed sockets' chunks for the route's activity (see activity.ts). */
-  activity: { watch(sockets: net.Socket[], relayed?: boolean): void } & ActivitySink & { intervalMs: number };
+  activity: { watch(sockets: net.Socket[], relayed?: boolean): void } & ActivitySink;
   /** Hand the relay to the native relay's thread where it is built (native-relay.ts). */
   nativeRelay: boolean;
 }
@@ -134,7 +134,7 @@ export class UpgradeExchange implements ResponseHandler {
     const leftover = this.parser.leftover;
     if (leftover !== undefined && leftover.length > 0) client.write(leftover);
     client.setNoDelay(true);
-    if (deps.nativeRelay && relayNatively(client, upstream, deps.activity, deps.activity.intervalMs)) {
+    if (deps.nativeRelay && relayNatively(client, upstream, deps.activity)) {
       webSocketsRelayed.inc({ relay: 'native' });
       return;
     }
