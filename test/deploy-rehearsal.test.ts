@@ -153,6 +153,12 @@ describe('the EB bundle, rehearsed with a stand-in EB agent', { timeout: 600_000
       () => 0,
     );
     assert.ok(relay >= 400, `the relay listens and refuses a request without its key (${relay})`);
+    // The image carries the native WebSocket relay `npm ci` built: Sifu would warn at start without it.
+    const logs = (
+      await docker.getContainer(`${project}_sifu_1`).logs({ stdout: true, stderr: true })
+    ).toString();
+    assert.match(logs, /Sifu is serving/);
+    assert.doesNotMatch(logs, /native WebSocket relay is not built/);
   });
 
   test('a learner signs in and runs a cell, through nginx on both listener ports', async () => {
