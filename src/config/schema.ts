@@ -463,7 +463,7 @@ export const configTree = {
     nativeRelay: opt(
       bool,
       true,
-      "Relay an open WebSocket's bytes on a thread of Sifu's native relay (native/relay.c, built by `npm ci` when a C compiler is there) instead of the event loop: a message wakes that small thread, not the JavaScript (about a third of the latency configurable-http-proxy adds: see bench/RESULTS.md). Where the relay is not built, or off, the event loop relays as before.",
+      "Relay an open WebSocket's bytes on a thread of Sifu's native relay (native/relay.c, built by `npm ci` when a C compiler is there) instead of the event loop: a message wakes that small thread, not the JavaScript (about 0.7x the latency the event-loop relay adds, 0.5-0.8x configurable-http-proxy's: see bench/RESULTS.md). Where the relay is not built, or off, the event loop relays as before.",
     ),
   },
   limits: {
