@@ -9,10 +9,10 @@ dist/.built: node_modules/.installed $(shell find src -name '*.ts' 2>/dev/null) 
 	npm run build
 	touch $@
 
-# The native WebSocket relay: `npm ci` builds it where a compiler is (so after it, this rule has nothing to do);
+# The native addon (the WebSocket relay, direct writes): `npm ci` builds it where a compiler is (so after it, this rule has nothing to do);
 # where it could not, or the source changed since, the compiler is installed and it is built here.
 NATIVE := build/Release/sifu_relay.node
-$(NATIVE): native/relay.c binding.gyp | node_modules/.installed
+$(NATIVE): native/relay.c native/send.c native/send.h binding.gyp | node_modules/.installed
 	scripts/install-deps.sh build
 	npm run build:native
 

@@ -69,6 +69,8 @@ export interface ProxyBenchOptions {
  * `worker_processes auto`); `, 1 worker` is the same with `SIFU_WORKERS=1` (the default before issue 13).
  * `, writes at once` is the same with `SIFU_PROXY_BATCH_WRITES=false`: each response and request head is
  * written when it is ready instead of at the end of the loop turn (src/proxy/write-batch.ts).
+ * `, Node's writes` is the same with `SIFU_PROXY_DIRECT_WRITES=false`: what the batch holds is written
+ * through the sockets' Node streams instead of by one send(2) each (src/proxy/direct-write.ts).
  * `, raw server off` is the same with `SIFU_PROXY_RAW_SERVER=false`: Node's HTTP server takes every request
  * (what shipped before the raw server side, src/proxy/raw-server.ts).
  * `Sifu proxy only`: `createNotebookProxy` with bench hooks (bench/proxy-sifu-child.ts), the proxy's own
@@ -78,6 +80,7 @@ type Proxied =
   | 'Sifu as shipped'
   | 'Sifu as shipped, 1 worker'
   | 'Sifu as shipped, writes at once'
+  | "Sifu as shipped, Node's writes"
   | 'Sifu as shipped, raw server off'
   | 'Sifu proxy only'
   | 'Sifu proxy only, 1 worker'
@@ -87,6 +90,7 @@ const order: Proxied[] = [
   'Sifu as shipped',
   'Sifu as shipped, 1 worker',
   'Sifu as shipped, writes at once',
+  "Sifu as shipped, Node's writes",
   'Sifu as shipped, raw server off',
   'Sifu proxy only',
   'Sifu proxy only, 1 worker',
@@ -146,6 +150,14 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
         undefined,
         undefined,
         { SIFU_PROXY_BATCH_WRITES: 'false' },
+      ),
+      "Sifu as shipped, Node's writes": await startShippedSifu(
+        group,
+        join(workDir, 'shipped-node-writes'),
+        'bench',
+        undefined,
+        undefined,
+        { SIFU_PROXY_DIRECT_WRITES: 'false' },
       ),
       'Sifu as shipped, raw server off': await startShippedSifu(
         group,
@@ -300,6 +312,7 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
     const proxyOnly = 'Sifu proxy only';
     const rawOff = 'Sifu as shipped, raw server off';
     const unbatched = 'Sifu as shipped, writes at once';
+    const nodeWrites = "Sifu as shipped, Node's writes";
     // Issue 13's targets hold for what ships; the proxy-only rows show what the app adds to the proxy.
     const ratios: [
       string,
@@ -314,6 +327,7 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
       ['HTTP throughput', 'Sifu as shipped, 1 worker', 'nginx', rpsOf, undefined, undefined],
       ['HTTP throughput', shipped, unbatched, rpsOf, undefined, undefined],
       ['HTTP throughput', unbatched, 'nginx', rpsOf, undefined, undefined],
+      ['HTTP throughput', shipped, nodeWrites, rpsOf, undefined, undefined],
       ['HTTP throughput', shipped, rawOff, rpsOf, undefined, undefined],
       ['HTTP throughput', rawOff, 'nginx', rpsOf, undefined, undefined],
       ['HTTP throughput', rawOff, 'CHP', rpsOf, undefined, undefined],
@@ -328,6 +342,8 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
       ['proxy CPU per request', shipped, 'CHP', cpuOf, undefined, undefined],
       ['proxy CPU per request', shipped, unbatched, cpuOf, undefined, undefined],
       ['proxy CPU per request', unbatched, 'nginx', cpuOf, undefined, undefined],
+      ['proxy CPU per request', shipped, nodeWrites, cpuOf, undefined, undefined],
+      ['proxy CPU per request', nodeWrites, 'nginx', cpuOf, undefined, undefined],
       ['proxy CPU per request', shipped, rawOff, cpuOf, undefined, undefined],
       ['proxy CPU per request', rawOff, 'nginx', cpuOf, undefined, undefined],
       ['proxy CPU per request', proxyOnly, 'nginx', cpuOf, undefined, undefined],

@@ -37,6 +37,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "send.h"
+
 #define READ_SIZE (64 * 1024)
 
 typedef struct pair pair;
@@ -505,6 +507,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"moved", NULL, moved, NULL, NULL, NULL, napi_default, NULL},
       {"activity", NULL, activity, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, close_pair, NULL, NULL, NULL, napi_default, NULL},
+      {"send", NULL, sifu_send, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods);
   return exports;

@@ -1,4 +1,5 @@
-// Builds the native WebSocket relay (native/relay.c -> build/Release/sifu_relay.node) with npm's node-gyp.
+// Builds the native addon (native/relay.c, the WebSocket relay, and native/send.c, direct writes ->
+// build/Release/sifu_relay.node) with npm's node-gyp.
 // Run by `npm ci` (package.json's install script): there a failure (no C compiler) is a warning, and Sifu
 // relays WebSockets on its event loop instead. `--strict` (the Makefile, after installing the compiler)
 // makes it an error.

@@ -158,7 +158,7 @@ describe('the EB bundle, rehearsed with a stand-in EB agent', { timeout: 600_000
       await docker.getContainer(`${project}_sifu_1`).logs({ stdout: true, stderr: true })
     ).toString();
     assert.match(logs, /Sifu is serving/);
-    assert.doesNotMatch(logs, /native WebSocket relay is not built/);
+    assert.doesNotMatch(logs, /native addon is not built/);
   });
 
   test('a learner signs in and runs a cell, through nginx on both listener ports', async () => {

@@ -42,11 +42,15 @@ test('from dist/, every asset production code reads is found where it is looked 
   }
 });
 
-test('from dist/, the native WebSocket relay that `npm ci` built is found and loads', async () => {
+test('from dist/, the native addon that `npm ci` built is found and loads: the relay and direct writes', async () => {
   ensureBuilt();
   const built = (await import(
     pathToFileURL(join(DIST, 'proxy/native-relay.js')).href
   )) as typeof import('../src/proxy/native-relay.js');
   assert.equal(built.nativeRelayUnavailable, undefined);
   assert.equal(built.nativeRelayAvailable, true);
+  const addon = (await import(
+    pathToFileURL(join(DIST, 'proxy/native-addon.js')).href
+  )) as typeof import('../src/proxy/native-addon.js');
+  assert.equal(typeof addon.addon?.send, 'function', 'direct writes are there');
 });

@@ -142,6 +142,7 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
     headersTimeoutMs: config.limits.headersTimeout * 1000,
     rawServer: config.proxy.rawServer,
     batchWrites: config.proxy.batchWrites,
+    directWrites: config.proxy.directWrites,
     nativeRelay: config.proxy.nativeRelay,
   });
   capConnections(proxy.server, connectionCaps(config));
@@ -174,10 +175,10 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
   const stopBackground = startBackgroundTasks(services, singletons);
   hubStartupDuration.observe(secondsSince(startedAt));
   log.info({ hub: services.hubOrigin, notebooks: services.notebookOrigin }, 'Sifu is serving');
-  if (config.proxy.nativeRelay && !nativeRelayAvailable) {
+  if ((config.proxy.nativeRelay || config.proxy.directWrites) && !nativeRelayAvailable) {
     log.warn(
       { reason: nativeRelayUnavailable },
-      'the native WebSocket relay is not built (build/Release/sifu_relay.node): WebSockets are relayed on the event loop; `npm run build:native` builds it',
+      "the native addon is not built (build/Release/sifu_relay.node): WebSockets are relayed on the event loop and responses written through Node's streams; `npm run build:native` builds it",
     );
   }
 

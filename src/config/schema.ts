@@ -460,6 +460,11 @@ export const configTree = {
       true,
       "Hold what ends an exchange for now (a whole small response, a request head with no body) to the end of the event loop's turn, so that the writes of one batch of requests leave together and wake the servers and browsers once (less CPU per request under load: see bench/RESULTS.md). Off: each is written at once.",
     ),
+    directWrites: opt(
+      bool,
+      true,
+      "Write the held writes of `batchWrites` with one send(2) through Sifu's native addon when nothing else is queued for the socket, instead of through Node's stream machinery (less CPU per request: see bench/RESULTS.md); what the kernel does not take, and every error, goes through Node as before. Without the addon, or off, Node writes everything.",
+    ),
     nativeRelay: opt(
       bool,
       true,

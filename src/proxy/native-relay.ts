@@ -13,36 +13,11 @@
  * Activity (chunks other than pings and pongs) is counted by the thread and read here once per
  * activity interval, while any pair is open.
  */
-import { createRequire } from 'node:module';
 import type net from 'node:net';
-
-interface NativePairHandle {
-  readonly __nativePair: unique symbol;
-}
-
-interface Binding {
-  start(onEnd: (id: number, errno: number) => void): void;
-  add(fdA: number, fdB: number, aToB: Buffer | null, bToA: Buffer | null): NativePairHandle;
-  id(pair: NativePairHandle): number;
-  moved(pair: NativePairHandle): number;
-  activity(pair: NativePairHandle): number;
-  close(pair: NativePairHandle): void;
-}
+import { addonUnavailable, addon as binding, type NativePairHandle } from './native-addon.js';
 
 /** Why the addon could not be loaded (for the log), or undefined once it is. */
-export let nativeRelayUnavailable: string | undefined;
-
-function load(): Binding | undefined {
-  try {
-    // Two levels under the package root, from src/proxy/ (tsx) and dist/proxy/ (the build) alike.
-    return createRequire(import.meta.url)('../../build/Release/sifu_relay.node') as Binding;
-  } catch (error) {
-    nativeRelayUnavailable = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    return undefined;
-  }
-}
-
-const binding = load();
+export const nativeRelayUnavailable = addonUnavailable;
 
 /** True where the native relay is built and loads. */
 export const nativeRelayAvailable = binding !== undefined;

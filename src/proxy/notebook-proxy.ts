@@ -103,7 +103,7 @@ export function createNotebookProxy(hooks: ProxyHooks, options: ProxyOptions): N
   const origins: NotebookOrigins = { notebookOrigin, userOrigins: options.userOrigins ?? false };
   const extraOrigins = allowedOriginSet(options.allowedOrigins);
   const csp = cspValues(options.frameAncestors);
-  const batch = options.batchWrites === false ? undefined : new WriteBatch();
+  const batch = options.batchWrites === false ? undefined : new WriteBatch(options.directWrites !== false);
   const pools = new UpstreamPools({
     maxSocketsPerTarget: MAX_SOCKETS_PER_SERVER,
     maxFreePerTarget: MAX_FREE_SOCKETS_PER_SERVER,

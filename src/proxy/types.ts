@@ -165,6 +165,11 @@ export interface ProxyOptions {
    */
   batchWrites?: boolean;
   /**
+   * Write what the batch holds straight to the kernel where nothing is queued (direct-write.ts). Default
+   * true; without the native addon it changes nothing.
+   */
+  directWrites?: boolean;
+  /**
    * Relay open WebSockets on the native relay's thread (native-relay.ts) where it is built; the event loop
    * relays them otherwise. Default true.
    */

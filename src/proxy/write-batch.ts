@@ -13,6 +13,7 @@
  * kernel does not take waits in the socket's buffer, as an unchecked `write` would.
  */
 import type net from 'node:net';
+import { writeDirect } from './direct-write.js';
 
 /** Marks a socket with held writes (on the socket, so that `before` is one property read). */
 const HELD = Symbol('sifu.held-writes');
@@ -23,6 +24,9 @@ export class WriteBatch {
   private data: (Buffer | string)[] = [];
   private scheduled = false;
   private readonly flushLater = () => this.flush();
+
+  /** `direct`: write straight to the kernel where nothing else is queued (direct-write.ts). */
+  constructor(private readonly direct = false) {}
 
   /** Writes `data` (a string as latin1, its bytes) to `socket` at the end of this loop turn. */
   hold(socket: net.Socket, data: Buffer | string): void {
@@ -52,7 +56,8 @@ export class WriteBatch {
       const bytes = data[i] as Buffer | string;
       socket[HELD] = false;
       if (socket.destroyed) continue;
-      if (typeof bytes === 'string') socket.write(bytes, 'latin1');
+      if (this.direct) writeDirect(socket, bytes);
+      else if (typeof bytes === 'string') socket.write(bytes, 'latin1');
       else socket.write(bytes);
     }
   }
