@@ -368,19 +368,38 @@ static napi_value start(napi_env env, napi_callback_info info) {
   napi_valuetype type;
   if (argc < 1 || napi_typeof(env, argv[0], &type) != napi_ok || type != napi_function)
     return throw_error(env, "start(onEnd) takes a function");
+  /* Descriptors first: where they cannot be had (the process's limit reached), nothing is started and a
+     later call may try again. */
+  int epoll = epoll_create1(EPOLL_CLOEXEC);
+  int wake = epoll < 0 ? -1 : eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  struct epoll_event event = {.events = EPOLLIN, .data.ptr = NULL};
+  if (epoll < 0 || wake < 0 || epoll_ctl(epoll, EPOLL_CTL_ADD, wake, &event) < 0) {
+    int error = errno;
+    if (wake >= 0) close(wake);
+    if (epoll >= 0) close(epoll);
+    return throw_error(env, strerror(error));
+  }
   napi_value name;
   napi_create_string_utf8(env, "sifu-relay", NAPI_AUTO_LENGTH, &name);
+  napi_threadsafe_function callback = NULL;
   if (napi_create_threadsafe_function(env, argv[0], NULL, name, 0, 1, NULL, NULL, NULL, call_on_end,
-                                      &on_end) != napi_ok)
+                                      &callback) != napi_ok) {
+    close(wake);
+    close(epoll);
     return throw_error(env, "could not make the relay's callback");
+  }
+  epoll_fd = epoll;
+  wake_fd = wake;
+  if (pthread_create(&thread, NULL, run, NULL) != 0) {
+    napi_release_threadsafe_function(callback, napi_tsfn_abort);
+    close(wake);
+    close(epoll);
+    epoll_fd = wake_fd = -1;
+    return throw_error(env, "could not start the relay thread");
+  }
   /* The relay must not keep the process alive by itself: its sockets do that while they are open. */
-  napi_unref_threadsafe_function(env, on_end);
-  epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-  wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (epoll_fd < 0 || wake_fd < 0) return throw_error(env, strerror(errno));
-  struct epoll_event event = {.events = EPOLLIN, .data.ptr = NULL};
-  if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &event) < 0) return throw_error(env, strerror(errno));
-  if (pthread_create(&thread, NULL, run, NULL) != 0) return throw_error(env, "could not start the relay thread");
+  napi_unref_threadsafe_function(env, callback);
+  on_end = callback;
   pthread_detach(thread);
   return NULL;
 }

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, openSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { nativePairs, nativeRelayAvailable, relayedBytes, relayNatively } from './native-relay.js';
@@ -265,6 +267,57 @@ describe('native WebSocket relay', () => {
     clientSide.write(randomBytes(32 * 1024 * 1024));
     assert.ok(clientSide.writableLength > 0);
     assert.equal(relayNatively(clientSide, serverSide, quiet), false);
+    for (const socket of [client, clientSide, serverSide, server]) socket.destroy();
+  });
+
+  it('gives the bytes back to the streams when it cannot duplicate a descriptor (the process limit reached)', {
+    timeout: 10_000,
+  }, async () => {
+    // The relay's thread running already (as after any earlier WebSocket): this is add()'s failure.
+    const warm = await relayed();
+    for (const socket of [warm.client, warm.server]) socket.destroy();
+    await Promise.all([closedSoon(warm.clientSide), closedSoon(warm.serverSide)]);
+    const [client, clientSide] = await connectedPair();
+    const [serverSide, server] = await connectedPair();
+    const early = Buffer.from('read before the handover');
+    client.write(early);
+    await readableSoon(clientSide);
+    // The soft descriptor limit lowered to a little above what is open, then every free number taken,
+    // all while nothing else runs (spawning prlimit again needs descriptors of its own).
+    const highest = Math.max(...readdirSync('/proc/self/fd').map(Number));
+    const [soft, hard] = execFileSync(
+      'prlimit',
+      ['--pid', String(process.pid), '--nofile', '--raw', '--noheadings'],
+      {
+        encoding: 'utf8',
+      },
+    )
+      .trim()
+      .split(/\s+/)
+      .slice(-3, -1);
+    execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${highest + 16}:${hard}`]);
+    const fillers: number[] = [];
+    let handed: boolean;
+    try {
+      try {
+        for (;;) fillers.push(openSync('/dev/null', 'r'));
+      } catch (error) {
+        assert.equal((error as NodeJS.ErrnoException).code, 'EMFILE');
+      }
+      handed = relayNatively(clientSide, serverSide, quiet);
+    } finally {
+      for (const fd of fillers) closeSync(fd);
+      execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${soft}:${hard}`]);
+    }
+    assert.equal(handed, false, 'left to the event loop');
+    assert.equal(nativePairs(), 0);
+    // The event loop relays from here: what was read before comes first, then what follows.
+    clientSide.pipe(serverSide);
+    const atServer = received(server);
+    client.end('and after it');
+    const got = await atServer;
+    const whole = Buffer.concat([early, Buffer.from('and after it')]);
+    assert.deepEqual(got, { length: whole.length, sha: sha(whole) });
     for (const socket of [client, clientSide, serverSide, server]) socket.destroy();
   });
 });

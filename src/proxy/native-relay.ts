@@ -82,7 +82,7 @@ function stopActivityPoll(): void {
   activityTimer = undefined;
 }
 
-type Handle = { fd?: number; readStop?: () => number; reading?: boolean };
+type Handle = { fd?: number; readStart?: () => number; readStop?: () => number; reading?: boolean };
 const handleOf = (socket: net.Socket) => (socket as unknown as { _handle?: Handle | null })._handle;
 
 /** What the stream holds already (read before the handover), concatenated, or null. */
@@ -118,7 +118,13 @@ function handOverable(socket: net.Socket): boolean {
 export function relayNatively(a: net.Socket, b: net.Socket, activity: ActivitySink): boolean {
   if (binding === undefined || !handOverable(a) || !handOverable(b)) return false;
   if (!started) {
-    binding.start(onPairEnd);
+    try {
+      binding.start(onPairEnd);
+    } catch {
+      // No descriptor for its epoll or eventfd (the process's limit reached): the event loop relays this
+      // one, and a later WebSocket tries again.
+      return false;
+    }
     started = true;
   }
   // Read what the streams hold first (reading may restart a handle's reads), then stop both handles:
@@ -134,10 +140,16 @@ export function relayNatively(a: net.Socket, b: net.Socket, activity: ActivitySi
   try {
     handle = binding.add(handleOf(a)?.fd as number, handleOf(b)?.fd as number, aToB, bToA);
   } catch {
-    // No descriptor to duplicate (the process's limit reached): the streams get their bytes back, and the
-    // caller relays on the event loop (its reads start the handles again).
+    // No descriptor to duplicate (the process's limit reached): the streams get their bytes back and the
+    // handles read again, and the caller relays on the event loop. The reads are started here: each
+    // stream still waits for the read it asked for before the stop, so it would not ask again.
     if (aToB !== null) a.unshift(aToB);
     if (bToA !== null) b.unshift(bToA);
+    for (const socket of [a, b]) {
+      const stopped = handleOf(socket) as Required<Handle>;
+      stopped.readStart();
+      stopped.reading = true;
+    }
     return false;
   }
   const pair: Pair = { handle, sockets: [a, b], activity, seen: 0, ended: false };
