@@ -47,10 +47,10 @@ test('from dist/, the native addon that `npm ci` built is found and loads: the r
   const built = (await import(
     pathToFileURL(join(DIST, 'proxy/native-relay.js')).href
   )) as typeof import('../src/proxy/native-relay.js');
-  assert.equal(built.nativeRelayUnavailable, undefined);
-  assert.equal(built.nativeRelayAvailable, true);
   const addon = (await import(
     pathToFileURL(join(DIST, 'proxy/native-addon.js')).href
   )) as typeof import('../src/proxy/native-addon.js');
+  assert.equal(addon.addonUnavailable, undefined);
+  assert.equal(built.nativeRelayAvailable, true);
   assert.equal(typeof addon.addon?.send, 'function', 'direct writes are there');
 });

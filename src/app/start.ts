@@ -6,7 +6,7 @@ import type { SifuConfig } from '../config/schema.js';
 import { SifuError } from '../errors.js';
 import type { ServerManager } from '../lifecycle/server-manager.js';
 import { hubStartupDuration, initSpawnersDuration, secondsSince } from '../metrics/metrics.js';
-import { nativeRelayAvailable, nativeRelayUnavailable } from '../proxy/native-relay.js';
+import { addon, addonUnavailable } from '../proxy/native-addon.js';
 import { createNotebookProxy } from '../proxy/notebook-proxy.js';
 import { createRelay } from '../proxy/relay.js';
 import type { Spawner } from '../spawner/spawner.js';
@@ -175,9 +175,9 @@ export async function startSifu(config: SifuConfig, options: SifuOptions = {}): 
   const stopBackground = startBackgroundTasks(services, singletons);
   hubStartupDuration.observe(secondsSince(startedAt));
   log.info({ hub: services.hubOrigin, notebooks: services.notebookOrigin }, 'Sifu is serving');
-  if ((config.proxy.nativeRelay || config.proxy.directWrites) && !nativeRelayAvailable) {
+  if ((config.proxy.nativeRelay || config.proxy.directWrites) && addon === undefined) {
     log.warn(
-      { reason: nativeRelayUnavailable },
+      { reason: addonUnavailable },
       "the native addon is not built (build/Release/sifu_relay.node): WebSockets are relayed on the event loop and responses written through Node's streams; `npm run build:native` builds it",
     );
   }

@@ -14,10 +14,7 @@
  * activity interval, while any pair is open.
  */
 import type net from 'node:net';
-import { addonUnavailable, addon as binding, type NativePairHandle } from './native-addon.js';
-
-/** Why the addon could not be loaded (for the log), or undefined once it is. */
-export const nativeRelayUnavailable = addonUnavailable;
+import { addon as binding, type NativePairHandle } from './native-addon.js';
 
 /** True where the native relay is built and loads. */
 export const nativeRelayAvailable = binding !== undefined;
